@@ -1,0 +1,147 @@
+//! The one result type both engines fill: per-report-day moments and histograms of every
+//! metric, and per-path summaries as mergeable histograms and counts.
+//!
+//! Invariant: merging is exact for every count and histogram (integer additions, so any
+//! grouping of paths into chunks, shards or GPU dispatches gives identical histograms) and
+//! deterministic for the means given a fixed merge order. Engines merge chunk results in
+//! path order, so results do not depend on thread count.
+
+use crate::model::{PathRecord, N_METRICS};
+use crate::stats::{LogHistogram, Moments};
+use serde::{Deserialize, Serialize};
+
+/// Moments and histogram of one metric on one report day.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MetricAcc {
+    pub moments: Moments,
+    pub hist: LogHistogram,
+}
+
+impl MetricAcc {
+    #[inline]
+    pub fn add(&mut self, x: f64) {
+        self.moments.add(x);
+        self.hist.add(x);
+    }
+    pub fn merge(&mut self, o: &MetricAcc) {
+        self.moments.merge(&o.moments);
+        self.hist.merge(&o.hist);
+    }
+}
+
+/// Per-path quantities summarised across paths (MODEL.md "What is measured").
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PathSummaries {
+    pub log_return: MetricAcc,
+    pub max_drawdown: MetricAcc,
+    pub final_price: MetricAcc,
+    pub final_circulating: MetricAcc,
+    pub er_ratio: MetricAcc,
+    pub minted: MetricAcc,
+    pub burned: MetricAcc,
+    /// Onset day, spiraled paths only.
+    pub spiral_day: MetricAcc,
+    /// Breakeven day, paths that broke even only.
+    pub breakeven_day: MetricAcc,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Accumulator {
+    /// Day of each report row.
+    pub report_days: Vec<u32>,
+    /// `series[row * N_METRICS + metric]`.
+    pub series: Vec<MetricAcc>,
+    pub paths: u64,
+    pub spiraled: u64,
+    pub er_above_1: u64,
+    pub broke_even: u64,
+    /// Paths with any non-finite value in their record (counted, excluded from histograms).
+    pub nonfinite_paths: u64,
+    pub per_path: PathSummaries,
+}
+
+impl Accumulator {
+    pub fn new(report_days: Vec<u32>) -> Accumulator {
+        let series = vec![MetricAcc::default(); report_days.len() * N_METRICS];
+        Accumulator {
+            report_days,
+            series,
+            paths: 0,
+            spiraled: 0,
+            er_above_1: 0,
+            broke_even: 0,
+            nonfinite_paths: 0,
+            per_path: PathSummaries::default(),
+        }
+    }
+
+    #[inline]
+    pub fn add_report(&mut self, row: usize, metrics: &[f64; N_METRICS]) {
+        let base = row * N_METRICS;
+        for (acc, &x) in self.series[base..base + N_METRICS].iter_mut().zip(metrics) {
+            acc.add(x);
+        }
+    }
+
+    pub fn add_path(&mut self, r: &PathRecord) {
+        self.paths += 1;
+        let values = [
+            r.log_return,
+            r.max_drawdown,
+            r.final_price,
+            r.final_circulating,
+            r.er_ratio,
+            r.minted,
+            r.burned,
+        ];
+        if values.iter().any(|v| !v.is_finite()) {
+            self.nonfinite_paths += 1;
+        }
+        let pp = &mut self.per_path;
+        pp.log_return.add(r.log_return);
+        pp.max_drawdown.add(r.max_drawdown);
+        pp.final_price.add(r.final_price);
+        pp.final_circulating.add(r.final_circulating);
+        pp.er_ratio.add(r.er_ratio);
+        pp.minted.add(r.minted);
+        pp.burned.add(r.burned);
+        if r.er_ratio > 1.0 {
+            self.er_above_1 += 1;
+        }
+        if let Some(d) = r.spiral_day {
+            self.spiraled += 1;
+            pp.spiral_day.add(d as f64);
+        }
+        if let Some(d) = r.breakeven_day {
+            self.broke_even += 1;
+            pp.breakeven_day.add(d as f64);
+        }
+    }
+
+    /// Adds another accumulator's paths. Call in path order for deterministic means.
+    pub fn merge(&mut self, o: &Accumulator) {
+        assert_eq!(self.report_days, o.report_days, "merging runs with different report days");
+        for (a, b) in self.series.iter_mut().zip(&o.series) {
+            a.merge(b);
+        }
+        self.paths += o.paths;
+        self.spiraled += o.spiraled;
+        self.er_above_1 += o.er_above_1;
+        self.broke_even += o.broke_even;
+        self.nonfinite_paths += o.nonfinite_paths;
+        let (a, b) = (&mut self.per_path, &o.per_path);
+        a.log_return.merge(&b.log_return);
+        a.max_drawdown.merge(&b.max_drawdown);
+        a.final_price.merge(&b.final_price);
+        a.final_circulating.merge(&b.final_circulating);
+        a.er_ratio.merge(&b.er_ratio);
+        a.minted.merge(&b.minted);
+        a.burned.merge(&b.burned);
+        a.spiral_day.merge(&b.spiral_day);
+        a.breakeven_day.merge(&b.breakeven_day);
+    }
+
+    pub fn metric(&self, row: usize, metric: usize) -> &MetricAcc {
+        &self.series[row * N_METRICS + metric]
+    }
+}

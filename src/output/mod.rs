@@ -1,0 +1,1 @@
+//! Output files (placeholder until the output module lands).

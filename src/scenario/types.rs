@@ -1,0 +1,452 @@
+//! Serde types of the scenario format. Field names are the public contract of SCENARIO.md.
+//! Defaults (documented in README.md, "Scenario defaults") are those a user would expect:
+//! every optional mechanism defaults to "off".
+
+use serde::{Deserialize, Serialize};
+
+fn one() -> f64 {
+    1.0
+}
+fn zero() -> f64 {
+    0.0
+}
+fn one_u32() -> u32 {
+    1
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub scenario: Meta,
+    pub token: Token,
+    pub emission: Emission,
+    #[serde(default)]
+    pub payment: Payment,
+    #[serde(default)]
+    pub burn: Burn,
+    pub demand: Demand,
+    pub market: Market,
+    pub compute: Compute,
+    #[serde(default)]
+    pub staking: Staking,
+    #[serde(default)]
+    pub vesting: Vec<Vesting>,
+    #[serde(default)]
+    pub correlation: Correlation,
+    #[serde(default)]
+    pub spiral: Spiral,
+    #[serde(default)]
+    pub shock: Vec<Shock>,
+    #[serde(default)]
+    pub risk: Risk,
+    #[serde(default)]
+    pub alerts: Option<Alerts>,
+    /// Dotted key -> list of values; expanded by the sweep runner.
+    #[serde(default)]
+    pub sweep: Option<toml::Table>,
+    /// The file's text as read, carried into output metadata.
+    #[serde(skip)]
+    pub source_toml: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Meta {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub horizon_days: u32,
+    #[serde(default = "one_u32")]
+    pub step_days: u32,
+    #[serde(default = "default_report_every")]
+    pub report_every: u32,
+    #[serde(default = "default_paths")]
+    pub paths: u64,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+}
+fn default_report_every() -> u32 {
+    7
+}
+fn default_paths() -> u64 {
+    100_000
+}
+fn default_seed() -> u64 {
+    42
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Token {
+    pub price: f64,
+    pub issued: f64,
+    #[serde(default)]
+    pub burned: f64,
+    #[serde(default)]
+    pub max_supply: Option<f64>,
+    #[serde(default)]
+    pub staked_fraction: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmissionKind {
+    HalvingBySupply,
+    HalvingByTime,
+    Schedule,
+    Inflation,
+    None,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Emission {
+    pub kind: EmissionKind,
+    #[serde(default)]
+    pub per_day: Option<f64>,
+    #[serde(default)]
+    pub period_days: Option<f64>,
+    #[serde(default)]
+    pub yearly: Option<Vec<f64>>,
+    #[serde(default)]
+    pub decay: Option<f64>,
+    #[serde(default)]
+    pub annual_rate: Option<f64>,
+    #[serde(default)]
+    pub split: Split,
+    #[serde(default)]
+    pub treasury_sell: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Split {
+    pub providers: f64,
+    pub stakers: f64,
+    pub treasury: f64,
+}
+impl Default for Split {
+    fn default() -> Self {
+        Split {
+            providers: 1.0,
+            stakers: 0.0,
+            treasury: 0.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Currency {
+    #[default]
+    Token,
+    Stable,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuotedIn {
+    #[default]
+    Usd,
+    Token,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Payment {
+    #[serde(default)]
+    pub currency: Currency,
+    #[serde(default)]
+    pub quoted_in: QuotedIn,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BurnKind {
+    #[default]
+    None,
+    Bme,
+    RevenueBurn,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Burn {
+    #[serde(default)]
+    pub kind: BurnKind,
+    #[serde(default)]
+    pub fee: Option<f64>,
+    #[serde(default)]
+    pub fraction: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Demand {
+    pub usd_per_day: f64,
+    #[serde(default)]
+    pub growth: f64,
+    #[serde(default)]
+    pub volatility: f64,
+    #[serde(default = "one")]
+    pub price_elasticity: f64,
+    #[serde(default)]
+    pub churn: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Jumps {
+    #[serde(default)]
+    pub rate: f64,
+    #[serde(default)]
+    pub mean: f64,
+    #[serde(default)]
+    pub stdev: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Market {
+    pub drift: f64,
+    pub volatility: f64,
+    #[serde(default = "default_depth")]
+    pub depth: f64,
+    #[serde(default)]
+    pub impact: f64,
+    #[serde(default = "default_impact_cap")]
+    pub impact_cap: f64,
+    #[serde(default = "default_half_life")]
+    pub impact_half_life_days: f64,
+    #[serde(default)]
+    pub revenue_beta: f64,
+    #[serde(default)]
+    pub jumps: Jumps,
+    #[serde(default)]
+    pub regimes: Option<Regimes>,
+}
+fn default_depth() -> f64 {
+    0.02
+}
+fn default_impact_cap() -> f64 {
+    0.25
+}
+fn default_half_life() -> f64 {
+    30.0
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Regimes {
+    pub calm_to_stress: f64,
+    pub stress_to_calm: f64,
+    pub stress: StressRegime,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StressRegime {
+    pub drift: f64,
+    pub volatility: f64,
+    #[serde(default)]
+    pub jump_rate: f64,
+}
+
+/// `sell_fraction = "cost"` or a number in [0, 1].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SellFraction {
+    Fixed(f64),
+    Rule(SellRule),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SellRule {
+    Cost,
+}
+
+impl Default for SellFraction {
+    fn default() -> Self {
+        SellFraction::Rule(SellRule::Cost)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Compute {
+    pub capacity: f64,
+    #[serde(default = "default_capacity_floor")]
+    pub capacity_floor: f64,
+    #[serde(default = "default_capacity_cap")]
+    pub capacity_cap: f64,
+    pub cost_per_unit_day: f64,
+    #[serde(default)]
+    pub cost_volatility: f64,
+    #[serde(default)]
+    pub cost_reversion: f64,
+    #[serde(default)]
+    pub cost_deflation: f64,
+    #[serde(default)]
+    pub cost_jumps: Jumps,
+    #[serde(default = "one")]
+    pub throughput_usd_per_unit_day: f64,
+    #[serde(default)]
+    pub entry_speed: f64,
+    #[serde(default)]
+    pub exit_speed: f64,
+    #[serde(default)]
+    pub sell_fraction: SellFraction,
+    #[serde(default = "zero")]
+    pub sell_min: f64,
+    #[serde(default = "one")]
+    pub fee_sell: f64,
+}
+fn default_capacity_floor() -> f64 {
+    1.0
+}
+fn default_capacity_cap() -> f64 {
+    1.0e12
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Staking {
+    #[serde(default)]
+    pub target: f64,
+    #[serde(default)]
+    pub panic: f64,
+    #[serde(default)]
+    pub speed: f64,
+    #[serde(default)]
+    pub unstake_sell: f64,
+}
+impl Default for Staking {
+    fn default() -> Self {
+        Staking {
+            target: 0.0,
+            panic: 0.0,
+            speed: 0.0,
+            unstake_sell: 0.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Vesting {
+    #[serde(default)]
+    pub name: String,
+    pub amount: f64,
+    #[serde(default)]
+    pub cliff_days: f64,
+    #[serde(default)]
+    pub linear_days: f64,
+    #[serde(default)]
+    pub sell_fraction: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Correlation {
+    #[serde(default)]
+    pub price_demand: f64,
+    #[serde(default)]
+    pub price_cost: f64,
+    #[serde(default)]
+    pub demand_cost: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spiral {
+    #[serde(default = "default_price_dd")]
+    pub price_drawdown: f64,
+    #[serde(default = "default_capacity_dd")]
+    pub capacity_drawdown: f64,
+    #[serde(default = "default_demand_dd")]
+    pub demand_drawdown: f64,
+    #[serde(default = "default_window")]
+    pub window_days: f64,
+    #[serde(default = "default_persist")]
+    pub persist_days: u32,
+}
+fn default_price_dd() -> f64 {
+    0.5
+}
+fn default_capacity_dd() -> f64 {
+    0.5
+}
+fn default_demand_dd() -> f64 {
+    0.3
+}
+fn default_window() -> f64 {
+    90.0
+}
+fn default_persist() -> u32 {
+    14
+}
+impl Default for Spiral {
+    fn default() -> Self {
+        Spiral {
+            price_drawdown: default_price_dd(),
+            capacity_drawdown: default_capacity_dd(),
+            demand_drawdown: default_demand_dd(),
+            window_days: default_window(),
+            persist_days: default_persist(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shock {
+    pub day: u32,
+    #[serde(default)]
+    pub price: f64,
+    #[serde(default)]
+    pub demand: f64,
+    #[serde(default)]
+    pub gpu_cost: f64,
+    #[serde(default)]
+    pub capacity: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Risk {
+    #[serde(default = "default_quantiles")]
+    pub quantiles: Vec<f64>,
+    #[serde(default = "default_var_levels")]
+    pub var_levels: Vec<f64>,
+}
+fn default_quantiles() -> Vec<f64> {
+    vec![0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99]
+}
+fn default_var_levels() -> Vec<f64> {
+    vec![0.95, 0.99]
+}
+impl Default for Risk {
+    fn default() -> Self {
+        Risk {
+            quantiles: default_quantiles(),
+            var_levels: default_var_levels(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Alerts {
+    #[serde(default)]
+    pub max_spiral_probability: Option<f64>,
+    #[serde(default)]
+    pub max_emissions_to_revenue: Option<f64>,
+}
+
+impl Scenario {
+    /// Number of simulated steps.
+    pub fn steps(&self) -> u32 {
+        self.scenario.horizon_days / self.scenario.step_days
+    }
+}

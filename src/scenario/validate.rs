@@ -1,0 +1,442 @@
+//! Range and consistency checks for a parsed scenario. Each problem names the dotted field
+//! path, the offending value and the allowed range; all problems are collected, not just the
+//! first, so a user fixes a file in one pass.
+
+use super::types::*;
+
+/// Most deterministic shocks, vesting tranches and schedule years a scenario may hold: the GPU
+/// parameter block has fixed-size arrays of these.
+pub const MAX_SHOCKS: usize = 16;
+pub const MAX_VESTING: usize = 8;
+pub const MAX_SCHEDULE_YEARS: usize = 32;
+/// Largest horizon accepted (100 years of days).
+pub const MAX_HORIZON_DAYS: u32 = 36_500;
+
+struct Checker {
+    problems: Vec<(String, String)>,
+}
+
+impl Checker {
+    fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.problems.push((field.into(), message.into()));
+    }
+
+    /// `lo <= v <= hi`, finite. NaN fails every comparison, so it is always reported.
+    fn range(&mut self, field: &str, v: f64, lo: f64, hi: f64) {
+        if !(v >= lo && v <= hi) {
+            self.push(field, format!("value {v} is out of range; allowed: {lo} to {hi}"));
+        }
+    }
+
+    /// `lo < v <= hi`.
+    fn range_open_lo(&mut self, field: &str, v: f64, lo: f64, hi: f64) {
+        if !(v > lo && v <= hi) {
+            self.push(
+                field,
+                format!("value {v} is out of range; allowed: greater than {lo}, at most {hi}"),
+            );
+        }
+    }
+
+    /// `lo < v < hi`.
+    fn range_open(&mut self, field: &str, v: f64, lo: f64, hi: f64) {
+        if !(v > lo && v < hi) {
+            self.push(
+                field,
+                format!("value {v} is out of range; allowed: strictly between {lo} and {hi}"),
+            );
+        }
+    }
+
+    fn required<T: Copy>(&mut self, field: &str, v: Option<T>, why: &str) -> Option<T> {
+        if v.is_none() {
+            self.push(field, format!("missing; required {why}"));
+        }
+        v
+    }
+
+    fn unused<T>(&mut self, field: &str, v: &Option<T>, why: &str) {
+        if v.is_some() {
+            self.push(field, format!("is not used {why}; remove it"));
+        }
+    }
+
+    fn jumps(&mut self, prefix: &str, j: &Jumps) {
+        self.range(&format!("{prefix}.rate"), j.rate, 0.0, 365.0);
+        self.range(&format!("{prefix}.mean"), j.mean, -5.0, 5.0);
+        self.range(&format!("{prefix}.stdev"), j.stdev, 0.0, 5.0);
+    }
+}
+
+/// Returns every problem as (field path, message); empty means valid.
+pub fn validate(s: &Scenario) -> Vec<(String, String)> {
+    let mut c = Checker {
+        problems: Vec::new(),
+    };
+    let m = &s.scenario;
+    if m.name.is_empty()
+        || !m
+            .name
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_' || ch == '.')
+        || m.name.starts_with('.')
+    {
+        c.push(
+            "scenario.name",
+            format!(
+                "value {:?} is not allowed; use letters, digits, '-', '_' and '.' (it names the output folder)",
+                m.name
+            ),
+        );
+    }
+    if m.step_days == 0 || m.step_days > 365 {
+        c.push(
+            "scenario.step_days",
+            format!("value {} is out of range; allowed: 1 to 365", m.step_days),
+        );
+    }
+    if m.horizon_days == 0 || m.horizon_days > MAX_HORIZON_DAYS {
+        c.push(
+            "scenario.horizon_days",
+            format!(
+                "value {} is out of range; allowed: 1 to {MAX_HORIZON_DAYS}",
+                m.horizon_days
+            ),
+        );
+    } else if m.step_days > 0 && m.horizon_days % m.step_days != 0 {
+        c.push(
+            "scenario.horizon_days",
+            format!(
+                "value {} is not a whole number of steps of step_days = {}",
+                m.horizon_days, m.step_days
+            ),
+        );
+    }
+    if m.step_days > 0
+        && (m.report_every < m.step_days
+            || m.report_every % m.step_days != 0
+            || m.report_every > m.horizon_days.max(1))
+    {
+        c.push(
+            "scenario.report_every",
+            format!(
+                "value {} is not allowed; it must be a multiple of step_days = {} and at most horizon_days = {}",
+                m.report_every, m.step_days, m.horizon_days
+            ),
+        );
+    }
+    if m.paths == 0 || m.paths > 4_000_000_000 {
+        c.push(
+            "scenario.paths",
+            format!("value {} is out of range; allowed: 1 to 4000000000", m.paths),
+        );
+    }
+
+    let t = &s.token;
+    c.range_open_lo("token.price", t.price, 0.0, 1e12);
+    c.range("token.issued", t.issued, 0.0, 1e18);
+    if !(t.burned >= 0.0 && t.burned < t.issued.max(f64::MIN_POSITIVE)) {
+        c.push(
+            "token.burned",
+            format!(
+                "value {} is out of range; allowed: 0 up to (not including) token.issued = {}",
+                t.burned, t.issued
+            ),
+        );
+    }
+    if let Some(max) = t.max_supply {
+        if !(max >= t.issued && max <= 1e18) {
+            c.push(
+                "token.max_supply",
+                format!(
+                    "value {max} is out of range; allowed: token.issued = {} to 1e18",
+                    t.issued
+                ),
+            );
+        }
+    }
+    c.range("token.staked_fraction", t.staked_fraction, 0.0, 1.0);
+
+    let e = &s.emission;
+    use EmissionKind as K;
+    let kind_name = match e.kind {
+        K::HalvingBySupply => "halving_by_supply",
+        K::HalvingByTime => "halving_by_time",
+        K::Schedule => "schedule",
+        K::Inflation => "inflation",
+        K::None => "none",
+    };
+    let why = format!("with emission.kind = \"{kind_name}\"");
+    match e.kind {
+        K::HalvingBySupply | K::HalvingByTime => {
+            if let Some(v) = c.required("emission.per_day", e.per_day, &why) {
+                c.range("emission.per_day", v, 0.0, 1e15);
+            }
+        }
+        _ => c.unused("emission.per_day", &e.per_day, &why),
+    }
+    if e.kind == K::HalvingBySupply && t.max_supply.is_none() {
+        c.push(
+            "token.max_supply",
+            "missing; required with emission.kind = \"halving_by_supply\" (halvings happen at fractions of it)",
+        );
+    }
+    if e.kind == K::HalvingByTime {
+        if let Some(v) = c.required("emission.period_days", e.period_days, &why) {
+            c.range_open_lo("emission.period_days", v, 0.0, 1e6);
+        }
+    } else {
+        c.unused("emission.period_days", &e.period_days, &why);
+    }
+    if e.kind == K::Schedule {
+        match &e.yearly {
+            None => c.push("emission.yearly", format!("missing; required {why}")),
+            Some(y) if y.is_empty() || y.len() > MAX_SCHEDULE_YEARS => c.push(
+                "emission.yearly",
+                format!(
+                    "has {} entries; allowed: 1 to {MAX_SCHEDULE_YEARS} yearly amounts",
+                    y.len()
+                ),
+            ),
+            Some(y) => {
+                for (i, v) in y.iter().enumerate() {
+                    c.range(&format!("emission.yearly[{i}]"), *v, 0.0, 1e15);
+                }
+            }
+        }
+        if let Some(d) = e.decay {
+            c.range("emission.decay", d, 0.0, 2.0);
+        }
+    } else {
+        if e.yearly.is_some() {
+            c.push("emission.yearly", format!("is not used {why}; remove it"));
+        }
+        c.unused("emission.decay", &e.decay, &why);
+    }
+    if e.kind == K::Inflation {
+        if let Some(v) = c.required("emission.annual_rate", e.annual_rate, &why) {
+            c.range("emission.annual_rate", v, 0.0, 1.0);
+        }
+    } else {
+        c.unused("emission.annual_rate", &e.annual_rate, &why);
+    }
+    c.range("emission.split.providers", e.split.providers, 0.0, 1.0);
+    c.range("emission.split.stakers", e.split.stakers, 0.0, 1.0);
+    c.range("emission.split.treasury", e.split.treasury, 0.0, 1.0);
+    let split_sum = e.split.providers + e.split.stakers + e.split.treasury;
+    if (split_sum - 1.0).abs() > 1e-9 {
+        c.push(
+            "emission.split",
+            format!("shares sum to {split_sum}; allowed: providers + stakers + treasury = 1"),
+        );
+    }
+    c.range("emission.treasury_sell", e.treasury_sell, 0.0, 1.0);
+
+    let b = &s.burn;
+    match b.kind {
+        BurnKind::Bme => {
+            if let Some(f) = b.fee {
+                c.range("burn.fee", f, 0.0, 1.0);
+            }
+            c.unused("burn.fraction", &b.fraction, "with burn.kind = \"bme\" (use burn.fee)");
+        }
+        BurnKind::RevenueBurn => {
+            if let Some(f) = c.required("burn.fraction", b.fraction, "with burn.kind = \"revenue_burn\"") {
+                c.range("burn.fraction", f, 0.0, 1.0);
+            }
+            c.unused("burn.fee", &b.fee, "with burn.kind = \"revenue_burn\"");
+        }
+        BurnKind::None => {
+            c.unused("burn.fee", &b.fee, "with burn.kind = \"none\"");
+            c.unused("burn.fraction", &b.fraction, "with burn.kind = \"none\"");
+        }
+    }
+
+    let d = &s.demand;
+    c.range_open_lo("demand.usd_per_day", d.usd_per_day, 0.0, 1e15);
+    c.range("demand.growth", d.growth, -5.0, 5.0);
+    c.range("demand.volatility", d.volatility, 0.0, 5.0);
+    c.range("demand.price_elasticity", d.price_elasticity, 0.0, 10.0);
+    c.range("demand.churn", d.churn, 0.0, 100.0);
+
+    let mk = &s.market;
+    c.range("market.drift", mk.drift, -10.0, 10.0);
+    c.range("market.volatility", mk.volatility, 0.0, 10.0);
+    c.range_open_lo("market.depth", mk.depth, 0.0, 1000.0);
+    c.range("market.impact", mk.impact, 0.0, 100.0);
+    c.range("market.impact_cap", mk.impact_cap, 0.0, 5.0);
+    c.range_open_lo("market.impact_half_life_days", mk.impact_half_life_days, 0.0, 1e5);
+    c.range("market.revenue_beta", mk.revenue_beta, -5.0, 5.0);
+    c.jumps("market.jumps", &mk.jumps);
+    if let Some(r) = &mk.regimes {
+        c.range("market.regimes.calm_to_stress", r.calm_to_stress, 0.0, 1.0);
+        c.range("market.regimes.stress_to_calm", r.stress_to_calm, 0.0, 1.0);
+        c.range("market.regimes.stress.drift", r.stress.drift, -10.0, 10.0);
+        c.range("market.regimes.stress.volatility", r.stress.volatility, 0.0, 10.0);
+        c.range("market.regimes.stress.jump_rate", r.stress.jump_rate, 0.0, 365.0);
+    }
+
+    let k = &s.compute;
+    c.range_open_lo("compute.capacity_floor", k.capacity_floor, 0.0, 1e15);
+    c.range_open_lo("compute.capacity_cap", k.capacity_cap, 0.0, 1e15);
+    if !(k.capacity >= k.capacity_floor && k.capacity <= k.capacity_cap) {
+        c.push(
+            "compute.capacity",
+            format!(
+                "value {} is out of range; allowed: compute.capacity_floor = {} to compute.capacity_cap = {}",
+                k.capacity, k.capacity_floor, k.capacity_cap
+            ),
+        );
+    }
+    c.range_open_lo("compute.cost_per_unit_day", k.cost_per_unit_day, 0.0, 1e9);
+    c.range("compute.cost_volatility", k.cost_volatility, 0.0, 5.0);
+    c.range("compute.cost_reversion", k.cost_reversion, 0.0, 365.0);
+    c.range("compute.cost_deflation", k.cost_deflation, -1.0, 1.0);
+    c.jumps("compute.cost_jumps", &k.cost_jumps);
+    c.range_open_lo(
+        "compute.throughput_usd_per_unit_day",
+        k.throughput_usd_per_unit_day,
+        0.0,
+        1e12,
+    );
+    c.range("compute.entry_speed", k.entry_speed, 0.0, 1000.0);
+    c.range("compute.exit_speed", k.exit_speed, 0.0, 1000.0);
+    if let SellFraction::Fixed(v) = k.sell_fraction {
+        c.range("compute.sell_fraction", v, 0.0, 1.0);
+    }
+    c.range("compute.sell_min", k.sell_min, 0.0, 1.0);
+    c.range("compute.fee_sell", k.fee_sell, 0.0, 1.0);
+
+    let st = &s.staking;
+    c.range("staking.target", st.target, 0.0, 1.0);
+    c.range("staking.panic", st.panic, 0.0, 100.0);
+    c.range("staking.speed", st.speed, 0.0, 365.0);
+    c.range("staking.unstake_sell", st.unstake_sell, 0.0, 1.0);
+
+    if s.vesting.len() > MAX_VESTING {
+        c.push(
+            "vesting",
+            format!("has {} tranches; allowed: at most {MAX_VESTING}", s.vesting.len()),
+        );
+    }
+    let mut vesting_total = 0.0;
+    for (i, v) in s.vesting.iter().enumerate() {
+        c.range(&format!("vesting[{i}].amount"), v.amount, 0.0, 1e18);
+        c.range(&format!("vesting[{i}].cliff_days"), v.cliff_days, 0.0, 1e6);
+        c.range(&format!("vesting[{i}].linear_days"), v.linear_days, 0.0, 1e6);
+        c.range(&format!("vesting[{i}].sell_fraction"), v.sell_fraction, 0.0, 1.0);
+        vesting_total += v.amount;
+    }
+    if let Some(max) = t.max_supply {
+        if t.issued + vesting_total > max * (1.0 + 1e-12) {
+            c.push(
+                "vesting",
+                format!(
+                    "token.issued {} plus vesting amounts {vesting_total} exceed token.max_supply {max}",
+                    t.issued
+                ),
+            );
+        }
+    }
+
+    let co = &s.correlation;
+    c.range_open("correlation.price_demand", co.price_demand, -1.0, 1.0);
+    c.range_open("correlation.price_cost", co.price_cost, -1.0, 1.0);
+    c.range_open("correlation.demand_cost", co.demand_cost, -1.0, 1.0);
+    if crate::model::cholesky3(co.price_demand, co.price_cost, co.demand_cost).is_none() {
+        c.push(
+            "correlation",
+            format!(
+                "price_demand = {}, price_cost = {}, demand_cost = {} do not form a positive definite correlation matrix",
+                co.price_demand, co.price_cost, co.demand_cost
+            ),
+        );
+    }
+
+    let sp = &s.spiral;
+    c.range_open("spiral.price_drawdown", sp.price_drawdown, 0.0, 1.0);
+    c.range_open("spiral.capacity_drawdown", sp.capacity_drawdown, 0.0, 1.0);
+    c.range_open("spiral.demand_drawdown", sp.demand_drawdown, 0.0, 1.0);
+    c.range_open_lo("spiral.window_days", sp.window_days, 0.0, 1e5);
+    if sp.persist_days == 0 || sp.persist_days > m.horizon_days.max(1) {
+        c.push(
+            "spiral.persist_days",
+            format!(
+                "value {} is out of range; allowed: 1 to horizon_days = {}",
+                sp.persist_days, m.horizon_days
+            ),
+        );
+    }
+
+    if s.shock.len() > MAX_SHOCKS {
+        c.push(
+            "shock",
+            format!("has {} entries; allowed: at most {MAX_SHOCKS}", s.shock.len()),
+        );
+    }
+    for (i, sh) in s.shock.iter().enumerate() {
+        if sh.day >= m.horizon_days {
+            c.push(
+                format!("shock[{i}].day"),
+                format!(
+                    "value {} is out of range; allowed: 0 to horizon_days - 1 = {}",
+                    sh.day,
+                    m.horizon_days.saturating_sub(1)
+                ),
+            );
+        }
+        for (name, v) in [
+            ("price", sh.price),
+            ("demand", sh.demand),
+            ("gpu_cost", sh.gpu_cost),
+            ("capacity", sh.capacity),
+        ] {
+            if !(v > -1.0 && v <= 100.0) {
+                c.push(
+                    format!("shock[{i}].{name}"),
+                    format!("value {v} is out of range; allowed: greater than -1 (a total loss), at most 100"),
+                );
+            }
+        }
+    }
+
+    let r = &s.risk;
+    if r.quantiles.is_empty() || r.quantiles.len() > 16 {
+        c.push(
+            "risk.quantiles",
+            format!("has {} entries; allowed: 1 to 16", r.quantiles.len()),
+        );
+    }
+    for (i, q) in r.quantiles.iter().enumerate() {
+        c.range_open(&format!("risk.quantiles[{i}]"), *q, 0.0, 1.0);
+    }
+    if r.var_levels.len() > 8 {
+        c.push(
+            "risk.var_levels",
+            format!("has {} entries; allowed: at most 8", r.var_levels.len()),
+        );
+    }
+    for (i, q) in r.var_levels.iter().enumerate() {
+        c.range_open(&format!("risk.var_levels[{i}]"), *q, 0.5, 1.0);
+    }
+    if let Some(a) = &s.alerts {
+        if let Some(v) = a.max_spiral_probability {
+            c.range("alerts.max_spiral_probability", v, 0.0, 1.0);
+        }
+        if let Some(v) = a.max_emissions_to_revenue {
+            c.range_open_lo("alerts.max_emissions_to_revenue", v, 0.0, 1e12);
+        }
+    }
+    if let Some(sw) = &s.sweep {
+        for (key, values) in sw {
+            match values.as_array() {
+                Some(a) if !a.is_empty() => {}
+                _ => c.push(
+                    format!("sweep.\"{key}\""),
+                    "must be a non-empty list of values".to_string(),
+                ),
+            }
+        }
+    }
+    c.problems
+}
