@@ -1,0 +1,31 @@
+//! Mergeable statistical accumulators.
+//!
+//! Every simulation result in this crate is reduced through the types in this
+//! module, whichever way it was produced: CPU worker chunks, the GPU engine and
+//! independent shards (other processes or machines) each fill their own
+//! accumulators, and the final report is obtained by merging them. The types are
+//! therefore designed around one property: **merging is cheap and well defined**.
+//!
+//! * [`LogHistogram`] is a DDSketch-style log-bucketed histogram with *absolute*
+//!   bucket indices ([`bucket_index`]). Two histograms merge by adding integer
+//!   counts at equal indices, so the merge is exact and independent of order and
+//!   grouping. Quantiles and tail means are accurate to within
+//!   [`RELATIVE_ACCURACY`] (relative) of the exact sample statistic. The GPU
+//!   engine fills a dense array with the very same indices and hands it over via
+//!   [`LogHistogram::add_count_at_index`].
+//! * [`Moments`] keeps count, mean and the sum of squared deviations (Welford's
+//!   update, Chan et al.'s pairwise merge). Floating-point merges are
+//!   deterministic for a fixed merge order, but not bit-identical across orders.
+//! * [`interval`] holds the Wilson score interval for probabilities estimated by
+//!   counting, and [`exact_quantile_lower`], the reference quantile definition
+//!   that [`LogHistogram::quantile`] approximates.
+
+pub mod histogram;
+pub mod interval;
+pub mod moments;
+
+pub use histogram::{
+    bucket_index, bucket_value, LogHistogram, MAX_TRACKED, MIN_TRACKED, RELATIVE_ACCURACY,
+};
+pub use interval::{exact_quantile_lower, wilson_interval, Z95};
+pub use moments::Moments;

@@ -1,0 +1,227 @@
+//! Running count / mean / second central moment.
+
+use serde::{Deserialize, Serialize};
+
+/// Count, mean and `M2` (sum of squared deviations from the mean) of a stream of
+/// finite values, plus a count of rejected non-finite values.
+///
+/// `add` uses Welford's update and `merge` the pairwise combination of Chan,
+/// Golub and LeVeque, both numerically stable. Results are deterministic for a
+/// fixed sequence of adds and merges; merging the same parts in a different
+/// order agrees to rounding error (not bit for bit).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Moments {
+    /// Number of finite values recorded.
+    pub n: u64,
+    /// Running mean of the finite values (0.0 while `n == 0`).
+    pub mean: f64,
+    /// Sum of squared deviations from the mean.
+    pub m2: f64,
+    /// Number of NaN / infinite values passed to [`Moments::add`] (excluded).
+    pub nonfinite: u64,
+}
+
+impl Moments {
+    /// Empty accumulator (same as `Default`).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records `x`. A non-finite `x` only increments `nonfinite`.
+    #[inline]
+    pub fn add(&mut self, x: f64) {
+        if !x.is_finite() {
+            self.nonfinite += 1;
+            return;
+        }
+        self.n += 1;
+        let delta = x - self.mean;
+        self.mean += delta / self.n as f64;
+        self.m2 += delta * (x - self.mean);
+    }
+
+    /// Merges `o` into `self` (Chan et al.). Equivalent, up to rounding, to
+    /// having added all of `o`'s values to `self`.
+    pub fn merge(&mut self, o: &Moments) {
+        let nonfinite = self.nonfinite + o.nonfinite;
+        if o.n == 0 {
+            self.nonfinite = nonfinite;
+            return;
+        }
+        if self.n == 0 {
+            *self = *o;
+            self.nonfinite = nonfinite;
+            return;
+        }
+        let na = self.n as f64;
+        let nb = o.n as f64;
+        let n = self.n + o.n;
+        let nf = n as f64;
+        let delta = o.mean - self.mean;
+        self.mean += delta * (nb / nf);
+        self.m2 += o.m2 + delta * delta * (na * nb / nf);
+        self.n = n;
+        self.nonfinite = nonfinite;
+    }
+
+    /// Mean of the finite values; NaN if `n == 0`.
+    pub fn mean(&self) -> f64 {
+        if self.n == 0 {
+            f64::NAN
+        } else {
+            self.mean
+        }
+    }
+
+    /// Sample variance `M2 / (n - 1)`; 0.0 if `n < 2`.
+    pub fn variance(&self) -> f64 {
+        if self.n < 2 {
+            0.0
+        } else {
+            (self.m2 / (self.n - 1) as f64).max(0.0)
+        }
+    }
+
+    /// Standard error of the mean, `sqrt(variance / n)`: NaN if `n == 0`,
+    /// 0.0 if `n == 1` (no spread information yet).
+    pub fn std_error(&self) -> f64 {
+        (self.variance() / self.n as f64).sqrt()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::StdRng;
+    use rand::seq::SliceRandom;
+    use rand::{Rng, SeedableRng};
+
+    fn rel(a: f64, b: f64) -> f64 {
+        if a == b {
+            0.0
+        } else {
+            (a - b).abs() / a.abs().max(b.abs())
+        }
+    }
+
+    /// Two-pass reference: mean, then sum of squared deviations (with the usual
+    /// compensation term, which is ~0 for an accurate mean).
+    fn two_pass(xs: &[f64]) -> (f64, f64) {
+        let n = xs.len() as f64;
+        let mean = xs.iter().sum::<f64>() / n;
+        let ss: f64 = xs.iter().map(|x| (x - mean) * (x - mean)).sum();
+        let c: f64 = xs.iter().map(|x| x - mean).sum();
+        (mean, (ss - c * c / n) / (n - 1.0))
+    }
+
+    fn sample(seed: u64, n: usize, offset: f64) -> Vec<f64> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        (0..n)
+            .map(|_| {
+                // Skewed: exp of a uniform, plus a uniform.
+                offset + (3.0 * rng.random::<f64>()).exp() + rng.random::<f64>()
+            })
+            .collect()
+    }
+
+    fn one_pass(xs: &[f64]) -> Moments {
+        let mut m = Moments::new();
+        for &x in xs {
+            m.add(x);
+        }
+        m
+    }
+
+    #[test]
+    fn moments_match_two_pass() {
+        for (seed, offset) in [(1u64, 0.0), (2, -50.0), (3, 1e3)] {
+            let xs = sample(seed, 20_000, offset);
+            let m = one_pass(&xs);
+            let (mean, var) = two_pass(&xs);
+            assert_eq!(m.n, 20_000);
+            assert!(rel(m.mean(), mean) < 1e-12, "mean {} vs {mean}", m.mean());
+            assert!(
+                rel(m.variance(), var) < 1e-12,
+                "var {} vs {var}",
+                m.variance()
+            );
+            let se = (var / 20_000.0).sqrt();
+            assert!(rel(m.std_error(), se) < 1e-12);
+        }
+    }
+
+    #[test]
+    fn moments_stable_with_large_offset() {
+        // Naive sum-of-squares would lose every digit here (1e9^2 = 1e18 vs
+        // variance ~ 1); Welford keeps most of them.
+        let xs = sample(4, 20_000, 1e9);
+        let m = one_pass(&xs);
+        let (mean, var) = two_pass(&xs);
+        assert!(rel(m.mean(), mean) < 1e-12);
+        assert!(
+            rel(m.variance(), var) < 1e-6,
+            "var {} vs {var}",
+            m.variance()
+        );
+    }
+
+    #[test]
+    fn moments_merge_equals_one_pass() {
+        let mut rng = StdRng::seed_from_u64(5);
+        let xs = sample(6, 20_000, 10.0);
+        let whole = one_pass(&xs);
+        for parts in [1usize, 2, 3, 7] {
+            let mut shuffled = xs.clone();
+            shuffled.shuffle(&mut rng);
+            let mut cuts: Vec<usize> = (0..parts - 1)
+                .map(|_| rng.random_range(0..=xs.len()))
+                .collect();
+            cuts.push(0);
+            cuts.push(xs.len());
+            cuts.sort_unstable();
+            let mut pieces: Vec<Moments> = cuts
+                .windows(2)
+                .map(|w| one_pass(&shuffled[w[0]..w[1]]))
+                .collect();
+            pieces.shuffle(&mut rng);
+            let mut merged = Moments::default();
+            for p in &pieces {
+                merged.merge(p);
+            }
+            assert_eq!(merged.n, whole.n);
+            assert!(rel(merged.mean(), whole.mean()) < 1e-12, "{parts} parts");
+            assert!(
+                rel(merged.variance(), whole.variance()) < 1e-12,
+                "{parts} parts"
+            );
+        }
+    }
+
+    #[test]
+    fn moments_edge_cases() {
+        let mut m = Moments::new();
+        assert!(m.mean().is_nan());
+        assert_eq!(m.variance(), 0.0);
+        assert!(m.std_error().is_nan());
+        m.add(f64::NAN);
+        m.add(f64::INFINITY);
+        m.add(f64::NEG_INFINITY);
+        assert_eq!((m.n, m.nonfinite), (0, 3));
+        m.add(2.5);
+        assert_eq!(m.mean(), 2.5);
+        assert_eq!(m.variance(), 0.0);
+        assert_eq!(m.std_error(), 0.0);
+        m.add(4.5);
+        assert_eq!(m.mean(), 3.5);
+        assert_eq!(m.variance(), 2.0);
+        assert_eq!(m.std_error(), 1.0);
+        // Merging empties keeps values and sums nonfinite counts.
+        let mut e = Moments::new();
+        e.add(f64::NAN);
+        let mut a = m;
+        a.merge(&e);
+        assert_eq!((a.n, a.mean, a.m2, a.nonfinite), (m.n, m.mean, m.m2, 4));
+        e.merge(&m);
+        assert_eq!((e.n, e.mean, e.m2, e.nonfinite), (m.n, m.mean, m.m2, 4));
+    }
+}
