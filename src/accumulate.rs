@@ -120,7 +120,10 @@ impl Accumulator {
 
     /// Adds another accumulator's paths. Call in path order for deterministic means.
     pub fn merge(&mut self, o: &Accumulator) {
-        assert_eq!(self.report_days, o.report_days, "merging runs with different report days");
+        assert_eq!(
+            self.report_days, o.report_days,
+            "merging runs with different report days"
+        );
         for (a, b) in self.series.iter_mut().zip(&o.series) {
             a.merge(b);
         }

@@ -5,6 +5,7 @@
 //! [`summary`] and [`output`] (Parquet, manifest).
 
 pub mod accumulate;
+pub mod cli;
 pub mod engine;
 pub mod model;
 pub mod output;

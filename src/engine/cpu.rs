@@ -28,7 +28,9 @@ fn simulate_chunk(
     let mut acc = Accumulator::new(report_days.to_vec());
     let mut records = Vec::with_capacity((end - start) as usize);
     for path in start..end {
-        let record = simulate_path(params, key, path, |row, metrics| acc.add_report(row, metrics));
+        let record = simulate_path(params, key, path, |row, metrics| {
+            acc.add_report(row, metrics)
+        });
         acc.add_path(&record);
         records.push(record);
     }

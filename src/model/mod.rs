@@ -56,7 +56,7 @@ impl PathRecord {
             revenue_usd: s.cum_revenue,
             er_ratio: s.cum_emission_usd / s.cum_revenue,
             final_capacity: s.ln_capacity.exp(),
-            min_capacity: s.min_capacity,
+            min_capacity: s.min_ln_capacity.exp(),
             final_demand: s.ln_demand.exp(),
             breakeven_day: (s.breakeven_day >= 0).then_some(s.breakeven_day as u32),
         }

@@ -71,6 +71,8 @@ pub struct Params {
 
     pub emission_kind: u32,
     pub per_day: f64,
+    /// `halving_by_supply`: issued amount at which halving n+1 happens, max * (1 - 2^-(n+1)).
+    pub supply_thresholds: [f64; MAX_HALVINGS],
     pub period_days: f64,
     pub yearly: [f64; MAX_SCHEDULE_YEARS],
     pub n_years: u32,
@@ -118,6 +120,7 @@ pub struct Params {
     pub cost_jump_mean: f64,
     pub cost_jump_stdev: f64,
     pub throughput: f64,
+    pub ln_throughput: f64,
     pub entry_speed: f64,
     pub exit_speed: f64,
     /// true: providers sell enough to cover costs; false: the fixed `sell_fixed` fraction.
@@ -152,6 +155,9 @@ pub struct Params {
     /// Weight of a new value in the 30-day-half-life trailing emission/revenue averages.
     pub trailing_alpha: f64,
 }
+
+/// Halvings tracked by `halving_by_supply`; after 64 the rate is below 1e-19 of the base.
+pub const MAX_HALVINGS: usize = 64;
 
 /// Half-life of the trailing emissions-to-revenue averages (MODEL.md "What is measured").
 pub const TRAILING_HALF_LIFE_DAYS: f64 = 30.0;
@@ -259,6 +265,9 @@ impl Params {
                 EmissionKind::Inflation => emission_kind::INFLATION,
             },
             per_day: e.per_day.unwrap_or(0.0),
+            supply_thresholds: std::array::from_fn(|n| {
+                s.token.max_supply.unwrap_or(f64::INFINITY) * (1.0 - (-(n as f64 + 1.0)).exp2())
+            }),
             period_days: e.period_days.unwrap_or(f64::INFINITY),
             yearly,
             n_years,
@@ -305,6 +314,7 @@ impl Params {
             cost_jump_mean: k.cost_jumps.mean,
             cost_jump_stdev: k.cost_jumps.stdev,
             throughput: k.throughput_usd_per_unit_day,
+            ln_throughput: k.throughput_usd_per_unit_day.ln(),
             entry_speed: k.entry_speed,
             exit_speed: k.exit_speed,
             sell_to_cover_cost,

@@ -5,7 +5,7 @@
 //! Log-space state (ln F, ln D, ln C, ln K) is primary because every stochastic update is
 //! additive in logs; levels are exponentiated once per step where flows need them.
 
-use super::params::{burn_kind, emission_kind, Params};
+use super::params::{burn_kind, emission_kind, Params, MAX_HALVINGS};
 use crate::rng::{box_muller, draw_words, poisson_inversion, stream, uniform_open};
 
 /// Metrics recorded at each report day, in the order of the timeseries `metric` column.
@@ -36,6 +36,8 @@ pub struct PathState {
     pub flow_pressure: f64,
     /// ln P = ln F + X at the end of the last step.
     pub ln_price: f64,
+    /// exp(ln_price), kept so the next step need not recompute it.
+    pub price: f64,
     pub ln_demand: f64,
     pub ln_cost: f64,
     pub ln_capacity: f64,
@@ -65,7 +67,7 @@ pub struct PathState {
     // Per-path summary trackers.
     pub min_price: f64,
     pub max_drawdown: f64,
-    pub min_capacity: f64,
+    pub min_ln_capacity: f64,
     pub minted: f64,
     pub cum_emission_usd: f64,
     pub cum_revenue: f64,
@@ -87,6 +89,7 @@ impl PathState {
             ln_fundamental: ln_price,
             flow_pressure: 0.0,
             ln_price,
+            price: p.price0,
             ln_demand,
             ln_cost: p.ln_cost0,
             ln_capacity: p.capacity0.ln(),
@@ -108,16 +111,20 @@ impl PathState {
             trailing_revenue: served,
             min_price: p.price0,
             max_drawdown: 0.0,
-            min_capacity: p.capacity0,
+            min_ln_capacity: p.capacity0.ln(),
             minted: 0.0,
             cum_emission_usd: 0.0,
             cum_revenue: 0.0,
-            breakeven_day: if served >= trailing_emission_usd { 0 } else { -1 },
+            breakeven_day: if served >= trailing_emission_usd {
+                0
+            } else {
+                -1
+            },
         }
     }
 
     pub fn price(&self) -> f64 {
-        self.ln_price.exp()
+        self.price
     }
 
     pub fn circulating(&self) -> f64 {
@@ -150,9 +157,9 @@ impl PathState {
 /// tokens exist. Halving n happens when issued reaches max * (1 - 2^-n). Computed by
 /// comparison rather than log2 so a step that lands exactly on a threshold is unambiguous.
 #[inline]
-fn supply_era(issued: f64, max_supply: f64) -> u32 {
+fn supply_era(p: &Params, issued: f64) -> usize {
     let mut era = 0;
-    while era < 64 && issued >= max_supply * (1.0 - (-(era as f64 + 1.0)).exp2()) {
+    while era < MAX_HALVINGS && issued >= p.supply_thresholds[era] {
         era += 1;
     }
     era
@@ -165,17 +172,17 @@ fn supply_era(issued: f64, max_supply: f64) -> u32 {
 pub fn emission_tokens(p: &Params, issued: f64, circulating: f64, day0: f64) -> f64 {
     let e = match p.emission_kind {
         emission_kind::HALVING_BY_SUPPLY => {
-            let mut era = supply_era(issued, p.max_supply);
+            let mut era = supply_era(p, issued);
             let mut remaining_days = p.step_days;
             let mut at = issued;
             let mut minted = 0.0;
             // Bounded: a step crosses at most a few halvings.
             for _ in 0..8 {
-                if era >= 64 || remaining_days <= 0.0 {
+                if era >= MAX_HALVINGS || remaining_days <= 0.0 {
                     break;
                 }
                 let rate = p.per_day * (-(era as f64)).exp2();
-                let next_threshold = p.max_supply * (1.0 - (-(era as f64 + 1.0)).exp2());
+                let next_threshold = p.supply_thresholds[era];
                 let room = next_threshold - at;
                 if rate * remaining_days <= room {
                     minted += rate * remaining_days;
@@ -255,21 +262,23 @@ pub fn step(p: &Params, s: &mut PathState, key: [u32; 2], path: u64, step: u32) 
     let rg = &p.regime[s.regime as usize];
 
     // 2. Shocks whose day falls in this step. A price shock moves the fundamental level.
+    let mut price = s.price;
     for sh in &p.shocks[..p.n_shocks as usize] {
         if sh.day >= day0 && sh.day < day1 {
             s.ln_fundamental += sh.ln_price;
+            price = (s.ln_fundamental + s.flow_pressure).exp();
             s.ln_demand += sh.ln_demand;
             s.ln_cost += sh.ln_cost;
-            s.ln_capacity = (s.ln_capacity + sh.ln_capacity)
-                .clamp(p.ln_capacity_floor, p.ln_capacity_cap);
+            s.ln_capacity =
+                (s.ln_capacity + sh.ln_capacity).clamp(p.ln_capacity_floor, p.ln_capacity_cap);
         }
     }
-    let price = (s.ln_fundamental + s.flow_pressure).exp();
     let demand = s.ln_demand.exp();
     let capacity = s.ln_capacity.exp();
     let cost = s.ln_cost.exp();
 
-    // 3. Served demand.
+    // 3. Served demand. (ln served = min(ln D, ln K + ln throughput): no logarithm call.)
+    let ln_served = s.ln_demand.min(s.ln_capacity + p.ln_throughput);
     let served_per_day = demand.min(capacity * p.throughput);
     let served_frac = served_per_day / demand;
     let served = served_per_day * p.step_days;
@@ -367,7 +376,6 @@ pub fn step(p: &Params, s: &mut PathState, key: [u32; 2], path: u64, step: u32) 
         0.0
     };
     let z_price = p.chol[0] * e1;
-    let ln_served = served_per_day.ln();
     s.ln_fundamental += rg.drift_dt
         + rg.vol_sqrt_dt * z_price
         + price_jump
@@ -427,11 +435,13 @@ pub fn step(p: &Params, s: &mut PathState, key: [u32; 2], path: u64, step: u32) 
 
     // Measurements: emissions valued at the price they were minted at.
     let end_price = s.ln_price.exp();
+    s.price = end_price;
     s.served_per_day = served_per_day;
     s.emission_usd_per_day = emitted * price / p.step_days;
     s.cum_emission_usd += emitted * price;
     s.cum_revenue += served;
-    s.trailing_emission_usd += p.trailing_alpha * (s.emission_usd_per_day - s.trailing_emission_usd);
+    s.trailing_emission_usd +=
+        p.trailing_alpha * (s.emission_usd_per_day - s.trailing_emission_usd);
     s.trailing_revenue += p.trailing_alpha * (served_per_day - s.trailing_revenue);
     if s.breakeven_day < 0 && s.trailing_revenue >= s.trailing_emission_usd {
         s.breakeven_day = day1 as i32;
@@ -439,5 +449,5 @@ pub fn step(p: &Params, s: &mut PathState, key: [u32; 2], path: u64, step: u32) 
     s.running_max_price = s.running_max_price.max(end_price);
     s.max_drawdown = s.max_drawdown.max(1.0 - end_price / s.running_max_price);
     s.min_price = s.min_price.min(end_price);
-    s.min_capacity = s.min_capacity.min(s.ln_capacity.exp());
+    s.min_ln_capacity = s.min_ln_capacity.min(s.ln_capacity);
 }

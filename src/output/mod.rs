@@ -1,1 +1,162 @@
-//! Output files (placeholder until the output module lands).
+//! Output files of a run (ARCHITECTURE.md "Output contract"): `DIR/<scenario.name>/` with
+//! `summary.parquet`, `timeseries.parquet`, `paths.parquet` and `manifest.json`.
+//!
+//! Invariants:
+//! - Every file appears atomically ([`atomic::write_atomic`]): a crash never leaves a
+//!   half-written file under a final name.
+//! - `manifest.json` is written last, so its presence means the Parquet files it lists are
+//!   complete and belong to this run.
+//! - Every Parquet file carries the run's key-value metadata (`tokenrisk.version`,
+//!   `tokenrisk.model_version`, `tokenrisk.scenario`, `tokenrisk.scenario_toml`,
+//!   `tokenrisk.seed`, `tokenrisk.engine`, `tokenrisk.device`, `tokenrisk.paths`).
+//! - Column names are a public contract (see [`parquet`]'s `*_CONTRACT_COLUMNS`).
+
+pub mod atomic;
+pub mod manifest;
+pub mod parquet;
+
+pub use atomic::{write_atomic, write_atomic_bytes};
+pub use manifest::{FileEntry, Manifest, Timings};
+
+use crate::accumulate::Accumulator;
+use crate::model::PathRecord;
+use crate::scenario::Scenario;
+use crate::summary::{report_quantiles, Summary};
+use anyhow::{Context, Result};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+/// Version of the model (MODEL.md) written into every file's metadata and the manifest.
+pub const MODEL_VERSION: &str = "1";
+
+pub const SUMMARY_FILE: &str = "summary.parquet";
+pub const TIMESERIES_FILE: &str = "timeseries.parquet";
+pub const PATHS_FILE: &str = "paths.parquet";
+pub const MANIFEST_FILE: &str = "manifest.json";
+
+/// What a run was and how it ran, beyond the accumulated results.
+pub struct RunInfo<'a> {
+    pub scenario: &'a Scenario,
+    pub seed: u64,
+    /// Engine name: "cpu" or "gpu" (the `backend` column).
+    pub engine: &'a str,
+    /// Device / adapter name.
+    pub device: &'a str,
+    pub simulate_seconds: f64,
+    pub started_at: SystemTime,
+}
+
+/// The run directory and the Parquet files written into it: (name, rows, bytes), in the
+/// order written. `manifest.json` is written too but not listed (it has no rows).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Written {
+    pub dir: PathBuf,
+    pub files: Vec<(String, u64, u64)>,
+}
+
+/// Writes one Parquet file atomically via `write` (which returns the row count) and
+/// returns (name, rows, bytes).
+fn write_file(
+    dir: &Path,
+    name: &str,
+    write: impl FnOnce(&mut std::fs::File) -> Result<u64>,
+) -> Result<(String, u64, u64)> {
+    let path = dir.join(name);
+    let mut rows = 0;
+    write_atomic(&path, |f| {
+        rows = write(f)?;
+        Ok(())
+    })?;
+    let bytes = std::fs::metadata(&path)
+        .with_context(|| format!("cannot stat {}", path.display()))?
+        .len();
+    Ok((name.to_string(), rows, bytes))
+}
+
+/// Writes a run's output into `out_root/<scenario name>/` (created if needed): the three
+/// Parquet files, then `manifest.json`, each atomically. `summary` must come from
+/// `Summary::from_acc(acc, &info.scenario.risk)`, and `records` are the per-path records
+/// in path order.
+pub fn write_run(
+    out_root: &Path,
+    info: &RunInfo,
+    acc: &Accumulator,
+    summary: &Summary,
+    records: &[PathRecord],
+) -> Result<Written> {
+    let write_start = Instant::now();
+    let sc = info.scenario;
+    let name = sc.scenario.name.as_str();
+    let dir = out_root.join(name);
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot create output directory {}", dir.display()))?;
+
+    let meta = parquet::run_metadata(info, acc.paths);
+    let props = || parquet::writer_properties(meta.clone());
+    let qs = report_quantiles(&sc.risk);
+    let mut files = Vec::with_capacity(3);
+
+    let summary_batch = parquet::summary_batch(info, summary)?;
+    files.push(write_file(&dir, SUMMARY_FILE, |f| {
+        parquet::write_parquet(f, summary_batch.schema(), props(), [Ok(summary_batch)])
+    })?);
+
+    let ts_batch = parquet::timeseries_batch(name, acc, &qs)?;
+    files.push(write_file(&dir, TIMESERIES_FILE, |f| {
+        parquet::write_parquet(f, Arc::clone(&ts_batch.schema()), props(), [Ok(ts_batch)])
+    })?);
+
+    files.push(write_file(&dir, PATHS_FILE, |f| {
+        parquet::write_paths(f, props(), name, records)
+    })?);
+
+    let write_s = write_start.elapsed().as_secs_f64();
+    let wall = SystemTime::now()
+        .duration_since(info.started_at)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let manifest = Manifest {
+        tokenrisk_version: env!("CARGO_PKG_VERSION").to_string(),
+        model_version: MODEL_VERSION.to_string(),
+        scenario: name.to_string(),
+        scenario_sha256: manifest::sha256_hex(&sc.source_toml),
+        seed: info.seed,
+        paths: acc.paths,
+        backend: info.engine.to_string(),
+        device: info.device.to_string(),
+        started_at: manifest::rfc3339_utc(info.started_at),
+        timings: Timings {
+            simulate_s: info.simulate_seconds,
+            write_s,
+            total_s: wall.max(info.simulate_seconds + write_s),
+        },
+        files: files
+            .iter()
+            .map(|(name, rows, bytes)| FileEntry {
+                name: name.clone(),
+                rows: *rows,
+                bytes: *bytes,
+            })
+            .collect(),
+    };
+    write_atomic_bytes(&dir.join(MANIFEST_FILE), manifest.to_json()?.as_bytes())?;
+    Ok(Written { dir, files })
+}
+
+/// The key-value metadata of a Parquet file (keys without a value map to "").
+pub fn read_parquet_metadata(path: &Path) -> Result<HashMap<String, String>> {
+    use ::parquet::file::reader::{FileReader, SerializedFileReader};
+    let read = || -> Result<HashMap<String, String>> {
+        let file = std::fs::File::open(path)?;
+        let reader = SerializedFileReader::new(file)?;
+        let kv = reader.metadata().file_metadata().key_value_metadata();
+        Ok(kv
+            .into_iter()
+            .flatten()
+            .map(|kv| (kv.key.clone(), kv.value.clone().unwrap_or_default()))
+            .collect())
+    };
+    read().with_context(|| format!("cannot read Parquet metadata of {}", path.display()))
+}

@@ -63,16 +63,22 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 
 /// Parses and validates scenario TOML; `file` names the source in messages.
 pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
-    let table: toml::Table = toml::from_str(text).map_err(|e| toml_error(text, file, &e))?;
-    from_table(table, text, file)
+    // Deserializing straight from the text keeps spans, so type errors and unknown keys
+    // come with their line.
+    let scenario: Scenario = toml::from_str(text).map_err(|e| toml_error(text, file, &e))?;
+    checked(scenario, text, file)
 }
 
 /// Deserializes and validates an already parsed TOML table (sweeps override keys on the
 /// table first, then come through here). `text` is used only to locate lines.
 pub fn from_table(table: toml::Table, text: &str, file: &str) -> Result<Scenario, ScenarioError> {
-    let mut scenario: Scenario = toml::Value::Table(table)
+    let scenario: Scenario = toml::Value::Table(table)
         .try_into()
         .map_err(|e: toml::de::Error| toml_error(text, file, &e))?;
+    checked(scenario, text, file)
+}
+
+fn checked(mut scenario: Scenario, text: &str, file: &str) -> Result<Scenario, ScenarioError> {
     scenario.source_toml = text.to_string();
     let problems = validate(&scenario);
     if problems.is_empty() {
@@ -93,12 +99,25 @@ pub fn from_table(table: toml::Table, text: &str, file: &str) -> Result<Scenario
 }
 
 fn toml_error(text: &str, file: &str, e: &toml::de::Error) -> ScenarioError {
-    let line = e
-        .span()
-        .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
     // toml's message already names the key ("unknown field `foo`, expected one of ...").
     let message = e.message().trim().to_string();
     let field = unknown_field_name(&message).unwrap_or_else(|| "(syntax)".into());
+    let line = e
+        .span()
+        .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1)
+        .or_else(|| {
+            // Without spans (a table built in memory), find the unknown key by name.
+            text.lines()
+                .position(|l| {
+                    l.trim_start().starts_with(&format!("{field} "))
+                        || l.trim_start().starts_with(&format!("{field}="))
+                })
+                .map(|n| n + 1)
+        });
+    let field = match (field.as_str(), line) {
+        ("(syntax)", Some(n)) => field_at_line(text, n).unwrap_or(field),
+        _ => field,
+    };
     ScenarioError {
         file: file.to_string(),
         problems: vec![Problem {
@@ -107,6 +126,31 @@ fn toml_error(text: &str, file: &str, e: &toml::de::Error) -> ScenarioError {
             line,
         }],
     }
+}
+
+/// Dotted path of the `key = value` on 1-based line `n`: the key, under the table header
+/// above it (e.g. `scenario.horizon_days`).
+fn field_at_line(text: &str, n: usize) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let (key, _) = lines.get(n.checked_sub(1)?)?.split_once('=')?;
+    let key = key.trim();
+    let header = lines[..n - 1]
+        .iter()
+        .rev()
+        .map(|l| l.trim())
+        .find(|l| l.starts_with('['))
+        .map(|l| {
+            l.split('#')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .trim_matches(|c| c == '[' || c == ']')
+                .to_string()
+        });
+    Some(match header {
+        Some(h) if !h.is_empty() => format!("{h}.{key}"),
+        _ => key.to_string(),
+    })
 }
 
 fn unknown_field_name(message: &str) -> Option<String> {
@@ -142,7 +186,12 @@ pub fn locate_line(text: &str, field: &str) -> Option<usize> {
         let line = raw.trim();
         if line.starts_with('[') {
             let name = line.trim_matches(|c| c == '[' || c == ']').trim();
-            let name = name.split('#').next().unwrap_or("").trim().trim_end_matches(']');
+            let name = name
+                .split('#')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .trim_end_matches(']');
             in_table = if name == header {
                 let hit = index.is_none_or(|i| i == seen);
                 if line.starts_with("[[") {

@@ -24,7 +24,10 @@ impl Checker {
     /// `lo <= v <= hi`, finite. NaN fails every comparison, so it is always reported.
     fn range(&mut self, field: &str, v: f64, lo: f64, hi: f64) {
         if !(v >= lo && v <= hi) {
-            self.push(field, format!("value {v} is out of range; allowed: {lo} to {hi}"));
+            self.push(
+                field,
+                format!("value {v} is out of range; allowed: {lo} to {hi}"),
+            );
         }
     }
 
@@ -128,7 +131,10 @@ pub fn validate(s: &Scenario) -> Vec<(String, String)> {
     if m.paths == 0 || m.paths > 4_000_000_000 {
         c.push(
             "scenario.paths",
-            format!("value {} is out of range; allowed: 1 to 4000000000", m.paths),
+            format!(
+                "value {} is out of range; allowed: 1 to 4000000000",
+                m.paths
+            ),
         );
     }
 
@@ -238,10 +244,18 @@ pub fn validate(s: &Scenario) -> Vec<(String, String)> {
             if let Some(f) = b.fee {
                 c.range("burn.fee", f, 0.0, 1.0);
             }
-            c.unused("burn.fraction", &b.fraction, "with burn.kind = \"bme\" (use burn.fee)");
+            c.unused(
+                "burn.fraction",
+                &b.fraction,
+                "with burn.kind = \"bme\" (use burn.fee)",
+            );
         }
         BurnKind::RevenueBurn => {
-            if let Some(f) = c.required("burn.fraction", b.fraction, "with burn.kind = \"revenue_burn\"") {
+            if let Some(f) = c.required(
+                "burn.fraction",
+                b.fraction,
+                "with burn.kind = \"revenue_burn\"",
+            ) {
                 c.range("burn.fraction", f, 0.0, 1.0);
             }
             c.unused("burn.fee", &b.fee, "with burn.kind = \"revenue_burn\"");
@@ -265,15 +279,43 @@ pub fn validate(s: &Scenario) -> Vec<(String, String)> {
     c.range_open_lo("market.depth", mk.depth, 0.0, 1000.0);
     c.range("market.impact", mk.impact, 0.0, 100.0);
     c.range("market.impact_cap", mk.impact_cap, 0.0, 5.0);
-    c.range_open_lo("market.impact_half_life_days", mk.impact_half_life_days, 0.0, 1e5);
+    c.range_open_lo(
+        "market.impact_half_life_days",
+        mk.impact_half_life_days,
+        0.0,
+        1e5,
+    );
     c.range("market.revenue_beta", mk.revenue_beta, -5.0, 5.0);
     c.jumps("market.jumps", &mk.jumps);
+    // With token-quoted jobs, a price move changes demand by (1 - elasticity) and served
+    // demand feeds back into the price with revenue_beta: a loop gain of magnitude >= 1
+    // makes every path explode (found by the conservation property test).
+    let loop_gain = mk.revenue_beta * (1.0 - s.demand.price_elasticity);
+    if s.payment.quoted_in == QuotedIn::Token && loop_gain.abs() >= 1.0 {
+        c.push(
+            "market.revenue_beta",
+            format!(
+                "value {} with demand.price_elasticity = {} and payment.quoted_in = \"token\" gives a price-usage feedback gain revenue_beta * (1 - price_elasticity) = {loop_gain:.3}; allowed: magnitude below 1 (larger gains diverge)",
+                mk.revenue_beta, s.demand.price_elasticity
+            ),
+        );
+    }
     if let Some(r) = &mk.regimes {
         c.range("market.regimes.calm_to_stress", r.calm_to_stress, 0.0, 1.0);
         c.range("market.regimes.stress_to_calm", r.stress_to_calm, 0.0, 1.0);
         c.range("market.regimes.stress.drift", r.stress.drift, -10.0, 10.0);
-        c.range("market.regimes.stress.volatility", r.stress.volatility, 0.0, 10.0);
-        c.range("market.regimes.stress.jump_rate", r.stress.jump_rate, 0.0, 365.0);
+        c.range(
+            "market.regimes.stress.volatility",
+            r.stress.volatility,
+            0.0,
+            10.0,
+        );
+        c.range(
+            "market.regimes.stress.jump_rate",
+            r.stress.jump_rate,
+            0.0,
+            365.0,
+        );
     }
 
     let k = &s.compute;
@@ -316,15 +358,28 @@ pub fn validate(s: &Scenario) -> Vec<(String, String)> {
     if s.vesting.len() > MAX_VESTING {
         c.push(
             "vesting",
-            format!("has {} tranches; allowed: at most {MAX_VESTING}", s.vesting.len()),
+            format!(
+                "has {} tranches; allowed: at most {MAX_VESTING}",
+                s.vesting.len()
+            ),
         );
     }
     let mut vesting_total = 0.0;
     for (i, v) in s.vesting.iter().enumerate() {
         c.range(&format!("vesting[{i}].amount"), v.amount, 0.0, 1e18);
         c.range(&format!("vesting[{i}].cliff_days"), v.cliff_days, 0.0, 1e6);
-        c.range(&format!("vesting[{i}].linear_days"), v.linear_days, 0.0, 1e6);
-        c.range(&format!("vesting[{i}].sell_fraction"), v.sell_fraction, 0.0, 1.0);
+        c.range(
+            &format!("vesting[{i}].linear_days"),
+            v.linear_days,
+            0.0,
+            1e6,
+        );
+        c.range(
+            &format!("vesting[{i}].sell_fraction"),
+            v.sell_fraction,
+            0.0,
+            1.0,
+        );
         vesting_total += v.amount;
     }
     if let Some(max) = t.max_supply {
@@ -371,7 +426,10 @@ pub fn validate(s: &Scenario) -> Vec<(String, String)> {
     if s.shock.len() > MAX_SHOCKS {
         c.push(
             "shock",
-            format!("has {} entries; allowed: at most {MAX_SHOCKS}", s.shock.len()),
+            format!(
+                "has {} entries; allowed: at most {MAX_SHOCKS}",
+                s.shock.len()
+            ),
         );
     }
     for (i, sh) in s.shock.iter().enumerate() {

@@ -1,0 +1,421 @@
+//! Arrow schemas, record batches and Parquet writing for the three tables of a run:
+//! `summary.parquet`, `timeseries.parquet` and `paths.parquet` (ARCHITECTURE.md "Output
+//! contract"; the column names are a public contract that analysts' notebooks depend on).
+//!
+//! Invariants:
+//! - Column names only ever grow: the `*_CONTRACT_COLUMNS` lists are the documented minimum
+//!   and are checked by tests; quantile columns follow `report_quantiles(risk)` and VaR
+//!   columns `var_levels(risk)`, labelled with `pct_label`.
+//! - Every float is f64. Columns that hold quantiles (`*_pXX`, VaR/CVaR) are nullable and
+//!   hold null where the distribution was empty (e.g. `spiral_day_p50` with no spirals);
+//!   every other float column is non-nullable and keeps NaN as NaN.
+//! - Every file is written with the same explicit [`WriterProperties`]: ZSTD (default
+//!   level) and the run's key-value metadata (`tokenrisk.*`, see [`run_metadata`]).
+//! - `paths.parquet` is written in batches of at most [`ROWS_PER_BATCH`] rows, so memory
+//!   does not grow with the number of paths beyond the records themselves.
+
+use super::{RunInfo, MODEL_VERSION};
+use crate::accumulate::Accumulator;
+use crate::model::{PathRecord, METRICS, N_METRICS};
+use crate::summary::{pct_label, report_quantiles, var_levels, Distribution, Summary};
+use anyhow::{bail, Context, Result};
+use arrow::array::{
+    ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray, UInt32Array, UInt64Array,
+};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+use std::collections::HashSet;
+use std::io::Write;
+use std::sync::Arc;
+
+/// Rows per record batch of `paths.parquet`.
+pub const ROWS_PER_BATCH: usize = 65_536;
+/// Rows per Parquet row group (the parquet crate's default, made explicit).
+pub const ROW_GROUP_ROWS: usize = 1 << 20;
+
+/// The contract's minimum column set of `summary.parquet` (ARCHITECTURE.md).
+pub const SUMMARY_CONTRACT_COLUMNS: [&str; 20] = [
+    "scenario",
+    "paths",
+    "horizon_days",
+    "seed",
+    "backend",
+    "p_spiral",
+    "p_spiral_lo",
+    "p_spiral_hi",
+    "spiral_day_p50",
+    "var95_return",
+    "cvar95_return",
+    "var99_return",
+    "cvar99_return",
+    "var95_drawdown",
+    "cvar95_drawdown",
+    "er_ratio_p50",
+    "er_ratio_p95",
+    "p_er_above_1",
+    "final_price_p50",
+    "path_steps_per_s",
+];
+
+/// The contract's minimum column set of `timeseries.parquet` (ARCHITECTURE.md).
+pub const TIMESERIES_CONTRACT_COLUMNS: [&str; 12] = [
+    "scenario", "day", "metric", "mean", "se", "p01", "p05", "p25", "p50", "p75", "p95", "p99",
+];
+
+/// The contract's minimum column set of `paths.parquet` (ARCHITECTURE.md).
+pub const PATHS_CONTRACT_COLUMNS: [&str; 17] = [
+    "scenario",
+    "path",
+    "spiral",
+    "spiral_day",
+    "final_price",
+    "min_price",
+    "max_drawdown",
+    "final_circulating",
+    "minted",
+    "burned",
+    "emission_usd",
+    "revenue_usd",
+    "er_ratio",
+    "final_capacity",
+    "min_capacity",
+    "final_demand",
+    "breakeven_day",
+];
+
+/// Key-value metadata carried by every Parquet file of a run.
+pub fn run_metadata(info: &RunInfo, paths: u64) -> Vec<KeyValue> {
+    let kv = |k: &str, v: String| KeyValue::new(k.to_string(), v);
+    vec![
+        kv("tokenrisk.version", env!("CARGO_PKG_VERSION").to_string()),
+        kv("tokenrisk.model_version", MODEL_VERSION.to_string()),
+        kv("tokenrisk.scenario", info.scenario.scenario.name.clone()),
+        kv("tokenrisk.scenario_toml", info.scenario.source_toml.clone()),
+        kv("tokenrisk.seed", info.seed.to_string()),
+        kv("tokenrisk.engine", info.engine.to_string()),
+        kv("tokenrisk.device", info.device.to_string()),
+        kv("tokenrisk.paths", paths.to_string()),
+    ]
+}
+
+/// The writer properties of every file: ZSTD at its default level, explicit row-group
+/// size, and `metadata` as the file's key-value metadata.
+pub fn writer_properties(metadata: Vec<KeyValue>) -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_max_row_group_size(ROW_GROUP_ROWS)
+        .set_key_value_metadata(Some(metadata))
+        .build()
+}
+
+/// Writes `batches` (all of `schema`) as one Parquet file into `w`; returns the row count.
+pub fn write_parquet<W: Write + Send>(
+    w: W,
+    schema: SchemaRef,
+    props: WriterProperties,
+    batches: impl IntoIterator<Item = Result<RecordBatch>>,
+) -> Result<u64> {
+    let mut writer = ArrowWriter::try_new(w, schema, Some(props))?;
+    for batch in batches {
+        writer.write(&batch?)?;
+    }
+    let meta = writer.close()?;
+    Ok(meta.num_rows as u64)
+}
+
+/// NaN (an empty distribution's quantile) becomes null.
+fn non_nan(x: f64) -> Option<f64> {
+    (!x.is_nan()).then_some(x)
+}
+
+/// One-row table under construction: fields and their single-element arrays.
+#[derive(Default)]
+struct Row {
+    fields: Vec<Field>,
+    arrays: Vec<ArrayRef>,
+}
+
+impl Row {
+    fn push(&mut self, name: String, data_type: DataType, nullable: bool, array: ArrayRef) {
+        self.fields.push(Field::new(name, data_type, nullable));
+        self.arrays.push(array);
+    }
+    fn utf8(&mut self, name: &str, v: &str) {
+        let a = Arc::new(StringArray::from(vec![v]));
+        self.push(name.into(), DataType::Utf8, false, a);
+    }
+    fn u64(&mut self, name: &str, v: u64) {
+        let a = Arc::new(UInt64Array::from(vec![v]));
+        self.push(name.into(), DataType::UInt64, false, a);
+    }
+    fn u32(&mut self, name: &str, v: u32) {
+        let a = Arc::new(UInt32Array::from(vec![v]));
+        self.push(name.into(), DataType::UInt32, false, a);
+    }
+    /// Non-nullable f64; NaN is kept.
+    fn f64(&mut self, name: impl Into<String>, v: f64) {
+        let a = Arc::new(Float64Array::from(vec![v]));
+        self.push(name.into(), DataType::Float64, false, a);
+    }
+    /// Nullable f64 (a quantile); NaN is written as null.
+    fn quantile(&mut self, name: impl Into<String>, v: f64) {
+        let a = Arc::new(Float64Array::from(vec![non_nan(v)]));
+        self.push(name.into(), DataType::Float64, true, a);
+    }
+    fn quantiles(&mut self, prefix: &str, d: &Distribution) {
+        for &(q, v) in &d.quantiles {
+            self.quantile(format!("{prefix}_p{}", pct_label(q)), v);
+        }
+    }
+    fn finish(self) -> Result<RecordBatch> {
+        check_unique(&self.fields)?;
+        let schema = Arc::new(Schema::new(self.fields));
+        Ok(RecordBatch::try_new(schema, self.arrays)?)
+    }
+}
+
+fn check_unique(fields: &[Field]) -> Result<()> {
+    let mut seen = HashSet::new();
+    for f in fields {
+        if !seen.insert(f.name().as_str()) {
+            bail!("duplicate output column {:?}", f.name());
+        }
+    }
+    Ok(())
+}
+
+/// Path-steps per second of simulation; NaN when the time is not positive.
+pub fn path_steps_per_s(paths: u64, steps: u32, simulate_seconds: f64) -> f64 {
+    if simulate_seconds > 0.0 {
+        paths as f64 * steps as f64 / simulate_seconds
+    } else {
+        f64::NAN
+    }
+}
+
+/// The one-row `summary.parquet` batch. `summary` must have been computed with
+/// `info.scenario.risk` (its quantile lists define the columns).
+pub fn summary_batch(info: &RunInfo, summary: &Summary) -> Result<RecordBatch> {
+    let sc = info.scenario;
+    let risk = &sc.risk;
+    let mut r = Row::default();
+    r.utf8("scenario", &sc.scenario.name);
+    r.u64("paths", summary.paths);
+    r.u32("horizon_days", sc.scenario.horizon_days);
+    r.u64("seed", info.seed);
+    r.utf8("backend", info.engine);
+    r.utf8("device", info.device);
+    r.f64("p_spiral", summary.p_spiral);
+    r.f64("p_spiral_se", summary.p_spiral_se);
+    r.f64("p_spiral_lo", summary.p_spiral_lo);
+    r.f64("p_spiral_hi", summary.p_spiral_hi);
+    r.quantiles("spiral_day", &summary.spiral_day);
+    r.f64("spiral_day_mean", summary.spiral_day.mean);
+    for level in var_levels(risk) {
+        let l = pct_label(level);
+        let t = summary.tail_at(level);
+        let get = |f: fn(&crate::summary::TailRisk) -> f64| t.map(f).unwrap_or(f64::NAN);
+        r.quantile(format!("var{l}_return"), get(|t| t.var_return));
+        r.quantile(format!("cvar{l}_return"), get(|t| t.cvar_return));
+        r.quantile(format!("var{l}_drawdown"), get(|t| t.var_drawdown));
+        r.quantile(format!("cvar{l}_drawdown"), get(|t| t.cvar_drawdown));
+    }
+    r.f64("er_ratio_mean", summary.er_ratio.mean);
+    r.f64("er_ratio_se", summary.er_ratio.se);
+    r.quantiles("er_ratio", &summary.er_ratio);
+    r.f64("p_er_above_1", summary.p_er_above_1);
+    r.f64("p_er_above_1_se", summary.p_er_above_1_se);
+    r.f64("final_price_mean", summary.final_price.mean);
+    r.f64("final_price_se", summary.final_price.se);
+    r.quantiles("final_price", &summary.final_price);
+    r.f64("log_return_mean", summary.log_return.mean);
+    r.f64("log_return_se", summary.log_return.se);
+    r.f64("max_drawdown_mean", summary.max_drawdown.mean);
+    r.f64("max_drawdown_se", summary.max_drawdown.se);
+    r.f64("final_circulating_mean", summary.final_circulating.mean);
+    r.quantile("final_circulating_p50", summary.final_circulating.q(0.5));
+    r.f64("minted_mean", summary.minted.mean);
+    r.f64("burned_mean", summary.burned.mean);
+    r.f64("p_breakeven", summary.p_breakeven);
+    r.quantile("breakeven_day_p50", summary.breakeven_day.q(0.5));
+    r.u64("nonfinite_paths", summary.nonfinite_paths);
+    r.f64(
+        "path_steps_per_s",
+        path_steps_per_s(summary.paths, sc.steps(), info.simulate_seconds),
+    );
+    r.f64("simulate_seconds", info.simulate_seconds);
+    // The quantile lists of `summary` must match the scenario's, or columns would be missing.
+    let qs = report_quantiles(risk);
+    if summary.er_ratio.quantiles.len() != qs.len() {
+        bail!(
+            "summary was computed with a different [risk] than scenario {:?}",
+            sc.scenario.name
+        );
+    }
+    r.finish()
+}
+
+/// Schema of `timeseries.parquet` for the report quantiles `qs`.
+pub fn timeseries_schema(qs: &[f64]) -> Result<SchemaRef> {
+    let mut fields = vec![
+        Field::new("scenario", DataType::Utf8, false),
+        Field::new("day", DataType::UInt32, false),
+        Field::new("metric", DataType::Utf8, false),
+        Field::new("mean", DataType::Float64, false),
+        Field::new("se", DataType::Float64, false),
+    ];
+    for &q in qs {
+        fields.push(Field::new(
+            format!("p{}", pct_label(q)),
+            DataType::Float64,
+            true,
+        ));
+    }
+    fields.push(Field::new("nonfinite", DataType::UInt64, false));
+    check_unique(&fields)?;
+    Ok(Arc::new(Schema::new(fields)))
+}
+
+/// The `timeseries.parquet` batch: one row per (report row, metric), report rows in order
+/// and metrics in [`METRICS`] order within each.
+pub fn timeseries_batch(scenario: &str, acc: &Accumulator, qs: &[f64]) -> Result<RecordBatch> {
+    let schema = timeseries_schema(qs)?;
+    let n = acc.report_days.len() * N_METRICS;
+    let mut days = Vec::with_capacity(n);
+    let mut metrics = Vec::with_capacity(n);
+    let mut means = Vec::with_capacity(n);
+    let mut ses = Vec::with_capacity(n);
+    let mut nonfinite = Vec::with_capacity(n);
+    let mut quant: Vec<Vec<Option<f64>>> = vec![Vec::with_capacity(n); qs.len()];
+    for (row, &day) in acc.report_days.iter().enumerate() {
+        for (m, &name) in METRICS.iter().enumerate() {
+            let a = acc.metric(row, m);
+            days.push(day);
+            metrics.push(name);
+            means.push(a.moments.mean());
+            ses.push(a.moments.std_error());
+            nonfinite.push(a.hist.nonfinite());
+            for (col, &q) in quant.iter_mut().zip(qs) {
+                col.push(a.hist.quantile(q).and_then(non_nan));
+            }
+        }
+    }
+    let mut arrays: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(vec![scenario; n])),
+        Arc::new(UInt32Array::from(days)),
+        Arc::new(StringArray::from(metrics)),
+        Arc::new(Float64Array::from(means)),
+        Arc::new(Float64Array::from(ses)),
+    ];
+    for col in quant {
+        arrays.push(Arc::new(Float64Array::from(col)));
+    }
+    arrays.push(Arc::new(UInt64Array::from(nonfinite)));
+    Ok(RecordBatch::try_new(schema, arrays)?)
+}
+
+/// Schema of `paths.parquet` (the fields of [`PathRecord`], in order, after `scenario`).
+pub fn paths_schema() -> SchemaRef {
+    let f = |name: &str| Field::new(name, DataType::Float64, false);
+    Arc::new(Schema::new(vec![
+        Field::new("scenario", DataType::Utf8, false),
+        Field::new("path", DataType::UInt64, false),
+        Field::new("spiral", DataType::Boolean, false),
+        Field::new("spiral_day", DataType::UInt32, true),
+        f("final_price"),
+        f("min_price"),
+        f("max_drawdown"),
+        f("log_return"),
+        f("final_circulating"),
+        f("final_staked"),
+        f("minted"),
+        f("burned"),
+        f("emission_usd"),
+        f("revenue_usd"),
+        f("er_ratio"),
+        f("final_capacity"),
+        f("min_capacity"),
+        f("final_demand"),
+        Field::new("breakeven_day", DataType::UInt32, true),
+    ]))
+}
+
+/// One `paths.parquet` batch of `records` (callers chunk by [`ROWS_PER_BATCH`]).
+pub fn paths_batch(
+    schema: &SchemaRef,
+    scenario: &str,
+    records: &[PathRecord],
+) -> Result<RecordBatch> {
+    let col = |get: fn(&PathRecord) -> f64| -> ArrayRef {
+        Arc::new(Float64Array::from_iter_values(records.iter().map(get)))
+    };
+    let arrays: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(vec![scenario; records.len()])),
+        Arc::new(UInt64Array::from_iter_values(
+            records.iter().map(|r| r.path),
+        )),
+        Arc::new(BooleanArray::from_iter(
+            records.iter().map(|r| Some(r.spiral)),
+        )),
+        Arc::new(UInt32Array::from_iter(records.iter().map(|r| r.spiral_day))),
+        col(|r| r.final_price),
+        col(|r| r.min_price),
+        col(|r| r.max_drawdown),
+        col(|r| r.log_return),
+        col(|r| r.final_circulating),
+        col(|r| r.final_staked),
+        col(|r| r.minted),
+        col(|r| r.burned),
+        col(|r| r.emission_usd),
+        col(|r| r.revenue_usd),
+        col(|r| r.er_ratio),
+        col(|r| r.final_capacity),
+        col(|r| r.min_capacity),
+        col(|r| r.final_demand),
+        Arc::new(UInt32Array::from_iter(
+            records.iter().map(|r| r.breakeven_day),
+        )),
+    ];
+    RecordBatch::try_new(schema.clone(), arrays).context("building a paths.parquet batch")
+}
+
+/// Writes `paths.parquet` into `w` in batches of [`ROWS_PER_BATCH`]; returns the row count.
+pub fn write_paths<W: Write + Send>(
+    w: W,
+    props: WriterProperties,
+    scenario: &str,
+    records: &[PathRecord],
+) -> Result<u64> {
+    let schema = paths_schema();
+    let batches = records
+        .chunks(ROWS_PER_BATCH)
+        .map(|chunk| paths_batch(&schema, scenario, chunk));
+    write_parquet(w, schema.clone(), props, batches)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schemas_hold_the_contract() {
+        let qs = crate::summary::CONTRACT_QUANTILES;
+        let ts = timeseries_schema(&qs).unwrap();
+        for c in TIMESERIES_CONTRACT_COLUMNS {
+            assert!(ts.field_with_name(c).is_ok(), "timeseries lacks {c}");
+        }
+        let ps = paths_schema();
+        for c in PATHS_CONTRACT_COLUMNS {
+            assert!(ps.field_with_name(c).is_ok(), "paths lacks {c}");
+        }
+    }
+
+    #[test]
+    fn path_steps_rate() {
+        assert_eq!(path_steps_per_s(10, 100, 2.0), 500.0);
+        assert!(path_steps_per_s(10, 100, 0.0).is_nan());
+    }
+}
