@@ -210,8 +210,13 @@ fn pct(x: f64) -> String {
 fn print_summary(s: &Scenario, out: &EngineOutput, sum: &Summary, total_s: f64) {
     let steps = s.steps() as f64;
     let sim_s = out.simulate_time.as_secs_f64();
+    let threads = if out.engine == "cpu" {
+        format!(", {} threads", rayon::current_num_threads())
+    } else {
+        String::new()
+    };
     println!(
-        "{}: {} paths x {} days on {} [{}]: simulated in {:.2} s ({:.3e} path-steps/s), {:.2} s with outputs",
+        "{}: {} paths x {} days on {} [{}{threads}]: simulated in {:.2} s ({:.3e} path-steps/s), {:.2} s with outputs",
         s.scenario.name,
         sum.paths,
         s.scenario.horizon_days,

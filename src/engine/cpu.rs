@@ -66,7 +66,21 @@ pub fn run(params: &Params, seed: u64, range: PathRange, progress: Progress) -> 
         acc,
         records,
         engine: "cpu",
-        device: format!("cpu ({} threads)", rayon::current_num_threads()),
+        // The processor, not the thread count: outputs must not depend on threads.
+        device: cpu_model(),
         simulate_time: t0.elapsed(),
     }
+}
+
+/// The processor's model name (Linux `/proc/cpuinfo`), or the architecture elsewhere.
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
 }
