@@ -85,8 +85,10 @@ pub fn box_muller(w0: u32, w1: u32) -> (f64, f64) {
 #[inline(always)]
 pub fn sin_cos_tau(u: f64) -> (f64, f64) {
     let v = 4.0 * u;
-    let q = v.round();
-    let x = (v - q) * std::f64::consts::FRAC_PI_2;
+    // Nearest integer by truncating v + 0.5 (v >= 0): a cvttsd2si, where f64::round is a
+    // libm call on baseline x86-64.
+    let quadrant = (v + 0.5) as i64;
+    let x = (v - quadrant as f64) * std::f64::consts::FRAC_PI_2;
     let x2 = x * x;
     // sin x = x (1 - x^2/3! + x^4/5! - ... + x^14/15!)
     let sp = -1.0 / 1_307_674_368_000.0;
@@ -107,7 +109,7 @@ pub fn sin_cos_tau(u: f64) -> (f64, f64) {
     let cp = 1.0 / 24.0 + x2 * cp;
     let cp = -0.5 + x2 * cp;
     let cos_x = 1.0 + x2 * cp;
-    match (q as i64) & 3 {
+    match quadrant & 3 {
         0 => (sin_x, cos_x),
         1 => (cos_x, -sin_x),
         2 => (-sin_x, -cos_x),
