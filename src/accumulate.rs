@@ -27,6 +27,25 @@ impl MetricAcc {
         self.moments.merge(&o.moments);
         self.hist.merge(&o.hist);
     }
+
+    /// The histogram quantile clamped to the exact observed range, so the extremes and a
+    /// degenerate distribution (every path at the same value) are reported exactly.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        self.clamp(self.hist.quantile(q)?)
+    }
+
+    /// The order statistic of 0-based `rank`, clamped likewise.
+    pub fn value_at_rank(&self, rank: u64) -> Option<f64> {
+        self.clamp(self.hist.value_at_rank(rank)?)
+    }
+
+    fn clamp(&self, v: f64) -> Option<f64> {
+        Some(if self.moments.n > 0 {
+            v.max(self.moments.min).min(self.moments.max)
+        } else {
+            v
+        })
+    }
 }
 
 /// Per-path quantities summarised across paths (MODEL.md "What is measured").
@@ -34,6 +53,10 @@ impl MetricAcc {
 pub struct PathSummaries {
     pub log_return: MetricAcc,
     pub max_drawdown: MetricAcc,
+    /// 1 - max drawdown: the share of the peak price left at the trough. Drawdowns of
+    /// crypto assets crowd near 1, where a relative-accuracy histogram of the drawdown
+    /// itself cannot tell 0.99 from 0.999; this one can (summary::drawdown_quantile).
+    pub price_retained: MetricAcc,
     pub final_price: MetricAcc,
     pub final_circulating: MetricAcc,
     pub er_ratio: MetricAcc,
@@ -100,6 +123,7 @@ impl Accumulator {
         let pp = &mut self.per_path;
         pp.log_return.add(r.log_return);
         pp.max_drawdown.add(r.max_drawdown);
+        pp.price_retained.add(1.0 - r.max_drawdown);
         pp.final_price.add(r.final_price);
         pp.final_circulating.add(r.final_circulating);
         pp.er_ratio.add(r.er_ratio);
@@ -135,6 +159,7 @@ impl Accumulator {
         let (a, b) = (&mut self.per_path, &o.per_path);
         a.log_return.merge(&b.log_return);
         a.max_drawdown.merge(&b.max_drawdown);
+        a.price_retained.merge(&b.price_retained);
         a.final_price.merge(&b.final_price);
         a.final_circulating.merge(&b.final_circulating);
         a.er_ratio.merge(&b.er_ratio);

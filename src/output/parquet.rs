@@ -299,7 +299,7 @@ pub fn timeseries_batch(scenario: &str, acc: &Accumulator, qs: &[f64]) -> Result
             ses.push(a.moments.std_error());
             nonfinite.push(a.hist.nonfinite());
             for (col, &q) in quant.iter_mut().zip(qs) {
-                col.push(a.hist.quantile(q).and_then(non_nan));
+                col.push(a.quantile(q).and_then(non_nan));
             }
         }
     }

@@ -426,7 +426,12 @@ impl LogHistogram {
         if n == 0 || q.is_nan() {
             return None;
         }
-        let rank = lower_rank(q, n);
+        self.value_at_rank(lower_rank(q, n))
+    }
+
+    /// The representative value of the order statistic of 0-based `rank` (ascending);
+    /// None if `rank >= count()`.
+    pub fn value_at_rank(&self, rank: u64) -> Option<f64> {
         let mut seen = 0u64;
         for (sign, index, c) in self.raw_buckets() {
             seen += c;

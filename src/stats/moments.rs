@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 /// Golub and LeVeque, both numerically stable. Results are deterministic for a
 /// fixed sequence of adds and merges; merging the same parts in a different
 /// order agrees to rounding error (not bit for bit).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Moments {
     /// Number of finite values recorded.
     pub n: u64,
@@ -19,6 +19,24 @@ pub struct Moments {
     pub m2: f64,
     /// Number of NaN / infinite values passed to [`Moments::add`] (excluded).
     pub nonfinite: u64,
+    /// Smallest and largest finite value (+inf / -inf while `n == 0`). Exact under any
+    /// merge order; used to clamp histogram quantiles to the observed range, so a
+    /// degenerate distribution reports its exact value rather than a bucket midpoint.
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Default for Moments {
+    fn default() -> Self {
+        Moments {
+            n: 0,
+            mean: 0.0,
+            m2: 0.0,
+            nonfinite: 0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+        }
+    }
 }
 
 impl Moments {
@@ -35,6 +53,8 @@ impl Moments {
             return;
         }
         self.n += 1;
+        self.min = self.min.min(x);
+        self.max = self.max.max(x);
         let delta = x - self.mean;
         self.mean += delta / self.n as f64;
         self.m2 += delta * (x - self.mean);
@@ -58,6 +78,8 @@ impl Moments {
         let n = self.n + o.n;
         let nf = n as f64;
         let delta = o.mean - self.mean;
+        self.min = self.min.min(o.min);
+        self.max = self.max.max(o.max);
         self.mean += delta * (nb / nf);
         self.m2 += o.m2 + delta * delta * (na * nb / nf);
         self.n = n;
