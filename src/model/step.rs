@@ -172,13 +172,13 @@ fn supply_era(p: &Params, issued: f64) -> usize {
 pub fn emission_tokens(p: &Params, issued: f64, circulating: f64, day0: f64) -> f64 {
     let e = match p.emission_kind {
         emission_kind::HALVING_BY_SUPPLY => {
-            let mut era = supply_era(p, issued);
+            let first_era = supply_era(p, issued);
             let mut remaining_days = p.step_days;
             let mut at = issued;
             let mut minted = 0.0;
             // Bounded: a step crosses at most a few halvings.
-            for _ in 0..8 {
-                if era >= MAX_HALVINGS || remaining_days <= 0.0 {
+            for era in first_era..(first_era + 8).min(MAX_HALVINGS) {
+                if remaining_days <= 0.0 {
                     break;
                 }
                 let rate = p.per_day * (-(era as f64)).exp2();
@@ -191,7 +191,6 @@ pub fn emission_tokens(p: &Params, issued: f64, circulating: f64, day0: f64) -> 
                 minted += room;
                 remaining_days -= room / rate;
                 at = next_threshold;
-                era += 1;
             }
             minted
         }

@@ -1,0 +1,57 @@
+//! `tokenrisk bench`: path-steps per second, simulation alone and with outputs.
+
+use super::{load_scenario, simulate_and_write, BenchArgs};
+use crate::scenario;
+use anyhow::Result;
+use std::time::Instant;
+
+pub fn cmd_bench(args: BenchArgs) -> Result<i32> {
+    let mut s = load_scenario(&args.scenario)?;
+    if let Some(days) = args.days {
+        let step = s.scenario.step_days;
+        if days == 0 || days % step != 0 {
+            anyhow::bail!("--days {days} must be a positive multiple of step_days = {step}");
+        }
+        s.scenario.horizon_days = days;
+        s.scenario.report_every = s.scenario.report_every.min(days);
+        if let Some((field, message)) = scenario::validate(&s).first() {
+            anyhow::bail!("--days {days}: {field}: {message}");
+        }
+    }
+    s.scenario.paths = args.paths;
+    let steps = s.steps() as f64;
+    let tmp = std::env::temp_dir().join(format!("tokenrisk-bench-{}", std::process::id()));
+    let mut sim_rates = Vec::new();
+    let mut full_rates = Vec::new();
+    let mut device = String::new();
+    for _ in 0..args.reps.max(1) {
+        let t0 = Instant::now();
+        let out = simulate_and_write(&s, args.backend, &tmp, false)?.output;
+        let total = t0.elapsed().as_secs_f64();
+        sim_rates.push(args.paths as f64 * steps / out.simulate_time.as_secs_f64());
+        full_rates.push(args.paths as f64 * steps / total);
+        device = format!("{} [{}]", out.engine, out.device);
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    println!(
+        "bench {}: {} paths x {} steps on {}, median of {}",
+        s.scenario.name,
+        args.paths,
+        s.steps(),
+        device,
+        sim_rates.len()
+    );
+    println!(
+        "  simulation alone:  {:.3e} path-steps/s",
+        median(&mut sim_rates)
+    );
+    println!(
+        "  with outputs:      {:.3e} path-steps/s",
+        median(&mut full_rates)
+    );
+    Ok(0)
+}

@@ -1,0 +1,218 @@
+//! Command-line interface: clap definitions, shared helpers (scenario loading, overrides,
+//! simulation with a progress bar) and one module per command. Library errors get their
+//! context here (`anyhow::Context`); nothing here panics on user input.
+
+mod bench;
+mod run;
+mod validate;
+
+use crate::engine::{self, Backend, EngineOutput, PathRange};
+use crate::model::Params;
+use crate::output::{self, RunInfo, Written};
+use crate::presets;
+use crate::scenario::{self, Scenario};
+use crate::summary::Summary;
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tokenrisk",
+    version,
+    about = "Monte Carlo risk engine for the token economies of decentralized AI networks"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Simulate scenarios and write summary, timeseries and paths tables (Parquet) per scenario.
+    Run(RunArgs),
+    /// Check scenario files; prints `ok` or every problem, exits 1 on any problem.
+    Validate {
+        /// Scenario files (or bundled preset names).
+        #[arg(required = true)]
+        scenarios: Vec<String>,
+    },
+    /// List the bundled scenarios.
+    Presets,
+    /// Measure throughput in path-steps per second (simulation alone, and with outputs).
+    Bench(BenchArgs),
+}
+
+/// Overrides every simulating command accepts.
+#[derive(Args, Debug, Clone)]
+pub struct SimArgs {
+    /// Number of paths (overrides scenario.paths).
+    #[arg(long)]
+    pub paths: Option<u64>,
+    /// Random seed (overrides scenario.seed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Engine: auto picks a real GPU when present, else the CPU engine.
+    #[arg(long, value_enum, default_value_t = Backend::Auto)]
+    pub backend: Backend,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Scenario files, or names of bundled presets (see `tokenrisk presets`).
+    #[arg(required = true)]
+    scenarios: Vec<String>,
+    /// Output root; each scenario writes to OUT/<scenario.name>/.
+    #[arg(long, default_value = "out")]
+    out: PathBuf,
+    #[command(flatten)]
+    sim: SimArgs,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Scenario file or preset name.
+    #[arg(default_value = "bittensor_halving")]
+    scenario: String,
+    /// Paths per repetition.
+    #[arg(long, default_value_t = 20_000)]
+    paths: u64,
+    /// Override the horizon in days.
+    #[arg(long)]
+    days: Option<u32>,
+    /// Repetitions; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    reps: u32,
+    #[arg(long, value_enum, default_value_t = Backend::Auto)]
+    backend: Backend,
+}
+
+/// Entry point used by `main.rs`; returns the process exit code.
+pub fn main() -> Result<i32> {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return Ok(code);
+        }
+    };
+    match cli.command {
+        Command::Run(args) => run::cmd_run(args),
+        Command::Validate { scenarios } => validate::cmd_validate(&scenarios),
+        Command::Presets => validate::cmd_presets(),
+        Command::Bench(args) => bench::cmd_bench(args),
+    }
+}
+
+/// Loads a scenario from a file path, or from the bundled presets by name.
+pub fn load_scenario(arg: &str) -> Result<Scenario> {
+    let path = Path::new(arg);
+    if path.exists() {
+        return Ok(scenario::load(path)?);
+    }
+    if let Some(preset) = presets::find(arg) {
+        return Ok(scenario::parse(
+            preset.toml,
+            &format!("preset {}", preset.file),
+        )?);
+    }
+    anyhow::bail!(
+        "{arg}: no such file, and no bundled preset of that name (presets: {})",
+        presets::ALL
+            .iter()
+            .map(|p| p.stem())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+pub fn apply_overrides(s: &mut Scenario, sim: &SimArgs) -> Result<()> {
+    if let Some(p) = sim.paths {
+        if p == 0 || p > 4_000_000_000 {
+            anyhow::bail!("--paths {p} is out of range; allowed: 1 to 4000000000");
+        }
+        s.scenario.paths = p;
+    }
+    if let Some(seed) = sim.seed {
+        s.scenario.seed = seed;
+    }
+    Ok(())
+}
+
+fn progress_bar(enabled: bool, label: &str) -> Option<indicatif::ProgressBar> {
+    if !enabled || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {pos}/{len} paths ({per_sec}, eta {eta})",
+        )
+        .expect("static template")
+        .progress_chars("=> "),
+    );
+    bar.set_prefix(label.to_string());
+    Some(bar)
+}
+
+/// Simulates one scenario with the chosen backend, with a progress bar when interactive.
+pub fn simulate(s: &Scenario, backend: Backend, show_progress: bool) -> Result<EngineOutput> {
+    let params = Params::compile(s);
+    let bar = progress_bar(show_progress, &s.scenario.name);
+    let progress = |done: u64, total: u64| {
+        if let Some(b) = &bar {
+            b.set_length(total);
+            b.set_position(done);
+        }
+    };
+    let range = PathRange {
+        start: 0,
+        count: s.scenario.paths,
+    };
+    let out = engine::run(backend, &params, s.scenario.seed, range, &progress)
+        .with_context(|| format!("simulating {}", s.scenario.name))?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    Ok(out)
+}
+
+/// One scenario simulated, summarised and written to `out_root/<name>/`.
+pub struct Completed {
+    pub output: EngineOutput,
+    pub summary: Summary,
+    pub written: Written,
+}
+
+/// Simulates a scenario and writes its tables: the common core of every simulating command.
+pub fn simulate_and_write(
+    s: &Scenario,
+    backend: Backend,
+    out_root: &Path,
+    show_progress: bool,
+) -> Result<Completed> {
+    let started_at = SystemTime::now();
+    let output = simulate(s, backend, show_progress)?;
+    let summary = Summary::from_acc(&output.acc, &s.risk);
+    let info = RunInfo {
+        scenario: s,
+        seed: s.scenario.seed,
+        engine: output.engine,
+        device: &output.device,
+        simulate_seconds: output.simulate_time.as_secs_f64(),
+        started_at,
+    };
+    let written = output::write_run(out_root, &info, &output.acc, &summary, &output.records)
+        .with_context(|| format!("writing outputs of {}", s.scenario.name))?;
+    Ok(Completed {
+        output,
+        summary,
+        written,
+    })
+}
