@@ -1,8 +1,18 @@
 #!/usr/bin/env bash
-# The README's test command: builds and runs every test (unit, integration, doc) in release
-# mode (the Monte Carlo tests simulate tens of thousands of paths; release also shares the
-# dependency build with `cargo build --release`). Exits non-zero when any test fails.
+# The README's test command: builds and runs every test (unit, integration, CLI, benches in
+# test mode) in release mode (the Monte Carlo tests simulate tens of thousands of paths;
+# release also shares the dependency build with `cargo build --release`), then prints one
+# closing line with the totals. Exits non-zero when any test fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo test --release --all-targets "$@"
-cargo test --release --doc
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --release --all-targets "$@" 2>&1 | tee "$log" || status=$?
+passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+failed=$(grep -Eo '^test result: .* ([0-9]+) failed' "$log" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+  failed=1 # a build error or a crashed test binary: count it as a failure
+fi
+echo "summary: $passed passed, $failed failed"
+exit "$status"
