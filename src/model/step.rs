@@ -81,7 +81,7 @@ impl PathState {
         let ln_demand = p.demand0.ln();
         let served = p.demand0.min(p.capacity0 * p.throughput);
         // Day-0 emission rate, so the trailing ratio and report row 0 are meaningful.
-        let e0 = emission_tokens(p, p.issued0, circ, 0.0) / p.step_days;
+        let e0 = emission_tokens(p, p.issued0, circ, 0.0, locked_vesting(p, 0.0)) / p.step_days;
         let trailing_emission_usd = e0 * p.price0;
         let ln_price = p.price0.ln();
         PathState {
@@ -168,8 +168,16 @@ fn supply_era(p: &Params, issued: f64) -> usize {
 /// Tokens emitted in the step starting at `day0` (MODEL.md step 4), before the split.
 /// Halvings inside a step are honoured exactly: the step is cut at the threshold (supply or
 /// day) and each piece minted at its own rate, so weekly steps mint what daily ones do.
+/// `reserved` is supply set aside under the cap for vesting not yet unlocked, so emission
+/// plus later unlocks never push `issued` past `max_supply`.
 #[inline]
-pub fn emission_tokens(p: &Params, issued: f64, circulating: f64, day0: f64) -> f64 {
+pub fn emission_tokens(
+    p: &Params,
+    issued: f64,
+    circulating: f64,
+    day0: f64,
+    reserved: f64,
+) -> f64 {
     let e = match p.emission_kind {
         emission_kind::HALVING_BY_SUPPLY => {
             let first_era = supply_era(p, issued);
@@ -221,7 +229,17 @@ pub fn emission_tokens(p: &Params, issued: f64, circulating: f64, day0: f64) -> 
         emission_kind::INFLATION => p.annual_rate * circulating / 365.0 * p.step_days,
         _ => 0.0,
     };
-    e.min(p.max_supply - issued).max(0.0)
+    e.min(p.max_supply - issued - reserved).max(0.0)
+}
+
+/// Tokens of all vesting tranches still locked on `day`.
+#[inline]
+pub fn locked_vesting(p: &Params, day: f64) -> f64 {
+    let mut locked = 0.0;
+    for tr in &p.vesting[..p.n_vesting as usize] {
+        locked += tr.amount - vested_by(tr.amount, tr.cliff_days, tr.linear_days, day);
+    }
+    locked
 }
 
 /// Tokens a vesting tranche has unlocked by `day`: linear over `linear_days` after the cliff.
@@ -284,7 +302,7 @@ pub fn step(p: &Params, s: &mut PathState, key: [u32; 2], path: u64, step: u32) 
 
     // 4. Emission, split.
     let circulating0 = s.issued - s.burned;
-    let emitted = emission_tokens(p, s.issued, circulating0, day0);
+    let emitted = emission_tokens(p, s.issued, circulating0, day0, locked_vesting(p, day0));
     let e_providers = emitted * p.split_providers;
     let e_stakers = emitted * p.split_stakers;
     let e_treasury = emitted * p.split_treasury;
