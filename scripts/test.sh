@@ -5,6 +5,17 @@
 # closing line with the totals. Exits non-zero when any test fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# What the tests need beyond Rust, installed when missing (skip with TOKENRISK_NO_INSTALL=1):
+# NumPy and JAX for the peer-agreement tests (tests/peers.rs).
+if [ -z "${TOKENRISK_NO_INSTALL:-}" ]; then
+  if ! python3 -c "import numpy, jax" 2>/dev/null; then
+    echo "test.sh: installing numpy and jax for the peer tests" >&2
+    python3 -m pip install --quiet --disable-pip-version-check numpy jax >&2 ||
+      echo "test.sh: WARNING: pip install numpy jax failed; peer tests will report SKIPPED" >&2
+  fi
+fi
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
