@@ -7,8 +7,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # What the tests need beyond Rust, installed when missing (skip with TOKENRISK_NO_INSTALL=1):
-# NumPy and JAX for the peer-agreement tests (tests/peers.rs).
+# Mesa lavapipe (software Vulkan) so the GPU engine's tests run on machines without a GPU,
+# and NumPy and JAX for the peer-agreement tests (tests/peers.rs).
 if [ -z "${TOKENRISK_NO_INSTALL:-}" ]; then
+  if ! ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1; then
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+      echo "test.sh: installing Mesa lavapipe (mesa-vulkan-drivers libvulkan1) for the GPU tests" >&2
+      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mesa-vulkan-drivers libvulkan1; } >&2 ||
+        echo "test.sh: WARNING: could not install lavapipe; GPU tests will report SKIPPED" >&2
+    else
+      echo "test.sh: WARNING: no lavapipe and not root; GPU tests will report SKIPPED" >&2
+    fi
+  fi
   if ! python3 -c "import numpy, jax" 2>/dev/null; then
     echo "test.sh: installing numpy and jax for the peer tests" >&2
     python3 -m pip install --quiet --disable-pip-version-check numpy jax >&2 ||

@@ -3,6 +3,7 @@
 //! downstream has one implementation. `Backend` selection lives here.
 
 pub mod cpu;
+pub mod gpu;
 
 use crate::accumulate::Accumulator;
 use crate::model::{Params, PathRecord};
@@ -41,7 +42,9 @@ pub struct EngineOutput {
 /// Progress callback: (paths done, paths total).
 pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
 
-/// Runs the chosen backend. `auto` is the CPU engine until a GPU engine is built in.
+/// Runs the chosen backend. `auto` runs the GPU engine on a hardware GPU when one is present
+/// (never on a software adapter such as llvmpipe) and the CPU engine otherwise; `gpu` runs the
+/// GPU engine on any adapter, software included, and fails when there is none.
 pub fn run(
     backend: Backend,
     params: &Params,
@@ -50,9 +53,14 @@ pub fn run(
     progress: Progress,
 ) -> anyhow::Result<EngineOutput> {
     match backend {
-        Backend::Cpu | Backend::Auto => Ok(cpu::run(params, seed, range, progress)),
-        Backend::Gpu => anyhow::bail!(
-            "--backend gpu: the GPU engine is not built into this version yet; use --backend cpu or auto"
+        Backend::Cpu => Ok(cpu::run(params, seed, range, progress)),
+        Backend::Auto => match gpu::run(gpu::Selection::Auto, params, seed, range, progress)? {
+            Some(out) => Ok(out),
+            None => Ok(cpu::run(params, seed, range, progress)),
+        },
+        Backend::Gpu => Ok(
+            gpu::run(gpu::Selection::Any, params, seed, range, progress)?
+                .expect("Selection::Any returns an engine output or an error"),
         ),
     }
 }

@@ -1,0 +1,227 @@
+// Shared structs of the GPU engine. Each struct here has a `#[repr(C)]` Rust twin in
+// `src/engine/gpu/layout.rs` (named in the comment above it) with the same fields in the same
+// order; `tests/shaders_validate.rs` checks every member offset and the sizes with naga's
+// layouter, so a field added on one side only fails the tests.
+//
+// WGSL has no #include: `src/engine/gpu/shaders.rs` concatenates `common/*.wgsl` in front of
+// each kernel (`concat!(include_str!(..), ..)`).
+//
+// Everything is 4-byte scalars, arrays of vec4 or structs whose size is a multiple of 16
+// bytes, so the uniform-buffer layout rules (16-byte array strides and struct alignment)
+// give exactly the C layout, with explicit padding where needed.
+
+// Numeric codes shared with `model::params::emission_kind` / `burn_kind`.
+const EMISSION_NONE: u32 = 0u;
+const EMISSION_HALVING_BY_SUPPLY: u32 = 1u;
+const EMISSION_HALVING_BY_TIME: u32 = 2u;
+const EMISSION_SCHEDULE: u32 = 3u;
+const EMISSION_INFLATION: u32 = 4u;
+
+const BURN_NONE: u32 = 0u;
+const BURN_BME: u32 = 1u;
+const BURN_REVENUE_BURN: u32 = 2u;
+
+// Halvings tracked by `halving_by_supply` (model::params::MAX_HALVINGS).
+const MAX_HALVINGS: u32 = 64u;
+
+// Largest Poisson count (rng::POISSON_MAX).
+const POISSON_MAX: u32 = 16u;
+
+// Rust twin: `GpuPathState`. `model::PathState` in f32 (bools as u32), padded to 128 bytes;
+// max_drawdown is kept as its complement min_price_retained.
+struct PathState {
+    regime: u32,
+    ln_fundamental: f32,
+    flow_pressure: f32,
+    ln_price: f32,
+    price: f32,
+    ln_demand: f32,
+    ln_cost: f32,
+    ln_capacity: f32,
+    issued: f32,
+    burned: f32,
+    staked: f32,
+    ln_served_prev: f32,
+    running_max_price: f32,
+    ema_ln_price: f32,
+    ema_ln_capacity: f32,
+    ema_ln_demand: f32,
+    spiral_run_days: f32,
+    in_spiral: u32,
+    ever_spiraled: u32,
+    spiral_day: i32,
+    served_per_day: f32,
+    emission_usd_per_day: f32,
+    trailing_emission_usd: f32,
+    trailing_revenue: f32,
+    min_price: f32,
+    // 1 - max_drawdown (PathState::max_drawdown), see step().
+    min_price_retained: f32,
+    min_ln_capacity: f32,
+    minted: f32,
+    cum_emission_usd: f32,
+    cum_revenue: f32,
+    breakeven_day: i32,
+    _pad0: u32,
+}
+
+// Rust twin: `GpuShock` (`model::params::ShockParams`).
+struct Shock {
+    day: f32,
+    ln_price: f32,
+    ln_demand: f32,
+    ln_cost: f32,
+    ln_capacity: f32,
+    _pad0: f32,
+    _pad1: f32,
+    _pad2: f32,
+}
+
+// Rust twin: `GpuTranche` (`model::params::TrancheParams`).
+struct Tranche {
+    amount: f32,
+    cliff_days: f32,
+    linear_days: f32,
+    sell_fraction: f32,
+}
+
+// Rust twin: `GpuParams`, built from `model::Params` by `GpuParams::from_params`.
+//
+// Discrete decisions compare raw Philox words with integer thresholds computed on the host in
+// f64 (`*_below`, `*_above`), so the GPU takes exactly the CPU's branch for the same word.
+struct Params {
+    steps: u32,
+    step_days_int: u32,
+    report_every_steps: u32,
+    n_rows: u32,
+    seed_lo: u32,
+    seed_hi: u32,
+    emission_kind: u32,
+    burn_kind: u32,
+    pay_in_token: u32,
+    quoted_in_token: u32,
+    sell_to_cover_cost: u32,
+    n_years: u32,
+    n_shocks: u32,
+    n_vesting: u32,
+    // Regime switch taken when the event word is below this (u < p_calm_to_stress on the CPU).
+    calm_to_stress_below: u32,
+    stress_to_calm_below: u32,
+
+    step_days: f32,
+    dt: f32,
+    max_supply: f32,
+    per_day: f32,
+    period_days: f32,
+    decay: f32,
+    annual_rate: f32,
+    split_providers: f32,
+    split_stakers: f32,
+    split_treasury: f32,
+    treasury_sell: f32,
+    burn_fee: f32,
+    burn_fraction: f32,
+    demand_drift_dt: f32,
+    demand_vol_sqrt_dt: f32,
+    price_elasticity: f32,
+    churn: f32,
+    drift_dt_calm: f32,
+    drift_dt_stress: f32,
+    vol_sqrt_dt_calm: f32,
+    vol_sqrt_dt_stress: f32,
+    jump_mean: f32,
+    jump_stdev: f32,
+    depth: f32,
+    impact: f32,
+    impact_cap: f32,
+    impact_decay: f32,
+    revenue_beta: f32,
+    ln_capacity_floor: f32,
+    ln_capacity_cap: f32,
+    ln_cost0: f32,
+    cost_reversion: f32,
+    cost_vol_sqrt_dt: f32,
+    cost_deflation: f32,
+    cost_jump_mean: f32,
+    cost_jump_stdev: f32,
+    throughput: f32,
+    ln_throughput: f32,
+    entry_speed: f32,
+    exit_speed: f32,
+    sell_fixed: f32,
+    sell_min: f32,
+    fee_sell: f32,
+    stake_target: f32,
+    stake_panic: f32,
+    stake_relax: f32,
+    unstake_sell: f32,
+    chol_l11: f32,
+    chol_l21: f32,
+    chol_l22: f32,
+    chol_l31: f32,
+    chol_l32: f32,
+    chol_l33: f32,
+    spiral_ln_price: f32,
+    spiral_ln_capacity: f32,
+    spiral_ln_demand: f32,
+    spiral_alpha: f32,
+    spiral_persist_days: f32,
+    trailing_alpha: f32,
+    // user_buy_usd - provider_fee_sell_usd per USD served (step 6), netted in f64.
+    user_net_buy: f32,
+
+    // PathState::initial, computed on the host in f64.
+    state0: PathState,
+    // `halving_by_supply`: issued amount of halving n + 1 (Params::supply_thresholds), [n / 4][n % 4].
+    supply_thresholds: array<vec4<f32>, 16>,
+    // `schedule` emission: the amount of year y (yearly[y], then decay per later year),
+    // tabulated on the host in f64 for the 100 years a horizon can span: [y / 4][y % 4].
+    // (n_years and decay above are kept for reference; the kernel reads this table.)
+    schedule_amount: array<vec4<f32>, 25>,
+    // Price-jump count thresholds, regime r, k = 0..15: [r * 4 + k / 4][k % 4]. The count is
+    // the number of k (in order, stopping at the first miss) with word > threshold k.
+    price_jump_above: array<vec4<u32>, 8>,
+    // Same for GPU-cost jumps.
+    cost_jump_above: array<vec4<u32>, 4>,
+    shocks: array<Shock, 16>,
+    vesting: array<Tranche, 8>,
+}
+
+// `Dispatch::report_row` of a dispatch that ends between report rows.
+const NO_REPORT: u32 = 0xffffffffu;
+
+// Rust twin: `GpuDispatch`. What one dispatch of `simulate` covers: a range of steps that ends
+// at most at the next report row, so the row's workgroup reduction (which needs barriers)
+// runs once after the step loop rather than inside it.
+struct Dispatch {
+    // Path id of invocation 0 (64-bit, split).
+    path_lo: u32,
+    path_hi: u32,
+    // Paths in this dispatch; invocations past it only join the workgroup reductions.
+    n_paths: u32,
+    // Index in `states` of invocation 0's path.
+    state_offset: u32,
+    // Steps t in [step_begin, step_end) are simulated.
+    step_begin: u32,
+    step_end: u32,
+    // Report rows held in `partials` / `hist` (the row block).
+    rows_in_block: u32,
+    // The report row due after step_end - 1, as an index in the block; NO_REPORT if none.
+    report_row: u32,
+    // 1: start from params.state0 instead of loading `states`.
+    init: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+// Rust twin: `GpuPartial`. Count, mean, M2 (sum of squared deviations), minimum and maximum of
+// the finite values of one metric on one report row, for the paths of one workgroup slot
+// (the fields of `stats::Moments`).
+struct Partial {
+    n: u32,
+    mean: f32,
+    m2: f32,
+    min: f32,
+    max: f32,
+}

@@ -1,0 +1,644 @@
+// The simulation kernel: one path per invocation, its state in registers (f32), looping over
+// the steps of one dispatch. `step` mirrors `src/model/step.rs` line by line, with the same
+// names and the same numbered sections (MODEL.md "One step, in this order"): read them side
+// by side. Where the two differ on purpose, the comment says why.
+//
+// WGSL has no #include: `src/engine/gpu/shaders.rs` prepends common/params.wgsl and
+// common/philox.wgsl to this file (`concat!(include_str!(..), ..)`).
+//
+// A dispatch runs the steps up to the next report row at most (the host batches the
+// dispatches of many rows into one submission). Why: the row's workgroup reduction needs
+// barriers, and a barrier inside the step loop cost 4x on lavapipe (llvmpipe runs shaders with
+// barriers as coroutines and spills whatever lives across one); after the loop only the 12
+// observed values cross it.
+//
+// Outputs, for the report row at the end of the dispatch (row 0, the initial state, is added
+// by the host: it is the same for every path):
+// - `partials`: per (workgroup, metric) count / mean / M2 / min / max of the finite values,
+//   reduced over the workgroup's 64 paths in workgroup memory; the `fold` entry point, run
+//   after each reporting dispatch, merges them (Chan et al.) into `block_moments`, 64 lanes
+//   per (row, metric), which the host clears per row block, reads back and merges in f64;
+// - `hist`: per (row, metric) dense histogram with the absolute bucket indices of
+//   `stats::bucket_index`, filled with atomicAdd (one atomic per workgroup when all of its
+//   paths fall in the same bucket, as deterministic and 0/1 metrics usually do);
+// - `states`: the path state, stored at the end of the dispatch (the next dispatch of these
+//   paths continues from it; after the last step it is the per-path record).
+
+const WG_SIZE: u32 = 64u;
+const N_METRICS: u32 = 12u;
+
+// Histogram layout of one (row, metric): [positive: HIST_SIGN_SLOTS][negative:
+// HIST_SIGN_SLOTS][zero][non-finite]. Slot j of a sign holds bucket index HIST_MIN_INDEX + j;
+// the last slot (j = HIST_SIGN_SLOTS - 1, index MAX_INDEX + 1) holds magnitudes above
+// MAX_TRACKED, which `LogHistogram::add_count_at_index` clamps and counts as clamped.
+const HIST_MIN_INDEX: i32 = -2763;
+const HIST_MAX_INDEX: i32 = 4145;
+const HIST_SIGN_SLOTS: u32 = 6910u;
+const HIST_ZERO: u32 = 13820u;
+const HIST_NONFINITE: u32 = 13821u;
+const HIST_STRIDE: u32 = 13822u;
+const MIN_TRACKED: f32 = 1e-12;
+const MAX_TRACKED: f32 = 1e18;
+// stats::histogram::INV_LN_GAMMA. The index is computed in f32: a magnitude within ~1e-6
+// (relative) of a bucket boundary can land in the neighbouring bucket, which moves a quantile
+// by one bucket (0.5% relative accuracy becomes at most ~1%) and never changes a count.
+const INV_LN_GAMMA: f32 = 99.99916666111281;
+
+// ln(1e-300): the CPU floors provider revenue at 1e-300 before taking the log; f32 cannot
+// hold 1e-300 but can hold its log.
+const LN_REVENUE_FLOOR: f32 = -690.7755278982137;
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<uniform> dp: Dispatch;
+@group(0) @binding(2) var<storage, read_write> states: array<PathState>;
+@group(0) @binding(3) var<storage, read_write> partials: array<Partial>;
+@group(0) @binding(4) var<storage, read_write> hist: array<atomic<u32>>;
+// Per (row of the block, metric, lane): the workgroup partials folded over the block's
+// dispatches, WG_SIZE lanes per (row, metric) so `fold` needs no barrier or atomic.
+@group(0) @binding(5) var<storage, read_write> block_moments: array<Partial>;
+
+// The state of this invocation's path (`s` in step.rs).
+var<private> s: PathState;
+
+// Workgroup reduction scratch: 4 * N_METRICS columns of WG_SIZE values (sum, count, min slot,
+// max slot); the second phase reuses the first 3 * N_METRICS columns for the squared
+// deviations, minima and maxima.
+const F32_BIG: f32 = 3.0e38;
+var<workgroup> red_in: array<f32, 3072>;
+var<workgroup> red_out: array<f32, 48>;
+
+// 2^-n exactly (ldexp is exact; exp2 need not be on every GPU).
+fn pow2_neg(n: u32) -> f32 {
+    return ldexp(1.0, -i32(n));
+}
+
+// Params::supply_thresholds[n].
+fn supply_threshold(n: u32) -> f32 {
+    return params.supply_thresholds[n / 4u][n % 4u];
+}
+
+// step.rs `supply_era`.
+fn supply_era(issued: f32) -> u32 {
+    var era = 0u;
+    while (era < MAX_HALVINGS && issued >= supply_threshold(era)) {
+        era += 1u;
+    }
+    return era;
+}
+
+// floor(day / period_days) of step.rs `halving_by_time`. GPU division is not correctly
+// rounded (2.5 ulp), so a day exactly on a period boundary is corrected with exact products.
+fn time_era(day: f32) -> f32 {
+    var era = floor(day / params.period_days);
+    if ((era + 1.0) * params.period_days <= day) {
+        era += 1.0;
+    }
+    if (era > 0.0 && era * params.period_days > day) {
+        era -= 1.0;
+    }
+    return era;
+}
+
+// step.rs `emission_tokens`: tokens emitted in the step starting at `day0`, before the split.
+// `day0_int` is the same day as an integer (schedule years are counted without f32 division).
+// `reserved` is supply kept under the cap for vesting still locked (step.rs `locked_vesting`).
+fn emission_tokens(issued: f32, circulating: f32, day0: f32, day0_int: u32, reserved: f32) -> f32 {
+    var e = 0.0;
+    switch (params.emission_kind) {
+        case EMISSION_HALVING_BY_SUPPLY: {
+            let first_era = supply_era(issued);
+            var remaining_days = params.step_days;
+            var at = issued;
+            var minted = 0.0;
+            // Bounded: a step crosses at most a few halvings.
+            for (var era = first_era; era < min(first_era + 8u, MAX_HALVINGS); era++) {
+                if (remaining_days <= 0.0) {
+                    break;
+                }
+                let rate = params.per_day * pow2_neg(era);
+                let next_threshold = supply_threshold(era);
+                let room = next_threshold - at;
+                if (rate * remaining_days <= room) {
+                    minted += rate * remaining_days;
+                    break;
+                }
+                minted += room;
+                remaining_days -= room / rate;
+                at = next_threshold;
+            }
+            e = minted;
+        }
+        case EMISSION_HALVING_BY_TIME: {
+            var day = day0;
+            let end = day0 + params.step_days;
+            var minted = 0.0;
+            for (var i = 0u; i < 8u; i++) {
+                if (day >= end) {
+                    break;
+                }
+                let era = time_era(day);
+                let boundary = min((era + 1.0) * params.period_days, end);
+                minted += ldexp(params.per_day, -i32(min(era, 1000.0))) * (boundary - day);
+                day = boundary;
+            }
+            e = minted;
+        }
+        case EMISSION_SCHEDULE: {
+            // The host tabulates each year's amount (yearly[], then decay) in f64.
+            let year = min(day0_int / 365u, 99u);
+            let amount = params.schedule_amount[year / 4u][year % 4u];
+            e = amount / 365.0 * params.step_days;
+        }
+        case EMISSION_INFLATION: {
+            e = params.annual_rate * circulating / 365.0 * params.step_days;
+        }
+        default: {
+            e = 0.0;
+        }
+    }
+    return max(min(e, params.max_supply - issued - reserved), 0.0);
+}
+
+// step.rs `vested_by`: tokens a tranche has unlocked by `day`.
+fn vested_by(tr: Tranche, day: f32) -> f32 {
+    if (day <= tr.cliff_days) {
+        return 0.0;
+    }
+    if (tr.linear_days <= 0.0) {
+        return tr.amount;
+    }
+    return tr.amount * min((day - tr.cliff_days) / tr.linear_days, 1.0);
+}
+
+// step.rs `locked_vesting`: tokens of all tranches still locked on `day`.
+fn locked_vesting(day: f32) -> f32 {
+    var locked = 0.0;
+    for (var i = 0u; i < params.n_vesting; i++) {
+        let tr = params.vesting[i];
+        locked += tr.amount - vested_by(tr, day);
+    }
+    return locked;
+}
+
+// vested_by(day1) - vested_by(day0) of step.rs for one tranche: the same quantity, computed as
+// the overlap of the step with the unlock window, so that f32 never subtracts two large,
+// nearly equal unlocked totals.
+fn vested_in_step(tr: Tranche, day0: f32, day1: f32) -> f32 {
+    if (tr.linear_days <= 0.0) {
+        return select(0.0, tr.amount, day0 <= tr.cliff_days && day1 > tr.cliff_days);
+    }
+    let start = max(day0, tr.cliff_days);
+    let end = min(day1, tr.cliff_days + tr.linear_days);
+    return tr.amount * (max(end - start, 0.0) / tr.linear_days);
+}
+
+// rng::poisson_inversion on a raw word: the CPU's loop continues while u > cdf_k; the host
+// turned each cdf_k (f64) into the word threshold with u(word) > cdf_k <=> word > threshold.
+fn price_jump_count(word: u32, regime: u32) -> u32 {
+    var k = 0u;
+    loop {
+        if (k >= POISSON_MAX) {
+            break;
+        }
+        let row = regime * 4u + k / 4u;
+        if (word <= params.price_jump_above[row][k % 4u]) {
+            break;
+        }
+        k += 1u;
+    }
+    return k;
+}
+
+fn cost_jump_count(word: u32) -> u32 {
+    var k = 0u;
+    loop {
+        if (k >= POISSON_MAX) {
+            break;
+        }
+        if (word <= params.cost_jump_above[k / 4u][k % 4u]) {
+            break;
+        }
+        k += 1u;
+    }
+    return k;
+}
+
+// step.rs `step`: advances this invocation's path by one step. `step` is the 0-based step
+// index; the step covers days [step * step_days, (step + 1) * step_days).
+fn step(key: vec2<u32>, path_lo: u32, path_hi: u32, step: u32) {
+    let day0_int = step * params.step_days_int;
+    let day0 = f32(day0_int);
+    let day1 = day0 + params.step_days;
+
+    // Draws: one Philox call for the four normals, one for the four event uniforms.
+    let market_words = draw_words(key, path_lo, path_hi, step, STREAM_MARKET_NORMALS);
+    let e12 = box_muller(market_words.x, market_words.y);
+    let e3j = box_muller(market_words.z, market_words.w);
+    let e1 = e12.x;
+    let e2 = e12.y;
+    let e3 = e3j.x;
+    let z_price_jump = e3j.y;
+    let event_words = draw_words(key, path_lo, path_hi, step, STREAM_EVENT_UNIFORMS);
+
+    // 1. Regime. `u_regime < p` of the CPU is `word < threshold` here (exact, see Params).
+    let u_regime_word = event_words.x;
+    if (s.regime == 0u) {
+        if (u_regime_word < params.calm_to_stress_below) {
+            s.regime = 1u;
+        }
+    } else if (u_regime_word < params.stress_to_calm_below) {
+        s.regime = 0u;
+    }
+    var rg_drift_dt = params.drift_dt_calm;
+    var rg_vol_sqrt_dt = params.vol_sqrt_dt_calm;
+    if (s.regime == 1u) {
+        rg_drift_dt = params.drift_dt_stress;
+        rg_vol_sqrt_dt = params.vol_sqrt_dt_stress;
+    }
+
+    // 2. Shocks whose day falls in this step. A price shock moves the fundamental level.
+    var price = s.price;
+    for (var i = 0u; i < params.n_shocks; i++) {
+        let sh = params.shocks[i];
+        if (sh.day >= day0 && sh.day < day1) {
+            s.ln_fundamental += sh.ln_price;
+            price = exp(s.ln_fundamental + s.flow_pressure);
+            s.ln_demand += sh.ln_demand;
+            s.ln_cost += sh.ln_cost;
+            s.ln_capacity = clamp(s.ln_capacity + sh.ln_capacity,
+                params.ln_capacity_floor, params.ln_capacity_cap);
+        }
+    }
+    let demand = exp(s.ln_demand);
+    let capacity = exp(s.ln_capacity);
+    let cost = exp(s.ln_cost);
+
+    // 3. Served demand. (ln served = min(ln D, ln K + ln throughput): no logarithm call.)
+    let ln_served = min(s.ln_demand, s.ln_capacity + params.ln_throughput);
+    let served_per_day = min(demand, capacity * params.throughput);
+    let served_frac = served_per_day / demand;
+    let served = served_per_day * params.step_days;
+
+    // 4. Emission, split.
+    let circulating0 = s.issued - s.burned;
+    let emitted = emission_tokens(s.issued, circulating0, day0, day0_int, locked_vesting(day0));
+    let e_providers = emitted * params.split_providers;
+    let e_stakers = emitted * params.split_stakers;
+    let e_treasury = emitted * params.split_treasury;
+    s.issued += emitted;
+    s.minted += emitted;
+
+    // 5. Vesting unlocks (issued when unlocked); a share of each tranche is sold.
+    var vesting_sold = 0.0;
+    for (var i = 0u; i < params.n_vesting; i++) {
+        let tr = params.vesting[i];
+        let unlocked = vested_in_step(tr, day0, day1);
+        s.issued += unlocked;
+        s.minted += unlocked;
+        vesting_sold += unlocked * tr.sell_fraction;
+    }
+
+    // 6. Payments and burns (all in USD this step).
+    var burn_usd = 0.0;
+    var provider_fee_usd = served;
+    if (params.burn_kind == BURN_BME) {
+        burn_usd = served * (1.0 - params.burn_fee);
+        provider_fee_usd = 0.0;
+    } else if (params.burn_kind == BURN_REVENUE_BURN) {
+        burn_usd = served * params.burn_fraction;
+        provider_fee_usd = served * (1.0 - params.burn_fraction);
+    }
+    // Paying in the token means users buy it; paying in stablecoins, only burns buy it.
+    // Providers paid in tokens sell `fee_sell` of them; paid in stablecoins they sell none.
+    // The GPU nets the two on the host: user_buy_usd - provider_fee_sell_usd =
+    // served * user_net_buy. They are equal when providers sell all their fees, and in f32 two
+    // ~served terms cancel only to ~1e-7 of served, which against a thin order book (depth
+    // far below served, after a crash) moved the price by up to 1%.
+    let user_net_buy_usd = served * params.user_net_buy;
+    // Burns cannot take more than the liquid float, so staked <= circulating always holds.
+    let liquid = max(s.issued - s.burned - s.staked, 0.0);
+    s.burned += min(burn_usd / price, liquid);
+
+    // 7. Providers: profitability moves capacity; they sell emission to cover costs.
+    let emission_value = e_providers * price;
+    let revenue = emission_value + provider_fee_usd;
+    let provider_cost = capacity * cost * params.step_days;
+    // ln(max(revenue, 1e-300) / provider_cost) as a difference of logs: the floor and the
+    // ratio itself can leave f32's range.
+    var ln_revenue = LN_REVENUE_FLOOR;
+    if (revenue > 0.0) {
+        ln_revenue = log(revenue);
+    }
+    let ln_profitability = ln_revenue - log(provider_cost);
+    s.ln_capacity = clamp(s.ln_capacity
+        + (params.entry_speed * max(ln_profitability, 0.0)
+            - params.exit_speed * max(-ln_profitability, 0.0))
+            * params.dt,
+        params.ln_capacity_floor, params.ln_capacity_cap);
+    var sell_fraction = params.sell_fixed;
+    if (params.sell_to_cover_cost == 1u) {
+        if (emission_value > 0.0) {
+            sell_fraction = clamp(provider_cost / emission_value, params.sell_min, 1.0);
+        } else {
+            sell_fraction = 0.0;
+        }
+    }
+    // (+ provider_fee_sell_usd, netted into user_net_buy_usd above)
+    let provider_sell_usd = sell_fraction * emission_value;
+
+    // 8. Staking: the target falls with the drawdown (panic); stakers' emission is staked.
+    s.running_max_price = max(s.running_max_price, price);
+    let drawdown = 1.0 - price / s.running_max_price;
+    let target_fraction = params.stake_target * clamp(1.0 - params.stake_panic * drawdown, 0.0, 1.0);
+    let circulating = s.issued - s.burned;
+    s.staked += e_stakers;
+    let stake_change = (target_fraction * circulating - s.staked) * params.stake_relax;
+    s.staked += stake_change;
+    let unstake_sell_usd = max(-stake_change, 0.0) * params.unstake_sell * price;
+    s.staked = clamp(s.staked, 0.0, circulating);
+
+    // 9. Market: net flow moves the transient pressure X; F follows the market and usage.
+    let treasury_sell_usd = e_treasury * params.treasury_sell * price;
+    let sell_usd = provider_sell_usd + vesting_sold * price + unstake_sell_usd + treasury_sell_usd;
+    let buy_usd = user_net_buy_usd;
+    let depth_usd = params.depth * price * (circulating - s.staked);
+    let net_flow = buy_usd - sell_usd;
+    var impact = 0.0;
+    if (depth_usd > 0.0) {
+        impact = clamp(params.impact * net_flow / depth_usd, -params.impact_cap, params.impact_cap);
+    } else if (net_flow != 0.0 && params.impact > 0.0) {
+        impact = select(-params.impact_cap, params.impact_cap, net_flow > 0.0);
+    }
+    s.flow_pressure = s.flow_pressure * params.impact_decay + impact;
+    let price_jumps = price_jump_count(event_words.y, s.regime);
+    var price_jump = 0.0;
+    if (price_jumps > 0u) {
+        let n = f32(price_jumps);
+        price_jump = n * params.jump_mean + params.jump_stdev * sqrt(n) * z_price_jump;
+    }
+    let z_price = params.chol_l11 * e1;
+    s.ln_fundamental += rg_drift_dt
+        + rg_vol_sqrt_dt * z_price
+        + price_jump
+        + params.revenue_beta * (ln_served - s.ln_served_prev);
+    s.ln_served_prev = ln_served;
+    let ln_price_prev = s.ln_price;
+    s.ln_price = s.ln_fundamental + s.flow_pressure;
+
+    // 10. Demand: drift, noise, churn of unserved demand, elasticity to the USD job price.
+    let z_demand = params.chol_l21 * e1 + params.chol_l22 * e2;
+    var job_price_change = 0.0;
+    if (params.quoted_in_token == 1u) {
+        job_price_change = s.ln_price - ln_price_prev;
+    }
+    s.ln_demand += params.demand_drift_dt + params.demand_vol_sqrt_dt * z_demand
+        - params.churn * (1.0 - served_frac) * params.dt
+        + (1.0 - params.price_elasticity) * job_price_change;
+
+    // 11. GPU cost: mean reversion to a deflating long-run level, noise and jumps.
+    let z_cost = params.chol_l31 * e1 + params.chol_l32 * e2 + params.chol_l33 * e3;
+    let cost_jumps = cost_jump_count(event_words.z);
+    var cost_jump = 0.0;
+    if (cost_jumps > 0u) {
+        let w = draw_words(key, path_lo, path_hi, step, STREAM_COST_JUMP_NORMALS);
+        let n = f32(cost_jumps);
+        cost_jump = n * params.cost_jump_mean + params.cost_jump_stdev * sqrt(n) * box_muller(w.x, w.y).x;
+    }
+    let ln_cost_bar = params.ln_cost0 - params.cost_deflation * (day1 / 365.0);
+    s.ln_cost += params.cost_reversion * (ln_cost_bar - s.ln_cost) * params.dt
+        + params.cost_vol_sqrt_dt * z_cost
+        + cost_jump;
+
+    // 12. Spiral: price, capacity and demand all well below their own moving averages,
+    // for persist_days in a row. Compare with the averages of the past, then update them.
+    let condition = s.ln_price < s.ema_ln_price + params.spiral_ln_price
+        && s.ln_capacity < s.ema_ln_capacity + params.spiral_ln_capacity
+        && s.ln_demand < s.ema_ln_demand + params.spiral_ln_demand;
+    if (condition) {
+        s.spiral_run_days = s.spiral_run_days + params.step_days;
+    } else {
+        s.spiral_run_days = 0.0;
+    }
+    s.in_spiral = select(0u, 1u, s.spiral_run_days >= params.spiral_persist_days);
+    if (s.in_spiral == 1u && s.ever_spiraled == 0u) {
+        s.ever_spiraled = 1u;
+        s.spiral_day = i32(day1);
+    }
+    s.ema_ln_price += params.spiral_alpha * (s.ln_price - s.ema_ln_price);
+    s.ema_ln_capacity += params.spiral_alpha * (s.ln_capacity - s.ema_ln_capacity);
+    s.ema_ln_demand += params.spiral_alpha * (s.ln_demand - s.ema_ln_demand);
+
+    // Measurements: emissions valued at the price they were minted at.
+    let end_price = exp(s.ln_price);
+    s.price = end_price;
+    s.served_per_day = served_per_day;
+    s.emission_usd_per_day = emitted * price / params.step_days;
+    s.cum_emission_usd += emitted * price;
+    s.cum_revenue += served;
+    s.trailing_emission_usd += params.trailing_alpha * (s.emission_usd_per_day - s.trailing_emission_usd);
+    s.trailing_revenue += params.trailing_alpha * (served_per_day - s.trailing_revenue);
+    if (s.breakeven_day < 0 && s.trailing_revenue >= s.trailing_emission_usd) {
+        s.breakeven_day = i32(day1);
+    }
+    s.running_max_price = max(s.running_max_price, end_price);
+    // max_drawdown = max(max_drawdown, 1 - end_price / running_max), kept as its complement:
+    // f32 cannot resolve drawdowns near 1 (0.999999 vs 0.9999999), the ratio it can.
+    s.min_price_retained = min(s.min_price_retained, end_price / s.running_max_price);
+    s.min_price = min(s.min_price, end_price);
+    s.min_ln_capacity = min(s.min_ln_capacity, s.ln_capacity);
+}
+
+// PathState::observe: the values of step.rs METRICS now.
+fn observe() -> array<f32, 12> {
+    let price = s.price;
+    let circ = s.issued - s.burned;
+    return array<f32, 12>(
+        price,
+        price * circ,
+        circ,
+        exp(s.ln_demand),
+        s.served_per_day,
+        exp(s.ln_capacity),
+        exp(s.ln_cost),
+        s.emission_usd_per_day,
+        s.trailing_emission_usd / s.trailing_revenue,
+        s.staked / circ,
+        f32(s.in_spiral),
+        f32(s.ever_spiraled),
+    );
+}
+
+fn is_finite(x: f32) -> bool {
+    return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
+}
+
+// Slot of `x` inside one (row, metric) histogram: the routing of `LogHistogram::add`.
+fn hist_slot(x: f32) -> u32 {
+    if (!is_finite(x)) {
+        return HIST_NONFINITE;
+    }
+    let m = abs(x);
+    if (m < MIN_TRACKED) {
+        return HIST_ZERO;
+    }
+    var j = HIST_SIGN_SLOTS - 1u;
+    if (m <= MAX_TRACKED) {
+        let index = clamp(i32(ceil(log(m) * INV_LN_GAMMA)), HIST_MIN_INDEX, HIST_MAX_INDEX);
+        j = u32(index - HIST_MIN_INDEX);
+    }
+    if (x < 0.0) {
+        j += HIST_SIGN_SLOTS;
+    }
+    return j;
+}
+
+// Adds this workgroup's values of every metric on report row `row_local` (of the block) to
+// `partials` and `hist`. Called once per dispatch by every invocation of the workgroup (it has
+// barriers); inactive invocations contribute nothing.
+fn report(lid: u32, is_active: bool, n_active: u32, wg: u32, row_local: u32) {
+    var v = array<f32, 12>();
+    if (is_active) {
+        v = observe();
+    }
+    var slots = array<u32, 12>();
+    for (var m = 0u; m < N_METRICS; m++) {
+        let x = v[m];
+        let finite = is_active && is_finite(x);
+        slots[m] = hist_slot(x);
+        red_in[m * WG_SIZE + lid] = select(0.0, x, finite);
+        red_in[(N_METRICS + m) * WG_SIZE + lid] = select(0.0, 1.0, finite);
+        red_in[(2u * N_METRICS + m) * WG_SIZE + lid] = select(1.0e9, f32(slots[m]), is_active);
+        red_in[(3u * N_METRICS + m) * WG_SIZE + lid] = select(-1.0, f32(slots[m]), is_active);
+    }
+    workgroupBarrier();
+    if (lid < 4u * N_METRICS) {
+        let base = lid * WG_SIZE;
+        var acc = red_in[base];
+        for (var j = 1u; j < WG_SIZE; j++) {
+            let y = red_in[base + j];
+            if (lid < 2u * N_METRICS) {
+                acc += y;
+            } else if (lid < 3u * N_METRICS) {
+                acc = min(acc, y);
+            } else {
+                acc = max(acc, y);
+            }
+        }
+        red_out[lid] = acc;
+    }
+    workgroupBarrier();
+    for (var m = 0u; m < N_METRICS; m++) {
+        let mean = red_out[m] / max(red_out[N_METRICS + m], 1.0);
+        let d = v[m] - mean;
+        let finite = is_active && is_finite(v[m]);
+        red_in[m * WG_SIZE + lid] = select(0.0, d * d, finite);
+        red_in[(N_METRICS + m) * WG_SIZE + lid] = select(F32_BIG, v[m], finite);
+        red_in[(2u * N_METRICS + m) * WG_SIZE + lid] = select(-F32_BIG, v[m], finite);
+    }
+    workgroupBarrier();
+    let hist_base = row_local * N_METRICS * HIST_STRIDE;
+    if (lid < N_METRICS) {
+        let m = lid;
+        var m2 = 0.0;
+        var lo = F32_BIG;
+        var hi = -F32_BIG;
+        for (var j = 0u; j < WG_SIZE; j++) {
+            m2 += red_in[m * WG_SIZE + j];
+            lo = min(lo, red_in[(N_METRICS + m) * WG_SIZE + j]);
+            hi = max(hi, red_in[(2u * N_METRICS + m) * WG_SIZE + j]);
+        }
+        let n = u32(red_out[N_METRICS + m]);
+        let mean = red_out[m] / max(red_out[N_METRICS + m], 1.0);
+        // Always written (n may be 0): `fold` reads this dispatch's partials only.
+        partials[wg * N_METRICS + m] = Partial(n, mean, m2, lo, hi);
+        // Every path of the workgroup in one bucket: one atomic for all of them.
+        if (red_out[2u * N_METRICS + m] == red_out[3u * N_METRICS + m]) {
+            atomicAdd(&hist[hist_base + m * HIST_STRIDE + u32(red_out[2u * N_METRICS + m])], n_active);
+        }
+    }
+    if (is_active) {
+        for (var m = 0u; m < N_METRICS; m++) {
+            if (red_out[2u * N_METRICS + m] != red_out[3u * N_METRICS + m]) {
+                atomicAdd(&hist[hist_base + m * HIST_STRIDE + slots[m]], 1u);
+            }
+        }
+    }
+    // No trailing barrier: a dispatch reports once, at its end.
+}
+
+@compute @workgroup_size(64)
+fn simulate(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    // 2-D grids linearise to a workgroup index; whole workgroups past the end leave together.
+    let wg = wid.x + wid.y * nwg.x;
+    let first = wg * WG_SIZE;
+    if (first >= dp.n_paths) {
+        return;
+    }
+    let n_active = min(WG_SIZE, dp.n_paths - first);
+    let i = first + lid;
+    let is_active = lid < n_active;
+    if (is_active) {
+        // 64-bit path id = (path_hi, path_lo) + i.
+        let path_lo = dp.path_lo + i;
+        let path_hi = dp.path_hi + select(0u, 1u, path_lo < dp.path_lo);
+        let key = vec2<u32>(params.seed_lo, params.seed_hi);
+        if (dp.init == 1u) {
+            s = params.state0;
+        } else {
+            s = states[dp.state_offset + i];
+        }
+        // No barrier inside this loop: the host ends a dispatch at every report row.
+        for (var t = dp.step_begin; t < dp.step_end; t++) {
+            step(key, path_lo, path_hi, t);
+        }
+        states[dp.state_offset + i] = s;
+    }
+    if (dp.report_row != NO_REPORT) {
+        report(lid, is_active, n_active, wg, dp.report_row);
+    }
+}
+
+// stats::Moments::merge in f32 (Chan, Golub and LeVeque).
+fn merge_partial(a: Partial, b: Partial) -> Partial {
+    if (b.n == 0u) {
+        return a;
+    }
+    if (a.n == 0u) {
+        return b;
+    }
+    let nt = a.n + b.n;
+    let na = f32(a.n);
+    let nb = f32(b.n);
+    let delta = b.mean - a.mean;
+    return Partial(
+        nt,
+        a.mean + delta * (nb / f32(nt)),
+        a.m2 + b.m2 + delta * delta * (na * nb / f32(nt)),
+        min(a.min, b.min),
+        max(a.max, b.max),
+    );
+}
+
+// Folds the workgroup partials of the dispatch that just reported (same `Dispatch`) into
+// `block_moments`: workgroup m handles metric m; lane l merges workgroups l, l + 64, ...
+@compute @workgroup_size(64)
+fn fold(
+    @builtin(local_invocation_index) lane: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+) {
+    let m = wid.x;
+    if (dp.report_row == NO_REPORT || m >= N_METRICS) {
+        return;
+    }
+    let n_wgs = (dp.n_paths + WG_SIZE - 1u) / WG_SIZE;
+    let slot = (dp.report_row * N_METRICS + m) * WG_SIZE + lane;
+    var acc = block_moments[slot];
+    for (var w = lane; w < n_wgs; w += WG_SIZE) {
+        acc = merge_partial(acc, partials[w * N_METRICS + m]);
+    }
+    block_moments[slot] = acc;
+}

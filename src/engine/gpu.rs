@@ -1,0 +1,565 @@
+//! The GPU engine: the model of `src/model/step.rs` in WGSL (`shaders/simulate.wgsl`, one path
+//! per invocation, f32 state), run through wgpu, reduced on the GPU into per-report-row
+//! histograms and moments, and merged on the host into the same [`Accumulator`] the CPU engine
+//! fills.
+//!
+//! # Same numbers as the CPU
+//!
+//! Same Philox words (counter = path, step, stream, path high word), all four used as step.rs
+//! uses them. Discrete decisions (regime switches, Poisson jump counts) compare the raw word with
+//! integer thresholds the host derives in f64 from the CPU's own comparisons
+//! ([`layout::words_below`], [`layout::poisson_thresholds`]), so they are exactly the CPU's.
+//! Box-Muller uses the whole 32-bit word for ln u and the CPU's exact quadrant reduction for the
+//! angle, so normals agree to ~4e-6. The rest is f32 arithmetic; tests/gpu.rs states the
+//! per-path and aggregate tolerances with the measured errors.
+//!
+//! # What comes back from the GPU
+//!
+//! Per (report row, metric): a dense histogram over the absolute bucket indices of
+//! [`stats::bucket_index`](crate::stats::bucket_index) (all `MIN_INDEX..=MAX_INDEX`, both signs,
+//! plus zero, above-range and non-finite slots; u32 counts filled with `atomicAdd`, one atomic
+//! per workgroup when its 64 paths share a bucket). The index is computed in f32, so a value
+//! within ~1e-6 (relative) of a bucket boundary can land in the neighbouring bucket: a quantile
+//! then moves by one bucket (the histogram's 0.5% accuracy becomes ~1%), counts never change.
+//! Moments: count / mean / M2 / min / max of the finite values, reduced over each workgroup
+//! in workgroup memory (f32), folded by the `fold` entry point into 64 lanes per (row,
+//! metric) with Chan's formula, and merged by the host in f64 into [`Moments`]. Per path: the
+//! final state (128 bytes), from which the host builds the [`PathRecord`] with the CPU's own
+//! [`PathRecord::from_state`]. Row 0 (day 0) is the same for every path and is added on the
+//! host from `PathState::initial` in f64.
+//!
+//! # Memory and time bounds ([`Plan`], [`Budgets`])
+//!
+//! The work is cut four ways, each bounded independently of the run size:
+//! - *passes* of at most [`STATE_BUDGET`] / 128 B paths (2,097,152; 1,048,576 under
+//!   lavapipe's 128 MiB binding limit): the `states` buffer;
+//! - *row blocks* of at most [`HIST_BUDGET`] / 663,456 B report rows (202): the `hist` and
+//!   `block_moments` buffers, cleared per (pass, block) and read back;
+//! - *chunks* of paths per dispatch, bounded by [`PARTIAL_BUDGET`] (240 B of workgroup partials
+//!   per 64 paths), by the grid limits (2-D grids of at most
+//!   `max_compute_workgroups_per_dimension` per side) and by the path-step budget;
+//! - *dispatches* that end at every report row (the workgroup reduction needs barriers, which
+//!   inside the step loop cost lavapipe 4x) or after [`DISPATCH_PATH_STEPS`] /
+//!   [`DISPATCH_PATH_STEPS_SOFTWARE`] path-steps; up to 1,024 of them go in one submission of
+//!   about that many path-steps, which is one timed wait.
+//!
+//! So GPU memory is at most `2 (STATE_BUDGET + HIST_BUDGET) + PARTIAL_BUDGET` plus a few MB
+//! (the factor 2: host-visible staging copies), 781 MiB on a large GPU and 521 MiB on lavapipe,
+//! for any path count and horizon: 10M paths x 3,650 daily steps with weekly rows run as 5 (10 on
+//! lavapipe) passes of 3 row blocks. Host memory beyond the staging buffers is the per-path
+//! records the engine contract returns (`EngineOutput::records`, as for the CPU engine).
+//!
+//! # Adapter selection
+//!
+//! `WGPU_BACKEND` restricts the backends (via `InstanceDescriptor::..._from_env`) and
+//! `WGPU_ADAPTER_NAME` (case-insensitive substring, as in `wgpu::util::
+//! initialize_adapter_from_env`, which panics instead of reporting) the adapter names. Among
+//! the remaining adapters a discrete GPU is preferred, then integrated, then virtual.
+//! [`Selection::Auto`] (`--backend auto`) takes only those real GPUs and otherwise reports
+//! `None` (the caller runs the CPU engine); [`Selection::Any`] (`--backend gpu`) also accepts
+//! software adapters (llvmpipe / lavapipe, `DeviceType::Cpu`) and fails with
+//! [`GpuError::NoAdapter`] when there is none. The device is opened with the adapter's own
+//! limits (large storage buffers) and cached for the process.
+//!
+//! # Failure
+//!
+//! Every wait on the GPU has a timeout ([`timeout`]; `TOKENRISK_GPU_TIMEOUT_S`), device loss is
+//! caught by a callback and validation errors by an error scope or handler: all become
+//! [`GpuError`]s, never hangs or panics. A context that failed is dropped from the cache.
+//!
+//! [`Accumulator`]: crate::accumulate::Accumulator
+//! [`Moments`]: crate::stats::Moments
+//! [`PathRecord`]: crate::model::PathRecord
+//! [`PathRecord::from_state`]: crate::model::PathRecord::from_state
+
+pub mod layout;
+mod run;
+pub mod shaders;
+
+use super::{EngineOutput, PathRange, Progress};
+use crate::model::Params;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub use run::Plan;
+
+/// Bytes of the per-path `states` buffer of one pass.
+pub const STATE_BUDGET: u64 = 256 << 20;
+/// Bytes of the histogram buffer of one row block.
+pub const HIST_BUDGET: u64 = 128 << 20;
+/// Bytes of the per-dispatch workgroup-partials buffer.
+pub const PARTIAL_BUDGET: u64 = 64 << 20;
+/// Largest paths x steps of one submission on a hardware GPU (well under a second).
+pub const DISPATCH_PATH_STEPS: u64 = 1 << 33;
+/// The same for software adapters (about a second on lavapipe with 2 cores).
+pub const DISPATCH_PATH_STEPS_SOFTWARE: u64 = 1 << 25;
+
+/// Memory and time budgets of a run, from which [`Plan::new`] cuts it (each further capped by
+/// the adapter's buffer limits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budgets {
+    /// `states` buffer: 128 bytes per resident path.
+    pub state_bytes: u64,
+    /// `hist` buffer: 663,456 bytes per resident report row.
+    pub hist_bytes: u64,
+    /// Per-dispatch workgroup partials: 240 bytes per 64 paths.
+    pub partial_bytes: u64,
+    /// Paths x steps of one dispatch and, roughly, of one submission (one timed wait).
+    pub dispatch_path_steps: u64,
+}
+
+impl Budgets {
+    pub fn for_adapter(software: bool) -> Budgets {
+        Budgets {
+            state_bytes: STATE_BUDGET,
+            hist_bytes: HIST_BUDGET,
+            partial_bytes: PARTIAL_BUDGET,
+            dispatch_path_steps: if software {
+                DISPATCH_PATH_STEPS_SOFTWARE
+            } else {
+                DISPATCH_PATH_STEPS
+            },
+        }
+    }
+}
+/// Default limit on one wait for the GPU.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Errors of the GPU engine.
+#[derive(Debug, thiserror::Error)]
+pub enum GpuError {
+    #[error("no GPU adapter found ({0}); install a Vulkan driver (for a software one: apt-get install mesa-vulkan-drivers libvulkan1) or use --backend cpu")]
+    NoAdapter(String),
+    #[error("could not open GPU device {adapter}: {message}")]
+    RequestDevice { adapter: String, message: String },
+    #[error("GPU validation error on {adapter}: {message}")]
+    Validation { adapter: String, message: String },
+    #[error("GPU timed out on {adapter}: a submission did not finish within {timeout:?} (set TOKENRISK_GPU_TIMEOUT_S to wait longer)")]
+    Timeout { adapter: String, timeout: Duration },
+    #[error("GPU device lost on {adapter}: {message}")]
+    DeviceLost { adapter: String, message: String },
+    #[error("reading results back from GPU {adapter} failed: {message}")]
+    Map { adapter: String, message: String },
+    #[error("run does not fit GPU {adapter}: {message}")]
+    Limits { adapter: String, message: String },
+}
+
+/// Which adapters may run the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selection {
+    /// Hardware GPUs only (discrete, integrated, virtual): `--backend auto`.
+    Auto,
+    /// Any adapter, software rasterisers included: `--backend gpu`.
+    Any,
+}
+
+/// The limit on one wait for the GPU: `TOKENRISK_GPU_TIMEOUT_S` seconds, else
+/// [`DEFAULT_TIMEOUT`].
+pub fn timeout() -> Duration {
+    std::env::var("TOKENRISK_GPU_TIMEOUT_S")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| *s > 0.0 && s.is_finite())
+        .map(Duration::from_secs_f64)
+        .unwrap_or(DEFAULT_TIMEOUT)
+}
+
+/// An open device with the simulation pipeline compiled.
+pub struct GpuContext {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+    pub limits: wgpu::Limits,
+    simulate: wgpu::ComputePipeline,
+    fold: wgpu::ComputePipeline,
+    simulate_layout: wgpu::BindGroupLayout,
+    /// Set by the device-lost callback.
+    lost: Arc<Mutex<Option<String>>>,
+    /// Errors caught by the uncaptured-error handler.
+    errors: Arc<Mutex<Vec<String>>>,
+}
+
+impl GpuContext {
+    /// "NAME (BACKEND, TYPE)", for `EngineOutput::device` and the manifest.
+    pub fn description(&self) -> String {
+        describe(&self.info)
+    }
+
+    pub fn is_software(&self) -> bool {
+        matches!(
+            self.info.device_type,
+            wgpu::DeviceType::Cpu | wgpu::DeviceType::Other
+        )
+    }
+
+    /// Turns a lost device or a captured error into a [`GpuError`].
+    fn check(&self) -> Result<(), GpuError> {
+        if let Some(message) = self.lost.lock().unwrap().clone() {
+            return Err(GpuError::DeviceLost {
+                adapter: self.description(),
+                message,
+            });
+        }
+        let errors = std::mem::take(&mut *self.errors.lock().unwrap());
+        if !errors.is_empty() {
+            return Err(GpuError::Validation {
+                adapter: self.description(),
+                message: errors.join("; "),
+            });
+        }
+        Ok(())
+    }
+
+    /// Waits for `index` with the [`timeout`].
+    fn wait(&self, index: wgpu::SubmissionIndex) -> Result<(), GpuError> {
+        let limit = timeout();
+        let polled = self.device.poll(wgpu::PollType::Wait {
+            submission_index: Some(index),
+            timeout: Some(limit),
+        });
+        self.check()?;
+        match polled {
+            Ok(_) => Ok(()),
+            Err(wgpu::PollError::Timeout) => Err(GpuError::Timeout {
+                adapter: self.description(),
+                timeout: limit,
+            }),
+            Err(e) => Err(GpuError::DeviceLost {
+                adapter: self.description(),
+                message: e.to_string(),
+            }),
+        }
+    }
+
+    /// Copies `size` bytes of `src` into `staging` (MAP_READ), waits and returns them.
+    fn read_back(
+        &self,
+        src: &wgpu::Buffer,
+        staging: &wgpu::Buffer,
+        size: u64,
+    ) -> Result<Vec<u8>, GpuError> {
+        if size == 0 {
+            return Ok(Vec::new());
+        }
+        let mut enc = self.device.create_command_encoder(&Default::default());
+        enc.copy_buffer_to_buffer(src, 0, staging, 0, size);
+        let index = self.queue.submit([enc.finish()]);
+        let mapped: Arc<Mutex<Option<Result<(), String>>>> = Arc::new(Mutex::new(None));
+        let slot = mapped.clone();
+        staging.map_async(wgpu::MapMode::Read, 0..size, move |r| {
+            *slot.lock().unwrap() = Some(r.map_err(|e| e.to_string()));
+        });
+        self.wait(index)?;
+        // The map callback runs inside a poll; make sure one has run after the copy finished.
+        if mapped.lock().unwrap().is_none() {
+            let _ = self.device.poll(wgpu::PollType::Poll);
+        }
+        let outcome = mapped.lock().unwrap().take();
+        let map_err = |message: String| GpuError::Map {
+            adapter: self.description(),
+            message,
+        };
+        match outcome {
+            Some(Ok(())) => {}
+            Some(Err(e)) => return Err(map_err(e)),
+            None => {
+                return Err(map_err(
+                    "the buffer was not mapped after the copy finished".into(),
+                ))
+            }
+        }
+        let bytes = {
+            let view = staging
+                .get_mapped_range(0..size)
+                .map_err(|e| map_err(e.to_string()))?;
+            view.to_vec()
+        };
+        staging.unmap();
+        Ok(bytes)
+    }
+
+    /// Compiles a WGSL module and its compute pipeline, turning validation errors into
+    /// [`GpuError::Validation`].
+    fn pipeline(
+        &self,
+        label: &str,
+        source: &str,
+        entry: &str,
+    ) -> Result<wgpu::ComputePipeline, GpuError> {
+        compile(&self.device, &self.info, label, source, entry, None)
+    }
+}
+
+fn describe(info: &wgpu::AdapterInfo) -> String {
+    format!("{} ({:?}, {:?})", info.name, info.backend, info.device_type)
+}
+
+fn compile(
+    device: &wgpu::Device,
+    info: &wgpu::AdapterInfo,
+    label: &str,
+    source: &str,
+    entry: &str,
+    layout: Option<&wgpu::PipelineLayout>,
+) -> Result<wgpu::ComputePipeline, GpuError> {
+    let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some(label),
+        source: wgpu::ShaderSource::Wgsl(source.into()),
+    });
+    let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some(label),
+        layout,
+        module: &module,
+        entry_point: Some(entry),
+        compilation_options: Default::default(),
+        cache: None,
+    });
+    if let Some(e) = pollster::block_on(scope.pop()) {
+        return Err(GpuError::Validation {
+            adapter: describe(info),
+            message: e.to_string(),
+        });
+    }
+    Ok(pipeline)
+}
+
+/// Bindings of `simulate.wgsl`: params (uniform), the dispatch (uniform, dynamic offset: one
+/// submission carries many dispatches), states, partials, hist, block_moments (storage).
+/// Shared by both entry points of the module (`simulate` and `fold`).
+fn simulate_bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
+    let uniform = |binding, dynamic: bool| wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Uniform,
+            has_dynamic_offset: dynamic,
+            min_binding_size: None,
+        },
+        count: None,
+    };
+    let storage = |binding| wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Storage { read_only: false },
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    };
+    device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some("simulate"),
+        entries: &[
+            uniform(0, false),
+            uniform(1, true),
+            storage(2),
+            storage(3),
+            storage(4),
+            storage(5),
+        ],
+    })
+}
+
+/// Preference order of device types; `None`: not acceptable for `sel`.
+fn rank(t: wgpu::DeviceType, sel: Selection) -> Option<u8> {
+    match t {
+        wgpu::DeviceType::DiscreteGpu => Some(0),
+        wgpu::DeviceType::IntegratedGpu => Some(1),
+        wgpu::DeviceType::VirtualGpu => Some(2),
+        wgpu::DeviceType::Cpu if sel == Selection::Any => Some(3),
+        wgpu::DeviceType::Other if sel == Selection::Any => Some(4),
+        _ => None,
+    }
+}
+
+/// Picks an adapter: `WGPU_BACKEND` and `WGPU_ADAPTER_NAME` filter, [`rank`] orders. `Ok(None)`
+/// when none qualifies (the error text lists what was seen).
+fn pick_adapter(sel: Selection) -> Result<wgpu::Adapter, String> {
+    let desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    let backends = desc.backends;
+    let instance = wgpu::Instance::new(desc);
+    let adapters = pollster::block_on(instance.enumerate_adapters(backends));
+    let wanted_name = std::env::var("WGPU_ADAPTER_NAME")
+        .ok()
+        .map(|n| n.to_lowercase())
+        .filter(|n| !n.is_empty());
+    let mut seen = Vec::new();
+    let mut best: Option<(u8, wgpu::Adapter)> = None;
+    for adapter in adapters {
+        let info = adapter.get_info();
+        seen.push(describe(&info));
+        if let Some(name) = &wanted_name {
+            if !info.name.to_lowercase().contains(name) {
+                continue;
+            }
+        }
+        let Some(r) = rank(info.device_type, sel) else {
+            continue;
+        };
+        if best.as_ref().is_none_or(|(b, _)| r < *b) {
+            best = Some((r, adapter));
+        }
+    }
+    match best {
+        Some((_, a)) => Ok(a),
+        None => {
+            let mut why = if seen.is_empty() {
+                format!("no adapters on backends {backends:?}")
+            } else {
+                format!("adapters seen: {}", seen.join(", "))
+            };
+            if let Some(n) = wanted_name {
+                why.push_str(&format!("; WGPU_ADAPTER_NAME={n}"));
+            }
+            if sel == Selection::Auto {
+                why.push_str("; software adapters are only used with --backend gpu");
+            }
+            Err(why)
+        }
+    }
+}
+
+fn open(sel: Selection) -> Result<Option<Arc<GpuContext>>, GpuError> {
+    let adapter = match pick_adapter(sel) {
+        Ok(a) => a,
+        Err(why) => {
+            return match sel {
+                Selection::Auto => Ok(None),
+                Selection::Any => Err(GpuError::NoAdapter(why)),
+            }
+        }
+    };
+    let info = adapter.get_info();
+    let limits = adapter.limits();
+    let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+        label: Some("tokenrisk"),
+        required_limits: limits.clone(),
+        ..Default::default()
+    }))
+    .map_err(|e| GpuError::RequestDevice {
+        adapter: describe(&info),
+        message: e.to_string(),
+    })?;
+    let lost = Arc::new(Mutex::new(None));
+    let lost_slot = lost.clone();
+    device.set_device_lost_callback(move |reason, message| {
+        *lost_slot.lock().unwrap() = Some(format!("{reason:?}: {message}"));
+    });
+    let errors = Arc::new(Mutex::new(Vec::new()));
+    let error_slot = errors.clone();
+    device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+        error_slot.lock().unwrap().push(e.to_string());
+    }));
+    let simulate_layout = simulate_bind_group_layout(&device);
+    let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+        label: Some("simulate"),
+        bind_group_layouts: &[Some(&simulate_layout)],
+        immediate_size: 0,
+    });
+    let simulate = compile(
+        &device,
+        &info,
+        "simulate",
+        shaders::SIMULATE,
+        shaders::SIMULATE_ENTRY,
+        Some(&pipeline_layout),
+    )?;
+    let fold = compile(
+        &device,
+        &info,
+        "fold",
+        shaders::SIMULATE,
+        shaders::FOLD_ENTRY,
+        Some(&pipeline_layout),
+    )?;
+    Ok(Some(Arc::new(GpuContext {
+        device,
+        queue,
+        info,
+        limits,
+        simulate,
+        fold,
+        simulate_layout,
+        lost,
+        errors,
+    })))
+}
+
+/// Open devices, one per selection, reused across runs (shader compilation is slow on
+/// software adapters). A context that failed is removed.
+static CONTEXTS: Mutex<[Option<Arc<GpuContext>>; 2]> = Mutex::new([None, None]);
+
+fn slot(sel: Selection) -> usize {
+    match sel {
+        Selection::Auto => 0,
+        Selection::Any => 1,
+    }
+}
+
+/// The (cached) context for `sel`: `Ok(None)` only for [`Selection::Auto`] without a hardware
+/// GPU.
+pub fn context(sel: Selection) -> Result<Option<Arc<GpuContext>>, GpuError> {
+    let mut cache = CONTEXTS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(c) = &cache[slot(sel)] {
+        return Ok(Some(c.clone()));
+    }
+    let c = open(sel)?;
+    cache[slot(sel)] = c.clone();
+    Ok(c)
+}
+
+fn forget(sel: Selection) {
+    let mut cache = CONTEXTS.lock().unwrap_or_else(|p| p.into_inner());
+    cache[slot(sel)] = None;
+}
+
+/// Runs the paths of `range` on the GPU chosen by `sel`. `Ok(None)`: [`Selection::Auto`] found
+/// no hardware GPU.
+pub fn run(
+    sel: Selection,
+    params: &Params,
+    seed: u64,
+    range: PathRange,
+    progress: Progress,
+) -> Result<Option<EngineOutput>, GpuError> {
+    run_with(sel, params, seed, range, progress, None)
+}
+
+/// [`run`] with explicit [`Budgets`] (default: [`Budgets::for_adapter`]); small budgets force
+/// many passes, row blocks and dispatches, which tests use to check that the cut does not
+/// change the results.
+pub fn run_with(
+    sel: Selection,
+    params: &Params,
+    seed: u64,
+    range: PathRange,
+    progress: Progress,
+    budgets: Option<Budgets>,
+) -> Result<Option<EngineOutput>, GpuError> {
+    let Some(ctx) = context(sel)? else {
+        return Ok(None);
+    };
+    let budgets = budgets.unwrap_or_else(|| Budgets::for_adapter(ctx.is_software()));
+    let out = run::run(&ctx, params, seed, range, progress, &budgets);
+    if out.is_err() {
+        forget(sel);
+    }
+    out.map(Some)
+}
+
+/// What the random-number check kernel returns: per counter, the four Philox words and the four
+/// f32 Box-Muller normals made from them.
+pub type RngCheck = (Vec<[u32; 4]>, Vec<[f32; 4]>);
+
+/// Philox words and f32 Box-Muller normals for `counters` under `key`, computed by the test
+/// kernel `shaders/rng_check.wgsl` on any adapter ([`Selection::Any`]). For tests.
+pub fn rng_check(counters: &[[u32; 4]], key: [u32; 2]) -> Result<RngCheck, GpuError> {
+    let ctx = context(Selection::Any)?.expect("Selection::Any never returns None");
+    run::rng_check(&ctx, counters, key)
+}
+
+/// Description of the adapter `sel` would use, if any (no device is kept open).
+pub fn adapter_description(sel: Selection) -> Option<String> {
+    pick_adapter(sel).ok().map(|a| describe(&a.get_info()))
+}

@@ -1,0 +1,564 @@
+//! The `#[repr(C)]` twins of the WGSL structs in `shaders/common/params.wgsl`, and their
+//! construction from [`model::Params`](crate::model::Params) (f64 to f32, in one function).
+//!
+//! Rules (ARCHITECTURE.md "Shared buffer structs"): 4-byte scalar fields only (u32/f32/i32),
+//! fixed arrays of `[_; 4]` (vec4) or of structs whose size is a multiple of 16 bytes, explicit
+//! padding, a compile-time size assertion, and a comment naming the WGSL twin. Field names are
+//! the WGSL member names; `tests/shaders_validate.rs` compares every offset from
+//! [`GpuParams::layout`] (and friends) with naga's layout of the WGSL struct.
+
+use crate::model::params::{burn_kind, emission_kind, Params, MAX_HALVINGS};
+use crate::model::PathState;
+use crate::rng::{seed_key, POISSON_MAX};
+use crate::scenario::validate::{MAX_SHOCKS, MAX_VESTING};
+
+/// Defines a `#[repr(C)]` Pod struct and a `layout()` listing (field name, byte offset).
+macro_rules! gpu_struct {
+    ($(#[$m:meta])* pub struct $name:ident { $($(#[$fm:meta])* pub $f:ident : $t:ty,)* }) => {
+        $(#[$m])*
+        #[repr(C)]
+        #[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+        pub struct $name { $($(#[$fm])* pub $f: $t,)* }
+
+        impl $name {
+            /// (field name, byte offset) of every field, in declaration order: compared with
+            /// the WGSL twin's member offsets by tests/shaders_validate.rs.
+            pub fn layout() -> Vec<(&'static str, usize)> {
+                vec![$((stringify!($f), std::mem::offset_of!($name, $f)),)*]
+            }
+        }
+    };
+}
+
+gpu_struct! {
+    /// WGSL twin: `PathState` in shaders/common/params.wgsl. [`PathState`] in f32, bools as
+    /// u32, padded to 128 bytes (one per path in the `states` buffer).
+    pub struct GpuPathState {
+        pub regime: u32,
+        pub ln_fundamental: f32,
+        pub flow_pressure: f32,
+        pub ln_price: f32,
+        pub price: f32,
+        pub ln_demand: f32,
+        pub ln_cost: f32,
+        pub ln_capacity: f32,
+        pub issued: f32,
+        pub burned: f32,
+        pub staked: f32,
+        pub ln_served_prev: f32,
+        pub running_max_price: f32,
+        pub ema_ln_price: f32,
+        pub ema_ln_capacity: f32,
+        pub ema_ln_demand: f32,
+        pub spiral_run_days: f32,
+        pub in_spiral: u32,
+        pub ever_spiraled: u32,
+        pub spiral_day: i32,
+        pub served_per_day: f32,
+        pub emission_usd_per_day: f32,
+        pub trailing_emission_usd: f32,
+        pub trailing_revenue: f32,
+        pub min_price: f32,
+        /// 1 - `PathState::max_drawdown`: f32 resolves the ratio, not a drawdown near 1.
+        pub min_price_retained: f32,
+        pub min_ln_capacity: f32,
+        pub minted: f32,
+        pub cum_emission_usd: f32,
+        pub cum_revenue: f32,
+        pub breakeven_day: i32,
+        pub _pad0: u32,
+    }
+}
+const _: () = assert!(std::mem::size_of::<GpuPathState>() == 128);
+
+gpu_struct! {
+    /// WGSL twin: `Shock` ([`ShockParams`](crate::model::params::ShockParams)).
+    pub struct GpuShock {
+        pub day: f32,
+        pub ln_price: f32,
+        pub ln_demand: f32,
+        pub ln_cost: f32,
+        pub ln_capacity: f32,
+        pub _pad0: f32,
+        pub _pad1: f32,
+        pub _pad2: f32,
+    }
+}
+const _: () = assert!(std::mem::size_of::<GpuShock>() == 32);
+
+gpu_struct! {
+    /// WGSL twin: `Tranche` ([`TrancheParams`](crate::model::params::TrancheParams)).
+    pub struct GpuTranche {
+        pub amount: f32,
+        pub cliff_days: f32,
+        pub linear_days: f32,
+        pub sell_fraction: f32,
+    }
+}
+const _: () = assert!(std::mem::size_of::<GpuTranche>() == 16);
+
+/// Years tabulated for the `schedule` emission: a horizon spans at most
+/// `MAX_HORIZON_DAYS / 365` = 100 years.
+pub const SCHEDULE_YEARS: usize = 100;
+
+gpu_struct! {
+    /// WGSL twin: `Params` in shaders/common/params.wgsl (a uniform buffer). Built by
+    /// [`GpuParams::from_params`].
+    pub struct GpuParams {
+        pub steps: u32,
+        pub step_days_int: u32,
+        pub report_every_steps: u32,
+        pub n_rows: u32,
+        pub seed_lo: u32,
+        pub seed_hi: u32,
+        pub emission_kind: u32,
+        pub burn_kind: u32,
+        pub pay_in_token: u32,
+        pub quoted_in_token: u32,
+        pub sell_to_cover_cost: u32,
+        pub n_years: u32,
+        pub n_shocks: u32,
+        pub n_vesting: u32,
+        pub calm_to_stress_below: u32,
+        pub stress_to_calm_below: u32,
+
+        pub step_days: f32,
+        pub dt: f32,
+        pub max_supply: f32,
+        pub per_day: f32,
+        pub period_days: f32,
+        pub decay: f32,
+        pub annual_rate: f32,
+        pub split_providers: f32,
+        pub split_stakers: f32,
+        pub split_treasury: f32,
+        pub treasury_sell: f32,
+        pub burn_fee: f32,
+        pub burn_fraction: f32,
+        pub demand_drift_dt: f32,
+        pub demand_vol_sqrt_dt: f32,
+        pub price_elasticity: f32,
+        pub churn: f32,
+        pub drift_dt_calm: f32,
+        pub drift_dt_stress: f32,
+        pub vol_sqrt_dt_calm: f32,
+        pub vol_sqrt_dt_stress: f32,
+        pub jump_mean: f32,
+        pub jump_stdev: f32,
+        pub depth: f32,
+        pub impact: f32,
+        pub impact_cap: f32,
+        pub impact_decay: f32,
+        pub revenue_beta: f32,
+        pub ln_capacity_floor: f32,
+        pub ln_capacity_cap: f32,
+        pub ln_cost0: f32,
+        pub cost_reversion: f32,
+        pub cost_vol_sqrt_dt: f32,
+        pub cost_deflation: f32,
+        pub cost_jump_mean: f32,
+        pub cost_jump_stdev: f32,
+        pub throughput: f32,
+        pub ln_throughput: f32,
+        pub entry_speed: f32,
+        pub exit_speed: f32,
+        pub sell_fixed: f32,
+        pub sell_min: f32,
+        pub fee_sell: f32,
+        pub stake_target: f32,
+        pub stake_panic: f32,
+        pub stake_relax: f32,
+        pub unstake_sell: f32,
+        pub chol_l11: f32,
+        pub chol_l21: f32,
+        pub chol_l22: f32,
+        pub chol_l31: f32,
+        pub chol_l32: f32,
+        pub chol_l33: f32,
+        pub spiral_ln_price: f32,
+        pub spiral_ln_capacity: f32,
+        pub spiral_ln_demand: f32,
+        pub spiral_alpha: f32,
+        pub spiral_persist_days: f32,
+        pub trailing_alpha: f32,
+        pub user_net_buy: f32,
+
+        pub state0: GpuPathState,
+        pub supply_thresholds: [[f32; 4]; MAX_HALVINGS / 4],
+        pub schedule_amount: [[f32; 4]; SCHEDULE_YEARS / 4],
+        pub price_jump_above: [[u32; 4]; 8],
+        pub cost_jump_above: [[u32; 4]; 4],
+        pub shocks: [GpuShock; MAX_SHOCKS],
+        pub vesting: [GpuTranche; MAX_VESTING],
+    }
+}
+const _: () = assert!(std::mem::size_of::<GpuParams>() == 1920);
+const _: () = assert!(std::mem::offset_of!(GpuParams, state0) % 16 == 0);
+
+gpu_struct! {
+    /// WGSL twin: `Dispatch` (what one dispatch of `simulate` covers; a uniform buffer).
+    pub struct GpuDispatch {
+        pub path_lo: u32,
+        pub path_hi: u32,
+        pub n_paths: u32,
+        pub state_offset: u32,
+        pub step_begin: u32,
+        pub step_end: u32,
+        pub rows_in_block: u32,
+        pub report_row: u32,
+        pub init: u32,
+        pub _pad0: u32,
+        pub _pad1: u32,
+        pub _pad2: u32,
+    }
+}
+const _: () = assert!(std::mem::size_of::<GpuDispatch>() == 48);
+
+gpu_struct! {
+    /// WGSL twin: `Partial`: count, mean, M2, minimum and maximum of the finite values of one
+    /// metric on one report row over the paths of one workgroup slot.
+    pub struct GpuPartial {
+        pub n: u32,
+        pub mean: f32,
+        pub m2: f32,
+        pub min: f32,
+        pub max: f32,
+    }
+}
+const _: () = assert!(std::mem::size_of::<GpuPartial>() == 20);
+
+/// Number of words `w` with `(w + 0.5) / 2^32 < p` (the CPU's `uniform_open(w) < p`), so
+/// that `w < words_below(p)` takes exactly the CPU's branch. Saturates at `u32::MAX`: for
+/// `p > 1 - 2^-33` the single word `u32::MAX` then differs (probability 2^-32 per draw;
+/// p = 1 only occurs as `stress_to_calm` without regimes, where stress is unreachable).
+pub fn words_below(p: f64) -> u32 {
+    // (w + 0.5) * 2^-32 and p * 2^32 are exact in f64, and so is y - 0.5 for y < 2^52.
+    let y = p * 4_294_967_296.0;
+    let c = (y - 0.5).ceil();
+    if c.is_nan() || c <= 0.0 {
+        0
+    } else {
+        c.min(u32::MAX as f64) as u32
+    }
+}
+
+/// Largest word `w` with `(w + 0.5) / 2^32 <= c`, so that `u > c <=> w > words_at_most(c)`.
+/// Saturates at 0: exact unless `c < 2^-33` (a Poisson mean above ~22 per step).
+pub fn words_at_most(c: f64) -> u32 {
+    let y = c * 4_294_967_296.0;
+    let l = (y - 0.5).floor();
+    if l.is_nan() || l <= 0.0 {
+        0
+    } else {
+        l.min(u32::MAX as f64) as u32
+    }
+}
+
+/// Word thresholds of `rng::poisson_inversion` for mean `lambda`: the CDF values the CPU's
+/// loop compares with, computed with the same f64 operations in the same order.
+pub fn poisson_thresholds(lambda: f64, exp_neg_lambda: f64) -> [u32; POISSON_MAX as usize] {
+    let mut out = [0u32; POISSON_MAX as usize];
+    let mut p = exp_neg_lambda;
+    let mut cdf = p;
+    for (k, slot) in out.iter_mut().enumerate() {
+        if k > 0 {
+            p *= lambda / k as f64;
+            cdf += p;
+        }
+        *slot = words_at_most(cdf);
+    }
+    out
+}
+
+/// `user_buy_usd - provider_fee_sell_usd` of step.rs section 6 per USD served, in f64: the
+/// kernel multiplies it by `served` instead of subtracting two nearly equal f32 amounts.
+pub fn user_net_buy(p: &Params) -> f64 {
+    let (burn_share, fee_share) = match p.burn_kind {
+        burn_kind::BME => (1.0 - p.burn_fee, 0.0),
+        burn_kind::REVENUE_BURN => (p.burn_fraction, 1.0 - p.burn_fraction),
+        _ => (0.0, 1.0),
+    };
+    if p.pay_in_token {
+        1.0 - fee_share * p.fee_sell
+    } else {
+        burn_share
+    }
+}
+
+fn vec4s<const N: usize>(flat: &[u32; 16]) -> [[u32; 4]; N] {
+    let mut out = [[0u32; 4]; N];
+    for (k, &w) in flat.iter().enumerate().take(4 * N) {
+        out[k / 4][k % 4] = w;
+    }
+    out
+}
+
+impl GpuPathState {
+    /// f64 to f32.
+    pub fn from_state(s: &PathState) -> GpuPathState {
+        GpuPathState {
+            regime: s.regime,
+            ln_fundamental: s.ln_fundamental as f32,
+            flow_pressure: s.flow_pressure as f32,
+            ln_price: s.ln_price as f32,
+            price: s.price as f32,
+            ln_demand: s.ln_demand as f32,
+            ln_cost: s.ln_cost as f32,
+            ln_capacity: s.ln_capacity as f32,
+            issued: s.issued as f32,
+            burned: s.burned as f32,
+            staked: s.staked as f32,
+            ln_served_prev: s.ln_served_prev as f32,
+            running_max_price: s.running_max_price as f32,
+            ema_ln_price: s.ema_ln_price as f32,
+            ema_ln_capacity: s.ema_ln_capacity as f32,
+            ema_ln_demand: s.ema_ln_demand as f32,
+            spiral_run_days: s.spiral_run_days as f32,
+            in_spiral: s.in_spiral as u32,
+            ever_spiraled: s.ever_spiraled as u32,
+            spiral_day: s.spiral_day,
+            served_per_day: s.served_per_day as f32,
+            emission_usd_per_day: s.emission_usd_per_day as f32,
+            trailing_emission_usd: s.trailing_emission_usd as f32,
+            trailing_revenue: s.trailing_revenue as f32,
+            min_price: s.min_price as f32,
+            min_price_retained: (1.0 - s.max_drawdown) as f32,
+            min_ln_capacity: s.min_ln_capacity as f32,
+            minted: s.minted as f32,
+            cum_emission_usd: s.cum_emission_usd as f32,
+            cum_revenue: s.cum_revenue as f32,
+            breakeven_day: s.breakeven_day,
+            _pad0: 0,
+        }
+    }
+
+    /// f32 to f64, so [`PathRecord::from_state`](crate::model::PathRecord::from_state) builds
+    /// the GPU's records with the CPU's own code.
+    pub fn to_state(&self) -> PathState {
+        PathState {
+            regime: self.regime,
+            ln_fundamental: self.ln_fundamental as f64,
+            flow_pressure: self.flow_pressure as f64,
+            ln_price: self.ln_price as f64,
+            price: self.price as f64,
+            ln_demand: self.ln_demand as f64,
+            ln_cost: self.ln_cost as f64,
+            ln_capacity: self.ln_capacity as f64,
+            issued: self.issued as f64,
+            burned: self.burned as f64,
+            staked: self.staked as f64,
+            ln_served_prev: self.ln_served_prev as f64,
+            running_max_price: self.running_max_price as f64,
+            ema_ln_price: self.ema_ln_price as f64,
+            ema_ln_capacity: self.ema_ln_capacity as f64,
+            ema_ln_demand: self.ema_ln_demand as f64,
+            spiral_run_days: self.spiral_run_days as f64,
+            in_spiral: self.in_spiral != 0,
+            ever_spiraled: self.ever_spiraled != 0,
+            spiral_day: self.spiral_day,
+            served_per_day: self.served_per_day as f64,
+            emission_usd_per_day: self.emission_usd_per_day as f64,
+            trailing_emission_usd: self.trailing_emission_usd as f64,
+            trailing_revenue: self.trailing_revenue as f64,
+            min_price: self.min_price as f64,
+            max_drawdown: 1.0 - self.min_price_retained as f64,
+            min_ln_capacity: self.min_ln_capacity as f64,
+            minted: self.minted as f64,
+            cum_emission_usd: self.cum_emission_usd as f64,
+            cum_revenue: self.cum_revenue as f64,
+            breakeven_day: self.breakeven_day,
+        }
+    }
+}
+
+impl GpuParams {
+    /// The one place where `model::Params` becomes the kernel's f32 uniform block.
+    pub fn from_params(p: &Params, seed: u64) -> GpuParams {
+        let key = seed_key(seed);
+        let n_rows = p.report_days().len() as u32;
+        let mut schedule_amount = [[0f32; 4]; SCHEDULE_YEARS / 4];
+        if p.emission_kind == emission_kind::SCHEDULE && p.n_years > 0 {
+            // emission_tokens' `amount` for each year, with the same f64 operations.
+            for year in 0..SCHEDULE_YEARS as u32 {
+                let amount = if year < p.n_years {
+                    p.yearly[year as usize]
+                } else {
+                    p.yearly[p.n_years as usize - 1] * p.decay.powi((year - p.n_years + 1) as i32)
+                };
+                schedule_amount[year as usize / 4][year as usize % 4] = amount as f32;
+            }
+        }
+        let mut supply_thresholds = [[0f32; 4]; MAX_HALVINGS / 4];
+        for (n, &x) in p.supply_thresholds.iter().enumerate() {
+            supply_thresholds[n / 4][n % 4] = x as f32;
+        }
+        let mut price_jump_flat = [[0u32; 16]; 2];
+        for (r, flat) in price_jump_flat.iter_mut().enumerate() {
+            *flat = poisson_thresholds(p.regime[r].jump_lambda, p.regime[r].exp_neg_jump_lambda);
+        }
+        let calm: [[u32; 4]; 4] = vec4s(&price_jump_flat[0]);
+        let stress: [[u32; 4]; 4] = vec4s(&price_jump_flat[1]);
+        let mut price_jump_above = [[0u32; 4]; 8];
+        price_jump_above[..4].copy_from_slice(&calm);
+        price_jump_above[4..].copy_from_slice(&stress);
+        let cost_jump_above = vec4s(&poisson_thresholds(
+            p.cost_jump_lambda,
+            p.exp_neg_cost_jump_lambda,
+        ));
+        let mut shocks = [GpuShock::zeroed(); MAX_SHOCKS];
+        for (g, sh) in shocks.iter_mut().zip(&p.shocks[..p.n_shocks as usize]) {
+            *g = GpuShock {
+                day: sh.day as f32,
+                ln_price: sh.ln_price as f32,
+                ln_demand: sh.ln_demand as f32,
+                ln_cost: sh.ln_cost as f32,
+                ln_capacity: sh.ln_capacity as f32,
+                _pad0: 0.0,
+                _pad1: 0.0,
+                _pad2: 0.0,
+            };
+        }
+        let mut vesting = [GpuTranche::zeroed(); MAX_VESTING];
+        for (g, tr) in vesting.iter_mut().zip(&p.vesting[..p.n_vesting as usize]) {
+            *g = GpuTranche {
+                amount: tr.amount as f32,
+                cliff_days: tr.cliff_days as f32,
+                linear_days: tr.linear_days as f32,
+                sell_fraction: tr.sell_fraction as f32,
+            };
+        }
+        let [l11, l21, l22, l31, l32, l33] = p.chol.map(|x| x as f32);
+        GpuParams {
+            steps: p.steps,
+            step_days_int: p.step_days as u32,
+            report_every_steps: p.report_every_steps,
+            n_rows,
+            seed_lo: key[0],
+            seed_hi: key[1],
+            emission_kind: p.emission_kind,
+            burn_kind: p.burn_kind,
+            pay_in_token: p.pay_in_token as u32,
+            quoted_in_token: p.quoted_in_token as u32,
+            sell_to_cover_cost: p.sell_to_cover_cost as u32,
+            n_years: p.n_years,
+            n_shocks: p.n_shocks,
+            n_vesting: p.n_vesting,
+            calm_to_stress_below: words_below(p.p_calm_to_stress),
+            stress_to_calm_below: words_below(p.p_stress_to_calm),
+            step_days: p.step_days as f32,
+            dt: p.dt as f32,
+            max_supply: p.max_supply as f32,
+            per_day: p.per_day as f32,
+            period_days: p.period_days as f32,
+            decay: p.decay as f32,
+            annual_rate: p.annual_rate as f32,
+            split_providers: p.split_providers as f32,
+            split_stakers: p.split_stakers as f32,
+            split_treasury: p.split_treasury as f32,
+            treasury_sell: p.treasury_sell as f32,
+            burn_fee: p.burn_fee as f32,
+            burn_fraction: p.burn_fraction as f32,
+            demand_drift_dt: p.demand_drift_dt as f32,
+            demand_vol_sqrt_dt: p.demand_vol_sqrt_dt as f32,
+            price_elasticity: p.price_elasticity as f32,
+            churn: p.churn as f32,
+            drift_dt_calm: p.regime[0].drift_dt as f32,
+            drift_dt_stress: p.regime[1].drift_dt as f32,
+            vol_sqrt_dt_calm: p.regime[0].vol_sqrt_dt as f32,
+            vol_sqrt_dt_stress: p.regime[1].vol_sqrt_dt as f32,
+            jump_mean: p.jump_mean as f32,
+            jump_stdev: p.jump_stdev as f32,
+            depth: p.depth as f32,
+            impact: p.impact as f32,
+            impact_cap: p.impact_cap as f32,
+            impact_decay: p.impact_decay as f32,
+            revenue_beta: p.revenue_beta as f32,
+            ln_capacity_floor: p.ln_capacity_floor as f32,
+            ln_capacity_cap: p.ln_capacity_cap as f32,
+            ln_cost0: p.ln_cost0 as f32,
+            cost_reversion: p.cost_reversion as f32,
+            cost_vol_sqrt_dt: p.cost_vol_sqrt_dt as f32,
+            cost_deflation: p.cost_deflation as f32,
+            cost_jump_mean: p.cost_jump_mean as f32,
+            cost_jump_stdev: p.cost_jump_stdev as f32,
+            throughput: p.throughput as f32,
+            ln_throughput: p.ln_throughput as f32,
+            entry_speed: p.entry_speed as f32,
+            exit_speed: p.exit_speed as f32,
+            sell_fixed: p.sell_fixed as f32,
+            sell_min: p.sell_min as f32,
+            fee_sell: p.fee_sell as f32,
+            stake_target: p.stake_target as f32,
+            stake_panic: p.stake_panic as f32,
+            stake_relax: p.stake_relax as f32,
+            unstake_sell: p.unstake_sell as f32,
+            chol_l11: l11,
+            chol_l21: l21,
+            chol_l22: l22,
+            chol_l31: l31,
+            chol_l32: l32,
+            chol_l33: l33,
+            spiral_ln_price: p.spiral_ln_price as f32,
+            spiral_ln_capacity: p.spiral_ln_capacity as f32,
+            spiral_ln_demand: p.spiral_ln_demand as f32,
+            spiral_alpha: p.spiral_alpha as f32,
+            spiral_persist_days: p.spiral_persist_days as f32,
+            trailing_alpha: p.trailing_alpha as f32,
+            user_net_buy: user_net_buy(p) as f32,
+            state0: GpuPathState::from_state(&PathState::initial(p)),
+            supply_thresholds,
+            schedule_amount,
+            price_jump_above,
+            cost_jump_above,
+            shocks,
+            vesting,
+        }
+    }
+}
+
+use bytemuck::Zeroable;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::{poisson_inversion, uniform_open};
+
+    /// The word thresholds take the CPU's branch for words on and around every threshold.
+    #[test]
+    fn thresholds_match_cpu_decisions() {
+        for p in [0.0, 1e-12, 0.004, 0.03, 0.5, 0.999_999] {
+            let t = words_below(p);
+            for w in [
+                t.saturating_sub(2),
+                t.saturating_sub(1),
+                t,
+                t.saturating_add(1),
+                0,
+                u32::MAX - 1,
+            ] {
+                assert_eq!(w < t, uniform_open(w) < p, "p {p} w {w} t {t}");
+            }
+        }
+        for lambda in [0.0f64, 1e-4, 0.0329, 0.5, 3.0, 12.0] {
+            let e = (-lambda).exp();
+            let th = poisson_thresholds(lambda, e);
+            for &t in &th {
+                for w in [
+                    t.saturating_sub(1),
+                    t,
+                    t.saturating_add(1),
+                    0,
+                    12345,
+                    u32::MAX - 1,
+                ] {
+                    let cpu = poisson_inversion(uniform_open(w), lambda, e);
+                    let mut k = 0;
+                    while k < POISSON_MAX && w > th[k as usize] {
+                        k += 1;
+                    }
+                    assert_eq!(k, cpu, "lambda {lambda} w {w}");
+                }
+            }
+        }
+    }
+}
