@@ -6,11 +6,21 @@
 
 pub mod accumulate;
 pub mod cli;
+pub mod compare;
+pub mod convergence;
 pub mod engine;
+pub mod merge;
 pub mod model;
+pub mod nightly;
 pub mod output;
 pub mod presets;
+pub mod report;
+pub mod resume;
 pub mod rng;
 pub mod scenario;
+pub mod sensitivity;
+pub mod shard;
 pub mod stats;
+pub mod stress;
 pub mod summary;
+pub mod sweep;

@@ -3,7 +3,12 @@
 //! context here (`anyhow::Context`); nothing here panics on user input.
 
 mod bench;
+mod compare;
+mod merge;
+mod nightly;
+mod report;
 mod run;
+mod sensitivity;
 mod validate;
 
 use crate::engine::{self, Backend, EngineOutput, PathRange};
@@ -43,6 +48,39 @@ enum Command {
     Presets,
     /// Measure throughput in path-steps per second (simulation alone, and with outputs).
     Bench(BenchArgs),
+    /// Compare designs with common random numbers: each design's tables, plus
+    /// OUT/comparison.parquet with paired differences of every pair.
+    Compare(compare::CompareArgs),
+    /// One-at-a-time sensitivity (tornado) of P(spiral) and 95% CVaR to every numeric
+    /// parameter; writes OUT/<name>/tornado.parquet. Default paths: min(scenario.paths, 20000).
+    #[command(after_help = sensitivity::AFTER_HELP)]
+    Sensitivity(sensitivity::SensitivityArgs),
+    /// Write a self-contained HTML report (DIR/report.html) of a run folder, or of each run
+    /// folder inside DIR.
+    Report {
+        /// A run folder written by `tokenrisk run`, or a folder of them.
+        dir: PathBuf,
+        /// Write the report here instead of DIR/report.html (a single run folder only).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// The stress library: `tokenrisk stress list` prints the bundled stress shapes.
+    Stress {
+        #[command(subcommand)]
+        action: StressAction,
+    },
+    /// Run every scenario of a folder into a dated report folder and check its [alerts].
+    #[command(after_help = nightly::EXIT_CODES_HELP)]
+    Nightly(nightly::NightlyArgs),
+    /// Merge the shards of a run (`run --shard I/N`) into the outputs a single run writes:
+    /// OUT/<name>/ with summary, timeseries, paths and manifest.
+    Merge(merge::MergeArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum StressAction {
+    /// List the bundled stress shapes (use them with `--stress NAME@DAY`).
+    List,
 }
 
 /// Overrides every simulating command accepts.
@@ -57,6 +95,14 @@ pub struct SimArgs {
     /// Engine: auto picks a real GPU when present, else the CPU engine.
     #[arg(long, value_enum, default_value_t = Backend::Auto)]
     pub backend: Backend,
+    /// Add a shock: KEY=FRACTION[,KEY=FRACTION...]@DAY, KEY one of price, demand, gpu_cost,
+    /// capacity (e.g. price=-0.8@180); repeatable, appended to the scenario's [[shock]]s.
+    #[arg(long = "shock", value_name = "KEY=FRACTION@DAY", value_parser = crate::stress::parse_shock)]
+    pub shock: Vec<crate::stress::ShockOverlay>,
+    /// Add a stress shape from the library (`tokenrisk stress list`) or a shape file, starting
+    /// on DAY (e.g. crash@180); repeatable.
+    #[arg(long = "stress", value_name = "NAME@DAY", value_parser = crate::stress::parse_stress)]
+    pub stress: Vec<crate::stress::StressOverlay>,
 }
 
 #[derive(Args, Debug)]
@@ -72,6 +118,30 @@ pub struct RunArgs {
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
+    /// Keep adding paths (same seed, path ids continuing) until the standard error of
+    /// P(spiral) is below X, or --max-paths is reached.
+    #[arg(long, value_name = "X")]
+    target_se: Option<f64>,
+    /// Budget of paths for --target-se (default: 10 times the scenario's paths).
+    #[arg(long, value_name = "N", requires = "target_se")]
+    max_paths: Option<u64>,
+    /// Simulate only shard I of N (0-based; the first paths % N shards get one extra path)
+    /// into OUT/<name>/shard-I-of-N/, for `tokenrisk merge`. `auto`: the index from
+    /// SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX (see scripts/SCALE_OUT.md).
+    #[arg(long, value_name = "I/N|auto")]
+    shard: Option<String>,
+    /// Shard count N with the index from the scheduler (SLURM_ARRAY_TASK_ID, else
+    /// JOB_COMPLETION_INDEX); with --shard I/N it must equal N.
+    #[arg(long, value_name = "N")]
+    shards: Option<u64>,
+    /// Checkpoint every K paths (rounded up to whole 1,024-path chunks) under
+    /// OUT/<name>/.checkpoint/; a rerun with the same arguments resumes from it.
+    #[arg(long, value_name = "K")]
+    checkpoint_every: Option<u64>,
+    /// Resumable run: checkpoint (every paths/20 unless --checkpoint-every) and continue
+    /// from an earlier attempt's checkpoint of the same run, if any.
+    #[arg(long)]
+    resume: bool,
 }
 
 #[derive(Args, Debug)]
@@ -107,6 +177,17 @@ pub fn main() -> Result<i32> {
         Command::Validate { scenarios } => validate::cmd_validate(&scenarios),
         Command::Presets => validate::cmd_presets(),
         Command::Bench(args) => bench::cmd_bench(args),
+        Command::Compare(args) => compare::cmd_compare(args),
+        Command::Sensitivity(args) => sensitivity::cmd_sensitivity(args),
+        Command::Report { dir, out } => report::cmd_report(&dir, out.as_deref()),
+        Command::Stress {
+            action: StressAction::List,
+        } => {
+            print!("{}", crate::stress::render_list()?);
+            Ok(0)
+        }
+        Command::Nightly(args) => nightly::cmd_nightly(args),
+        Command::Merge(args) => merge::cmd_merge(args),
     }
 }
 
@@ -142,6 +223,7 @@ pub fn apply_overrides(s: &mut Scenario, sim: &SimArgs) -> Result<()> {
     if let Some(seed) = sim.seed {
         s.scenario.seed = seed;
     }
+    crate::stress::apply_overlays(s, &sim.shock, &sim.stress)?;
     Ok(())
 }
 
@@ -163,6 +245,7 @@ fn progress_bar(enabled: bool, label: &str) -> Option<indicatif::ProgressBar> {
 
 /// Simulates one scenario with the chosen backend, with a progress bar when interactive.
 pub fn simulate(s: &Scenario, backend: Backend, show_progress: bool) -> Result<EngineOutput> {
+    crate::shard::check_memory(s, s.scenario.paths, "the run")?;
     let params = Params::compile(s);
     let bar = progress_bar(show_progress, &s.scenario.name);
     let progress = |done: u64, total: u64| {
@@ -199,6 +282,16 @@ pub fn simulate_and_write(
 ) -> Result<Completed> {
     let started_at = SystemTime::now();
     let output = simulate(s, backend, show_progress)?;
+    write_outputs(s, output, out_root, started_at)
+}
+
+/// Summarises an engine output and writes its tables to `out_root/<name>/`.
+pub fn write_outputs(
+    s: &Scenario,
+    output: EngineOutput,
+    out_root: &Path,
+    started_at: SystemTime,
+) -> Result<Completed> {
     let summary = Summary::from_acc(&output.acc, &s.risk);
     let info = RunInfo {
         scenario: s,

@@ -1,22 +1,80 @@
 //! `tokenrisk run`: simulate scenarios, write their tables, print a human summary.
 
 use super::{apply_overrides, load_scenario, simulate_and_write, RunArgs};
+use crate::convergence::{self, Target};
 use crate::engine::EngineOutput;
+use crate::model::Params;
 use crate::scenario::Scenario;
 use crate::summary::Summary;
-use anyhow::Result;
-use std::time::Instant;
+use anyhow::{Context, Result};
+use std::time::{Instant, SystemTime};
 
 pub fn cmd_run(args: RunArgs) -> Result<i32> {
     for arg in &args.scenarios {
         let mut s = load_scenario(arg)?;
         apply_overrides(&mut s, &args.sim)?;
         let t0 = Instant::now();
+        if super::merge::run_scaled(arg, &s, &args, t0)? {
+            continue;
+        }
+        if s.sweep.is_some() {
+            if args.target_se.is_some() {
+                anyhow::bail!("{arg}: --target-se does not combine with a [sweep] (every point runs the same paths)");
+            }
+            let (backend, progress) = (args.sim.backend, !args.quiet);
+            crate::sweep::run_cli(arg, &s, &args.out, &mut |p| {
+                super::simulate(p, backend, progress)
+            })?;
+            continue;
+        }
+        if let Some(se) = args.target_se {
+            let target = Target {
+                se,
+                max_paths: args
+                    .max_paths
+                    .unwrap_or(s.scenario.paths.saturating_mul(10).min(4_000_000_000)),
+            };
+            let started_at = SystemTime::now();
+            let conv = run_converging(&s, &args, target)?;
+            let line = conv.describe();
+            let done = super::write_outputs(&s, conv.output, &args.out, started_at)?;
+            print_summary(&s, &done.output, &done.summary, t0.elapsed().as_secs_f64());
+            println!("  convergence: {line}");
+            println!("  wrote {}", done.written.dir.display());
+            continue;
+        }
         let done = simulate_and_write(&s, args.sim.backend, &args.out, !args.quiet)?;
         print_summary(&s, &done.output, &done.summary, t0.elapsed().as_secs_f64());
         println!("  wrote {}", done.written.dir.display());
     }
     Ok(0)
+}
+
+/// `--target-se`: rounds of paths until the standard error of P(spiral) is below the target.
+fn run_converging(s: &Scenario, args: &RunArgs, target: Target) -> Result<convergence::Converged> {
+    target.check()?;
+    crate::shard::check_memory(s, target.max_paths, "--max-paths")?;
+    let params = Params::compile(s);
+    let bar = super::progress_bar(!args.quiet, &s.scenario.name);
+    let progress = |done: u64, total: u64| {
+        if let Some(b) = &bar {
+            b.set_length(total);
+            b.set_position(done);
+        }
+    };
+    let conv = convergence::run_to_target(
+        args.sim.backend,
+        &params,
+        s.scenario.seed,
+        s.scenario.paths,
+        target,
+        &progress,
+    )
+    .with_context(|| format!("simulating {}", s.scenario.name))?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    Ok(conv)
 }
 
 fn pct(x: f64) -> String {

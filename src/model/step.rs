@@ -171,13 +171,7 @@ fn supply_era(p: &Params, issued: f64) -> usize {
 /// `reserved` is supply set aside under the cap for vesting not yet unlocked, so emission
 /// plus later unlocks never push `issued` past `max_supply`.
 #[inline]
-pub fn emission_tokens(
-    p: &Params,
-    issued: f64,
-    circulating: f64,
-    day0: f64,
-    reserved: f64,
-) -> f64 {
+pub fn emission_tokens(p: &Params, issued: f64, circulating: f64, day0: f64, reserved: f64) -> f64 {
     let e = match p.emission_kind {
         emission_kind::HALVING_BY_SUPPLY => {
             let first_era = supply_era(p, issued);

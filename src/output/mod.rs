@@ -86,10 +86,23 @@ pub fn write_run(
     summary: &Summary,
     records: &[PathRecord],
 ) -> Result<Written> {
+    let dir = out_root.join(&info.scenario.scenario.name);
+    write_run_in(&dir, info, acc, summary, records)
+}
+
+/// [`write_run`] into `dir` itself rather than `out_root/<scenario name>/` (a sweep writes
+/// each point to `DIR/<name>/point-0000/`, keeping the point's scenario name).
+pub fn write_run_in(
+    dir: &Path,
+    info: &RunInfo,
+    acc: &Accumulator,
+    summary: &Summary,
+    records: &[PathRecord],
+) -> Result<Written> {
     let write_start = Instant::now();
     let sc = info.scenario;
     let name = sc.scenario.name.as_str();
-    let dir = out_root.join(name);
+    let dir = dir.to_path_buf();
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("cannot create output directory {}", dir.display()))?;
 

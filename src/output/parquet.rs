@@ -214,6 +214,7 @@ pub fn summary_batch(info: &RunInfo, summary: &Summary) -> Result<RecordBatch> {
     r.f64("p_spiral_hi", summary.p_spiral_hi);
     r.quantiles("spiral_day", &summary.spiral_day);
     r.f64("spiral_day_mean", summary.spiral_day.mean);
+    r.f64("spiral_day_se", summary.spiral_day.se);
     for level in var_levels(risk) {
         let l = pct_label(level);
         let t = summary.tail_at(level);
@@ -236,10 +237,23 @@ pub fn summary_batch(info: &RunInfo, summary: &Summary) -> Result<RecordBatch> {
     r.f64("max_drawdown_mean", summary.max_drawdown.mean);
     r.f64("max_drawdown_se", summary.max_drawdown.se);
     r.f64("final_circulating_mean", summary.final_circulating.mean);
+    r.f64("final_circulating_se", summary.final_circulating.se);
     r.quantile("final_circulating_p50", summary.final_circulating.q(0.5));
     r.f64("minted_mean", summary.minted.mean);
+    r.f64("minted_se", summary.minted.se);
     r.f64("burned_mean", summary.burned.mean);
+    r.f64("burned_se", summary.burned.se);
     r.f64("p_breakeven", summary.p_breakeven);
+    // Binomial standard error, as for p_spiral_se and p_er_above_1_se.
+    let n = summary.paths as f64;
+    r.f64(
+        "p_breakeven_se",
+        if summary.paths > 0 {
+            (summary.p_breakeven * (1.0 - summary.p_breakeven) / n).sqrt()
+        } else {
+            f64::NAN
+        },
+    );
     r.quantile("breakeven_day_p50", summary.breakeven_day.q(0.5));
     r.u64("nonfinite_paths", summary.nonfinite_paths);
     r.f64(

@@ -1,0 +1,669 @@
+//! Design comparison with common random numbers (CRN): paired statistics over the per-path
+//! records of two designs simulated with the same seed and path ids, and the
+//! `comparison.parquet` table (`tokenrisk compare`).
+//!
+//! Random numbers are addressed by (seed, path id, step, stream), so path i of design A and
+//! path i of design B see the same market, demand and cost draws. The difference of two
+//! designs is therefore estimated from per-path differences `d_i = x_Ai - x_Bi`, whose
+//! variance is `var(A) + var(B) - 2 cov(A, B)`: with a positive correlation between the
+//! designs (the same shocks hurt both) it is smaller than the `var(A) + var(B)` that two
+//! independent runs would have. Everything here is a pure function of the records.
+//!
+//! Formulas (n paired paths; sample variances use `n - 1`):
+//! - P(spiral) difference `diff = p_A - p_B = (b - c) / n`, with `b` = paths that spiraled
+//!   in A only and `c` in B only (the discordant pairs).
+//! - Paired SE: `sd(d) / sqrt(n)` with `d_i = s_Ai - s_Bi` in {-1, 0, 1}, i.e.
+//!   `sqrt(((b + c) - n diff^2) / ((n - 1) n))`, the McNemar-style formula.
+//! - 95% interval: `diff +- 1.96 SE_paired`, clamped to [-1, 1].
+//! - Independent SE: `sqrt((var(s_A) + var(s_B)) / n)`, what two runs with different seeds
+//!   would have; `variance_reduction = (var(s_A) + var(s_B)) / var(d)`, measured from the
+//!   data (infinite when the paired variance is zero, NaN when both are).
+//! - McNemar: exact two-sided binomial test of `b` against `Bin(b + c, 1/2)`,
+//!   `p = min(1, 2 P(X <= min(b, c)))`; 1 when there are no discordant pairs.
+//! - Continuous metrics: mean difference and paired SE from `d_i`; differences of the
+//!   lower sample quantiles (`sorted[floor(q (n - 1))]`, the README's definition) of the two
+//!   designs' distributions, computed exactly from the records. Pairs with a non-finite
+//!   value in either design are left out of that metric and counted.
+
+use crate::model::PathRecord;
+use crate::output::MODEL_VERSION;
+use crate::scenario::Scenario;
+use crate::stats::{exact_quantile_lower, Z95};
+use anyhow::{bail, Result};
+use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt64Array};
+use arrow::datatypes::{DataType, Field, Schema};
+use parquet::file::metadata::KeyValue;
+use std::sync::Arc;
+
+/// Paired comparison of two spiral probabilities.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProportionDiff {
+    pub n: u64,
+    pub p_a: f64,
+    pub p_b: f64,
+    /// `p_a - p_b`.
+    pub diff: f64,
+    pub se_paired: f64,
+    pub lo: f64,
+    pub hi: f64,
+    pub se_independent: f64,
+    /// Independent variance over paired variance.
+    pub variance_reduction: f64,
+    /// Paths that spiraled in A only.
+    pub discordant_ab: u64,
+    /// Paths that spiraled in B only.
+    pub discordant_ba: u64,
+    pub mcnemar_p_value: f64,
+}
+
+/// Paired comparison of one per-path quantity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricDiff {
+    /// Pairs used (both values finite).
+    pub pairs: u64,
+    pub mean_a: f64,
+    pub mean_b: f64,
+    /// Mean of `a_i - b_i` (= `mean_a - mean_b`).
+    pub diff_mean: f64,
+    /// `sd(a_i - b_i) / sqrt(pairs)`.
+    pub diff_se: f64,
+    /// `sqrt((var(a) + var(b)) / pairs)`: the SE without common random numbers.
+    pub diff_se_independent: f64,
+    /// Differences of the lower sample quantiles, A minus B.
+    pub diff_p05: f64,
+    pub diff_p50: f64,
+    pub diff_p95: f64,
+}
+
+/// Exact two-sided McNemar p-value for `b` and `c` discordant pairs.
+pub fn mcnemar_exact(b: u64, c: u64) -> f64 {
+    let m = b + c;
+    if m == 0 || b == c {
+        return 1.0;
+    }
+    let k = b.min(c);
+    // P(X <= k) for X ~ Bin(m, 1/2) is the regularized incomplete beta I_{1/2}(m - k, k + 1).
+    let tail = statrs::function::beta::beta_reg((m - k) as f64, (k + 1) as f64, 0.5);
+    (2.0 * tail).clamp(0.0, 1.0)
+}
+
+/// Sample variance (n - 1) of a 0/1 variable with `k` ones among `n`.
+fn bernoulli_sample_variance(k: u64, n: u64) -> f64 {
+    if n < 2 {
+        return f64::NAN;
+    }
+    let p = k as f64 / n as f64;
+    n as f64 * p * (1.0 - p) / (n - 1) as f64
+}
+
+fn ratio_of_variances(independent: f64, paired: f64) -> f64 {
+    if paired > 0.0 {
+        independent / paired
+    } else if independent > 0.0 {
+        f64::INFINITY
+    } else {
+        f64::NAN
+    }
+}
+
+/// Paired statistics of two spiral flags per path (same length, same path order).
+pub fn paired_proportion(a: &[bool], b: &[bool]) -> ProportionDiff {
+    assert_eq!(a.len(), b.len(), "paired samples must have equal length");
+    let n = a.len() as u64;
+    let (mut ka, mut kb, mut ab, mut ba) = (0u64, 0u64, 0u64, 0u64);
+    for (&x, &y) in a.iter().zip(b) {
+        ka += x as u64;
+        kb += y as u64;
+        ab += (x && !y) as u64;
+        ba += (!x && y) as u64;
+    }
+    let nf = n as f64;
+    let p_a = ka as f64 / nf;
+    let p_b = kb as f64 / nf;
+    let diff = (ab as f64 - ba as f64) / nf;
+    let (var_d, var_ind) = if n >= 2 {
+        let var_d = (((ab + ba) as f64 - nf * diff * diff) / (nf - 1.0)).max(0.0);
+        let var_ind = bernoulli_sample_variance(ka, n) + bernoulli_sample_variance(kb, n);
+        (var_d, var_ind)
+    } else {
+        (f64::NAN, f64::NAN)
+    };
+    let se_paired = (var_d / nf).sqrt();
+    ProportionDiff {
+        n,
+        p_a,
+        p_b,
+        diff,
+        se_paired,
+        lo: (diff - Z95 * se_paired).max(-1.0),
+        hi: (diff + Z95 * se_paired).min(1.0),
+        se_independent: (var_ind / nf).sqrt(),
+        variance_reduction: ratio_of_variances(var_ind, var_d),
+        discordant_ab: ab,
+        discordant_ba: ba,
+        mcnemar_p_value: mcnemar_exact(ab, ba),
+    }
+}
+
+/// Mean and sample variance (n - 1) by two passes.
+fn mean_var(x: &[f64]) -> (f64, f64) {
+    let n = x.len() as f64;
+    let mean = x.iter().sum::<f64>() / n;
+    let var = if x.len() < 2 {
+        f64::NAN
+    } else {
+        x.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0)
+    };
+    (mean, var)
+}
+
+/// Paired statistics of one quantity per path (same length, same path order); pairs with a
+/// non-finite value on either side are left out.
+pub fn paired_metric(a: &[f64], b: &[f64]) -> MetricDiff {
+    assert_eq!(a.len(), b.len(), "paired samples must have equal length");
+    let (xa, xb): (Vec<f64>, Vec<f64>) = a
+        .iter()
+        .zip(b)
+        .filter(|(x, y)| x.is_finite() && y.is_finite())
+        .map(|(x, y)| (*x, *y))
+        .unzip();
+    let n = xa.len();
+    let d: Vec<f64> = xa.iter().zip(&xb).map(|(x, y)| x - y).collect();
+    let (mean_a, var_a) = mean_var(&xa);
+    let (mean_b, var_b) = mean_var(&xb);
+    let (diff_mean, var_d) = mean_var(&d);
+    let mut sa = xa;
+    let mut sb = xb;
+    sa.sort_by(f64::total_cmp);
+    sb.sort_by(f64::total_cmp);
+    let qdiff = |q: f64| exact_quantile_lower(&sa, q) - exact_quantile_lower(&sb, q);
+    MetricDiff {
+        pairs: n as u64,
+        mean_a,
+        mean_b,
+        diff_mean,
+        diff_se: (var_d / n as f64).sqrt(),
+        diff_se_independent: ((var_a + var_b) / n as f64).sqrt(),
+        diff_p05: qdiff(0.05),
+        diff_p50: qdiff(0.5),
+        diff_p95: qdiff(0.95),
+    }
+}
+
+/// The per-path columns of one design that a comparison needs (a compact copy of its
+/// records, so a run's full records need not be kept).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DesignPaths {
+    pub name: String,
+    pub path_ids: Vec<u64>,
+    pub spiral: Vec<bool>,
+    pub final_price: Vec<f64>,
+    pub final_circulating: Vec<f64>,
+    pub er_ratio: Vec<f64>,
+}
+
+impl DesignPaths {
+    pub fn from_records(name: &str, records: &[PathRecord]) -> DesignPaths {
+        DesignPaths {
+            name: name.to_string(),
+            path_ids: records.iter().map(|r| r.path).collect(),
+            spiral: records.iter().map(|r| r.spiral).collect(),
+            final_price: records.iter().map(|r| r.final_price).collect(),
+            final_circulating: records.iter().map(|r| r.final_circulating).collect(),
+            er_ratio: records.iter().map(|r| r.er_ratio).collect(),
+        }
+    }
+}
+
+/// The compared metrics, in column order: (column prefix, human label).
+pub const METRICS: [(&str, &str); 3] = [
+    ("final_price", "final price"),
+    ("final_circulating", "final circulating"),
+    ("er_ratio", "emissions-to-revenue"),
+];
+
+/// One row of `comparison.parquet`: design A against design B.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairComparison {
+    pub design_a: String,
+    pub design_b: String,
+    pub paths: u64,
+    pub spiral: ProportionDiff,
+    /// In [`METRICS`] order.
+    pub metrics: [MetricDiff; 3],
+    /// Path ids with a non-finite compared value in either design.
+    pub nonfinite_pairs: u64,
+}
+
+/// Compares two designs path by path. Fails unless both hold the same path ids in the same
+/// order (the precondition of common random numbers).
+pub fn compare(a: &DesignPaths, b: &DesignPaths) -> Result<PairComparison> {
+    if a.path_ids != b.path_ids {
+        bail!(
+            "designs {} and {} were not simulated on the same path ids ({} and {} paths); a paired comparison needs common random numbers",
+            a.name,
+            b.name,
+            a.path_ids.len(),
+            b.path_ids.len()
+        );
+    }
+    let nonfinite_pairs = (0..a.path_ids.len())
+        .filter(|&i| {
+            [&a.final_price, &a.final_circulating, &a.er_ratio]
+                .iter()
+                .chain([&b.final_price, &b.final_circulating, &b.er_ratio].iter())
+                .any(|col| !col[i].is_finite())
+        })
+        .count() as u64;
+    Ok(PairComparison {
+        design_a: a.name.clone(),
+        design_b: b.name.clone(),
+        paths: a.path_ids.len() as u64,
+        spiral: paired_proportion(&a.spiral, &b.spiral),
+        metrics: [
+            paired_metric(&a.final_price, &b.final_price),
+            paired_metric(&a.final_circulating, &b.final_circulating),
+            paired_metric(&a.er_ratio, &b.er_ratio),
+        ],
+        nonfinite_pairs,
+    })
+}
+
+/// Every pair `i < j` of `designs`, in the order given (A vs B, A vs C, B vs C, ...);
+/// `design_a` is the earlier one and differences are A minus B (B vs A is the negation).
+pub fn compare_all(designs: &[DesignPaths]) -> Result<Vec<PairComparison>> {
+    let mut rows = Vec::new();
+    for i in 0..designs.len() {
+        for j in i + 1..designs.len() {
+            rows.push(compare(&designs[i], &designs[j])?);
+        }
+    }
+    Ok(rows)
+}
+
+/// Checks that designs can be compared path for path: the same horizon, step and number of
+/// paths (so path i is the same future in each), distinct names (each writes
+/// `OUT/<scenario.name>/`) and no `[sweep]`. `designs` are (argument as given, scenario).
+pub fn check_comparable(designs: &[(&str, &Scenario)]) -> Result<()> {
+    if designs.len() < 2 {
+        bail!("compare needs at least two designs");
+    }
+    for (arg, s) in designs {
+        if s.sweep.is_some() {
+            bail!("{arg}: has a [sweep] table; compare runs single designs (run sweeps with `tokenrisk run`)");
+        }
+    }
+    let (arg0, s0) = designs[0];
+    for (arg, s) in &designs[1..] {
+        let fields: [(&str, u64, u64); 3] = [
+            (
+                "scenario.horizon_days",
+                s0.scenario.horizon_days as u64,
+                s.scenario.horizon_days as u64,
+            ),
+            (
+                "scenario.step_days",
+                s0.scenario.step_days as u64,
+                s.scenario.step_days as u64,
+            ),
+            ("scenario.paths", s0.scenario.paths, s.scenario.paths),
+        ];
+        for (field, a, b) in fields {
+            if a != b {
+                bail!(
+                    "designs differ in {field}: {arg0} has {a}, {arg} has {b}; compare needs the same horizon_days, step_days and paths, so that path i is the same future in every design (use --paths to set the paths of all)"
+                );
+            }
+        }
+    }
+    for (i, (a, sa)) in designs.iter().enumerate() {
+        for (b, sb) in &designs[i + 1..] {
+            if sa.scenario.name == sb.scenario.name {
+                bail!(
+                    "{a} and {b} share scenario.name {:?}; each design writes OUT/<scenario.name>/, so give them distinct names",
+                    sa.scenario.name
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Key-value metadata of `comparison.parquet`: the usual `tokenrisk.*` keys (`scenario` and
+/// `engine`/`device` list the designs', comma-separated) and each design's TOML as run under
+/// `tokenrisk.scenario_toml.<scenario name>`. `runs` are (scenario, engine, device).
+pub fn comparison_metadata(
+    runs: &[(&Scenario, &str, &str)],
+    seed: u64,
+    paths: u64,
+) -> Vec<KeyValue> {
+    let kv = |k: &str, v: String| KeyValue::new(k.to_string(), v);
+    let distinct = |get: &dyn Fn(&(&Scenario, &str, &str)) -> String| {
+        let mut v: Vec<String> = Vec::new();
+        for r in runs {
+            let x = get(r);
+            if !v.contains(&x) {
+                v.push(x);
+            }
+        }
+        v.join(", ")
+    };
+    let mut meta = vec![
+        kv("tokenrisk.version", env!("CARGO_PKG_VERSION").to_string()),
+        kv("tokenrisk.model_version", MODEL_VERSION.to_string()),
+        kv(
+            "tokenrisk.scenario",
+            distinct(&|r| r.0.scenario.name.clone()),
+        ),
+        kv("tokenrisk.seed", seed.to_string()),
+        kv("tokenrisk.engine", distinct(&|r| r.1.to_string())),
+        kv("tokenrisk.device", distinct(&|r| r.2.to_string())),
+        kv("tokenrisk.paths", paths.to_string()),
+    ];
+    for (s, _, _) in runs {
+        meta.push(kv(
+            &format!("tokenrisk.scenario_toml.{}", s.scenario.name),
+            s.source_toml.clone(),
+        ));
+    }
+    meta
+}
+
+/// A per-metric column: name suffix and the field it holds.
+type MetricColumn = (&'static str, fn(&MetricDiff) -> f64);
+
+/// The columns of each compared metric, `<metric>_<suffix>`, in order.
+const METRIC_COLUMNS: [MetricColumn; 8] = [
+    ("mean_a", |m| m.mean_a),
+    ("mean_b", |m| m.mean_b),
+    ("diff_mean", |m| m.diff_mean),
+    ("diff_se", |m| m.diff_se),
+    ("diff_se_independent", |m| m.diff_se_independent),
+    ("diff_p05", |m| m.diff_p05),
+    ("diff_p50", |m| m.diff_p50),
+    ("diff_p95", |m| m.diff_p95),
+];
+
+/// Column names of `comparison.parquet`, in order.
+pub fn comparison_columns() -> Vec<String> {
+    let mut cols: Vec<String> = [
+        "design_a",
+        "design_b",
+        "paths",
+        "p_spiral_a",
+        "p_spiral_b",
+        "diff_p_spiral",
+        "diff_se_paired",
+        "diff_lo",
+        "diff_hi",
+        "diff_se_independent",
+        "variance_reduction",
+        "discordant_ab",
+        "discordant_ba",
+        "mcnemar_p_value",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for (m, _) in METRICS {
+        for (suffix, _) in METRIC_COLUMNS {
+            cols.push(format!("{m}_{suffix}"));
+        }
+    }
+    cols.push("nonfinite_pairs".into());
+    cols
+}
+
+/// Columns under construction.
+#[derive(Default)]
+struct Columns {
+    fields: Vec<Field>,
+    arrays: Vec<ArrayRef>,
+}
+
+impl Columns {
+    fn utf8(&mut self, name: &str, v: Vec<String>) {
+        self.fields.push(Field::new(name, DataType::Utf8, false));
+        self.arrays.push(Arc::new(StringArray::from(v)));
+    }
+    fn u64(&mut self, name: &str, v: Vec<u64>) {
+        self.fields.push(Field::new(name, DataType::UInt64, false));
+        self.arrays.push(Arc::new(UInt64Array::from(v)));
+    }
+    fn f64(&mut self, name: &str, v: Vec<f64>) {
+        self.fields.push(Field::new(name, DataType::Float64, false));
+        self.arrays.push(Arc::new(Float64Array::from(v)));
+    }
+}
+
+/// The `comparison.parquet` batch: one row per compared pair (see [`comparison_columns`]).
+/// Float columns are non-nullable and keep NaN (a metric with no finite pair) and infinity
+/// (`variance_reduction` of identical designs).
+pub fn comparison_batch(rows: &[PairComparison]) -> Result<RecordBatch> {
+    let mut c = Columns::default();
+    let f = |get: &dyn Fn(&PairComparison) -> f64| rows.iter().map(get).collect::<Vec<_>>();
+    let u = |get: &dyn Fn(&PairComparison) -> u64| rows.iter().map(get).collect::<Vec<_>>();
+    c.utf8(
+        "design_a",
+        rows.iter().map(|r| r.design_a.clone()).collect(),
+    );
+    c.utf8(
+        "design_b",
+        rows.iter().map(|r| r.design_b.clone()).collect(),
+    );
+    c.u64("paths", u(&|r| r.paths));
+    c.f64("p_spiral_a", f(&|r| r.spiral.p_a));
+    c.f64("p_spiral_b", f(&|r| r.spiral.p_b));
+    c.f64("diff_p_spiral", f(&|r| r.spiral.diff));
+    c.f64("diff_se_paired", f(&|r| r.spiral.se_paired));
+    c.f64("diff_lo", f(&|r| r.spiral.lo));
+    c.f64("diff_hi", f(&|r| r.spiral.hi));
+    c.f64("diff_se_independent", f(&|r| r.spiral.se_independent));
+    c.f64("variance_reduction", f(&|r| r.spiral.variance_reduction));
+    c.u64("discordant_ab", u(&|r| r.spiral.discordant_ab));
+    c.u64("discordant_ba", u(&|r| r.spiral.discordant_ba));
+    c.f64("mcnemar_p_value", f(&|r| r.spiral.mcnemar_p_value));
+    for (k, (m, _)) in METRICS.iter().enumerate() {
+        for (suffix, get) in METRIC_COLUMNS {
+            c.f64(&format!("{m}_{suffix}"), f(&|r| get(&r.metrics[k])));
+        }
+    }
+    c.u64("nonfinite_pairs", u(&|r| r.nonfinite_pairs));
+    debug_assert_eq!(
+        c.fields
+            .iter()
+            .map(|f| f.name().clone())
+            .collect::<Vec<_>>(),
+        comparison_columns()
+    );
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(c.fields)),
+        c.arrays,
+    )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64, tol: f64) -> bool {
+        (a - b).abs() <= tol
+    }
+
+    /// A hand-computed example: 10 paths,
+    ///   A: 1 1 1 1 0 0 0 0 0 0   (p_A = 0.4)
+    ///   B: 1 1 0 0 1 0 0 0 0 0   (p_B = 0.3)
+    /// concordant 1-1: 2, A only: 2 (paths 2, 3), B only: 1 (path 4), diff = 0.1.
+    /// d = 0 0 1 1 -1 0 0 0 0 0: mean 0.1, sum d^2 = 3,
+    ///   var(d) = (3 - 10 * 0.01) / 9 = 2.9 / 9 = 0.322222...,
+    ///   SE_paired = sqrt(0.322222 / 10) = 0.17950549...
+    /// var(A) = 10 * 0.4 * 0.6 / 9 = 0.266667, var(B) = 10 * 0.3 * 0.7 / 9 = 0.233333,
+    ///   SE_independent = sqrt(0.5 / 10) = 0.223607, variance reduction = 0.5 / 0.322222
+    ///   = 1.551724.
+    /// McNemar exact: b = 2, c = 1, m = 3, P(X <= 1) = (1 + 3) / 8 = 0.5, p = 1.
+    #[test]
+    fn paired_proportion_hand_example() {
+        let a = [1, 1, 1, 1, 0, 0, 0, 0, 0, 0].map(|x| x == 1);
+        let b = [1, 1, 0, 0, 1, 0, 0, 0, 0, 0].map(|x| x == 1);
+        let r = paired_proportion(&a, &b);
+        assert_eq!(r.n, 10);
+        assert!(close(r.p_a, 0.4, 1e-15) && close(r.p_b, 0.3, 1e-15));
+        assert!(close(r.diff, 0.1, 1e-15));
+        assert_eq!((r.discordant_ab, r.discordant_ba), (2, 1));
+        assert!(close(r.se_paired, (2.9f64 / 90.0).sqrt(), 1e-15));
+        assert!(close(r.se_paired, 0.179_505_494, 1e-9));
+        assert!(close(r.se_independent, 0.05f64.sqrt(), 1e-15));
+        assert!(close(r.variance_reduction, 0.5 / (2.9 / 9.0), 1e-12));
+        assert!(close(r.lo, 0.1 - Z95 * r.se_paired, 1e-15));
+        assert!(close(r.hi, 0.1 + Z95 * r.se_paired, 1e-15));
+        assert_eq!(r.mcnemar_p_value, 1.0);
+        // The sd(d)/sqrt(n) SE equals the McNemar-style closed form.
+        let (b_, c_, n) = (2.0f64, 1.0f64, 10.0f64);
+        let closed = (((b_ + c_) - (b_ - c_) * (b_ - c_) / n) / ((n - 1.0) * n)).sqrt();
+        assert!(close(r.se_paired, closed, 1e-15));
+    }
+
+    #[test]
+    fn mcnemar_exact_values() {
+        // b = 0, c = 5: P(X <= 0) = 1/32, two-sided 1/16.
+        assert!(close(mcnemar_exact(0, 5), 0.0625, 1e-12));
+        assert!(close(mcnemar_exact(5, 0), 0.0625, 1e-12));
+        // b = 1, c = 9, m = 10: P(X <= 1) = 11/1024, p = 22/1024.
+        assert!(close(mcnemar_exact(1, 9), 22.0 / 1024.0, 1e-12));
+        // b = 3, c = 4: symmetric-ish, p = 1 (2 * P(X <= 3) = 2 * 64/128 = 1).
+        assert_eq!(mcnemar_exact(3, 4), 1.0);
+        assert_eq!(mcnemar_exact(0, 0), 1.0);
+        // Large counts stay finite and tiny.
+        let p = mcnemar_exact(1000, 2000);
+        assert!(p > 0.0 && p < 1e-60, "{p}");
+    }
+
+    #[test]
+    fn paired_metric_hand_example() {
+        // a = 1..5, b = a - [0, 1, 0, 1, 0]: d = 0 1 0 1 0, mean 0.4, var(d) = 0.3.
+        let a = [1.0, 2.0, 3.0, 4.0, 5.0];
+        let b = [1.0, 1.0, 3.0, 3.0, 5.0];
+        let m = paired_metric(&a, &b);
+        assert_eq!(m.pairs, 5);
+        assert!(close(m.mean_a, 3.0, 1e-15) && close(m.mean_b, 2.6, 1e-15));
+        assert!(close(m.diff_mean, 0.4, 1e-15));
+        assert!(close(m.diff_se, (0.3f64 / 5.0).sqrt(), 1e-15));
+        // var(a) = 2.5, var(b) = (1.6^2 * 2 + 0.4^2 * 2 + 2.4^2) / 4 = 2.8.
+        assert!(close(m.diff_se_independent, (5.3f64 / 5.0).sqrt(), 1e-12));
+        // Lower quantiles: rank floor(q * 4): p05 -> 0, p50 -> 2, p95 -> 3.
+        assert!(close(m.diff_p05, 1.0 - 1.0, 1e-15));
+        assert!(close(m.diff_p50, 3.0 - 3.0, 1e-15));
+        assert!(close(m.diff_p95, 4.0 - 3.0, 1e-15));
+        // Non-finite pairs are left out.
+        let m = paired_metric(&[1.0, f64::NAN, 3.0], &[0.0, 1.0, f64::INFINITY]);
+        assert_eq!(m.pairs, 1);
+        assert_eq!(m.diff_mean, 1.0);
+    }
+
+    #[test]
+    fn a_design_against_itself_differs_by_nothing() {
+        let recs: Vec<PathRecord> = (0..50)
+            .map(|i| PathRecord {
+                path: i,
+                spiral: i % 3 == 0,
+                final_price: 1.0 + i as f64,
+                final_circulating: 100.0 * i as f64,
+                er_ratio: 2.0,
+                ..Default::default()
+            })
+            .collect();
+        let a = DesignPaths::from_records("x", &recs);
+        let r = compare(&a, &a).unwrap();
+        assert_eq!(r.spiral.diff, 0.0);
+        assert_eq!(r.spiral.se_paired, 0.0);
+        assert_eq!((r.spiral.discordant_ab, r.spiral.discordant_ba), (0, 0));
+        assert_eq!(r.spiral.mcnemar_p_value, 1.0);
+        assert_eq!(r.spiral.variance_reduction, f64::INFINITY);
+        for m in &r.metrics {
+            assert_eq!((m.diff_mean, m.diff_se), (0.0, 0.0));
+            assert_eq!((m.diff_p05, m.diff_p50, m.diff_p95), (0.0, 0.0, 0.0));
+        }
+        let batch = comparison_batch(&[r]).unwrap();
+        assert_eq!(batch.num_rows(), 1);
+        let names: Vec<String> = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        assert_eq!(names, comparison_columns());
+    }
+
+    #[test]
+    fn different_path_ids_are_refused() {
+        let r1 = [PathRecord {
+            path: 0,
+            ..Default::default()
+        }];
+        let r2 = [PathRecord {
+            path: 1,
+            ..Default::default()
+        }];
+        let e = compare(
+            &DesignPaths::from_records("a", &r1),
+            &DesignPaths::from_records("b", &r2),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("same path ids"), "{e}");
+    }
+
+    #[test]
+    fn designs_must_share_horizon_step_and_paths() {
+        let text = |name: &str, horizon: u32| {
+            format!(
+                "[scenario]\nname = \"{name}\"\nhorizon_days = {horizon}\npaths = 10\n[token]\nprice = 1.0\nissued = 1.0\n[emission]\nkind = \"none\"\n[demand]\nusd_per_day = 1.0\n[market]\ndrift = 0.0\nvolatility = 0.5\n[compute]\ncapacity = 1.0\ncost_per_unit_day = 1.0\n"
+            )
+        };
+        let parse = |t: String| crate::scenario::parse(&t, "t.toml").unwrap();
+        let a = parse(text("a", 28));
+        let b = parse(text("b", 28));
+        let c = parse(text("c", 14));
+        check_comparable(&[("a.toml", &a), ("b.toml", &b)]).unwrap();
+        let e = check_comparable(&[("a.toml", &a), ("b.toml", &b), ("c.toml", &c)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("differ in scenario.horizon_days: a.toml has 28, c.toml has 14"),
+            "{e}"
+        );
+        let mut b2 = b.clone();
+        b2.scenario.paths = 11;
+        let e = check_comparable(&[("a.toml", &a), ("b.toml", &b2)])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("scenario.paths"), "{e}");
+        let e = check_comparable(&[("a.toml", &a), ("a2.toml", &a)])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("share scenario.name"), "{e}");
+        let meta = comparison_metadata(&[(&a, "cpu", "x"), (&b, "cpu", "x")], 42, 10);
+        let get = |k: &str| {
+            meta.iter()
+                .find(|m| m.key == k)
+                .and_then(|m| m.value.clone())
+        };
+        assert_eq!(get("tokenrisk.scenario").as_deref(), Some("a, b"));
+        assert_eq!(get("tokenrisk.engine").as_deref(), Some("cpu"));
+        assert_eq!(
+            get("tokenrisk.scenario_toml.b"),
+            Some(b.source_toml.clone())
+        );
+    }
+
+    #[test]
+    fn pairs_in_the_order_given() {
+        let recs = [PathRecord::default()];
+        let d = |n: &str| DesignPaths::from_records(n, &recs);
+        let rows = compare_all(&[d("a"), d("b"), d("c")]).unwrap();
+        let pairs: Vec<(&str, &str)> = rows
+            .iter()
+            .map(|r| (r.design_a.as_str(), r.design_b.as_str()))
+            .collect();
+        assert_eq!(pairs, [("a", "b"), ("a", "c"), ("b", "c")]);
+    }
+}

@@ -1,0 +1,354 @@
+//! `tokenrisk merge`: shards of one run ([`crate::shard`]) put back together into exactly the
+//! outputs a single run writes.
+//!
+//! Invariants:
+//! - Nothing is merged silently: every part must read cleanly (a truncated or damaged
+//!   `partial.json` or `paths.parquet` is an error naming the file), all parts must belong
+//!   to one run (same format, tokenrisk and model version, scenario SHA-256, seed, paths, shard
+//!   count and report days; a difference names the field, both values and both folders), and
+//!   the shard indices must be exactly `0..N`: a missing shard is named (with the folder it
+//!   should be in, and any incomplete shard folder found), and so is a shard given twice
+//!   from two different folders. The same folder given twice counts once.
+//! - Accumulators are merged in shard order and path rows concatenated in path order, so the
+//!   result does not depend on the order the parts are given. Counts, histograms (hence every
+//!   quantile, VaR and CVaR), spiral flags and per-path rows are identical to the unsharded
+//!   run; means and standard errors agree up to summation order (the unsharded run folds its
+//!   1,024-path chunks one after another, the merge folds each shard's fold), about 1e-15
+//!   relative, tested within 1e-12.
+//! - Parts run on different engines (CPU f64 and GPU f32) are refused unless asked for.
+
+use crate::accumulate::Accumulator;
+use crate::engine::EngineOutput;
+use crate::model::PathRecord;
+use crate::scenario::Scenario;
+use crate::shard::{self, Partial, ShardSpec, PARTIAL_FILE};
+use anyhow::{bail, Context, Result};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// One shard folder found among the parts.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub dir: PathBuf,
+    /// `false`: the folder is named like a shard but has no `partial.json` (it did not finish).
+    pub complete: bool,
+}
+
+/// `shard-I-of-N` -> (I, N).
+fn parse_dir_name(name: &str) -> Option<(u64, u64)> {
+    let rest = name.strip_prefix("shard-")?;
+    let (i, n) = rest.split_once("-of-")?;
+    Some((i.parse().ok()?, n.parse().ok()?))
+}
+
+/// The shard folders among `parts`: each part is a shard folder (it holds `partial.json`) or
+/// a folder whose subfolders are (those holding `partial.json` or named `shard-I-of-N`).
+pub fn discover(parts: &[PathBuf]) -> Result<Vec<Found>> {
+    let mut found = Vec::new();
+    for part in parts {
+        if !part.exists() {
+            bail!("{}: no such file or folder", part.display());
+        }
+        let part_dir = if part.is_file() && part.file_name().is_some_and(|n| n == PARTIAL_FILE) {
+            part.parent().unwrap_or(Path::new(".")).to_path_buf()
+        } else {
+            part.clone()
+        };
+        if part_dir.join(PARTIAL_FILE).exists() {
+            found.push(Found {
+                dir: part_dir,
+                complete: true,
+            });
+            continue;
+        }
+        if !part_dir.is_dir() {
+            bail!(
+                "{}: not a shard folder (no {PARTIAL_FILE}) nor a folder of them",
+                part.display()
+            );
+        }
+        let mut below: Vec<Found> = std::fs::read_dir(&part_dir)
+            .with_context(|| format!("cannot list {}", part_dir.display()))?
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .filter_map(|p| {
+                let complete = p.join(PARTIAL_FILE).exists();
+                let named = p
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(parse_dir_name)
+                    .is_some();
+                (complete || named).then_some(Found { dir: p, complete })
+            })
+            .collect();
+        if below.is_empty() {
+            bail!(
+                "{}: no {PARTIAL_FILE} here and no shard folder (shard-I-of-N) below it",
+                part.display()
+            );
+        }
+        below.sort_by(|a, b| a.dir.cmp(&b.dir));
+        found.extend(below);
+    }
+    Ok(found)
+}
+
+/// A shard read and checked.
+pub struct Part {
+    pub dir: PathBuf,
+    pub partial: Partial,
+}
+
+/// The parts, checked to form one complete run, in shard order.
+pub struct Checked {
+    pub parts: Vec<Part>,
+    pub scenario: Scenario,
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+fn list(ids: &[u64]) -> String {
+    match ids {
+        [] => String::new(),
+        [one] => one.to_string(),
+        _ => {
+            let head: Vec<String> = ids[..ids.len() - 1].iter().map(u64::to_string).collect();
+            format!("{} and {}", head.join(", "), ids[ids.len() - 1])
+        }
+    }
+}
+
+/// Reads every found shard and checks that together they are one whole run (module notes).
+pub fn check(found: &[Found], allow_mixed_engines: bool) -> Result<Checked> {
+    // Read the complete ones; the same folder twice counts once.
+    let mut parts: Vec<Part> = Vec::new();
+    let mut incomplete: Vec<&Found> = Vec::new();
+    for f in found {
+        if !f.complete {
+            incomplete.push(f);
+            continue;
+        }
+        if parts.iter().any(|p| same_dir(&p.dir, &f.dir)) {
+            continue;
+        }
+        let partial = shard::read_partial(&f.dir.join(PARTIAL_FILE))?;
+        if partial.header.kind != "shard" {
+            bail!(
+                "{}: a {} file, not a finished shard",
+                f.dir.join(PARTIAL_FILE).display(),
+                partial.header.kind
+            );
+        }
+        parts.push(Part {
+            dir: f.dir.clone(),
+            partial,
+        });
+    }
+    if parts.is_empty() {
+        let names: Vec<String> = incomplete
+            .iter()
+            .map(|f| f.dir.display().to_string())
+            .collect();
+        bail!(
+            "no finished shard to merge (incomplete, without {PARTIAL_FILE}: {})",
+            if names.is_empty() {
+                "none".into()
+            } else {
+                names.join(", ")
+            }
+        );
+    }
+    // All belong to one run: compare with the first.
+    let first = &parts[0];
+    for p in &parts[1..] {
+        let diffs = first.partial.header.identity_differences(&p.partial.header);
+        if !diffs.is_empty() {
+            let what: Vec<String> = diffs
+                .iter()
+                .map(|(f, a, b)| format!("{f} {a} vs {b}"))
+                .collect();
+            bail!(
+                "shards do not belong to the same run: {} (in {}) vs {} (in {}): {}; merge only \
+                 the shards of one run (same scenario, --seed, --paths and shard count)",
+                first.partial.header.scenario,
+                first.dir.display(),
+                p.partial.header.scenario,
+                p.dir.display(),
+                what.join(", ")
+            );
+        }
+        if !allow_mixed_engines && p.partial.header.engine != first.partial.header.engine {
+            bail!(
+                "shards ran on different engines: {} (in {}) and {} (in {}); the CPU engine (f64) \
+                 and the GPU engine (f32) agree only within tolerances, so the merged result would \
+                 be neither: rerun the odd shards on the same engine, or pass \
+                 --allow-mixed-engines",
+                first.partial.header.engine,
+                first.dir.display(),
+                p.partial.header.engine,
+                p.dir.display()
+            );
+        }
+    }
+    let n = first.partial.header.shards;
+    let paths = first.partial.header.paths;
+    // Each shard's range must be the split's.
+    for p in &parts {
+        let h = &p.partial.header;
+        let spec = ShardSpec {
+            index: h.shard,
+            count: h.shards,
+        };
+        spec.check(h.paths)
+            .with_context(|| format!("{}", p.dir.join(PARTIAL_FILE).display()))?;
+        let r = spec.range(paths);
+        if h.path_start != r.start || h.path_count != r.count || h.completed != r.count {
+            bail!(
+                "{}: shard {} of {n} holds paths {}..{} ({} completed) but the split gives {}..{}",
+                p.dir.join(PARTIAL_FILE).display(),
+                h.shard,
+                h.path_start,
+                h.path_start + h.path_count,
+                h.completed,
+                r.start,
+                r.start + r.count
+            );
+        }
+    }
+    // Duplicates and missing shards.
+    let mut by_index: BTreeMap<u64, &Part> = BTreeMap::new();
+    for p in &parts {
+        let i = p.partial.header.shard;
+        if let Some(other) = by_index.insert(i, p) {
+            bail!(
+                "shard {i} of {n} appears twice: {} and {}; keep one of them",
+                other.dir.display(),
+                p.dir.display()
+            );
+        }
+    }
+    let missing: Vec<u64> = (0..n).filter(|i| !by_index.contains_key(i)).collect();
+    if !missing.is_empty() {
+        let folders: Vec<String> = missing
+            .iter()
+            .map(|&i| ShardSpec { index: i, count: n }.dir_name())
+            .collect();
+        let mut msg = format!(
+            "cannot merge {}: missing shard{} {} of {n} (expected folder{} {}); {} of {n} shards found",
+            first.partial.header.scenario,
+            if missing.len() == 1 { "" } else { "s" },
+            list(&missing),
+            if missing.len() == 1 { "" } else { "s" },
+            folders.join(", "),
+            by_index.len()
+        );
+        if !incomplete.is_empty() {
+            let names: Vec<String> = incomplete
+                .iter()
+                .map(|f| f.dir.display().to_string())
+                .collect();
+            msg.push_str(&format!(
+                "; incomplete shard folder{} without {PARTIAL_FILE} (still running, or killed: rerun): {}",
+                if names.len() == 1 { "" } else { "s" },
+                names.join(", ")
+            ));
+        }
+        bail!(msg);
+    }
+    let scenario = shard::partial_scenario(&first.partial, &first.dir.join(PARTIAL_FILE))?;
+    if crate::output::manifest::sha256_hex(&scenario.source_toml)
+        != first.partial.header.scenario_sha256
+    {
+        bail!(
+            "the scenario text of {} does not match its hash",
+            first.dir.display()
+        );
+    }
+    parts.sort_by_key(|p| p.partial.header.shard);
+    Ok(Checked { parts, scenario })
+}
+
+/// Merges checked parts: the accumulators in shard order and the path rows in path order,
+/// as one engine output (`simulate_time` is the sum of the shards' simulation times).
+pub fn merge(checked: &Checked) -> Result<EngineOutput> {
+    let first = &checked.parts[0].partial.header;
+    let mut acc = Accumulator::new(first.report_days.clone());
+    let mut records: Vec<PathRecord> = Vec::with_capacity(first.paths as usize);
+    let mut simulate = 0.0;
+    let mut devices: Vec<String> = Vec::new();
+    let mut engines: Vec<String> = Vec::new();
+    for part in &checked.parts {
+        let h = &part.partial.header;
+        acc.merge(&part.partial.acc);
+        for f in &h.paths_files {
+            records.extend(shard::read_paths_file(&part.dir, f)?);
+        }
+        simulate += h.simulate_seconds;
+        if !devices.contains(&h.device) {
+            devices.push(h.device.clone());
+        }
+        if !engines.contains(&h.engine) {
+            engines.push(h.engine.clone());
+        }
+    }
+    if records.len() as u64 != first.paths || acc.paths != first.paths {
+        bail!(
+            "merged {} path rows and {} accumulated paths, expected {}",
+            records.len(),
+            acc.paths,
+            first.paths
+        );
+    }
+    let engine: &'static str = match engines.as_slice() {
+        [e] if e == "cpu" => "cpu",
+        [e] if e == "gpu" => "gpu",
+        [_] => "other",
+        _ => "mixed",
+    };
+    Ok(EngineOutput {
+        acc,
+        records,
+        engine,
+        device: devices.join("; "),
+        simulate_time: Duration::from_secs_f64(simulate.max(0.0)),
+    })
+}
+
+/// Discovers, checks (memory included) and merges; returns the scenario, the merged output
+/// and the wall time of the merge.
+pub fn merge_parts(
+    parts: &[PathBuf],
+    allow_mixed_engines: bool,
+) -> Result<(Scenario, EngineOutput, usize, Duration)> {
+    let t0 = Instant::now();
+    let found = discover(parts)?;
+    let checked = check(&found, allow_mixed_engines)?;
+    shard::check_memory(
+        &checked.scenario,
+        checked.scenario.scenario.paths,
+        "merging",
+    )?;
+    let out = merge(&checked)?;
+    Ok((checked.scenario, out, checked.parts.len(), t0.elapsed()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dir_names() {
+        assert_eq!(parse_dir_name("shard-3-of-8"), Some((3, 8)));
+        assert_eq!(parse_dir_name("shard-x-of-8"), None);
+        assert_eq!(parse_dir_name("point-0001"), None);
+        assert_eq!(list(&[1]), "1");
+        assert_eq!(list(&[1, 3, 5]), "1, 3 and 5");
+    }
+}

@@ -1,0 +1,152 @@
+//! Human-readable HTML reports of finished runs (`tokenrisk report DIR`).
+//!
+//! A report is one self-contained `report.html` (inline CSS and SVG, no script, no
+//! network) written next to the run's tables. It is built only from the files of the run
+//! folder, read back with arrow's Parquet reader, so it works on any finished run, on any
+//! machine, long after the run.
+//!
+//! Layout: [`data`] reads the folder, [`svg`] holds the drawing primitives and number
+//! formatting, [`charts`] the chart kinds, [`page`] assembles the HTML.
+//!
+//! Invariants:
+//! - `report.html` appears atomically (temp file, fsync, rename), like every output.
+//! - A missing or unreadable required file (`summary.parquet`, `timeseries.parquet`,
+//!   `paths.parquet`; `manifest.json` when present) is an error naming the file; an
+//!   optional table that cannot be read is shown as a warning in the page.
+//! - The same files give the same bytes: the page holds no timestamp of its own.
+
+pub mod charts;
+pub mod data;
+pub mod page;
+pub mod svg;
+
+use crate::output::atomic::write_atomic_bytes;
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+
+/// The report's file name inside a run folder.
+pub const REPORT_FILE: &str = "report.html";
+
+/// Whether `dir` is a run folder (holds `summary.parquet`).
+pub fn is_run_dir(dir: &Path) -> bool {
+    dir.join(data::SUMMARY).is_file()
+}
+
+/// The report of the run in `run_dir`, as HTML.
+pub fn render_report(run_dir: &Path) -> Result<String> {
+    let run = data::load_run(run_dir, page::MAX_TABLE_ROWS)?;
+    Ok(page::run_page(&run))
+}
+
+/// Writes `run_dir/report.html` for the run in `run_dir`; returns its path.
+pub fn write_report(run_dir: &Path) -> Result<PathBuf> {
+    write_report_to(run_dir, &run_dir.join(REPORT_FILE))
+}
+
+/// Writes the report of the run in `run_dir` to `out`; returns `out`.
+pub fn write_report_to(run_dir: &Path, out: &Path) -> Result<PathBuf> {
+    let html = render_report(run_dir)
+        .with_context(|| format!("cannot report on {}", run_dir.display()))?;
+    write_atomic_bytes(out, html.as_bytes())?;
+    Ok(out.to_path_buf())
+}
+
+/// Whether `dir` holds Parquet tables of its own (and is not a run folder).
+fn has_tables(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|rd| {
+        rd.filter_map(|e| e.ok()).any(|e| {
+            let n = e.file_name();
+            let n = n.to_string_lossy();
+            n.ends_with(".parquet") && !n.starts_with('.')
+        })
+    })
+}
+
+/// The folders directly inside `dir` worth a report: run folders, and folders holding
+/// other tables (e.g. `tornado.parquet` of `tokenrisk sensitivity`), sorted by name.
+pub fn run_dirs_in(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.is_dir() && (is_run_dir(p) || has_tables(p)))
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+fn dir_name(dir: &Path) -> String {
+    dir.canonicalize()
+        .ok()
+        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| dir.display().to_string())
+}
+
+/// Writes the page of a folder that is not a run folder: a table of the runs inside it
+/// (linking their reports) and its own tables; returns its path.
+fn write_index(dir: &Path, runs: &[PathBuf]) -> Result<PathBuf> {
+    let own = data::read_extras(dir, &[], page::MAX_TABLE_ROWS)?;
+    let index: Vec<_> = runs
+        .iter()
+        .map(|run| {
+            let name = run
+                .file_name()
+                .map_or(String::new(), |n| n.to_string_lossy().into_owned());
+            let summary = data::read_table(&run.join(data::SUMMARY), Some(1)).ok();
+            (name.clone(), format!("{name}/{REPORT_FILE}"), summary)
+        })
+        .collect();
+    let html = page::index_page(&dir_name(dir), &index, &own);
+    let out = dir.join(REPORT_FILE);
+    write_atomic_bytes(&out, html.as_bytes())?;
+    Ok(out)
+}
+
+/// Reports a run folder, or every report-worthy folder inside a parent folder (run
+/// folders get a run report, folders of other tables a page of those tables), plus, when
+/// the parent holds Parquet tables of its own (such as `comparison.parquet`), a page there
+/// linking the runs. Returns the pages written. Folders that fail do not stop the others;
+/// their errors are returned together at the end.
+pub fn write_reports(dir: &Path) -> Result<Vec<PathBuf>> {
+    if !dir.is_dir() {
+        bail!("{}: no such folder", dir.display());
+    }
+    if is_run_dir(dir) {
+        return Ok(vec![write_report(dir)?]);
+    }
+    let children = run_dirs_in(dir)?;
+    let own = has_tables(dir);
+    if children.is_empty() && !own {
+        bail!(
+            "{}: no summary.parquet here and no run folder below it (expected a folder \
+             written by `tokenrisk run`, or a folder of them)",
+            dir.display()
+        );
+    }
+    let mut written = Vec::new();
+    let mut errors = Vec::new();
+    for child in &children {
+        let done = if is_run_dir(child) {
+            write_report(child)
+        } else {
+            write_index(child, &[]).with_context(|| format!("cannot report on {}", child.display()))
+        };
+        match done {
+            Ok(p) => written.push(p),
+            Err(e) => errors.push(format!("{e:#}")),
+        }
+    }
+    if own {
+        let runs: Vec<PathBuf> = children.into_iter().filter(|c| is_run_dir(c)).collect();
+        written.push(write_index(dir, &runs)?);
+    }
+    if !errors.is_empty() {
+        bail!(
+            "{} of {} folders could not be reported:\n  {}",
+            errors.len(),
+            errors.len() + written.len(),
+            errors.join("\n  ")
+        );
+    }
+    Ok(written)
+}

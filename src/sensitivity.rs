@@ -1,0 +1,674 @@
+//! One-at-a-time sensitivity analysis (tornado data) for `tokenrisk sensitivity`: every
+//! numeric parameter of a scenario is moved down and up by a documented amount, each variant
+//! is run with the base seed and path ids (common random numbers, so the effect of a small
+//! change is not buried in Monte Carlo noise), and parameters are ranked by their effect on
+//! P(spiral) and on the 95% CVaR of the horizon log-return.
+//!
+//! Perturbations ([`plan`], pure), on the scenario with every default written out (so
+//! omitted keys such as `market.depth` count too), keyed by the same dotted paths a `[sweep]`
+//! takes (`market.jumps.rate`, `vesting[0].amount`, `emission.yearly[0]`):
+//! - fractions in [0, 1] (`token.staked_fraction`, `emission.treasury_sell`, `burn.fee`,
+//!   `burn.fraction`, `compute.sell_fraction`, `compute.sell_min`, `compute.fee_sell`,
+//!   `staking.target`, `staking.unstake_sell`, `vesting[i].sell_fraction`): +-`absolute`
+//!   (default 0.05), clamped to [0, 1];
+//! - spiral thresholds (`spiral.*_drawdown`): +-`absolute`, clamped to [0.01, 0.99];
+//! - correlations: +-`absolute`, clamped to [-0.99, 0.99] (a variant that is not positive
+//!   definite fails validation and is skipped);
+//! - emission split shares: the share moves by +-`absolute` (clamped to [0, 1]) and the other
+//!   two are rescaled in proportion so the split still sums to 1 (equally when they are 0);
+//! - integers (`spiral.persist_days`, `shock[i].day`): +-`relative`, rounded, at least 1;
+//! - everything else (positive magnitudes, rates, per-step probabilities, signed drifts and
+//!   shock sizes): multiplied by `1 -+ relative` (default 0.1); a value of 0 is skipped.
+//!
+//! Not perturbed: `[scenario]` (run settings), `[risk]` and `[alerts]` (reporting). Skipped
+//! and listed: parameters the scenario's kinds and switches make inert (e.g. the stress
+//! regime when `calm_to_stress = 0`, `staking.*` when `staking.speed = 0`, `market.depth`
+//! when `market.impact = 0`), zero values under the relative rule, and any variant that
+//! fails validation (that side then reads as the base, and the skip is listed). `low_value`
+//! is always the smaller value, so `effect = f(high) - f(low)` is the effect of raising the
+//! parameter.
+
+use crate::compare::paired_proportion;
+use crate::scenario::{self, EmissionKind, QuotedIn, Scenario, SellFraction};
+use crate::sweep::{get_key, scenario_table, set_key, SweepError};
+use anyhow::Result;
+use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt32Array};
+use arrow::datatypes::{Field, Schema};
+use std::sync::Arc;
+
+pub const DEFAULT_RELATIVE: f64 = 0.10;
+pub const DEFAULT_ABSOLUTE: f64 = 0.05;
+/// Default path count: min(scenario.paths, this).
+pub const DEFAULT_MAX_PATHS: u64 = 20_000;
+pub const TORNADO_FILE: &str = "tornado.parquet";
+
+/// How a parameter is perturbed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Rule {
+    Relative,
+    Absolute { lo: f64, hi: f64 },
+    Share,
+    Integer,
+}
+
+impl Rule {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Rule::Relative => "relative",
+            Rule::Absolute { .. } => "absolute",
+            Rule::Share => "share",
+            Rule::Integer => "integer",
+        }
+    }
+}
+
+/// Strips `[i]` indices: `vesting[1].sell_fraction` -> `vesting.sell_fraction`.
+fn generic(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut depth = 0;
+    for c in path.chars() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            c if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The rule of a parameter path (see the module docs).
+pub fn rule_of(path: &str, value: &toml::Value) -> Rule {
+    let g = generic(path);
+    const FRACTIONS: [&str; 10] = [
+        "token.staked_fraction",
+        "emission.treasury_sell",
+        "burn.fee",
+        "burn.fraction",
+        "compute.sell_fraction",
+        "compute.sell_min",
+        "compute.fee_sell",
+        "staking.target",
+        "staking.unstake_sell",
+        "vesting.sell_fraction",
+    ];
+    if value.is_integer() {
+        Rule::Integer
+    } else if FRACTIONS.contains(&g.as_str()) {
+        Rule::Absolute { lo: 0.0, hi: 1.0 }
+    } else if g.starts_with("spiral.") && g.ends_with("_drawdown") {
+        Rule::Absolute { lo: 0.01, hi: 0.99 }
+    } else if g.starts_with("correlation.") {
+        Rule::Absolute {
+            lo: -0.99,
+            hi: 0.99,
+        }
+    } else if g.starts_with("emission.split.") {
+        Rule::Share
+    } else {
+        Rule::Relative
+    }
+}
+
+/// Why a parameter is inert in this scenario, if it is.
+pub fn unused_reason(s: &Scenario, path: &str) -> Option<String> {
+    let g = generic(path);
+    let stress_on = s
+        .market
+        .regimes
+        .as_ref()
+        .is_some_and(|r| r.calm_to_stress > 0.0);
+    let stress_jumps = s
+        .market
+        .regimes
+        .as_ref()
+        .is_some_and(|r| r.calm_to_stress > 0.0 && r.stress.jump_rate > 0.0);
+    let token_fees =
+        s.payment.currency == scenario::Currency::Token && s.burn.kind != scenario::BurnKind::Bme;
+    let why = match g.as_str() {
+        "market.regimes.stress_to_calm"
+        | "market.regimes.stress.drift"
+        | "market.regimes.stress.volatility"
+        | "market.regimes.stress.jump_rate"
+            if !stress_on =>
+        {
+            "the stress regime is never entered (market.regimes.calm_to_stress = 0)"
+        }
+        "market.jumps.mean" | "market.jumps.stdev"
+            if s.market.jumps.rate == 0.0 && !stress_jumps =>
+        {
+            "no price jumps (jump rates are 0)"
+        }
+        "compute.cost_jumps.mean" | "compute.cost_jumps.stdev"
+            if s.compute.cost_jumps.rate == 0.0 =>
+        {
+            "no GPU-cost jumps (compute.cost_jumps.rate = 0)"
+        }
+        "market.depth" | "market.impact_cap" | "market.impact_half_life_days"
+            if s.market.impact == 0.0 =>
+        {
+            "flows do not move the price (market.impact = 0)"
+        }
+        "demand.price_elasticity" if s.payment.quoted_in == QuotedIn::Usd => {
+            "the USD job price is fixed (payment.quoted_in = \"usd\")"
+        }
+        "compute.fee_sell" if !token_fees => {
+            "providers receive no job fees in tokens (stablecoin payments or bme)"
+        }
+        "compute.sell_min" if matches!(s.compute.sell_fraction, SellFraction::Fixed(_)) => {
+            "compute.sell_fraction is a fixed number"
+        }
+        "staking.target" | "staking.panic" | "staking.unstake_sell" if s.staking.speed == 0.0 => {
+            "the stake never moves (staking.speed = 0)"
+        }
+        "staking.panic" if s.staking.target == 0.0 => "staking.target = 0",
+        "emission.split.providers"
+        | "emission.split.stakers"
+        | "emission.split.treasury"
+        | "emission.treasury_sell"
+            if s.emission.kind == EmissionKind::None =>
+        {
+            "nothing is emitted (emission.kind = \"none\")"
+        }
+        "emission.treasury_sell" if s.emission.split.treasury == 0.0 => {
+            "the treasury receives nothing (emission.split.treasury = 0)"
+        }
+        _ => return None,
+    };
+    Some(why.to_string())
+}
+
+/// A parameter left out, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Skip {
+    pub parameter: String,
+    pub reason: String,
+}
+
+/// One parameter's down and up variants. A side is `None` where it equals the base (a
+/// clamped fraction at its bound) or failed validation (listed as a skip).
+#[derive(Debug, Clone)]
+pub struct Perturbation {
+    pub parameter: String,
+    pub rule: Rule,
+    pub base_value: f64,
+    pub low_value: f64,
+    pub high_value: f64,
+    pub low: Option<Scenario>,
+    pub high: Option<Scenario>,
+}
+
+/// Numeric leaves of a table as (dotted path, value), in table order.
+pub fn numeric_leaves(table: &toml::Table) -> Vec<(String, toml::Value)> {
+    fn walk(prefix: &str, v: &toml::Value, out: &mut Vec<(String, toml::Value)>) {
+        match v {
+            toml::Value::Integer(_) | toml::Value::Float(_) => {
+                out.push((prefix.to_string(), v.clone()))
+            }
+            toml::Value::Table(t) => {
+                for (k, x) in t {
+                    let p = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&p, x, out);
+                }
+            }
+            toml::Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    walk(&format!("{prefix}[{i}]"), x, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk("", &toml::Value::Table(table.clone()), &mut out);
+    out
+}
+
+fn as_f64(v: &toml::Value) -> f64 {
+    v.as_float()
+        .or(v.as_integer().map(|i| i as f64))
+        .unwrap_or(f64::NAN)
+}
+
+/// Smaller and larger value of a parameter under `rule`.
+fn bounds(rule: Rule, v: f64, relative: f64, absolute: f64) -> (f64, f64) {
+    match rule {
+        Rule::Relative => {
+            let (a, b) = (v * (1.0 - relative), v * (1.0 + relative));
+            (a.min(b), a.max(b))
+        }
+        Rule::Absolute { lo, hi } => ((v - absolute).max(lo), (v + absolute).min(hi)),
+        Rule::Share => ((v - absolute).max(0.0), (v + absolute).min(1.0)),
+        Rule::Integer => {
+            let lo = (v * (1.0 - relative)).round().min(v - 1.0).max(0.0);
+            let hi = (v * (1.0 + relative)).round().max(v + 1.0);
+            (lo, hi)
+        }
+    }
+}
+
+/// Builds the scenario with `path` set to `x` (and, for a split share, the other shares
+/// rescaled); `Err` holds the validation problem.
+fn variant(
+    base: &Scenario,
+    table: &toml::Table,
+    path: &str,
+    rule: Rule,
+    x: f64,
+) -> Result<Scenario, String> {
+    let mut t = table.clone();
+    let value = match rule {
+        Rule::Integer => toml::Value::Integer(x as i64),
+        _ => toml::Value::Float(x),
+    };
+    set_key(&mut t, path, value)?;
+    if rule == Rule::Share {
+        let old = get_key(table, path).map(as_f64).unwrap_or(f64::NAN);
+        let others: Vec<String> = ["providers", "stakers", "treasury"]
+            .iter()
+            .map(|k| format!("emission.split.{k}"))
+            .filter(|k| k != path)
+            .collect();
+        for k in &others {
+            let o = get_key(table, k).map(as_f64).unwrap_or(0.0);
+            let new = if old < 1.0 {
+                o * (1.0 - x) / (1.0 - old)
+            } else {
+                (1.0 - x) / others.len() as f64
+            };
+            set_key(&mut t, k, toml::Value::Float(new))?;
+        }
+    }
+    let mut s = scenario::from_table(t, "", "sensitivity").map_err(|e| {
+        e.problems
+            .iter()
+            .map(|p| format!("{}: {}", p.field, p.message))
+            .collect::<Vec<_>>()
+            .join("; ")
+    })?;
+    s.scenario.paths = base.scenario.paths;
+    s.scenario.seed = base.scenario.seed;
+    s.source_toml = String::new();
+    Ok(s)
+}
+
+/// Every parameter's variants and every skip. Nothing is simulated.
+pub fn plan(
+    base: &Scenario,
+    relative: f64,
+    absolute: f64,
+) -> Result<(Vec<Perturbation>, Vec<Skip>), SweepError> {
+    let table = scenario_table(base)?;
+    let mut plans = Vec::new();
+    let mut skips = Vec::new();
+    for (path, value) in numeric_leaves(&table) {
+        let g = generic(&path);
+        if g.starts_with("scenario.") || g.starts_with("risk.") || g.starts_with("alerts.") {
+            continue;
+        }
+        let skip = |reason: String| Skip {
+            parameter: path.clone(),
+            reason,
+        };
+        if let Some(why) = unused_reason(base, &path) {
+            skips.push(skip(why));
+            continue;
+        }
+        let rule = rule_of(&path, &value);
+        let v = as_f64(&value);
+        if v == 0.0 && matches!(rule, Rule::Relative | Rule::Integer) {
+            skips.push(skip(
+                "value is 0: a relative change does not move it".into(),
+            ));
+            continue;
+        }
+        let (lo, hi) = bounds(rule, v, relative, absolute);
+        let mut side = |x: f64, label: &str| -> Option<Scenario> {
+            if x == v {
+                return None;
+            }
+            match variant(base, &table, &path, rule, x) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    skips.push(skip(format!("{label} value {x} is invalid: {e}")));
+                    None
+                }
+            }
+        };
+        let low = side(lo, "low");
+        let high = side(hi, "high");
+        if low.is_none() && high.is_none() {
+            if lo == v && hi == v {
+                skips.push(skip("no valid perturbation".into()));
+            }
+            continue;
+        }
+        plans.push(Perturbation {
+            parameter: path.clone(),
+            rule,
+            base_value: v,
+            low_value: if low.is_some() { lo } else { v },
+            high_value: if high.is_some() { hi } else { v },
+            low,
+            high,
+        });
+    }
+    Ok((plans, skips))
+}
+
+/// What one run contributes: P(spiral), the 95% CVaR of the log-return, spiral flags.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub p_spiral: f64,
+    pub cvar95: f64,
+    pub spiral: Vec<bool>,
+}
+
+/// One row of `tornado.parquet`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Effect {
+    pub parameter: String,
+    pub rule: &'static str,
+    pub base_value: f64,
+    pub low_value: f64,
+    pub high_value: f64,
+    pub p_spiral_low: f64,
+    pub p_spiral_high: f64,
+    pub p_spiral_base: f64,
+    /// `p_spiral_high - p_spiral_low`.
+    pub effect_p_spiral: f64,
+    /// Paired (common random numbers) SE of `effect_p_spiral`.
+    pub effect_p_spiral_se: f64,
+    pub cvar95_low: f64,
+    pub cvar95_high: f64,
+    pub cvar95_base: f64,
+    /// `cvar95_high - cvar95_low`.
+    pub effect_cvar95: f64,
+    /// 1 = largest |effect_p_spiral| (ties: larger |effect_cvar95|, then name).
+    pub rank: u32,
+    /// 1 = largest |effect_cvar95| (ties: larger |effect_p_spiral|, then name).
+    pub rank_cvar95: u32,
+}
+
+/// The effect of one perturbation; a missing side reads as the base.
+pub fn effect(
+    p: &Perturbation,
+    base: &Outcome,
+    low: Option<&Outcome>,
+    high: Option<&Outcome>,
+) -> Effect {
+    let lo = low.unwrap_or(base);
+    let hi = high.unwrap_or(base);
+    Effect {
+        parameter: p.parameter.clone(),
+        rule: p.rule.name(),
+        base_value: p.base_value,
+        low_value: p.low_value,
+        high_value: p.high_value,
+        p_spiral_low: lo.p_spiral,
+        p_spiral_high: hi.p_spiral,
+        p_spiral_base: base.p_spiral,
+        effect_p_spiral: hi.p_spiral - lo.p_spiral,
+        effect_p_spiral_se: paired_proportion(&hi.spiral, &lo.spiral).se_paired,
+        cvar95_low: lo.cvar95,
+        cvar95_high: hi.cvar95,
+        cvar95_base: base.cvar95,
+        effect_cvar95: hi.cvar95 - lo.cvar95,
+        rank: 0,
+        rank_cvar95: 0,
+    }
+}
+
+fn magnitude(x: f64) -> f64 {
+    if x.is_nan() {
+        -1.0
+    } else {
+        x.abs()
+    }
+}
+
+/// Assigns `rank` and `rank_cvar95` and sorts by `rank`.
+pub fn rank(effects: &mut [Effect]) {
+    effects.sort_by(|a, b| {
+        magnitude(b.effect_cvar95)
+            .total_cmp(&magnitude(a.effect_cvar95))
+            .then(magnitude(b.effect_p_spiral).total_cmp(&magnitude(a.effect_p_spiral)))
+            .then(a.parameter.cmp(&b.parameter))
+    });
+    for (i, e) in effects.iter_mut().enumerate() {
+        e.rank_cvar95 = i as u32 + 1;
+    }
+    effects.sort_by(|a, b| {
+        magnitude(b.effect_p_spiral)
+            .total_cmp(&magnitude(a.effect_p_spiral))
+            .then(magnitude(b.effect_cvar95).total_cmp(&magnitude(a.effect_cvar95)))
+            .then(a.parameter.cmp(&b.parameter))
+    });
+    for (i, e) in effects.iter_mut().enumerate() {
+        e.rank = i as u32 + 1;
+    }
+}
+
+/// Column names of `tornado.parquet`, in order.
+pub const TORNADO_COLUMNS: [&str; 16] = [
+    "parameter",
+    "base_value",
+    "low_value",
+    "high_value",
+    "p_spiral_low",
+    "p_spiral_high",
+    "p_spiral_base",
+    "effect_p_spiral",
+    "cvar95_low",
+    "cvar95_high",
+    "cvar95_base",
+    "effect_cvar95",
+    "rank",
+    "rank_cvar95",
+    "effect_p_spiral_se",
+    "rule",
+];
+
+/// The `tornado.parquet` batch, rows in the order given (call [`rank`] first).
+pub fn tornado_batch(effects: &[Effect]) -> Result<RecordBatch> {
+    let f = |get: fn(&Effect) -> f64| -> ArrayRef {
+        Arc::new(Float64Array::from_iter_values(effects.iter().map(get)))
+    };
+    let u = |get: fn(&Effect) -> u32| -> ArrayRef {
+        Arc::new(UInt32Array::from_iter_values(effects.iter().map(get)))
+    };
+    let arrays: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(
+            effects.iter().map(|e| e.parameter.as_str()),
+        )),
+        f(|e| e.base_value),
+        f(|e| e.low_value),
+        f(|e| e.high_value),
+        f(|e| e.p_spiral_low),
+        f(|e| e.p_spiral_high),
+        f(|e| e.p_spiral_base),
+        f(|e| e.effect_p_spiral),
+        f(|e| e.cvar95_low),
+        f(|e| e.cvar95_high),
+        f(|e| e.cvar95_base),
+        f(|e| e.effect_cvar95),
+        u(|e| e.rank),
+        u(|e| e.rank_cvar95),
+        f(|e| e.effect_p_spiral_se),
+        Arc::new(StringArray::from_iter_values(
+            effects.iter().map(|e| e.rule),
+        )),
+    ];
+    let fields: Vec<Field> = TORNADO_COLUMNS
+        .iter()
+        .zip(&arrays)
+        .map(|(n, a)| Field::new(*n, a.data_type().clone(), false))
+        .collect();
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"
+[scenario]
+name = "sens"
+horizon_days = 28
+paths = 50000
+
+[token]
+price = 2.0
+issued = 1000.0
+max_supply = 2000.0
+
+[emission]
+kind = "halving_by_supply"
+per_day = 1.0
+split = { providers = 0.5, stakers = 0.3, treasury = 0.2 }
+
+[demand]
+usd_per_day = 10.0
+growth = 0.0
+
+[market]
+drift = -0.1
+volatility = 0.5
+impact = 0.0
+
+[compute]
+capacity = 100.0
+cost_per_unit_day = 1.0
+
+[correlation]
+price_demand = 0.97
+
+[[vesting]]
+amount = 10.0
+sell_fraction = 0.0
+
+[spiral]
+persist_days = 14
+"#;
+
+    fn plan_base() -> (Vec<Perturbation>, Vec<Skip>) {
+        let s = scenario::parse(BASE, "sens.toml").unwrap();
+        plan(&s, 0.1, 0.05).unwrap()
+    }
+
+    fn find<'a>(ps: &'a [Perturbation], name: &str) -> &'a Perturbation {
+        ps.iter()
+            .find(|p| p.parameter == name)
+            .unwrap_or_else(|| panic!("{name} not perturbed"))
+    }
+
+    fn skipped(skips: &[Skip], name: &str) -> String {
+        skips
+            .iter()
+            .filter(|s| s.parameter == name)
+            .map(|s| s.reason.clone())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    #[test]
+    fn rules_and_amounts() {
+        let (ps, skips) = plan_base();
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
+        // Relative, signed: low is the smaller value.
+        let d = find(&ps, "market.drift");
+        assert!(close(d.low_value, -0.11) && close(d.high_value, -0.09));
+        assert_eq!(d.low.as_ref().unwrap().market.drift, d.low_value);
+        let v = find(&ps, "market.volatility");
+        assert!(close(v.low_value, 0.45) && close(v.high_value, 0.55));
+        // Absolute fraction clamped at 0: the low side is the base.
+        let f = find(&ps, "vesting[0].sell_fraction");
+        assert_eq!((f.low_value, f.high_value), (0.0, 0.05));
+        assert!(f.low.is_none() && f.high.is_some());
+        // Correlation clamped to 0.99.
+        let c = find(&ps, "correlation.price_demand");
+        assert!(close(c.low_value, 0.92) && close(c.high_value, 0.99));
+        // Split: the other shares rescale so the sum stays 1.
+        let sp = find(&ps, "emission.split.providers");
+        let hi = &sp.high.as_ref().unwrap().emission.split;
+        assert!(close(hi.providers, 0.55));
+        assert!(close(hi.stakers, 0.3 * 0.45 / 0.5) && close(hi.treasury, 0.2 * 0.45 / 0.5));
+        // Integers: rounded, at least one apart.
+        let pd = find(&ps, "spiral.persist_days");
+        assert_eq!((pd.low_value, pd.high_value), (13.0, 15.0));
+        assert_eq!(pd.high.as_ref().unwrap().spiral.persist_days, 15);
+        // Omitted keys are parameters too (market.depth defaults to 0.02) unless inert.
+        assert!(skipped(&skips, "market.depth").contains("market.impact = 0"));
+        assert!(skipped(&skips, "demand.growth").contains("value is 0"));
+        assert!(skipped(&skips, "demand.price_elasticity").contains("quoted_in"));
+        assert!(skipped(&skips, "staking.unstake_sell").contains("staking.speed = 0"));
+        // Run settings are not parameters.
+        assert!(ps.iter().all(|p| !p.parameter.starts_with("scenario.")));
+        assert!(skips.iter().all(|p| !p.parameter.starts_with("risk.")));
+        // Variants keep the base's paths and seed.
+        assert!(ps
+            .iter()
+            .flat_map(|p| [&p.low, &p.high])
+            .flatten()
+            .all(|s| s.scenario.paths == 50000 && s.scenario.seed == 42));
+    }
+
+    #[test]
+    fn invalid_sides_are_listed_and_read_as_base() {
+        // issued 1000 + vesting 10 <= max_supply 2000; issued * 1.1 is fine, but
+        // max_supply * 0.9 = 1800 is fine too; token.price * 0.9 fine. Make one fail:
+        let text = BASE.replace("max_supply = 2000.0", "max_supply = 1010.0");
+        let s = scenario::parse(&text, "sens.toml").unwrap();
+        let (ps, skips) = plan(&s, 0.1, 0.05).unwrap();
+        let m = find(&ps, "token.max_supply");
+        assert!(m.low.is_none() && m.low_value == m.base_value);
+        assert!(m.high.is_some());
+        assert!(skipped(&skips, "token.max_supply").contains("low value 909"));
+    }
+
+    #[test]
+    fn ranks_follow_absolute_effects() {
+        let o = |p: f64, c: f64| Outcome {
+            p_spiral: p,
+            cvar95: c,
+            spiral: vec![false; 4],
+        };
+        let base = o(0.2, 1.0);
+        let pert = |name: &str| Perturbation {
+            parameter: name.into(),
+            rule: Rule::Relative,
+            base_value: 1.0,
+            low_value: 0.9,
+            high_value: 1.1,
+            low: None,
+            high: None,
+        };
+        let mut effects = vec![
+            effect(&pert("a"), &base, Some(&o(0.19, 1.0)), Some(&o(0.21, 1.5))),
+            effect(&pert("b"), &base, Some(&o(0.30, 1.0)), Some(&o(0.10, 1.1))),
+            effect(&pert("c"), &base, Some(&o(0.20, 0.0)), None),
+        ];
+        rank(&mut effects);
+        let order: Vec<(&str, u32, u32)> = effects
+            .iter()
+            .map(|e| (e.parameter.as_str(), e.rank, e.rank_cvar95))
+            .collect();
+        // |dp|: b 0.2, a 0.02, c 0; |dcvar|: c 1.0, a 0.5, b 0.1.
+        assert_eq!(order, [("b", 1, 3), ("a", 2, 2), ("c", 3, 1)]);
+        assert!((effects[0].effect_p_spiral + 0.2).abs() < 1e-12);
+        assert_eq!(effects[2].effect_cvar95, 1.0 - 0.0);
+        let batch = tornado_batch(&effects).unwrap();
+        assert_eq!(batch.num_rows(), 3);
+        let names: Vec<String> = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        assert_eq!(names, TORNADO_COLUMNS);
+    }
+}

@@ -1,0 +1,1031 @@
+//! Parameter sweeps: a scenario's `[sweep]` table (dotted keys -> lists of values, SCENARIO.md
+//! "Sweeps") expanded into the Cartesian grid of scenarios, each point validated, run with
+//! the same seed and path ids (common random numbers, so curves across the grid are smooth)
+//! and summarised in `DIR/<name>/sweep.parquet`, with per-point outputs in
+//! `DIR/<name>/point-0000/`.
+//!
+//! Expansion is pure ([`axes`], [`grid_size`], [`expand`]) and works on `toml::Table`s: the
+//! base scenario (after CLI overrides, with every default filled in) is turned back into a
+//! table, the swept keys are set on it, and [`scenario::from_table`] deserializes and
+//! validates each point. Invariants:
+//! - Keys are dotted paths as validation messages spell them: `burn.fraction`,
+//!   `market.jumps.rate`, `vesting[0].amount`, `emission.yearly[1]`. Missing tables on the
+//!   way are created (a file may omit `[staking]` and still sweep `staking.speed`).
+//! - Axes are ordered as their keys appear in the file's `[sweep]` table; the grid is
+//!   row-major: the first key varies slowest, the last fastest (nested loops in file order).
+//! - Every point is validated before anything runs: an unknown key, a value of the wrong
+//!   type or out of range is an error naming the key, the point and the problem.
+//! - A point keeps the base scenario's name; it is written with its exact TOML as run
+//!   (`tokenrisk.scenario_toml`), which re-runs it on its own.
+//! - The grid holds at most [`MAX_POINTS`] points.
+
+use crate::engine::EngineOutput;
+use crate::output::{self, parquet as pq, RunInfo, Written};
+use crate::scenario::{self, Scenario};
+use crate::summary::Summary;
+use anyhow::{Context, Result};
+use arrow::array::{
+    ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray, UInt32Array,
+};
+use arrow::datatypes::{DataType, Field, Schema};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+/// Most points a sweep may have.
+pub const MAX_POINTS: usize = 1000;
+/// Name of the sweep table in `DIR/<name>/`.
+pub const SWEEP_FILE: &str = "sweep.parquet";
+
+/// A problem with a sweep, already phrased for the user.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct SweepError(pub String);
+
+/// One swept key and its values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Axis {
+    pub key: String,
+    pub values: Vec<toml::Value>,
+}
+
+/// One grid point: its index, the swept (key, value) pairs in axis order, and the validated
+/// scenario (its `source_toml` is the point's complete TOML).
+#[derive(Debug, Clone)]
+pub struct Point {
+    pub index: usize,
+    pub values: Vec<(String, toml::Value)>,
+    pub scenario: Scenario,
+}
+
+impl Point {
+    /// `burn.fraction = 0.1, market.volatility = 0.6`.
+    pub fn describe(&self) -> String {
+        describe(&self.values)
+    }
+}
+
+fn describe(values: &[(String, toml::Value)]) -> String {
+    values
+        .iter()
+        .map(|(k, v)| format!("{k} = {}", format_value(v)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Folder of point `index` under `DIR/<name>/`.
+pub fn point_dir_name(index: usize) -> String {
+    format!("point-{index:04}")
+}
+
+/// One segment of a dotted key: a table key, or an index into an array.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Segment {
+    Key(String),
+    Index(usize),
+}
+
+/// Parses `a.b[1].c` into segments.
+pub fn parse_key(key: &str) -> Result<Vec<Segment>, String> {
+    let mut out = Vec::new();
+    if key.trim().is_empty() {
+        return Err("empty key".into());
+    }
+    for part in key.split('.') {
+        let (name, mut rest) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(format!(
+                "segment {part:?} is not a key name (letters, digits, '_', '-', optionally [index])"
+            ));
+        }
+        out.push(Segment::Key(name.to_string()));
+        while !rest.is_empty() {
+            let close = rest
+                .find(']')
+                .filter(|_| rest.starts_with('['))
+                .ok_or_else(|| format!("segment {part:?} has an unclosed or stray bracket"))?;
+            let idx: usize = rest[1..close]
+                .parse()
+                .map_err(|_| format!("segment {part:?}: {:?} is not an index", &rest[1..close]))?;
+            out.push(Segment::Index(idx));
+            rest = &rest[close + 1..];
+        }
+    }
+    Ok(out)
+}
+
+/// The value at a dotted key, if present.
+pub fn get_key<'a>(table: &'a toml::Table, key: &str) -> Option<&'a toml::Value> {
+    let segs = parse_key(key).ok()?;
+    let mut cur: Option<&toml::Value> = None;
+    for (i, seg) in segs.iter().enumerate() {
+        cur = match (i, seg, cur) {
+            (0, Segment::Key(k), _) => table.get(k),
+            (_, Segment::Key(k), Some(toml::Value::Table(t))) => t.get(k),
+            (_, Segment::Index(n), Some(toml::Value::Array(a))) => a.get(*n),
+            _ => None,
+        };
+        cur?;
+    }
+    cur
+}
+
+/// Sets the value at a dotted key, creating missing tables on the way. Fails on a path
+/// through a non-table value or an array index out of range.
+pub fn set_key(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), String> {
+    let segs = parse_key(key)?;
+    let mut walked = String::new();
+    let mut cur = Cursor::Table(table);
+    for (i, seg) in segs.iter().enumerate() {
+        let last = i + 1 == segs.len();
+        match seg {
+            Segment::Key(k) => {
+                if !walked.is_empty() {
+                    walked.push('.');
+                }
+                walked.push_str(k);
+            }
+            Segment::Index(n) => walked.push_str(&format!("[{n}]")),
+        }
+        let slot: &mut toml::Value = match (cur, seg) {
+            (Cursor::Table(t), Segment::Key(k)) => {
+                if last {
+                    t.insert(k.clone(), value);
+                    return Ok(());
+                }
+                t.entry(k.clone())
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            }
+            (Cursor::Array(a), Segment::Index(n)) => {
+                let len = a.len();
+                let v = a.get_mut(*n).ok_or_else(|| {
+                    format!("{walked}: index out of range (the list has {len} entries)")
+                })?;
+                if last {
+                    *v = value;
+                    return Ok(());
+                }
+                v
+            }
+            (Cursor::Table(_), Segment::Index(_)) => {
+                return Err(format!("{walked}: not a list, cannot be indexed"))
+            }
+            (Cursor::Array(_), Segment::Key(_)) => {
+                return Err(format!("{walked}: a list needs an index, e.g. [0]"))
+            }
+        };
+        cur = match slot {
+            toml::Value::Table(t) => Cursor::Table(t),
+            toml::Value::Array(a) => Cursor::Array(a),
+            other => {
+                return Err(format!(
+                    "{walked} holds the value {}, not a table or a list",
+                    format_value(other)
+                ))
+            }
+        };
+    }
+    unreachable!("parse_key returns at least one segment")
+}
+
+enum Cursor<'a> {
+    Table(&'a mut toml::Table),
+    Array(&'a mut Vec<toml::Value>),
+}
+
+/// A TOML value written inline: `0.1`, `"cost"`, `[1, 2]`, `{ rate = 4.0 }`.
+pub fn format_value(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => quote(s),
+        toml::Value::Integer(i) => i.to_string(),
+        toml::Value::Float(x) => format_float(*x),
+        toml::Value::Boolean(b) => b.to_string(),
+        toml::Value::Datetime(d) => d.to_string(),
+        toml::Value::Array(a) => format!(
+            "[{}]",
+            a.iter().map(format_value).collect::<Vec<_>>().join(", ")
+        ),
+        toml::Value::Table(t) => {
+            if t.is_empty() {
+                return "{}".into();
+            }
+            format!(
+                "{{ {} }}",
+                t.iter()
+                    .map(|(k, v)| format!("{} = {}", format_key(k), format_value(v)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    }
+}
+
+fn format_float(x: f64) -> String {
+    if x.is_nan() {
+        "nan".into()
+    } else if x.is_infinite() {
+        if x > 0.0 { "inf" } else { "-inf" }.into()
+    } else {
+        // Rust's shortest round-trip form ("0.1", "1e-7", "100.0") is valid TOML.
+        format!("{x:?}")
+    }
+}
+
+fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\u{:04X}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn format_key(k: &str) -> String {
+    if !k.is_empty()
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        k.to_string()
+    } else {
+        quote(k)
+    }
+}
+
+fn is_array_of_tables(v: &toml::Value) -> bool {
+    matches!(v, toml::Value::Array(a) if !a.is_empty() && a.iter().all(|x| x.is_table()))
+}
+
+/// A table written as a TOML document (the crate builds `toml` without its serializer):
+/// plain keys first, then sub-tables as `[a.b]` and arrays of tables as `[[a]]`.
+pub fn to_toml(table: &toml::Table) -> String {
+    let mut out = String::new();
+    write_table(&mut out, "", table);
+    out
+}
+
+fn write_table(out: &mut String, path: &str, table: &toml::Table) {
+    for (k, v) in table {
+        if !v.is_table() && !is_array_of_tables(v) {
+            out.push_str(&format!("{} = {}\n", format_key(k), format_value(v)));
+        }
+    }
+    for (k, v) in table {
+        let sub = if path.is_empty() {
+            format_key(k)
+        } else {
+            format!("{path}.{}", format_key(k))
+        };
+        match v {
+            toml::Value::Table(t) => {
+                out.push_str(&format!("\n[{sub}]\n"));
+                write_table(out, &sub, t);
+            }
+            toml::Value::Array(a) if is_array_of_tables(v) => {
+                for t in a {
+                    out.push_str(&format!("\n[[{sub}]]\n"));
+                    if let toml::Value::Table(t) = t {
+                        write_table(out, &sub, t);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The scenario as a table with every default filled in (the form sweeps and sensitivity
+/// perturb), without its `[sweep]`. The seed is left out when it does not fit a TOML integer;
+/// callers copy seed and paths from the base scenario after parsing.
+pub fn scenario_table(s: &Scenario) -> Result<toml::Table, SweepError> {
+    let mut c = s.clone();
+    c.sweep = None;
+    let big_seed = i64::try_from(c.scenario.seed).is_err();
+    if big_seed {
+        c.scenario.seed = 0;
+    }
+    let mut t = match toml::Value::try_from(&c) {
+        Ok(toml::Value::Table(t)) => t,
+        Ok(_) => return Err(SweepError("scenario did not serialize to a table".into())),
+        Err(e) => return Err(SweepError(format!("cannot serialize the scenario: {e}"))),
+    };
+    if big_seed {
+        if let Some(toml::Value::Table(m)) = t.get_mut("scenario") {
+            m.remove("seed");
+        }
+    }
+    Ok(t)
+}
+
+/// 1-based line of `key` inside the `[sweep]` table of `text`, if written there.
+fn sweep_key_line(text: &str, key: &str) -> Option<usize> {
+    let mut in_sweep = false;
+    for (n, line) in text.lines().enumerate() {
+        let l = line.trim();
+        if l.starts_with('[') {
+            in_sweep = l.split('#').next().unwrap_or("").trim() == "[sweep]";
+            continue;
+        }
+        if in_sweep {
+            if let Some((lhs, _)) = l.split_once('=') {
+                let lhs = lhs.trim().trim_matches(|c| c == '"' || c == '\'');
+                if lhs == key {
+                    return Some(n + 1);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The axes of a `[sweep]` table, in the order the keys appear in `text` (the file); keys
+/// not found there (an inline `sweep = { .. }`) follow in alphabetical order.
+pub fn axes(sweep: &toml::Table, text: &str) -> Result<Vec<Axis>, SweepError> {
+    let mut out = Vec::new();
+    for (key, values) in sweep {
+        parse_key(key)
+            .map_err(|e| SweepError(format!("[sweep] key {key:?} is not a dotted key: {e}")))?;
+        if key == "scenario.name" || key.starts_with("sweep") {
+            return Err(SweepError(format!(
+                "[sweep] key {key:?} cannot be swept (every point keeps the scenario's name and has no [sweep] of its own)"
+            )));
+        }
+        let values = match values {
+            toml::Value::Array(a) if !a.is_empty() => a.clone(),
+            other => {
+                return Err(SweepError(format!(
+                    "[sweep] key {key:?}: {} is not a non-empty list of values",
+                    format_value(other)
+                )))
+            }
+        };
+        out.push(Axis {
+            key: key.clone(),
+            values,
+        });
+    }
+    out.sort_by_key(|a| sweep_key_line(text, &a.key).unwrap_or(usize::MAX));
+    Ok(out)
+}
+
+/// Number of grid points; an error above [`MAX_POINTS`].
+pub fn grid_size(axes: &[Axis]) -> Result<usize, SweepError> {
+    let sizes: Vec<usize> = axes.iter().map(|a| a.values.len()).collect();
+    let total = sizes
+        .iter()
+        .try_fold(1usize, |acc, &n| acc.checked_mul(n))
+        .filter(|&n| n <= MAX_POINTS);
+    total.ok_or_else(|| {
+        let shape = sizes
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join(" x ");
+        let exact = sizes
+            .iter()
+            .try_fold(1u128, |acc, &n| acc.checked_mul(n as u128))
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "too many".into());
+        SweepError(format!(
+            "[sweep] has {shape} = {exact} points; at most {MAX_POINTS} are allowed (split it into several files)"
+        ))
+    })
+}
+
+/// Value indices of every grid point, row-major (last axis fastest).
+pub fn grid(axes: &[Axis]) -> Vec<Vec<usize>> {
+    let mut points = vec![vec![]];
+    for axis in axes {
+        points = points
+            .into_iter()
+            .flat_map(|p| {
+                (0..axis.values.len()).map(move |i| {
+                    let mut q = p.clone();
+                    q.push(i);
+                    q
+                })
+            })
+            .collect();
+    }
+    points
+}
+
+fn problems_text(e: &scenario::ScenarioError) -> String {
+    e.problems
+        .iter()
+        .map(|p| {
+            if p.field == "(syntax)" {
+                p.message.clone()
+            } else {
+                format!("{}: {}", p.field, p.message)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Expands the sweep of `base` (a validated scenario, CLI overrides applied) into validated
+/// points. `file` names the scenario in messages. Nothing is simulated.
+pub fn expand(base: &Scenario, file: &str) -> Result<(Vec<Axis>, Vec<Point>), SweepError> {
+    let sweep = base
+        .sweep
+        .as_ref()
+        .ok_or_else(|| SweepError(format!("{file}: has no [sweep] table")))?;
+    let axes = axes(sweep, &base.source_toml).map_err(|e| SweepError(format!("{file}: {e}")))?;
+    let n = grid_size(&axes).map_err(|e| SweepError(format!("{file}: {e}")))?;
+    let table = scenario_table(base).map_err(|e| SweepError(format!("{file}: {e}")))?;
+
+    // A key the format does not know fails deserialization with "unknown field" whatever
+    // the other keys hold; check each key alone so the error names it.
+    for axis in &axes {
+        let mut t = table.clone();
+        let at = sweep_key_line(&base.source_toml, &axis.key)
+            .map(|l| format!(" (line {l})"))
+            .unwrap_or_default();
+        set_key(&mut t, &axis.key, axis.values[0].clone())
+            .map_err(|e| SweepError(format!("{file}: [sweep] key {:?}{at}: {e}", axis.key)))?;
+        if let Err(e) = toml::Value::Table(t).try_into::<Scenario>() {
+            let msg = e.message().trim().to_string();
+            if msg.starts_with("unknown field") {
+                return Err(SweepError(format!(
+                    "{file}: [sweep] key {:?}{at} is not a scenario field: {msg}",
+                    axis.key
+                )));
+            }
+        }
+    }
+
+    let mut points = Vec::with_capacity(n);
+    let mut first_error: Option<String> = None;
+    let mut failed = 0usize;
+    for (index, idx) in grid(&axes).into_iter().enumerate() {
+        let values: Vec<(String, toml::Value)> = axes
+            .iter()
+            .zip(&idx)
+            .map(|(a, &i)| (a.key.clone(), a.values[i].clone()))
+            .collect();
+        let mut t = table.clone();
+        let mut set_error = None;
+        for (k, v) in &values {
+            if let Err(e) = set_key(&mut t, k, v.clone()) {
+                set_error = Some(e);
+                break;
+            }
+        }
+        let text = format!(
+            "# Sweep point {index} of {n} of {file}: {}\n# (the base scenario with every default written out and the swept keys set)\n{}",
+            describe(&values),
+            to_toml(&t)
+        );
+        let result = match set_error {
+            Some(e) => Err(e),
+            None => scenario::from_table(t, &text, file).map_err(|e| problems_text(&e)),
+        };
+        match result {
+            Ok(mut s) => {
+                if !values.iter().any(|(k, _)| k == "scenario.paths") {
+                    s.scenario.paths = base.scenario.paths;
+                }
+                if !values.iter().any(|(k, _)| k == "scenario.seed") {
+                    s.scenario.seed = base.scenario.seed;
+                }
+                s.scenario.name = base.scenario.name.clone();
+                points.push(Point {
+                    index,
+                    values,
+                    scenario: s,
+                });
+            }
+            Err(problem) => {
+                failed += 1;
+                if first_error.is_none() {
+                    first_error = Some(format!(
+                        "{file}: [sweep] point {index} of {n} ({}): {problem}",
+                        describe(&values)
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(e) = first_error {
+        let more = if failed > 1 {
+            format!(" ({failed} of {n} points are invalid; the first is shown)")
+        } else {
+            String::new()
+        };
+        return Err(SweepError(format!("{e}{more}")));
+    }
+    Ok((axes, points))
+}
+
+/// Arrow column of one axis: Int64 when every value is an integer, Float64 when every value
+/// is a number, Boolean or Utf8 when all are booleans or strings, else Utf8 of the inline
+/// TOML (lists, tables, mixed types).
+fn axis_column(key: &str, values: Vec<&toml::Value>) -> (Field, ArrayRef) {
+    use toml::Value as V;
+    let all = |f: fn(&V) -> bool| values.iter().all(|v| f(v));
+    let (dt, array): (DataType, ArrayRef) = if all(|v| v.is_integer()) {
+        let a: Int64Array = values.iter().map(|v| v.as_integer()).collect();
+        (DataType::Int64, Arc::new(a))
+    } else if all(|v| v.is_integer() || v.is_float()) {
+        let a: Float64Array = values
+            .iter()
+            .map(|v| v.as_float().or(v.as_integer().map(|i| i as f64)))
+            .collect();
+        (DataType::Float64, Arc::new(a))
+    } else if all(|v| v.is_bool()) {
+        let a: BooleanArray = values.iter().map(|v| v.as_bool()).collect();
+        (DataType::Boolean, Arc::new(a))
+    } else if all(|v| v.is_str()) {
+        let a: StringArray = values.iter().map(|v| v.as_str()).collect();
+        (DataType::Utf8, Arc::new(a))
+    } else {
+        let a = StringArray::from_iter_values(values.iter().map(|v| format_value(v)));
+        (DataType::Utf8, Arc::new(a))
+    };
+    (Field::new(key, dt, false), array)
+}
+
+/// `sweep.parquet`: `point` (UInt32), one column per swept key (named by the key, in axis
+/// order), then the columns of `summary.parquet`, one row per point. `summaries` are the
+/// points' one-row summary batches, in point order; they must share one schema.
+pub fn sweep_batch(
+    axes: &[Axis],
+    points: &[Point],
+    summaries: &[RecordBatch],
+) -> Result<RecordBatch> {
+    anyhow::ensure!(
+        points.len() == summaries.len() && !points.is_empty(),
+        "sweep_batch: {} points but {} summaries",
+        points.len(),
+        summaries.len()
+    );
+    let schema = summaries[0].schema();
+    if let Some(i) = summaries.iter().position(|b| b.schema() != schema) {
+        anyhow::bail!(
+            "sweep point {} has other summary columns than point 0 (sweeping risk.* changes the table's columns; sweep them in separate files)",
+            points[i].index
+        );
+    }
+    let body = arrow::compute::concat_batches(&schema, summaries)?;
+    let mut fields = vec![Field::new("point", DataType::UInt32, false)];
+    let mut arrays: Vec<ArrayRef> = vec![Arc::new(UInt32Array::from_iter_values(
+        points.iter().map(|p| p.index as u32),
+    ))];
+    for (k, axis) in axes.iter().enumerate() {
+        let (f, a) = axis_column(&axis.key, points.iter().map(|p| &p.values[k].1).collect());
+        fields.push(f);
+        arrays.push(a);
+    }
+    for (f, a) in schema.fields().iter().zip(body.columns()) {
+        if fields.iter().any(|x| x.name() == f.name()) {
+            anyhow::bail!("swept key {:?} collides with a summary column", f.name());
+        }
+        fields.push(f.as_ref().clone());
+        arrays.push(a.clone());
+    }
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
+}
+
+/// What a finished sweep wrote.
+#[derive(Debug, Clone)]
+pub struct SweepRun {
+    /// `DIR/<name>/`.
+    pub dir: PathBuf,
+    /// `DIR/<name>/sweep.parquet`.
+    pub table: PathBuf,
+    pub points: Vec<Written>,
+}
+
+/// Runs every point with `simulate` (the same seed and path ids for all: common random
+/// numbers), writes each point's outputs to `out_root/<name>/point-NNNN/` and then
+/// `out_root/<name>/sweep.parquet` (atomically, with the run metadata of the base scenario
+/// plus `tokenrisk.sweep_keys` and `tokenrisk.sweep_points`). `on_point` sees each finished
+/// point (for printing).
+pub fn run(
+    base: &Scenario,
+    axes: &[Axis],
+    points: &[Point],
+    out_root: &Path,
+    simulate: &mut dyn FnMut(&Scenario) -> Result<EngineOutput>,
+    on_point: &mut dyn FnMut(&Point, &EngineOutput, &Summary),
+) -> Result<SweepRun> {
+    let dir = out_root.join(&base.scenario.name);
+    let mut summaries = Vec::with_capacity(points.len());
+    let mut written = Vec::with_capacity(points.len());
+    let mut engine: (&'static str, String, u64) = ("", String::new(), 0);
+    let mut simulate_seconds = 0.0;
+    let started_at = SystemTime::now();
+    for p in points {
+        let t0 = SystemTime::now();
+        let s = &p.scenario;
+        let out = simulate(s).with_context(|| format!("sweep point {}", p.index))?;
+        let summary = Summary::from_acc(&out.acc, &s.risk);
+        let info = RunInfo {
+            scenario: s,
+            seed: s.scenario.seed,
+            engine: out.engine,
+            device: &out.device,
+            simulate_seconds: out.simulate_time.as_secs_f64(),
+            started_at: t0,
+        };
+        let w = output::write_run_in(
+            &dir.join(point_dir_name(p.index)),
+            &info,
+            &out.acc,
+            &summary,
+            &out.records,
+        )
+        .with_context(|| format!("writing sweep point {}", p.index))?;
+        summaries.push(pq::summary_batch(&info, &summary)?);
+        written.push(w);
+        simulate_seconds += info.simulate_seconds;
+        engine = (out.engine, out.device.clone(), out.acc.paths);
+        on_point(p, &out, &summary);
+    }
+    let batch = sweep_batch(axes, points, &summaries)?;
+    let info = RunInfo {
+        scenario: base,
+        seed: base.scenario.seed,
+        engine: engine.0,
+        device: &engine.1,
+        simulate_seconds,
+        started_at,
+    };
+    let mut meta = pq::run_metadata(&info, engine.2);
+    meta.push(parquet::file::metadata::KeyValue::new(
+        "tokenrisk.sweep_keys".to_string(),
+        axes.iter()
+            .map(|a| a.key.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+    ));
+    meta.push(parquet::file::metadata::KeyValue::new(
+        "tokenrisk.sweep_points".to_string(),
+        points.len().to_string(),
+    ));
+    let table = dir.join(SWEEP_FILE);
+    output::write_atomic(&table, |f| {
+        pq::write_parquet(f, batch.schema(), pq::writer_properties(meta), [Ok(batch)])?;
+        Ok(())
+    })?;
+    Ok(SweepRun {
+        dir,
+        table,
+        points: written,
+    })
+}
+
+/// `tokenrisk run` on a scenario with a `[sweep]`: expands and validates the grid, runs
+/// every point with `simulate`, prints a line per point and writes the sweep's outputs.
+pub fn run_cli(
+    file: &str,
+    base: &Scenario,
+    out_root: &Path,
+    simulate: &mut dyn FnMut(&Scenario) -> Result<EngineOutput>,
+) -> Result<SweepRun> {
+    let (axes, points) = expand(base, file)?;
+    println!(
+        "{}: sweep of {} points ({}) x {} paths x {} days, seed {} for every point (common random numbers)",
+        base.scenario.name,
+        points.len(),
+        axes.iter()
+            .map(|a| format!("{} x{}", a.key, a.values.len()))
+            .collect::<Vec<_>>()
+            .join(", "),
+        base.scenario.paths,
+        base.scenario.horizon_days,
+        base.scenario.seed
+    );
+    let run = run(
+        base,
+        &axes,
+        &points,
+        out_root,
+        simulate,
+        &mut |p, out, sum| {
+            let cvar = sum.tail_at(0.95).map(|t| t.cvar_return).unwrap_or(f64::NAN);
+            println!(
+                "  {} [{}]: P(spiral) {:.2}% (SE {:.2}%), CVaR95 log-return {:.3}, median final price {:.4} ({:.2} s)",
+                point_dir_name(p.index),
+                p.describe(),
+                100.0 * sum.p_spiral,
+                100.0 * sum.p_spiral_se,
+                cvar,
+                sum.final_price.q(0.5),
+                out.simulate_time.as_secs_f64()
+            );
+        },
+    )?;
+    println!(
+        "  wrote {} ({} rows) and {} point folders in {}",
+        run.table.display(),
+        points.len(),
+        run.points.len(),
+        run.dir.display()
+    );
+    Ok(run)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"
+[scenario]
+name = "sw"
+horizon_days = 28
+paths = 10
+
+[token]
+price = 1.0
+issued = 1000.0
+
+[emission]
+kind = "none"
+
+[burn]
+kind = "revenue_burn"
+fraction = 0.2
+
+[demand]
+usd_per_day = 10.0
+
+[market]
+drift = 0.0
+volatility = 0.5
+
+[compute]
+capacity = 100.0
+cost_per_unit_day = 1.0
+
+[[vesting]]
+amount = 10.0
+
+[sweep]
+"market.volatility" = [0.6, 0.9, 1.2]
+"burn.fraction" = [0.0, 0.1]
+"#;
+
+    fn base() -> Scenario {
+        scenario::parse(BASE, "base.toml").unwrap()
+    }
+
+    fn with_sweep(sweep: &str) -> Scenario {
+        let text = BASE.split("[sweep]").next().unwrap().to_string() + "[sweep]\n" + sweep;
+        scenario::parse(&text, "base.toml").unwrap()
+    }
+
+    fn err(s: &Scenario) -> String {
+        expand(s, "base.toml").unwrap_err().0
+    }
+
+    #[test]
+    fn keys_parse() {
+        use Segment::*;
+        assert_eq!(
+            parse_key("vesting[0].amount").unwrap(),
+            vec![Key("vesting".into()), Index(0), Key("amount".into())]
+        );
+        assert_eq!(
+            parse_key("emission.yearly[2]").unwrap(),
+            vec![Key("emission".into()), Key("yearly".into()), Index(2)]
+        );
+        for bad in ["", "a..b", "a[", "a[x]", "a]b", ".a", "a b"] {
+            assert!(parse_key(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn grid_is_row_major_in_file_order() {
+        let s = base();
+        let (axes, points) = expand(&s, "base.toml").unwrap();
+        // File order, not alphabetical: market.volatility first.
+        let keys: Vec<&str> = axes.iter().map(|a| a.key.as_str()).collect();
+        assert_eq!(keys, ["market.volatility", "burn.fraction"]);
+        assert_eq!(points.len(), 6);
+        let got: Vec<(f64, f64)> = points
+            .iter()
+            .map(|p| {
+                (
+                    p.scenario.market.volatility,
+                    p.scenario.burn.fraction.unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (0.6, 0.0),
+                (0.6, 0.1),
+                (0.9, 0.0),
+                (0.9, 0.1),
+                (1.2, 0.0),
+                (1.2, 0.1)
+            ]
+        );
+        for (i, p) in points.iter().enumerate() {
+            assert_eq!(p.index, i);
+            assert_eq!(p.scenario.scenario.name, "sw");
+            assert_eq!(p.scenario.scenario.seed, s.scenario.seed);
+            assert!(p.scenario.sweep.is_none());
+            // The point's TOML stands on its own and reproduces the point.
+            let again = scenario::parse(&p.scenario.source_toml, "point.toml").unwrap();
+            assert_eq!(again.market.volatility, p.scenario.market.volatility);
+            assert_eq!(again.burn.fraction, p.scenario.burn.fraction);
+            assert_eq!(again.vesting.len(), 1);
+        }
+        assert_eq!(
+            points[3].describe(),
+            "market.volatility = 0.9, burn.fraction = 0.1"
+        );
+        assert_eq!(grid(&axes).len(), 6);
+    }
+
+    #[test]
+    fn overrides_of_the_base_carry_to_every_point() {
+        let mut s = base();
+        s.scenario.paths = 7;
+        s.scenario.seed = u64::MAX;
+        let (_, points) = expand(&s, "base.toml").unwrap();
+        assert!(points
+            .iter()
+            .all(|p| p.scenario.scenario.paths == 7 && p.scenario.scenario.seed == u64::MAX));
+    }
+
+    #[test]
+    fn sweep_batch_columns() {
+        let s = base();
+        let (axes, points) = expand(&s, "base.toml").unwrap();
+        let summaries: Vec<RecordBatch> = points
+            .iter()
+            .map(|p| {
+                let acc = crate::accumulate::Accumulator::new(vec![0]);
+                let summary = Summary::from_acc(&acc, &p.scenario.risk);
+                let info = RunInfo {
+                    scenario: &p.scenario,
+                    seed: 1,
+                    engine: "cpu",
+                    device: "test",
+                    simulate_seconds: 1.0,
+                    started_at: SystemTime::now(),
+                };
+                pq::summary_batch(&info, &summary).unwrap()
+            })
+            .collect();
+        let b = sweep_batch(&axes, &points, &summaries).unwrap();
+        assert_eq!(b.num_rows(), 6);
+        let names: Vec<String> = b
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        assert_eq!(
+            &names[..4],
+            ["point", "market.volatility", "burn.fraction", "scenario"]
+        );
+        assert_eq!(names.len(), 3 + summaries[0].num_columns());
+        let vol = b.column(1).as_any().downcast_ref::<Float64Array>().unwrap();
+        assert_eq!(vol.values(), &[0.6, 0.6, 0.9, 0.9, 1.2, 1.2]);
+    }
+
+    #[test]
+    fn integer_and_string_axes_keep_their_types() {
+        let s = with_sweep(
+            "\"spiral.persist_days\" = [7, 14]\n\"compute.sell_fraction\" = [\"cost\", 0.5]\n",
+        );
+        let (axes, points) = expand(&s, "base.toml").unwrap();
+        assert_eq!(points.len(), 4);
+        let (f, _) = axis_column(
+            &axes[0].key,
+            points.iter().map(|p| &p.values[0].1).collect(),
+        );
+        assert_eq!(f.data_type(), &DataType::Int64);
+        let (f, a) = axis_column(
+            &axes[1].key,
+            points.iter().map(|p| &p.values[1].1).collect(),
+        );
+        assert_eq!(f.data_type(), &DataType::Utf8);
+        let a = a.as_any().downcast_ref::<StringArray>().unwrap();
+        assert_eq!(a.value(0), "\"cost\"");
+        assert_eq!(a.value(1), "0.5");
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let e = err(&with_sweep("\"burn.fractoin\" = [0.1]\n"));
+        assert!(
+            e.contains("\"burn.fractoin\"") && e.contains("not a scenario field"),
+            "{e}"
+        );
+        assert!(e.contains("unknown field `fractoin`"), "{e}");
+        assert!(e.contains("line "), "{e}");
+        let e = err(&with_sweep("\"nosuch.table\" = [1]\n"));
+        assert!(
+            e.contains("\"nosuch.table\"") && e.contains("unknown field `nosuch`"),
+            "{e}"
+        );
+        let e = err(&with_sweep("\"vesting[3].amount\" = [1.0]\n"));
+        assert!(
+            e.contains("vesting[3]") && e.contains("index out of range"),
+            "{e}"
+        );
+        let e = err(&with_sweep("\"market.volatility.x\" = [1.0]\n"));
+        assert!(e.contains("not a table or a list"), "{e}");
+        let e = err(&with_sweep("\"scenario.name\" = [\"a\", \"b\"]\n"));
+        assert!(e.contains("cannot be swept"), "{e}");
+        let e = err(&with_sweep("\"a b\" = [1]\n"));
+        assert!(e.contains("not a dotted key"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_name_the_key_the_point_and_the_problem() {
+        let e = err(&with_sweep(
+            "\"market.volatility\" = [0.5, 0.7]\n\"burn.fraction\" = [0.1, 1.5]\n",
+        ));
+        assert!(e.contains("point 1 of 4"), "{e}");
+        assert!(
+            e.contains("market.volatility = 0.5, burn.fraction = 1.5"),
+            "{e}"
+        );
+        assert!(
+            e.contains("burn.fraction: value 1.5 is out of range; allowed: 0 to 1"),
+            "{e}"
+        );
+        assert!(e.contains("2 of 4 points are invalid"), "{e}");
+        let e = err(&with_sweep("\"market.volatility\" = [\"high\"]\n"));
+        assert!(
+            e.contains("point 0 of 1 (market.volatility = \"high\")"),
+            "{e}"
+        );
+        assert!(e.contains("invalid type"), "{e}");
+        // A key that cannot be used with the file's kinds.
+        let e = err(&with_sweep("\"burn.fee\" = [0.1]\n"));
+        assert!(e.contains("burn.fee: is not used"), "{e}");
+    }
+
+    #[test]
+    fn grids_are_capped() {
+        let vals = (0..40)
+            .map(|i| format!("{}", 0.5 + i as f64 * 0.01))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let s = with_sweep(&format!(
+            "\"market.volatility\" = [{vals}]\n\"demand.volatility\" = [{vals}]\n"
+        ));
+        let e = err(&s);
+        assert!(e.contains("40 x 40 = 1600 points; at most 1000"), "{e}");
+    }
+
+    #[test]
+    fn toml_writer_round_trips() {
+        let s = base();
+        let t = scenario_table(&s).unwrap();
+        let text = to_toml(&t);
+        let back: toml::Table = toml::from_str(&text).unwrap();
+        assert_eq!(back, t);
+        let mut odd = toml::Table::new();
+        odd.insert("a b".into(), toml::Value::String("q\"\\\n\u{1}".into()));
+        odd.insert("x".into(), toml::Value::Float(1e-7));
+        odd.insert("y".into(), toml::Value::Float(-0.0));
+        odd.insert("z".into(), toml::Value::Array(vec![]));
+        let back: toml::Table = toml::from_str(&to_toml(&odd)).unwrap();
+        assert_eq!(back, odd);
+    }
+
+    #[test]
+    fn get_and_set_keys() {
+        let mut t = scenario_table(&base()).unwrap();
+        set_key(&mut t, "vesting[0].amount", toml::Value::Float(5.0)).unwrap();
+        assert_eq!(
+            get_key(&t, "vesting[0].amount"),
+            Some(&toml::Value::Float(5.0))
+        );
+        set_key(&mut t, "staking.speed", toml::Value::Float(2.0)).unwrap();
+        assert_eq!(
+            get_key(&t, "staking.speed").and_then(|v| v.as_float()),
+            Some(2.0)
+        );
+        set_key(&mut t, "new.table.key", toml::Value::Integer(1)).unwrap();
+        assert_eq!(get_key(&t, "new.table.key"), Some(&toml::Value::Integer(1)));
+        assert!(get_key(&t, "vesting[9].amount").is_none());
+    }
+}

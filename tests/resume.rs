@@ -1,0 +1,301 @@
+//! Resumable runs: a real `tokenrisk run --checkpoint-every K` process is killed with SIGKILL
+//! several times mid-run and rerun with the same arguments; the final outputs equal those of
+//! an uninterrupted run (every table column but the timings, bit for bit). A checkpoint of
+//! other arguments is refused and kept.
+
+use arrow::array::RecordBatch;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const NAME: &str = "death-spiral-stress";
+
+/// The death-spiral preset over two years: 1,024-path blocks take tens of milliseconds.
+fn scenario_file(dir: &Path) -> PathBuf {
+    let preset = tokenrisk::presets::find("death_spiral_stress").unwrap();
+    let text = preset
+        .toml
+        .replace("horizon_days = 1460", "horizon_days = 730");
+    let path = dir.join("ds730.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn command(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tokenrisk"));
+    cmd.args(args);
+    for v in [
+        "SLURM_ARRAY_TASK_ID",
+        "SLURM_ARRAY_TASK_COUNT",
+        "JOB_COMPLETION_INDEX",
+    ] {
+        cmd.env_remove(v);
+    }
+    cmd
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn ok(args: &[&str]) -> String {
+    let o = command(args).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    text(&o)
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn blocks(ck: &Path) -> usize {
+    std::fs::read_dir(ck).map_or(0, |rd| {
+        rd.filter_map(|e| e.ok())
+            .filter(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                n.starts_with("block-") && n.ends_with(".parquet")
+            })
+            .count()
+    })
+}
+
+fn read_table(path: &Path) -> RecordBatch {
+    let file = std::fs::File::open(path).unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
+    arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap()
+}
+
+/// Every column of the three tables identical, timings aside.
+fn assert_same_run(a: &Path, b: &Path) {
+    for f in ["summary.parquet", "timeseries.parquet", "paths.parquet"] {
+        let (ta, tb) = (read_table(&a.join(f)), read_table(&b.join(f)));
+        assert_eq!(ta.schema(), tb.schema(), "{f}");
+        for (i, field) in ta.schema().fields().iter().enumerate() {
+            if field.name() == "simulate_seconds" || field.name() == "path_steps_per_s" {
+                continue;
+            }
+            assert!(
+                ta.column(i).to_data() == tb.column(i).to_data(),
+                "{f}: column {} differs",
+                field.name()
+            );
+        }
+    }
+    assert!(b.join("manifest.json").exists());
+}
+
+/// Spawns `args`, waits until the checkpoint holds more blocks than when it started, and
+/// kills the process with SIGKILL. Returns whether it was killed mid-run with a checkpoint
+/// in place (false: it finished first).
+fn kill_after_progress(args: &[&str], ck: &Path) -> bool {
+    kill_after_blocks(args, ck, 1)
+}
+
+/// [`kill_after_progress`] once `more` new blocks are checkpointed.
+fn kill_after_blocks(args: &[&str], ck: &Path, more: usize) -> bool {
+    let before = blocks(ck);
+    let mut child: Child = command(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        if blocks(ck) >= before + more && ck.join("state.json").exists() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no checkpoint progress");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap(); // SIGKILL
+    let status = child.wait().unwrap();
+    !status.success()
+}
+
+#[test]
+fn killed_runs_resume_to_the_uninterrupted_result() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scn = scenario_file(tmp.path());
+    let paths = "40960";
+    let full = tmp.path().join("full");
+    ok(&[
+        "run",
+        s(&scn),
+        "--paths",
+        paths,
+        "--backend",
+        "cpu",
+        "-q",
+        "--out",
+        s(&full),
+    ]);
+
+    let out = tmp.path().join("killed");
+    let args = [
+        "run",
+        s(&scn),
+        "--paths",
+        paths,
+        "--backend",
+        "cpu",
+        "-q",
+        "--out",
+        s(&out),
+        "--checkpoint-every",
+        "1024",
+    ];
+    let ck = out.join(NAME).join(".checkpoint");
+    let mut kills = 0;
+    for k in 0..5 {
+        if kill_after_blocks(&args, &ck, 1 + k % 3) {
+            kills += 1;
+        }
+    }
+    eprintln!(
+        "resume: {kills} SIGKILLs survived, {} of 40 blocks checkpointed before the final attempt",
+        blocks(&ck)
+    );
+    assert!(kills >= 3, "only {kills} kills landed mid-run");
+    let last = ok(&args);
+    assert!(last.contains("resumed from checkpoint"), "{last}");
+    assert!(!ck.exists(), "checkpoint not removed");
+    assert_same_run(&full.join(NAME), &out.join(NAME));
+
+    // Checkpointing without any kill gives the same result too.
+    let clean = tmp.path().join("clean");
+    let mut a = args;
+    a[8] = s(&clean);
+    let o = ok(&a);
+    assert!(
+        o.contains("checkpointed every 1024 paths (40 blocks)"),
+        "{o}"
+    );
+    assert_same_run(&full.join(NAME), &clean.join(NAME));
+}
+
+#[test]
+fn stale_checkpoints_are_refused_and_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scn = scenario_file(tmp.path());
+    let out = tmp.path().join("o");
+    let args = [
+        "run",
+        s(&scn),
+        "--paths",
+        "20480",
+        "--backend",
+        "cpu",
+        "-q",
+        "--out",
+        s(&out),
+        "--resume",
+    ];
+    let ck = out.join(NAME).join(".checkpoint");
+    assert!(
+        kill_after_progress(&args, &ck),
+        "the run finished before the kill"
+    );
+    let n = blocks(&ck);
+    for (extra, want) in [
+        (&["--seed", "43"][..], "seed 42 there, 43 now"),
+        (&["--paths", "30720"][..], "paths 20480 there, 30720 now"),
+        (&["--shock", "price=-0.5@100"][..], "scenario_sha256"),
+    ] {
+        let mut a: Vec<&str> = args.to_vec();
+        if extra[0] == "--paths" {
+            a[3] = extra[1];
+        } else {
+            a.extend_from_slice(extra);
+        }
+        let o = command(&a).output().unwrap();
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        let e = text(&o);
+        assert!(e.contains(want), "{e}");
+        assert!(e.contains("rm -r") && e.contains(".checkpoint"), "{e}");
+        assert_eq!(blocks(&ck), n, "the stale checkpoint was touched");
+    }
+    // With the original arguments it resumes and matches an uninterrupted run.
+    let o = ok(&args);
+    assert!(o.contains("resumed from checkpoint"), "{o}");
+    let full = tmp.path().join("full");
+    ok(&[
+        "run",
+        s(&scn),
+        "--paths",
+        "20480",
+        "--backend",
+        "cpu",
+        "-q",
+        "--out",
+        s(&full),
+    ]);
+    assert_same_run(&full.join(NAME), &out.join(NAME));
+}
+
+#[test]
+fn a_killed_shard_resumes_and_merges() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scn = scenario_file(tmp.path());
+    let out = tmp.path().join("o");
+    let shard = |i: &'static str| {
+        [
+            "run",
+            s(&scn),
+            "--paths",
+            "12000",
+            "--backend",
+            "cpu",
+            "-q",
+            "--out",
+            s(&out),
+            "--shard",
+            i,
+            "--checkpoint-every",
+            "1024",
+        ]
+        .map(str::to_string)
+    };
+    let a1 = shard("1/2");
+    let a1: Vec<&str> = a1.iter().map(String::as_str).collect();
+    let ck = out.join(NAME).join("shard-1-of-2/.checkpoint");
+    assert!(
+        kill_after_progress(&a1, &ck),
+        "the shard finished before the kill"
+    );
+    let o = ok(&a1);
+    assert!(o.contains("resumed from checkpoint"), "{o}");
+    let a0 = shard("0/2");
+    ok(&a0.iter().map(String::as_str).collect::<Vec<_>>());
+    let merged = tmp.path().join("merged");
+    ok(&["merge", s(&out.join(NAME)), "--out", s(&merged)]);
+    let full = tmp.path().join("full");
+    ok(&[
+        "run",
+        s(&scn),
+        "--paths",
+        "12000",
+        "--backend",
+        "cpu",
+        "-q",
+        "--out",
+        s(&full),
+    ]);
+    // Paths and every count/histogram column are exact; compare the path rows here (the
+    // means are covered within 1e-12 by tests/shards.rs).
+    let (a, b) = (
+        read_table(&full.join(NAME).join("paths.parquet")),
+        read_table(&merged.join(NAME).join("paths.parquet")),
+    );
+    assert!(a == b, "per-path rows differ");
+}
