@@ -1,11 +1,12 @@
 //! Criterion benchmarks of the engines, in path-steps per second
 //! (`Throughput::Elements(paths * steps)`). `cargo bench` runs them; `cargo test
-//! --all-targets` runs each once as a smoke test. The GPU bench joins when the GPU engine
-//! is built in. For the CLI equivalent see `tokenrisk bench`.
+//! --all-targets` runs each once as a smoke test. The GPU group runs on whatever adapter
+//! `--backend gpu` would use (lavapipe in CI) and is skipped, with a note, when there is none.
+//! For the CLI equivalent see `tokenrisk bench`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::time::Duration;
-use tokenrisk::engine::{cpu, PathRange};
+use tokenrisk::engine::{cpu, gpu, PathRange};
 use tokenrisk::model::Params;
 use tokenrisk::rng::{draw_words, seed_key};
 
@@ -45,6 +46,47 @@ fn cpu_engine(c: &mut Criterion) {
     group.finish();
 }
 
+fn gpu_engine(c: &mut Criterion) {
+    let params = preset_params("bittensor_halving", 365);
+    let paths = 16_384u64;
+    let range = PathRange {
+        start: 0,
+        count: paths,
+    };
+    // Probe once: no adapter means no group, said loudly.
+    match gpu::run(
+        gpu::Selection::Any,
+        &params,
+        42,
+        PathRange {
+            start: 0,
+            count: 64,
+        },
+        &|_, _| {},
+    ) {
+        Ok(Some(_)) => {}
+        Ok(None) | Err(_) => {
+            eprintln!("SKIPPED gpu_engine bench: no GPU adapter");
+            return;
+        }
+    }
+    let mut group = c.benchmark_group("gpu_engine");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(8));
+    group.throughput(Throughput::Elements(paths * params.steps as u64));
+    group.bench_function("bittensor_halving", |b| {
+        b.iter(|| {
+            gpu::run(gpu::Selection::Any, &params, 42, range, &|_, _| {})
+                .expect("gpu run")
+                .expect("adapter")
+                .acc
+                .paths
+        })
+    });
+    group.finish();
+}
+
 fn philox(c: &mut Criterion) {
     let mut group = c.benchmark_group("philox4x32_10");
     let n = 1u64 << 16;
@@ -62,5 +104,5 @@ fn philox(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, cpu_engine, philox);
+criterion_group!(benches, cpu_engine, gpu_engine, philox);
 criterion_main!(benches);
