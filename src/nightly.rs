@@ -628,7 +628,7 @@ pub fn render_index(night: &Night) -> String {
                         h,
                         "<td>{}<span class=\"ci\">price down {}</span>{}</td>",
                         num(v),
-                        pct(1.0 - (-v).exp()),
+                        crate::report::svg::fmt_pct_fine(1.0 - (-v).exp()),
                         delta_html(v, b(get), Sense::RiseIsWorse, DeltaKind::Absolute, false)
                     );
                 }

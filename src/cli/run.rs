@@ -4,6 +4,7 @@ use super::{apply_overrides, load_scenario, simulate_and_write, RunArgs};
 use crate::convergence::{self, Target};
 use crate::engine::EngineOutput;
 use crate::model::Params;
+use crate::report::svg::{fmt_fraction_fine, fmt_pct_fine};
 use crate::scenario::Scenario;
 use crate::summary::Summary;
 use anyhow::{Context, Result};
@@ -118,14 +119,14 @@ pub fn print_summary(s: &Scenario, out: &EngineOutput, sum: &Summary, total_s: f
     }
     for t in &sum.tail {
         println!(
-            "  VaR/CVaR {:>4} log-return  {:.3} / {:.3}  (price down {} / {});  max drawdown {:.3} / {:.3}",
+            "  VaR/CVaR {:>4} log-return  {:.3} / {:.3}  (price down {} / {});  max drawdown {} / {}",
             format!("{:.0}%", t.level * 100.0),
             t.var_return,
             t.cvar_return,
-            pct(1.0 - (-t.var_return).exp()),
-            pct(1.0 - (-t.cvar_return).exp()),
-            t.var_drawdown,
-            t.cvar_drawdown
+            fmt_pct_fine(1.0 - (-t.var_return).exp()),
+            fmt_pct_fine(1.0 - (-t.cvar_return).exp()),
+            fmt_fraction_fine(t.var_drawdown),
+            fmt_fraction_fine(t.cvar_drawdown)
         );
     }
     println!(
