@@ -172,4 +172,8 @@ impl Accumulator {
     pub fn metric(&self, row: usize, metric: usize) -> &MetricAcc {
         &self.series[row * N_METRICS + metric]
     }
+
+    pub fn metric_mut(&mut self, row: usize, metric: usize) -> &mut MetricAcc {
+        &mut self.series[row * N_METRICS + metric]
+    }
 }
