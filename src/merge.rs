@@ -21,7 +21,7 @@ use crate::accumulate::Accumulator;
 use crate::engine::EngineOutput;
 use crate::model::PathRecord;
 use crate::scenario::Scenario;
-use crate::shard::{self, Partial, ShardSpec, PARTIAL_FILE};
+use crate::shard::{self, Header, ShardSpec, PARTIAL_FILE};
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -98,7 +98,9 @@ pub fn discover(parts: &[PathBuf]) -> Result<Vec<Found>> {
 /// A shard read and checked.
 pub struct Part {
     pub dir: PathBuf,
-    pub partial: Partial,
+    /// Its header (the accumulator is read again, one part at a time, by [`merge`], so a
+    /// merge of many shards holds one shard accumulator at a time).
+    pub header: Header,
 }
 
 /// The parts, checked to form one complete run, in shard order.
@@ -138,17 +140,17 @@ pub fn check(found: &[Found], allow_mixed_engines: bool) -> Result<Checked> {
         if parts.iter().any(|p| same_dir(&p.dir, &f.dir)) {
             continue;
         }
-        let partial = shard::read_partial(&f.dir.join(PARTIAL_FILE))?;
-        if partial.header.kind != "shard" {
+        let header = shard::read_header(&f.dir.join(PARTIAL_FILE))?;
+        if header.kind != "shard" {
             bail!(
                 "{}: a {} file, not a finished shard",
                 f.dir.join(PARTIAL_FILE).display(),
-                partial.header.kind
+                header.kind
             );
         }
         parts.push(Part {
             dir: f.dir.clone(),
-            partial,
+            header,
         });
     }
     if parts.is_empty() {
@@ -168,7 +170,7 @@ pub fn check(found: &[Found], allow_mixed_engines: bool) -> Result<Checked> {
     // All belong to one run: compare with the first.
     let first = &parts[0];
     for p in &parts[1..] {
-        let diffs = first.partial.header.identity_differences(&p.partial.header);
+        let diffs = first.header.identity_differences(&p.header);
         if !diffs.is_empty() {
             let what: Vec<String> = diffs
                 .iter()
@@ -177,31 +179,31 @@ pub fn check(found: &[Found], allow_mixed_engines: bool) -> Result<Checked> {
             bail!(
                 "shards do not belong to the same run: {} (in {}) vs {} (in {}): {}; merge only \
                  the shards of one run (same scenario, --seed, --paths and shard count)",
-                first.partial.header.scenario,
+                first.header.scenario,
                 first.dir.display(),
-                p.partial.header.scenario,
+                p.header.scenario,
                 p.dir.display(),
                 what.join(", ")
             );
         }
-        if !allow_mixed_engines && p.partial.header.engine != first.partial.header.engine {
+        if !allow_mixed_engines && p.header.engine != first.header.engine {
             bail!(
                 "shards ran on different engines: {} (in {}) and {} (in {}); the CPU engine (f64) \
                  and the GPU engine (f32) agree only within tolerances, so the merged result would \
                  be neither: rerun the odd shards on the same engine, or pass \
                  --allow-mixed-engines",
-                first.partial.header.engine,
+                first.header.engine,
                 first.dir.display(),
-                p.partial.header.engine,
+                p.header.engine,
                 p.dir.display()
             );
         }
     }
-    let n = first.partial.header.shards;
-    let paths = first.partial.header.paths;
+    let n = first.header.shards;
+    let paths = first.header.paths;
     // Each shard's range must be the split's.
     for p in &parts {
-        let h = &p.partial.header;
+        let h = &p.header;
         let spec = ShardSpec {
             index: h.shard,
             count: h.shards,
@@ -225,7 +227,7 @@ pub fn check(found: &[Found], allow_mixed_engines: bool) -> Result<Checked> {
     // Duplicates and missing shards.
     let mut by_index: BTreeMap<u64, &Part> = BTreeMap::new();
     for p in &parts {
-        let i = p.partial.header.shard;
+        let i = p.header.shard;
         if let Some(other) = by_index.insert(i, p) {
             bail!(
                 "shard {i} of {n} appears twice: {} and {}; keep one of them",
@@ -242,7 +244,7 @@ pub fn check(found: &[Found], allow_mixed_engines: bool) -> Result<Checked> {
             .collect();
         let mut msg = format!(
             "cannot merge {}: missing shard{} {} of {n} (expected folder{} {}); {} of {n} shards found",
-            first.partial.header.scenario,
+            first.header.scenario,
             if missing.len() == 1 { "" } else { "s" },
             list(&missing),
             if missing.len() == 1 { "" } else { "s" },
@@ -262,31 +264,36 @@ pub fn check(found: &[Found], allow_mixed_engines: bool) -> Result<Checked> {
         }
         bail!(msg);
     }
-    let scenario = shard::partial_scenario(&first.partial, &first.dir.join(PARTIAL_FILE))?;
-    if crate::output::manifest::sha256_hex(&scenario.source_toml)
-        != first.partial.header.scenario_sha256
-    {
+    let first_full = shard::read_partial(&first.dir.join(PARTIAL_FILE))?;
+    let scenario = shard::partial_scenario(&first_full, &first.dir.join(PARTIAL_FILE))?;
+    if crate::output::manifest::sha256_hex(&scenario.source_toml) != first.header.scenario_sha256 {
         bail!(
             "the scenario text of {} does not match its hash",
             first.dir.display()
         );
     }
-    parts.sort_by_key(|p| p.partial.header.shard);
+    parts.sort_by_key(|p| p.header.shard);
     Ok(Checked { parts, scenario })
 }
 
 /// Merges checked parts: the accumulators in shard order and the path rows in path order,
 /// as one engine output (`simulate_time` is the sum of the shards' simulation times).
 pub fn merge(checked: &Checked) -> Result<EngineOutput> {
-    let first = &checked.parts[0].partial.header;
+    let first = &checked.parts[0].header;
     let mut acc = Accumulator::new(first.report_days.clone());
     let mut records: Vec<PathRecord> = Vec::with_capacity(first.paths as usize);
     let mut simulate = 0.0;
     let mut devices: Vec<String> = Vec::new();
     let mut engines: Vec<String> = Vec::new();
     for part in &checked.parts {
-        let h = &part.partial.header;
-        acc.merge(&part.partial.acc);
+        let h = &part.header;
+        let file = part.dir.join(PARTIAL_FILE);
+        let partial = shard::read_partial(&file)?;
+        if &partial.header != h {
+            bail!("{} changed while it was being merged", file.display());
+        }
+        acc.merge(&partial.acc);
+        drop(partial);
         for f in &h.paths_files {
             records.extend(shard::read_paths_file(&part.dir, f)?);
         }
@@ -323,9 +330,11 @@ pub fn merge(checked: &Checked) -> Result<EngineOutput> {
 
 /// Discovers, checks (memory included) and merges; returns the scenario, the merged output
 /// and the wall time of the merge.
+/// With `out_root`, also checks that `out_root/<name>/` can be written before reading rows.
 pub fn merge_parts(
     parts: &[PathBuf],
     allow_mixed_engines: bool,
+    out_root: Option<&Path>,
 ) -> Result<(Scenario, EngineOutput, usize, Duration)> {
     let t0 = Instant::now();
     let found = discover(parts)?;
@@ -335,6 +344,9 @@ pub fn merge_parts(
         checked.scenario.scenario.paths,
         "merging",
     )?;
+    if let Some(root) = out_root {
+        shard::check_writable(&root.join(&checked.scenario.scenario.name))?;
+    }
     let out = merge(&checked)?;
     Ok((checked.scenario, out, checked.parts.len(), t0.elapsed()))
 }

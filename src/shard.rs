@@ -216,7 +216,7 @@ fn from_env(
         }
         return Ok((
             spec,
-            format!("SLURM_ARRAY_TASK_ID={index} of {count} ({flag})"),
+            format!("SLURM_ARRAY_TASK_ID={index} of {count}, {flag}"),
         ));
     }
     if let Some(index) = env_u64(env, "JOB_COMPLETION_INDEX")? {
@@ -235,7 +235,7 @@ fn from_env(
         }
         return Ok((
             ShardSpec { index, count },
-            format!("JOB_COMPLETION_INDEX={index} of {count} ({flag})"),
+            format!("JOB_COMPLETION_INDEX={index} of {count}, {flag}"),
         ));
     }
     bail!(
@@ -623,6 +623,49 @@ fn compact_report_days(pretty: &str) -> String {
     )
 }
 
+/// The JSON error of a partial file, saying whether it was cut short.
+fn json_error(e: serde_json::Error) -> anyhow::Error {
+    if e.is_eof() {
+        anyhow!("the file is truncated ({e}): the writer did not finish, or the file was cut short")
+    } else {
+        anyhow!("not a valid partial file ({e})")
+    }
+}
+
+fn check_format(h: &Header) -> Result<()> {
+    if h.format != PARTIAL_FORMAT {
+        bail!("format {:?} is not {PARTIAL_FORMAT:?}", h.format);
+    }
+    if h.format_version != PARTIAL_FORMAT_VERSION {
+        bail!(
+            "format version {} is not supported by this tokenrisk (reads version {PARTIAL_FORMAT_VERSION}; written by tokenrisk {})",
+            h.format_version,
+            h.tokenrisk_version
+        );
+    }
+    Ok(())
+}
+
+/// Reads only the header of a partial file: the whole file is parsed (so a truncated one is
+/// an error), but the accumulator is skipped rather than kept. Errors name the file.
+pub fn read_header(path: &Path) -> Result<Header> {
+    #[derive(Deserialize)]
+    struct HeaderOnly {
+        header: Header,
+    }
+    let read = || -> Result<Header> {
+        let file = std::fs::File::open(path).context("cannot read it")?;
+        if file.metadata()?.len() == 0 {
+            bail!("the file is empty (the writer did not finish, or the file was damaged)");
+        }
+        let h: HeaderOnly =
+            serde_json::from_reader(std::io::BufReader::new(file)).map_err(json_error)?;
+        check_format(&h.header)?;
+        Ok(h.header)
+    };
+    read().with_context(|| format!("cannot use partial result {}", path.display()))
+}
+
 /// Reads and checks a partial file; every error names it.
 pub fn read_partial(path: &Path) -> Result<Partial> {
     let read = || -> Result<Partial> {
@@ -630,24 +673,9 @@ pub fn read_partial(path: &Path) -> Result<Partial> {
         if bytes.is_empty() {
             bail!("the file is empty (the writer did not finish, or the file was damaged)");
         }
-        let owned: PartialOwned = serde_json::from_slice(&bytes).map_err(|e| {
-            if e.is_eof() {
-                anyhow!("the file is truncated ({e}): the writer did not finish, or the file was cut short")
-            } else {
-                anyhow!("not a valid partial file ({e})")
-            }
-        })?;
+        let owned: PartialOwned = serde_json::from_slice(&bytes).map_err(json_error)?;
         let h = &owned.header;
-        if h.format != PARTIAL_FORMAT {
-            bail!("format {:?} is not {PARTIAL_FORMAT:?}", h.format);
-        }
-        if h.format_version != PARTIAL_FORMAT_VERSION {
-            bail!(
-                "format version {} is not supported by this tokenrisk (reads version {PARTIAL_FORMAT_VERSION}; written by tokenrisk {})",
-                h.format_version,
-                h.tokenrisk_version
-            );
-        }
+        check_format(h)?;
         let acc_json = serde_json::to_string(&owned.accumulator)?;
         if sha256_bytes(acc_json.as_bytes()) != h.accumulator_sha256 {
             bail!("the accumulator does not match its SHA-256 (the file was damaged)");
@@ -964,9 +992,12 @@ pub fn write_shard(
 
 /// Chunk accumulators the CPU engine holds at once (its `BATCH_CHUNKS`).
 const CHUNKS_IN_FLIGHT: u64 = 64;
-/// Bytes a report-day histogram typically holds (measured: 50 to 300 occupied buckets of
-/// 8 bytes on the presets, plus the vector headers).
-const HIST_BYTES: u64 = 2048;
+/// Bytes a report-day histogram typically holds. Measured on `bittensor_halving` (four years,
+/// weekly rows): a 1,024-path chunk accumulator takes about 14 MB, i.e. 5.5 KB per
+/// histogram (a few hundred 8-byte buckets per sign, allocated with slack); maximum RSS was
+/// 311 MB for 20,000 paths and 1.0 GB for 200,000, which this estimate brackets (0.35 and
+/// 1.1 GB).
+const HIST_BYTES: u64 = 6 * 1024;
 /// Bytes per path of the Parquet writer's buffered row group (19 columns, before
 /// compression), up to one row group.
 const WRITER_BYTES_PER_ROW: u64 = 160;
@@ -986,11 +1017,12 @@ pub struct MemoryEstimate {
 /// accumulators in flight (report rows x metrics x a typical histogram), and the Parquet
 /// writer's row-group buffer.
 pub fn estimate(s: &Scenario, paths: u64) -> MemoryEstimate {
-    let rows = u64::from(s.scenario.horizon_days / s.scenario.report_every.max(1)) + 2;
+    let rows = crate::model::Params::compile(s).report_days().len() as u64;
     let metric = std::mem::size_of::<MetricAcc>() as u64 + HIST_BYTES;
     let acc = (rows * N_METRICS as u64 + 10) * metric;
     let per_path = std::mem::size_of::<PathRecord>() as u64;
-    let in_flight = CHUNKS_IN_FLIGHT * (acc + crate::engine::cpu::CHUNK_PATHS * per_path);
+    let chunk = crate::engine::cpu::CHUNK_PATHS;
+    let in_flight = CHUNKS_IN_FLIGHT.min(paths.div_ceil(chunk)) * (acc + chunk * per_path);
     let writer = paths.min(pq::ROW_GROUP_ROWS as u64) * WRITER_BYTES_PER_ROW;
     let fixed = acc + in_flight + writer;
     MemoryEstimate {
@@ -1041,6 +1073,22 @@ pub fn available_memory() -> Option<(u64, String)> {
         }
     }
     best
+}
+
+/// Checks, before any work, that the output folder `dir` can be created and written in (a
+/// probe file is created and removed), so a bad `--out` fails before a long simulation.
+pub fn check_writable(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create output directory {}", dir.display()))?;
+    let probe = dir.join(format!(".tokenrisk-write-probe.{}.tmp", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .and_then(|mut f| f.write_all(b"probe"))
+        .with_context(|| format!("cannot write in output directory {}", dir.display()))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }
 
 fn gib(bytes: u64) -> String {

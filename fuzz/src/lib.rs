@@ -40,7 +40,10 @@ pub fn scenario(data: &[u8]) -> Outcome {
         Ok(s) => s,
         Err(e) => {
             let msg = e.to_string();
-            assert!(msg.starts_with("fuzz.toml"), "message does not name the file: {msg}");
+            assert!(
+                msg.starts_with("fuzz.toml"),
+                "message does not name the file: {msg}"
+            );
             let field = e
                 .problems
                 .first()
@@ -82,8 +85,22 @@ pub fn scenario(data: &[u8]) -> Outcome {
 /// indices dropped, unknown keys and unparsable text lumped together.
 fn coarse_field(field: &str, message: &str) -> String {
     const TABLES: &[&str] = &[
-        "scenario", "token", "emission", "payment", "burn", "demand", "market", "compute",
-        "staking", "vesting", "correlation", "spiral", "shock", "risk", "alerts", "sweep",
+        "scenario",
+        "token",
+        "emission",
+        "payment",
+        "burn",
+        "demand",
+        "market",
+        "compute",
+        "staking",
+        "vesting",
+        "correlation",
+        "spiral",
+        "shock",
+        "risk",
+        "alerts",
+        "sweep",
     ];
     if message.starts_with("unknown field") {
         return "(unknown field)".into();
@@ -95,7 +112,8 @@ fn coarse_field(field: &str, message: &str) -> String {
             if i == 0 {
                 part.to_string()
             } else {
-                part.split_once(']').map_or(String::new(), |(_, rest)| format!("[]{rest}"))
+                part.split_once(']')
+                    .map_or(String::new(), |(_, rest)| format!("[]{rest}"))
             }
         })
         .collect();
@@ -123,7 +141,12 @@ fn simulate(s: &Scenario) -> (bool, bool, bool) {
         }
     }
     let params = Params::compile(&run);
-    let out = cpu::run(&params, run.scenario.seed, PathRange { start: 0, count: 2 }, &|_, _| {});
+    let out = cpu::run(
+        &params,
+        run.scenario.seed,
+        PathRange { start: 0, count: 2 },
+        &|_, _| {},
+    );
     assert_eq!(out.records.len(), 2);
     let summary = Summary::from_acc(&out.acc, &run.risk);
     let qs = report_quantiles(&run.risk);

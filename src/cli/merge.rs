@@ -32,7 +32,7 @@ pub fn cmd_merge(args: MergeArgs) -> Result<i32> {
     let t0 = Instant::now();
     let started_at = SystemTime::now();
     let (s, output, n, merge_time) =
-        crate::merge::merge_parts(&args.parts, args.allow_mixed_engines)?;
+        crate::merge::merge_parts(&args.parts, args.allow_mixed_engines, Some(&args.out))?;
     let done = write_outputs(&s, output, &args.out, started_at)?;
     let total = t0.elapsed().as_secs_f64();
     // "with outputs": the shards' simulation plus this merge.
@@ -92,6 +92,7 @@ pub fn run_scaled(arg: &str, s: &Scenario, args: &RunArgs, t0: Instant) -> Resul
     let Some((spec, from)) = sharded else {
         // A whole run with checkpoints.
         shard::check_memory(s, paths, "the run")?;
+        shard::check_writable(&run_dir)?;
         let started_at = SystemTime::now();
         let ck = resume::checkpoint_dir(&run_dir);
         let block = resume::block_paths(args.checkpoint_every, paths);
@@ -131,6 +132,7 @@ pub fn run_scaled(arg: &str, s: &Scenario, args: &RunArgs, t0: Instant) -> Resul
         &format!("shard {} of {}", spec.index, spec.count),
     )?;
     let dir = run_dir.join(spec.dir_name());
+    shard::check_writable(&dir)?;
     let mut note = String::new();
     let output: EngineOutput = if checkpointing {
         let ck = resume::checkpoint_dir(&dir);

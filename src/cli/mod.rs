@@ -281,6 +281,9 @@ pub fn simulate_and_write(
     show_progress: bool,
 ) -> Result<Completed> {
     let started_at = SystemTime::now();
+    // Refuse what cannot fit or cannot be written before simulating, not after.
+    crate::shard::check_memory(s, s.scenario.paths, "the run")?;
+    crate::shard::check_writable(&out_root.join(&s.scenario.name))?;
     let output = simulate(s, backend, show_progress)?;
     write_outputs(s, output, out_root, started_at)
 }

@@ -142,9 +142,26 @@ pub fn print_summary(s: &Scenario, out: &EngineOutput, sum: &Summary, total_s: f
         sum.final_price.se
     );
     if sum.nonfinite_paths > 0 {
+        let pp = &out.acc.per_path;
+        let which: Vec<String> = [
+            ("log_return", &pp.log_return),
+            ("max_drawdown", &pp.max_drawdown),
+            ("final_price", &pp.final_price),
+            ("final_circulating", &pp.final_circulating),
+            ("er_ratio", &pp.er_ratio),
+            ("minted", &pp.minted),
+            ("burned", &pp.burned),
+        ]
+        .iter()
+        .filter(|(_, m)| m.moments.nonfinite > 0)
+        .map(|(name, m)| format!("{name} {}", m.moments.nonfinite))
+        .collect();
         println!(
-            "  WARNING: {} paths produced non-finite values and were excluded from histograms",
-            sum.nonfinite_paths
+            "  WARNING: {} paths produced non-finite values ({}); those values are counted \
+             (nonfinite_paths, the timeseries' nonfinite column) and left out of every mean, \
+             quantile and histogram",
+            sum.nonfinite_paths,
+            which.join(", ")
         );
     }
 }

@@ -38,13 +38,59 @@ impl Rng {
 }
 
 const EXTREMES: &[&str] = &[
-    "0", "-0", "0.0", "-0.0", "-1", "1", "2", "0.5", "1e308", "-1e308",
-    "1.7976931348623157e308", "5e-324", "-5e-324", "1e-300", "nan", "+nan", "-nan", "inf",
-    "-inf", "+inf", "9223372036854775807", "-9223372036854775808", "4294967295", "4294967296",
-    "36500", "36501", "365", "366", "0.999999999", "1.000000001", "1e19", "1e-12", "100",
-    "\"\"", "\"x\"", "\"none\"", "true", "false", "[]", "{}", "[1, 2, 3]", "[nan]", "[inf, -inf]",
-    "1979-05-27T07:32:00Z", "'a'", "\"token\"", "\"usd\"", "\"cost\"", "\"bme\"",
-    "\"revenue_burn\"", "\"schedule\"", "\"halving_by_supply\"", "\"halving_by_time\"",
+    "0",
+    "-0",
+    "0.0",
+    "-0.0",
+    "-1",
+    "1",
+    "2",
+    "0.5",
+    "1e308",
+    "-1e308",
+    "1.7976931348623157e308",
+    "5e-324",
+    "-5e-324",
+    "1e-300",
+    "nan",
+    "+nan",
+    "-nan",
+    "inf",
+    "-inf",
+    "+inf",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "4294967295",
+    "4294967296",
+    "36500",
+    "36501",
+    "365",
+    "366",
+    "0.999999999",
+    "1.000000001",
+    "1e19",
+    "1e-12",
+    "100",
+    "\"\"",
+    "\"x\"",
+    "\"none\"",
+    "true",
+    "false",
+    "[]",
+    "{}",
+    "[1, 2, 3]",
+    "[nan]",
+    "[inf, -inf]",
+    "1979-05-27T07:32:00Z",
+    "'a'",
+    "\"token\"",
+    "\"usd\"",
+    "\"cost\"",
+    "\"bme\"",
+    "\"revenue_burn\"",
+    "\"schedule\"",
+    "\"halving_by_supply\"",
+    "\"halving_by_time\"",
 ];
 
 const BYTES: &[u8] = b"=[]\"'#\n.-+eE0123456789{},_ \\\t";
@@ -75,7 +121,11 @@ fn with_value(line: &[u8], value: &str) -> Option<Vec<u8>> {
 fn huge_array(rng: &mut Rng) -> String {
     let n = *rng.pick(&[0usize, 1, 17, 33, 100, 1000, 20_000]);
     let v = *rng.pick(EXTREMES);
-    let v = if v.starts_with('[') || v.starts_with('{') { "1e308" } else { v };
+    let v = if v.starts_with('[') || v.starts_with('{') {
+        "1e308"
+    } else {
+        v
+    };
     let items = vec![v; n];
     format!("[{}]", items.join(", "))
 }
@@ -94,7 +144,11 @@ fn mutate(
     } else {
         rng.pick(corpus).clone()
     };
-    let rounds = if rng.below(2) == 0 { 1 } else { 1 + rng.below(4) };
+    let rounds = if rng.below(2) == 0 {
+        1
+    } else {
+        1 + rng.below(4)
+    };
     for _ in 0..rounds {
         let mut ls = lines(&data);
         match rng.below(12) {
@@ -118,7 +172,8 @@ fn mutate(
                 ls.insert(i, l);
             }
             4 | 5 => {
-                let with_eq: Vec<usize> = (0..ls.len()).filter(|&i| ls[i].contains(&b'=')).collect();
+                let with_eq: Vec<usize> =
+                    (0..ls.len()).filter(|&i| ls[i].contains(&b'=')).collect();
                 if with_eq.is_empty() {
                     continue;
                 }
@@ -136,7 +191,7 @@ fn mutate(
                 let at = rng.below(ls.len() + 1);
                 let mut l = rng.pick(keys).clone();
                 if rng.below(2) == 0 {
-                    let v: &str = *rng.pick(EXTREMES);
+                    let v: &&str = rng.pick(EXTREMES);
                     if let Some(x) = with_value(&l, v) {
                         l = x;
                     }
@@ -166,12 +221,15 @@ fn mutate(
             }
             10 => {
                 // Repeat a table block (e.g. [[shock]] many times).
-                let starts: Vec<usize> = (0..ls.len()).filter(|&i| ls[i].starts_with(b"[")).collect();
+                let starts: Vec<usize> =
+                    (0..ls.len()).filter(|&i| ls[i].starts_with(b"[")).collect();
                 if starts.is_empty() {
                     continue;
                 }
                 let s = *rng.pick(&starts);
-                let e = (s + 1..ls.len()).find(|&i| ls[i].starts_with(b"[")).unwrap_or(ls.len());
+                let e = (s + 1..ls.len())
+                    .find(|&i| ls[i].starts_with(b"["))
+                    .unwrap_or(ls.len());
                 let block: Vec<Vec<u8>> = ls[s..e].to_vec();
                 let times = *rng.pick(&[1usize, 2, 8, 17, 40]);
                 for _ in 0..times {
@@ -194,7 +252,9 @@ fn mutate(
 }
 
 fn load_dir(dir: &Path, out: &mut Vec<Vec<u8>>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut paths: Vec<PathBuf> = rd.filter_map(|e| e.ok()).map(|e| e.path()).collect();
     paths.sort();
     for p in paths {
@@ -262,6 +322,7 @@ fn main() {
     let (mut execs, mut added, mut simulated) = (0u64, 0usize, 0u64);
     let mut crashes: BTreeMap<String, PathBuf> = BTreeMap::new();
     let mut slowest = (Duration::ZERO, 0u64);
+    let mut nonfinite_seen = 0u64;
     while Instant::now() < deadline {
         let input = mutate(&mut rng, &corpus, &valid, &keys, &headers);
         let t = Instant::now();
@@ -275,6 +336,31 @@ fn main() {
         match r {
             Ok(o) => {
                 let sim = matches!(o, Outcome::Simulated { .. });
+                if matches!(
+                    o,
+                    Outcome::Simulated {
+                        nonfinite: true,
+                        ..
+                    }
+                ) && nonfinite_seen == 0
+                {
+                    std::fs::create_dir_all(&artifacts).ok();
+                    let path = artifacts.join(format!("nonfinite-{h:016x}"));
+                    let _ = std::fs::write(&path, &input);
+                    println!(
+                        "note: a valid scenario produced non-finite path values: {}",
+                        path.display()
+                    );
+                }
+                if matches!(
+                    o,
+                    Outcome::Simulated {
+                        nonfinite: true,
+                        ..
+                    }
+                ) {
+                    nonfinite_seen += 1;
+                }
                 if sim {
                     simulated += 1;
                 }
@@ -298,12 +384,12 @@ fn main() {
                     .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
                     .unwrap_or_else(|| "(non-string panic)".into());
                 let key: String = msg.chars().take(160).collect();
-                if !crashes.contains_key(&key) {
+                if let std::collections::btree_map::Entry::Vacant(e) = crashes.entry(key) {
                     std::fs::create_dir_all(&artifacts).ok();
                     let path = artifacts.join(format!("crash-{h:016x}"));
                     let _ = std::fs::write(&path, &input);
-                    eprintln!("PANIC: {key}\n  input saved to {}", path.display());
-                    crashes.insert(key, path);
+                    eprintln!("PANIC: {}\n  input saved to {}", e.key(), path.display());
+                    e.insert(path);
                 }
             }
         }
@@ -312,7 +398,7 @@ fn main() {
     println!(
         "stable_fuzz: {execs} executions in {secs:.0} s ({:.0}/s, seed {seed}), {simulated} simulated; \
          corpus {} inputs ({n_seeds} seeds + {} saved, {added} new this run); {} distinct outcomes; \
-         slowest input {:.1} ms; {} distinct panics",
+         slowest input {:.1} ms; {nonfinite_seen} valid inputs with non-finite path values; {} distinct panics",
         execs as f64 / secs.max(1e-9),
         corpus.len(),
         corpus.len() - n_seeds,
