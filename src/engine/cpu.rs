@@ -4,7 +4,7 @@
 //! thread count), each chunk fills its own accumulator, and chunk accumulators are merged in
 //! chunk order. Histograms and counts are exact under any grouping; means are identical for
 //! any thread count because the merge order is fixed. Memory is bounded by simulating
-//! `BATCH_CHUNKS` chunks at a time. Inside a chunk, blocks of `LOCKSTEP_PATHS` paths are
+//! `BATCH_CHUNKS_PER_THREAD` chunks per thread at a time. Inside a chunk, blocks of `LOCKSTEP_PATHS` paths are
 //! stepped in lockstep (same per-path numbers as `model::simulate_path`, which stays the
 //! one-path reference for tests).
 
@@ -17,8 +17,10 @@ use std::time::Instant;
 
 /// Paths per chunk: large enough to amortise a chunk accumulator, small enough to balance.
 pub const CHUNK_PATHS: u64 = 1024;
-/// Chunks simulated between in-order merges.
-const BATCH_CHUNKS: u64 = 64;
+/// Chunks simulated between in-order merges, per worker thread. Each chunk holds its own
+/// accumulator (~14 MB for a 4-year weekly scenario) until merged, so this bounds memory;
+/// it does not affect results (chunks are always merged in chunk order).
+const BATCH_CHUNKS_PER_THREAD: u64 = 2;
 
 /// Paths stepped in lockstep inside a chunk. At a report day the block's values of one metric
 /// go into that metric's histogram together, so each of the ~2,500 (day, metric) histograms
@@ -85,7 +87,8 @@ pub fn run(params: &Params, seed: u64, range: PathRange, progress: Progress) -> 
     let end = range.start + range.count;
     let mut chunk = 0;
     while chunk < n_chunks {
-        let batch_end = (chunk + BATCH_CHUNKS).min(n_chunks);
+        let batch = BATCH_CHUNKS_PER_THREAD * rayon::current_num_threads().max(2) as u64;
+        let batch_end = (chunk + batch).min(n_chunks);
         let parts: Vec<_> = (chunk..batch_end)
             .into_par_iter()
             .map(|c| {
