@@ -2,6 +2,8 @@
 //! `validate` and error exit codes, and byte-identical outputs for the same seed whatever
 //! the thread count.
 
+mod common;
+use common::text;
 use std::path::Path;
 use std::process::{Command, Output};
 use tokenrisk::output::read_parquet_metadata;
@@ -13,14 +15,6 @@ fn tokenrisk(args: &[&str], threads: Option<usize>) -> Output {
         cmd.env("RAYON_NUM_THREADS", t.to_string());
     }
     cmd.output().expect("run tokenrisk")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn parquet_rows(path: &Path) -> usize {

@@ -2,6 +2,8 @@
 //! 4 failures), the alert on the page and in alerts.json, a broken file among good ones, the
 //! previous night's deltas, and re-running a date replacing its folder without leftovers.
 
+mod common;
+use common::text;
 use std::path::Path;
 use std::process::{Command, Output};
 use tokenrisk::nightly::Headline;
@@ -72,14 +74,6 @@ fn nightly(scenarios: &Path, reports: &Path, date: &str, paths: &str) -> Output 
         .args(["--date", date, "--paths", paths, "--backend", "cpu", "-q"])
         .output()
         .expect("run tokenrisk")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn folder(files: &[(&str, &str)]) -> tempfile::TempDir {

@@ -1,11 +1,12 @@
 //! `tokenrisk report`: HTML reports of finished runs, end to end through the binary and the
 //! library (`tokenrisk::report::write_report`), on small runs with fixed seeds.
 
+mod common;
 use arrow::array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray, UInt32Array};
 use arrow::datatypes::{Field, Schema};
+use common::{text, tokenrisk};
 use parquet::arrow::ArrowWriter;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::Arc;
 use tokenrisk::report::svg::{log_ticks, nice_ticks, use_log_scale};
 
@@ -56,21 +57,6 @@ const TITLES: [&str; 13] = [
     "Final price",
     "Time to spiral",
 ];
-
-fn tokenrisk(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tokenrisk"))
-        .args(args)
-        .output()
-        .expect("run tokenrisk")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// Runs `scenario` (a preset name or a file) into `out` and returns its stdout.
 fn run(scenario: &str, out: &Path, paths: u32, seed: u32) -> String {

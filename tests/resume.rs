@@ -3,9 +3,11 @@
 //! an uninterrupted run (every table column but the timings, bit for bit). A checkpoint of
 //! other arguments is refused and kept.
 
+mod common;
 use arrow::array::RecordBatch;
+use common::text;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const NAME: &str = "death-spiral-stress";
@@ -32,14 +34,6 @@ fn command(args: &[&str]) -> Command {
         cmd.env_remove(v);
     }
     cmd
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn ok(args: &[&str]) -> String {

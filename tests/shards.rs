@@ -4,7 +4,9 @@
 //! order the parts are given in; missing, duplicated, mismatched and damaged parts are
 //! refused with a message naming them.
 
+mod common;
 use arrow::array::{Array, Float64Array, RecordBatch};
+use common::text;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use tokenrisk::accumulate::{Accumulator, MetricAcc};
@@ -44,14 +46,6 @@ fn tokenrisk(args: &[&str], env: &[(&str, &str)]) -> Output {
         cmd.env(k, v);
     }
     cmd.output().expect("run tokenrisk")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn ok(o: Output) -> Output {

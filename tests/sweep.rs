@@ -3,38 +3,14 @@
 //! that cannot matter changes no path at all), the grid's order and columns, error messages
 //! for bad keys and values, and the tornado table's ranking.
 
+mod common;
 use arrow::array::{Array, BooleanArray, Float64Array, RecordBatch, StringArray, UInt32Array};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use common::{read_parquet as read, text, tokenrisk};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use tokenrisk::output::read_parquet_metadata;
 
 const HALVING: &str = "data/scenarios/compare/halving.toml";
-
-fn tokenrisk(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tokenrisk"))
-        .args(args)
-        .output()
-        .expect("run tokenrisk")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn read(path: &Path) -> RecordBatch {
-    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .unwrap()
-        .build()
-        .unwrap();
-    let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
-    arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap()
-}
 
 fn f64s(b: &RecordBatch, name: &str) -> Vec<f64> {
     b.column_by_name(name)

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: a minimal scenario builder and a quiet run.
 #![allow(dead_code)]
 
+use std::process::{Command, Output};
 use tokenrisk::engine::{cpu, EngineOutput, PathRange};
 use tokenrisk::model::Params;
 use tokenrisk::scenario::{self, Scenario};
@@ -73,4 +74,32 @@ pub fn run_cpu(s: &Scenario, paths: u64) -> EngineOutput {
         },
         &|_, _| {},
     )
+}
+
+/// Runs the `tokenrisk` binary built for this test run.
+pub fn tokenrisk(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tokenrisk"))
+        .args(args)
+        .output()
+        .expect("run tokenrisk")
+}
+
+/// stdout and stderr of a finished command, for assertions and failure messages.
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A whole Parquet file as one record batch.
+pub fn read_parquet(path: &std::path::Path) -> arrow::array::RecordBatch {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    let batches: Vec<_> = reader.map(|b| b.unwrap()).collect();
+    arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap()
 }
