@@ -990,8 +990,6 @@ pub fn write_shard(
 // Memory
 // ---------------------------------------------------------------------------------------
 
-/// Chunk accumulators the CPU engine holds at once (its `BATCH_CHUNKS`).
-const CHUNKS_IN_FLIGHT: u64 = 64;
 /// Bytes a report-day histogram typically holds. Measured on `bittensor_halving` (four years,
 /// weekly rows): a 1,024-path chunk accumulator takes about 14 MB, i.e. 5.5 KB per
 /// histogram (a few hundred 8-byte buckets per sign, allocated with slack); maximum RSS was
@@ -1022,7 +1020,8 @@ pub fn estimate(s: &Scenario, paths: u64) -> MemoryEstimate {
     let acc = (rows * N_METRICS as u64 + 10) * metric;
     let per_path = std::mem::size_of::<PathRecord>() as u64;
     let chunk = crate::engine::cpu::CHUNK_PATHS;
-    let in_flight = CHUNKS_IN_FLIGHT.min(paths.div_ceil(chunk)) * (acc + chunk * per_path);
+    let in_flight = crate::engine::cpu::chunks_in_flight().min(paths.div_ceil(chunk))
+        * (acc + chunk * per_path);
     let writer = paths.min(pq::ROW_GROUP_ROWS as u64) * WRITER_BYTES_PER_ROW;
     let fixed = acc + in_flight + writer;
     MemoryEstimate {

@@ -28,6 +28,11 @@ const BATCH_CHUNKS_PER_THREAD: u64 = 2;
 /// the run to ~10% (cache misses). 64 states are ~20 KB and stay in L1/L2.
 const LOCKSTEP_PATHS: usize = 64;
 
+/// Chunks (each with its own accumulator) the engine holds at once between in-order merges.
+pub fn chunks_in_flight() -> u64 {
+    BATCH_CHUNKS_PER_THREAD * rayon::current_num_threads().max(2) as u64
+}
+
 fn simulate_chunk(
     params: &Params,
     key: [u32; 2],
@@ -87,7 +92,7 @@ pub fn run(params: &Params, seed: u64, range: PathRange, progress: Progress) -> 
     let end = range.start + range.count;
     let mut chunk = 0;
     while chunk < n_chunks {
-        let batch = BATCH_CHUNKS_PER_THREAD * rayon::current_num_threads().max(2) as u64;
+        let batch = chunks_in_flight();
         let batch_end = (chunk + batch).min(n_chunks);
         let parts: Vec<_> = (chunk..batch_end)
             .into_par_iter()
