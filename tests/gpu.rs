@@ -146,98 +146,28 @@ fn philox_words_match_cpu_exactly() {
     }
 }
 
-/// A scenario with every mechanism on (as tests/invariants.rs builds them): halving by supply,
-/// BME burns, token payments and token-quoted jobs, regimes, jumps, impact, staking with
-/// panic, vesting, correlated shocks and a deterministic shock.
-const FULL_MODEL: &str = r#"
-[scenario]
-name = "gpu-full"
-horizon_days = 365
-step_days = 1
-report_every = 7
-seed = 3
-
-[token]
-price = 5.0
-issued = 5000000.0
-burned = 1000.0
-max_supply = 10000000.0
-staked_fraction = 0.6
-
-[emission]
-kind = "halving_by_supply"
-per_day = 5000.0
-split = { providers = 0.5, stakers = 0.3, treasury = 0.2 }
-treasury_sell = 0.5
-
-[payment]
-currency = "token"
-quoted_in = "token"
-
-[burn]
-kind = "bme"
-fee = 0.1
-
-[demand]
-usd_per_day = 20000.0
-growth = 0.2
-volatility = 0.6
-price_elasticity = 1.2
-churn = 3.0
-
-[market]
-drift = 0.1
-volatility = 0.9
-depth = 0.01
-impact = 1.0
-impact_cap = 0.3
-revenue_beta = 0.5
-jumps = { rate = 6.0, mean = -0.1, stdev = 0.2 }
-
-[market.regimes]
-calm_to_stress = 0.02
-stress_to_calm = 0.05
-stress = { drift = -1.0, volatility = 1.5, jump_rate = 20.0 }
-
-[compute]
-capacity = 5000.0
-capacity_floor = 1.0
-capacity_cap = 1e7
-cost_per_unit_day = 2.0
-cost_volatility = 0.4
-cost_reversion = 2.0
-cost_deflation = 0.1
-cost_jumps = { rate = 3.0, mean = 0.3, stdev = 0.2 }
-entry_speed = 2.0
-exit_speed = 6.0
-sell_fraction = "cost"
-sell_min = 0.1
-
-[staking]
-target = 0.6
-panic = 1.0
-speed = 4.0
-unstake_sell = 0.5
-
-[[vesting]]
-name = "team"
-amount = 1000000.0
-cliff_days = 30
-linear_days = 120
-sell_fraction = 0.4
-
-[correlation]
-price_demand = 0.4
-price_cost = -0.2
-demand_cost = 0.1
-
-[[shock]]
-day = 40
-price = -0.5
-demand = -0.3
-gpu_cost = 0.5
-capacity = -0.2
-"#;
+/// A scenario with every mechanism on (tests/common `full_model_text`, as the conservation
+/// property test builds them): halving by supply, BME burns, token payments and token-quoted
+/// jobs, regimes, jumps, impact, staking with panic, vesting, correlated shocks and a
+/// deterministic shock; one year, weekly report rows.
+fn full_model() -> String {
+    let text = common::full_model_text(
+        "kind = \"halving_by_supply\"\nper_day = 5000.0",
+        "kind = \"bme\"\nfee = 0.1",
+        "token",
+        "token",
+        0.9,
+        1.0,
+        0.5,
+        1.2,
+        0.6,
+        1.0,
+        6.0,
+        -0.5,
+    );
+    let text = common::set(&text, "horizon_days", "365");
+    common::set(&text, "report_every", "7")
+}
 
 /// Relative difference, with an absolute floor `scale` for quantities that can be ~0.
 fn rel(a: f64, b: f64, scale: f64) -> f64 {
@@ -326,7 +256,7 @@ fn per_path_values_match_cpu() {
     if !have_gpu("per_path_values_match_cpu") {
         return;
     }
-    let s = parse(FULL_MODEL);
+    let s = parse(&full_model());
     let (c, g) = run_both(&s, 4000);
     check_records("full model", &c.records, &g.records);
 }
@@ -349,12 +279,12 @@ fn model_variants_match_cpu() {
         (
             "weekly, halvings inside a step",
             weekly(
-                &FULL_MODEL.replace(emission, "kind = \"halving_by_supply\"\nper_day = 40000.0"),
+                &full_model().replace(emission, "kind = \"halving_by_supply\"\nper_day = 40000.0"),
             ),
         ),
         (
             "weekly, halving by time",
-            weekly(&FULL_MODEL.replace(
+            weekly(&full_model().replace(
                 emission,
                 "kind = \"halving_by_time\"\nper_day = 5000.0\nperiod_days = 100.0",
             )),
@@ -362,7 +292,7 @@ fn model_variants_match_cpu() {
         (
             "schedule with decay, revenue burn, stablecoin payments",
             common::set(
-                &FULL_MODEL
+                &full_model()
                     .replace(
                         emission,
                         "kind = \"schedule\"\nyearly = [1000000.0, 500000.0]\ndecay = 0.8",
@@ -376,18 +306,18 @@ fn model_variants_match_cpu() {
         ),
         (
             "inflation, no burn, fixed sell fraction",
-            FULL_MODEL
+            full_model()
                 .replace(emission, "kind = \"inflation\"\nannual_rate = 0.1")
                 .replace(burn, "kind = \"none\"")
                 .replace("sell_fraction = \"cost\"", "sell_fraction = 0.5"),
         ),
         (
             "no emission",
-            FULL_MODEL.replace(emission, "kind = \"none\""),
+            full_model().replace(emission, "kind = \"none\""),
         ),
     ];
     for (name, text) in variants {
-        assert!(text != FULL_MODEL, "{name}: variant text unchanged");
+        assert!(text != full_model(), "{name}: variant text unchanged");
         let s = parse(&text);
         let (c, g) = run_both(&s, 2000);
         check_records(name, &c.records, &g.records);
@@ -601,7 +531,7 @@ fn cut_does_not_change_results() {
     if !have_gpu("cut_does_not_change_results") {
         return;
     }
-    let s = parse(FULL_MODEL);
+    let s = parse(&full_model());
     let params = Params::compile(&s);
     let r = range((1u64 << 32) - 300, 700);
     let whole = run_gpu(&params, s.scenario.seed, r, None);
@@ -636,7 +566,7 @@ fn progress_is_monotone_and_complete() {
     if !have_gpu("progress_is_monotone_and_complete") {
         return;
     }
-    let s = parse(FULL_MODEL);
+    let s = parse(&full_model());
     let params = Params::compile(&s);
     let seen = Mutex::new(Vec::new());
     let small = Budgets {
@@ -667,7 +597,7 @@ fn backend_selection() {
     if !have_gpu("backend_selection") {
         return;
     }
-    let s = parse(FULL_MODEL);
+    let s = parse(&full_model());
     let params = Params::compile(&s);
     let auto = tokenrisk::engine::run(Backend::Auto, &params, 1, range(0, 64), &|_, _| {}).unwrap();
     match gpu::adapter_description(Selection::Auto) {
@@ -707,7 +637,7 @@ fn timeout_is_an_error() {
     if !have_gpu("timeout_is_an_error") {
         return;
     }
-    let s = parse(FULL_MODEL);
+    let s = parse(&full_model());
     let params = Params::compile(&s);
     let old = std::env::var_os("TOKENRISK_GPU_TIMEOUT_S");
     std::env::set_var("TOKENRISK_GPU_TIMEOUT_S", "0.000001");

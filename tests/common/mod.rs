@@ -103,3 +103,110 @@ pub fn read_parquet(path: &std::path::Path) -> arrow::array::RecordBatch {
     let batches: Vec<_> = reader.map(|b| b.unwrap()).collect();
     arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap()
 }
+
+/// A full-model scenario whose every mechanism is switched on with drawn parameters.
+#[allow(clippy::too_many_arguments)]
+pub fn full_model_text(
+    emission: &str,
+    burn: &str,
+    currency: &str,
+    quoted: &str,
+    vol: f64,
+    impact: f64,
+    beta: f64,
+    elasticity: f64,
+    staked: f64,
+    panic: f64,
+    exit_speed: f64,
+    shock_price: f64,
+) -> String {
+    format!(
+        r#"
+[scenario]
+name = "prop"
+horizon_days = 210
+step_days = 1
+report_every = 30
+seed = 3
+
+[token]
+price = 5.0
+issued = 5000000.0
+burned = 1000.0
+max_supply = 10000000.0
+staked_fraction = {staked}
+
+[emission]
+{emission}
+split = {{ providers = 0.5, stakers = 0.3, treasury = 0.2 }}
+treasury_sell = 0.5
+
+[payment]
+currency = "{currency}"
+quoted_in = "{quoted}"
+
+[burn]
+{burn}
+
+[demand]
+usd_per_day = 20000.0
+growth = 0.2
+volatility = 0.6
+price_elasticity = {elasticity}
+churn = 3.0
+
+[market]
+drift = 0.1
+volatility = {vol}
+depth = 0.01
+impact = {impact}
+impact_cap = 0.3
+revenue_beta = {beta}
+jumps = {{ rate = 6.0, mean = -0.1, stdev = 0.2 }}
+
+[market.regimes]
+calm_to_stress = 0.02
+stress_to_calm = 0.05
+stress = {{ drift = -1.0, volatility = 1.5, jump_rate = 20.0 }}
+
+[compute]
+capacity = 5000.0
+capacity_floor = 1.0
+capacity_cap = 1e7
+cost_per_unit_day = 2.0
+cost_volatility = 0.4
+cost_reversion = 2.0
+cost_deflation = 0.1
+cost_jumps = {{ rate = 3.0, mean = 0.3, stdev = 0.2 }}
+entry_speed = 2.0
+exit_speed = {exit_speed}
+sell_fraction = "cost"
+sell_min = 0.1
+
+[staking]
+target = 0.6
+panic = {panic}
+speed = 4.0
+unstake_sell = 0.5
+
+[[vesting]]
+name = "team"
+amount = 1000000.0
+cliff_days = 30
+linear_days = 120
+sell_fraction = 0.4
+
+[correlation]
+price_demand = 0.4
+price_cost = -0.2
+demand_cost = 0.1
+
+[[shock]]
+day = 40
+price = {shock_price}
+demand = -0.3
+gpu_cost = 0.5
+capacity = -0.2
+"#
+    )
+}
