@@ -9,6 +9,7 @@ pub mod cli;
 pub mod compare;
 pub mod convergence;
 pub mod engine;
+pub mod lanes;
 pub mod merge;
 pub mod model;
 pub mod nightly;

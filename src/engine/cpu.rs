@@ -5,14 +5,17 @@
 //! chunk order. Histograms and counts are exact under any grouping; means are identical for
 //! any thread count because the merge order is fixed. Memory is bounded by simulating
 //! `BATCH_CHUNKS_PER_THREAD` chunks per thread at a time. Inside a chunk, blocks of `LOCKSTEP_PATHS` paths are
-//! stepped in lockstep (same per-path numbers as `model::simulate_path`, which stays the
-//! one-path reference for tests).
+//! stepped in lockstep as lane groups of `LANES` paths in structure-of-arrays form, compiled
+//! for the best instruction set the processor has (same per-path bits as the one-lane
+//! reference `model::simulate_path` on every set).
 
 use super::{EngineOutput, PathRange, Progress};
 use crate::accumulate::Accumulator;
-use crate::model::{step, Params, PathRecord, PathState, N_METRICS};
+use crate::model::{step, LaneState, Params, PathRecord, PathState, N_METRICS};
 use crate::rng::seed_key;
+use crate::stats::LogHistogram;
 use rayon::prelude::*;
+use std::sync::Mutex;
 use std::time::Instant;
 
 /// Paths per chunk: large enough to amortise a chunk accumulator, small enough to balance.
@@ -22,67 +25,232 @@ pub const CHUNK_PATHS: u64 = 1024;
 /// it does not affect results (chunks are always merged in chunk order).
 const BATCH_CHUNKS_PER_THREAD: u64 = 2;
 
-/// Paths stepped in lockstep inside a chunk. At a report day the block's values of one metric
-/// go into that metric's histogram together, so each of the ~2,500 (day, metric) histograms
-/// is touched once per block rather than once per path: the report cost fell from ~35% of
-/// the run to ~10% (cache misses). 64 states are ~20 KB and stay in L1/L2.
-const LOCKSTEP_PATHS: usize = 64;
+/// Paths per lane group: the model is stepped on `LANES` paths at once in structure-of-arrays
+/// form (`model::LaneState`), one AVX-512 register of f64 (two AVX2 registers).
+pub const LANES: usize = 8;
 
 /// Chunks (each with its own accumulator) the engine holds at once between in-order merges.
 pub fn chunks_in_flight() -> u64 {
     BATCH_CHUNKS_PER_THREAD * rayon::current_num_threads().max(2) as u64
 }
 
-fn simulate_chunk(
+/// Instruction sets the lane kernel is compiled for. Results are bit-identical on all of them
+/// (element-wise IEEE operations in the same order, no FMA contraction, no libm), so the
+/// choice is only about speed; the `engine::cpu` tests check that on every set this processor has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isa {
+    Avx512,
+    Avx2,
+    Baseline,
+}
+
+impl Isa {
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Avx512 => "avx512",
+            Isa::Avx2 => "avx2",
+            Isa::Baseline => "baseline",
+        }
+    }
+
+    /// Whether this processor can run the kernel compiled for `self`.
+    pub fn is_supported(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            match self {
+                Isa::Avx512 => {
+                    is_x86_feature_detected!("avx512f")
+                        && is_x86_feature_detected!("avx512dq")
+                        && is_x86_feature_detected!("avx512vl")
+                        && is_x86_feature_detected!("avx512bw")
+                        && is_x86_feature_detected!("avx2")
+                }
+                Isa::Avx2 => is_x86_feature_detected!("avx2"),
+                Isa::Baseline => true,
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            self == Isa::Baseline
+        }
+    }
+
+    /// Every instruction set this processor supports, best first.
+    pub fn supported() -> Vec<Isa> {
+        [Isa::Avx512, Isa::Avx2, Isa::Baseline]
+            .into_iter()
+            .filter(|i| i.is_supported())
+            .collect()
+    }
+
+    /// The set the engine uses: `TOKENRISK_CPU_ISA` (avx512, avx2 or baseline) when given
+    /// and supported, else the best this processor has.
+    pub fn selected() -> Isa {
+        let best = Isa::supported()[0];
+        match std::env::var("TOKENRISK_CPU_ISA") {
+            Ok(want) => match Isa::supported().into_iter().find(|i| i.name() == want) {
+                Some(isa) => isa,
+                None => {
+                    eprintln!(
+                        "warning: TOKENRISK_CPU_ISA={want} is not available on this processor \
+                         (supported: {}); using {}",
+                        Isa::supported()
+                            .iter()
+                            .map(|i| i.name())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        best.name()
+                    );
+                    best
+                }
+            },
+            Err(_) => best,
+        }
+    }
+}
+
+/// The CPU engine's kernel: one chunk of paths [start, end) stepped in lockstep as lane
+/// groups. `inline(always)` so each `#[target_feature]` wrapper below compiles its own copy
+/// with its instruction set.
+///
+/// The whole chunk moves together (1,024 states, ~290 KB, stay in L2) so that at a report
+/// day each metric's 1,024 values go into its histogram and moments at once: each of the
+/// (report day, metric) histograms is then touched once per chunk, not once per path, which
+/// matters because they do not fit in cache. Histograms go into `hists` (one set per worker,
+/// shared across its chunks: integer counts merge exactly in any grouping), moments into
+/// the chunk's own accumulator (merged in chunk order, for deterministic means).
+#[inline(always)]
+fn simulate_chunk_lanes(
     params: &Params,
     key: [u32; 2],
     report_days: &[u32],
     start: u64,
     end: u64,
+    hists: &mut [LogHistogram],
 ) -> (Accumulator, Vec<PathRecord>) {
     let mut acc = Accumulator::new(report_days.to_vec());
-    let mut records = Vec::with_capacity((end - start) as usize);
-    let initial = PathState::initial(params);
-    let mut states = [initial; LOCKSTEP_PATHS];
-    let mut observed = [[0.0; N_METRICS]; LOCKSTEP_PATHS];
-    let mut block_start = start;
-    while block_start < end {
-        let lanes = ((end - block_start) as usize).min(LOCKSTEP_PATHS);
-        let states = &mut states[..lanes];
-        states.fill(initial);
-        let mut report = |row: usize, states: &[PathState]| {
-            for (obs, s) in observed.iter_mut().zip(states) {
-                *obs = s.observe();
-            }
-            for m in 0..N_METRICS {
-                let metric = acc.metric_mut(row, m);
-                for obs in &observed[..states.len()] {
-                    metric.add(obs[m]);
-                }
-            }
-        };
-        report(0, states);
-        let mut row = 1;
-        for t in 0..params.steps {
-            for (lane, s) in states.iter_mut().enumerate() {
-                step(params, s, key, block_start + lane as u64, t);
-            }
-            if params.is_report_step(t + 1) {
-                report(row, states);
-                row += 1;
-            }
+    let live = (end - start) as usize;
+    let n_groups = live.div_ceil(LANES);
+    let initial = LaneState::<LANES>::splat(&PathState::initial(params));
+    let mut groups = vec![initial; n_groups];
+    // Lanes past `live` in the last group simulate the next ids and are dropped (no side
+    // effects: every draw is addressed by path id).
+    let ids: Vec<[u64; LANES]> = (0..n_groups)
+        .map(|g| std::array::from_fn(|i| start + (g * LANES + i) as u64))
+        .collect();
+    // Each metric's values across the chunk, for block moments and histogram adds.
+    let mut by_metric = vec![vec![0.0f64; n_groups * LANES]; N_METRICS];
+    // Not a closure: closures are separate functions that need not inherit the kernel's
+    // target features, and the report adds must vectorize too.
+    report_row(&groups, live, 0, &mut by_metric, &mut acc, hists);
+    let mut row = 1;
+    for t in 0..params.steps {
+        for (s, ids) in groups.iter_mut().zip(&ids) {
+            step(params, s, key, ids, t);
         }
-        for (lane, s) in states.iter().enumerate() {
-            let record = PathRecord::from_state(params, block_start + lane as u64, s);
-            acc.add_path(&record);
-            records.push(record);
+        if params.is_report_step(t + 1) {
+            report_row(&groups, live, row, &mut by_metric, &mut acc, hists);
+            row += 1;
         }
-        block_start += lanes as u64;
+    }
+    let mut records = Vec::with_capacity(live);
+    for k in 0..live {
+        let record =
+            PathRecord::from_state(params, start + k as u64, &groups[k / LANES].lane(k % LANES));
+        acc.add_path(&record);
+        records.push(record);
     }
     (acc, records)
 }
 
+/// Report row `row`: each metric's values of the chunk's `live` paths go into the chunk's
+/// moments and the worker's histograms, a whole column at a time.
+#[inline(always)]
+fn report_row(
+    groups: &[LaneState<LANES>],
+    live: usize,
+    row: usize,
+    by_metric: &mut [Vec<f64>],
+    acc: &mut Accumulator,
+    hists: &mut [LogHistogram],
+) {
+    for (g, s) in groups.iter().enumerate() {
+        for (m, lanes) in s.observe().iter().enumerate() {
+            by_metric[m][g * LANES..(g + 1) * LANES].copy_from_slice(&lanes.0);
+        }
+    }
+    for (m, column) in by_metric.iter().enumerate() {
+        let column = &column[..live];
+        acc.metric_mut(row, m).moments.add_slice(column);
+        hists[row * N_METRICS + m].add_slice(column);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw,avx2")]
+unsafe fn simulate_chunk_avx512(
+    params: &Params,
+    key: [u32; 2],
+    report_days: &[u32],
+    start: u64,
+    end: u64,
+    hists: &mut [LogHistogram],
+) -> (Accumulator, Vec<PathRecord>) {
+    simulate_chunk_lanes(params, key, report_days, start, end, hists)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn simulate_chunk_avx2(
+    params: &Params,
+    key: [u32; 2],
+    report_days: &[u32],
+    start: u64,
+    end: u64,
+    hists: &mut [LogHistogram],
+) -> (Accumulator, Vec<PathRecord>) {
+    simulate_chunk_lanes(params, key, report_days, start, end, hists)
+}
+
+fn simulate_chunk(
+    isa: Isa,
+    params: &Params,
+    key: [u32; 2],
+    report_days: &[u32],
+    start: u64,
+    end: u64,
+    hists: &mut [LogHistogram],
+) -> (Accumulator, Vec<PathRecord>) {
+    assert!(
+        isa.is_supported(),
+        "{} kernel on a processor without it",
+        isa.name()
+    );
+    match isa {
+        // SAFETY: the processor supports the features these kernels are compiled for
+        // (checked just above).
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe {
+            simulate_chunk_avx512(params, key, report_days, start, end, hists)
+        },
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { simulate_chunk_avx2(params, key, report_days, start, end, hists) },
+        _ => simulate_chunk_lanes(params, key, report_days, start, end, hists),
+    }
+}
+
 pub fn run(params: &Params, seed: u64, range: PathRange, progress: Progress) -> EngineOutput {
+    run_with_isa(params, seed, range, progress, Isa::selected())
+}
+
+/// [`run`] on a given instruction set (tests and benchmarks compare them).
+pub fn run_with_isa(
+    params: &Params,
+    seed: u64,
+    range: PathRange,
+    progress: Progress,
+    isa: Isa,
+) -> EngineOutput {
     let t0 = Instant::now();
     let key = seed_key(seed);
     let report_days = params.report_days();
@@ -90,6 +258,10 @@ pub fn run(params: &Params, seed: u64, range: PathRange, progress: Progress) -> 
     let mut records = Vec::with_capacity(range.count as usize);
     let n_chunks = range.count.div_ceil(CHUNK_PATHS);
     let end = range.start + range.count;
+    // Report-day histogram sets, one per concurrently running chunk, reused across chunks
+    // and merged into `acc` at the end (exact: integer counts).
+    let n_series = acc.series.len();
+    let hist_pool: Mutex<Vec<Vec<LogHistogram>>> = Mutex::new(Vec::new());
     let mut chunk = 0;
     while chunk < n_chunks {
         let batch = chunks_in_flight();
@@ -98,7 +270,12 @@ pub fn run(params: &Params, seed: u64, range: PathRange, progress: Progress) -> 
             .into_par_iter()
             .map(|c| {
                 let s = range.start + c * CHUNK_PATHS;
-                simulate_chunk(params, key, &report_days, s, (s + CHUNK_PATHS).min(end))
+                let taken = hist_pool.lock().expect("histogram pool").pop();
+                let mut hists = taken.unwrap_or_else(|| vec![LogHistogram::default(); n_series]);
+                let e = (s + CHUNK_PATHS).min(end);
+                let part = simulate_chunk(isa, params, key, &report_days, s, e, &mut hists);
+                hist_pool.lock().expect("histogram pool").push(hists);
+                part
             })
             .collect();
         for (part, recs) in parts {
@@ -107,6 +284,11 @@ pub fn run(params: &Params, seed: u64, range: PathRange, progress: Progress) -> 
         }
         chunk = batch_end;
         progress(records.len() as u64, range.count);
+    }
+    for hists in hist_pool.into_inner().expect("histogram pool") {
+        for (series, hist) in acc.series.iter_mut().zip(&hists) {
+            series.hist.merge(hist);
+        }
     }
     EngineOutput {
         acc,
@@ -136,28 +318,48 @@ mod tests {
     use super::*;
     use crate::model::simulate_path;
 
-    /// The lockstep blocks give every path exactly the record the one-path reference gives,
-    /// and the same report values (histograms identical), including a partial last block.
+    /// On every instruction set this processor has, the lane kernel gives every path
+    /// exactly the record the one-lane reference gives and the same report values
+    /// (histograms identical), including a partial last lane group; three scenarios cover
+    /// every emission, burn and payment kind and shocks, vesting and cost jumps.
     #[test]
-    fn lockstep_blocks_match_the_one_path_reference() {
-        let preset = crate::presets::find("death_spiral_stress").unwrap();
-        let mut s = crate::scenario::parse(preset.toml, preset.file).unwrap();
-        s.scenario.horizon_days = 200;
-        s.scenario.report_every = 7;
-        let params = Params::compile(&s);
-        let key = seed_key(5);
-        let (start, n) = (1000u64, 150u64);
-        let out = run(&params, 5, PathRange { start, count: n }, &|_, _| {});
-        let mut reference = Accumulator::new(params.report_days());
-        for (i, path) in (start..start + n).enumerate() {
-            let r = simulate_path(&params, key, path, |row, m| reference.add_report(row, m));
-            assert_eq!(out.records[i], r, "path {path}");
-            reference.add_path(&r);
-        }
-        for (a, b) in out.acc.series.iter().zip(&reference.series) {
-            assert_eq!(a.hist, b.hist);
-            assert_eq!(a.moments.n, b.moments.n);
-            assert!((a.moments.mean - b.moments.mean).abs() <= 1e-12 * b.moments.mean.abs());
+    fn lane_kernels_match_the_one_path_reference() {
+        for name in [
+            "death_spiral_stress",
+            "render_bme",
+            "fetch_inflation",
+            "bittensor_halving",
+        ] {
+            let preset = crate::presets::find(name).unwrap();
+            let mut s = crate::scenario::parse(preset.toml, preset.file).unwrap();
+            s.scenario.horizon_days = 200;
+            s.scenario.report_every = 7;
+            let params = Params::compile(&s);
+            let key = seed_key(5);
+            let (start, n) = (1000u64, 1030u64);
+            let mut reference = Accumulator::new(params.report_days());
+            let mut reference_records = Vec::new();
+            for path in start..start + n {
+                let r = simulate_path(&params, key, path, |row, m| reference.add_report(row, m));
+                reference.add_path(&r);
+                reference_records.push(r);
+            }
+            for isa in Isa::supported() {
+                let out = run_with_isa(&params, 5, PathRange { start, count: n }, &|_, _| {}, isa);
+                for (a, b) in out.records.iter().zip(&reference_records) {
+                    assert_eq!(a, b, "{name} {} path {}", isa.name(), b.path);
+                }
+                for (a, b) in out.acc.series.iter().zip(&reference.series) {
+                    assert_eq!(a.hist, b.hist, "{name} {}", isa.name());
+                    assert_eq!(a.moments.n, b.moments.n);
+                    assert_eq!(
+                        (a.moments.min, a.moments.max),
+                        (b.moments.min, b.moments.max)
+                    );
+                    let tol = 1e-12 * b.moments.mean.abs().max(1e-300);
+                    assert!((a.moments.mean - b.moments.mean).abs() <= tol, "{name}");
+                }
+            }
         }
     }
 }

@@ -6,7 +6,7 @@ pub mod params;
 pub mod step;
 
 pub use params::{cholesky3, Params};
-pub use step::{emission_tokens, step, PathState, METRICS, N_METRICS};
+pub use step::{emission_tokens, step, LaneState, PathState, METRICS, N_METRICS};
 
 /// One path's results: the columns of `paths.parquet` (ARCHITECTURE.md output contract).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -64,23 +64,24 @@ impl PathRecord {
 }
 
 /// Simulates one whole path, calling `report(row, metrics)` at every report day
-/// (row 0 is day 0), and returns its record. The CPU engine's inner loop.
-#[inline]
+/// (row 0 is day 0), and returns its record: the one-lane (scalar) reference that the
+/// CPU engine's lane groups must reproduce bit for bit.
 pub fn simulate_path(
     p: &Params,
     key: [u32; 2],
     path: u64,
     mut report: impl FnMut(usize, &[f64; N_METRICS]),
 ) -> PathRecord {
-    let mut s = PathState::initial(p);
-    report(0, &s.observe());
+    let mut s = LaneState::<1>::splat(&PathState::initial(p));
+    let observe = |s: &LaneState<1>| s.observe().map(|m| m.0[0]);
+    report(0, &observe(&s));
     let mut row = 1;
     for t in 0..p.steps {
-        step(p, &mut s, key, path, t);
+        step(p, &mut s, key, &[path], t);
         if p.is_report_step(t + 1) {
-            report(row, &s.observe());
+            report(row, &observe(&s));
             row += 1;
         }
     }
-    PathRecord::from_state(p, path, &s)
+    PathRecord::from_state(p, path, &s.lane(0))
 }

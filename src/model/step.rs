@@ -6,7 +6,10 @@
 //! additive in logs; levels are exponentiated once per step where flows need them.
 
 use super::params::{burn_kind, emission_kind, Params, MAX_HALVINGS};
-use crate::rng::{box_muller, draw_words, poisson_inversion, stream, uniform_open};
+use crate::lanes::F64s;
+use crate::rng::{
+    box_muller_lanes, draw_words_lanes, poisson_inversion_lanes, stream, uniform_open_lanes,
+};
 
 /// Metrics recorded at each report day, in the order of the timeseries `metric` column.
 pub const METRICS: [&str; 12] = [
@@ -25,54 +28,117 @@ pub const METRICS: [&str; 12] = [
 ];
 pub const N_METRICS: usize = METRICS.len();
 
-/// Everything one path carries from step to step.
-#[derive(Debug, Clone, Copy)]
-pub struct PathState {
+/// How a `u32`, `bool` or `i32` field of [`PathState`] is held as f64 in [`LaneState`]
+/// (exactly: all are small integers).
+pub trait LaneValue: Copy {
+    fn to_lane(self) -> f64;
+    fn from_lane(x: f64) -> Self;
+}
+impl LaneValue for f64 {
+    fn to_lane(self) -> f64 {
+        self
+    }
+    fn from_lane(x: f64) -> f64 {
+        x
+    }
+}
+impl LaneValue for u32 {
+    fn to_lane(self) -> f64 {
+        self as f64
+    }
+    fn from_lane(x: f64) -> u32 {
+        x as u32
+    }
+}
+impl LaneValue for i32 {
+    fn to_lane(self) -> f64 {
+        self as f64
+    }
+    fn from_lane(x: f64) -> i32 {
+        x as i32
+    }
+}
+impl LaneValue for bool {
+    fn to_lane(self) -> f64 {
+        self as u32 as f64
+    }
+    fn from_lane(x: f64) -> bool {
+        x != 0.0
+    }
+}
+
+/// Defines [`PathState`] (one path, natural types) and [`LaneState`] (the same fields for
+/// `N` paths, structure of arrays, all f64) from one field list, with the conversions.
+macro_rules! path_state {
+    ($( $(#[$doc:meta])* $name:ident : $ty:ty, )*) => {
+        /// Everything one path carries from step to step.
+        #[derive(Debug, Clone, Copy)]
+        pub struct PathState {
+            $( $(#[$doc])* pub $name: $ty, )*
+        }
+
+        /// [`PathState`] of `N` paths stepped together: field `x` of path `i` is `x.0[i]`.
+        #[derive(Debug, Clone, Copy)]
+        pub struct LaneState<const N: usize> {
+            $( pub $name: F64s<N>, )*
+        }
+
+        impl<const N: usize> LaneState<N> {
+            /// Every lane starts in state `s`.
+            pub fn splat(s: &PathState) -> Self {
+                LaneState { $( $name: F64s::splat(s.$name.to_lane()), )* }
+            }
+            /// The state of lane `i`.
+            pub fn lane(&self, i: usize) -> PathState {
+                PathState { $( $name: <$ty as LaneValue>::from_lane(self.$name.0[i]), )* }
+            }
+        }
+    };
+}
+
+path_state! {
     /// Market regime: 0 calm, 1 stress.
-    pub regime: u32,
+    regime: u32,
     /// ln of the fundamental price level F.
-    pub ln_fundamental: f64,
+    ln_fundamental: f64,
     /// Flow pressure X (transient log-price impact).
-    pub flow_pressure: f64,
+    flow_pressure: f64,
     /// ln P = ln F + X at the end of the last step.
-    pub ln_price: f64,
+    ln_price: f64,
     /// exp(ln_price), kept so the next step need not recompute it.
-    pub price: f64,
-    pub ln_demand: f64,
-    pub ln_cost: f64,
-    pub ln_capacity: f64,
-    pub issued: f64,
-    pub burned: f64,
-    pub staked: f64,
+    price: f64,
+    ln_demand: f64,
+    ln_cost: f64,
+    ln_capacity: f64,
+    issued: f64,
+    burned: f64,
+    staked: f64,
     /// ln of served USD/day in the previous step (for revenue_beta).
-    pub ln_served_prev: f64,
-
-    pub running_max_price: f64,
-    pub ema_ln_price: f64,
-    pub ema_ln_capacity: f64,
-    pub ema_ln_demand: f64,
+    ln_served_prev: f64,
+    running_max_price: f64,
+    ema_ln_price: f64,
+    ema_ln_capacity: f64,
+    ema_ln_demand: f64,
     /// Consecutive days the joint spiral condition has held.
-    pub spiral_run_days: f64,
-    pub in_spiral: bool,
-    pub ever_spiraled: bool,
+    spiral_run_days: f64,
+    in_spiral: bool,
+    ever_spiraled: bool,
     /// Day the path entered its first spiral; -1 if never.
-    pub spiral_day: i32,
-
+    spiral_day: i32,
     // Observables of the last step.
-    pub served_per_day: f64,
-    pub emission_usd_per_day: f64,
-    pub trailing_emission_usd: f64,
-    pub trailing_revenue: f64,
-
+    served_per_day: f64,
+    emission_usd_per_day: f64,
+    trailing_emission_usd: f64,
+    trailing_revenue: f64,
     // Per-path summary trackers.
-    pub min_price: f64,
-    pub max_drawdown: f64,
-    pub min_ln_capacity: f64,
-    pub minted: f64,
-    pub cum_emission_usd: f64,
-    pub cum_revenue: f64,
+    min_price: f64,
+    max_drawdown: f64,
+    min_ln_capacity: f64,
+    minted: f64,
+    cum_emission_usd: f64,
+    cum_revenue: f64,
     /// First day trailing revenue covered trailing emission USD; -1 if never.
-    pub breakeven_day: i32,
+    breakeven_day: i32,
 }
 
 impl PathState {
@@ -131,11 +197,18 @@ impl PathState {
         self.issued - self.burned
     }
 
-    /// Values of [`METRICS`] now.
-    #[inline]
+    /// Values of [`METRICS`] now (the one-lane [`LaneState::observe`]).
     pub fn observe(&self) -> [f64; N_METRICS] {
-        let price = self.price();
-        let circ = self.circulating();
+        LaneState::<1>::splat(self).observe().map(|m| m.0[0])
+    }
+}
+
+impl<const N: usize> LaneState<N> {
+    /// Values of [`METRICS`] now, per lane.
+    #[inline(always)]
+    pub fn observe(&self) -> [F64s<N>; N_METRICS] {
+        let price = self.price;
+        let circ = self.issued - self.burned;
         [
             price,
             price * circ,
@@ -147,8 +220,8 @@ impl PathState {
             self.emission_usd_per_day,
             self.trailing_emission_usd / self.trailing_revenue,
             self.staked / circ,
-            self.in_spiral as u32 as f64,
-            self.ever_spiraled as u32 as f64,
+            self.in_spiral,
+            self.ever_spiraled,
         ]
     }
 }
@@ -248,29 +321,70 @@ pub fn vested_by(amount: f64, cliff_days: f64, linear_days: f64, day: f64) -> f6
     }
 }
 
-/// Advances one path by one step (MODEL.md "One step, in this order").
+/// Tokens emitted per lane in the step starting at `day0`: [`emission_tokens`] of each lane.
+/// Except under `inflation`, emission depends only on `issued`, which is then the same on
+/// every path (nothing path-dependent feeds it), so it is computed once for the group.
+#[inline(always)]
+fn emission_lanes<const N: usize>(
+    p: &Params,
+    issued: F64s<N>,
+    circulating: F64s<N>,
+    day0: f64,
+    reserved: f64,
+) -> F64s<N> {
+    let path_independent = p.emission_kind != emission_kind::INFLATION || circulating.is_uniform();
+    if path_independent && issued.is_uniform() {
+        return F64s::splat(emission_tokens(
+            p,
+            issued.0[0],
+            circulating.0[0],
+            day0,
+            reserved,
+        ));
+    }
+    F64s(std::array::from_fn(|i| {
+        emission_tokens(p, issued.0[i], circulating.0[i], day0, reserved)
+    }))
+}
+
+/// Advances `N` paths (ids `paths`) by one step (MODEL.md "One step, in this order").
 /// `step` is the 0-based step index; the step covers days [step * step_days, (step+1) * step_days).
-#[inline]
-pub fn step(p: &Params, s: &mut PathState, key: [u32; 2], path: u64, step: u32) {
+///
+/// Every lane does exactly what the one-path model does: data-dependent branches are
+/// computed both ways and selected, branches on parameters are ordinary `if`s. `N = 1` is
+/// the scalar reference; lane `i` of any `N` gives the same bits (`engine::cpu` tests).
+#[inline(always)]
+pub fn step<const N: usize>(
+    p: &Params,
+    s: &mut LaneState<N>,
+    key: [u32; 2],
+    paths: &[u64; N],
+    step: u32,
+) {
     let day0 = step as f64 * p.step_days;
     let day1 = day0 + p.step_days;
+    let zero = F64s::<N>::splat(0.0);
 
     // Draws: one Philox call for the four normals, one for the four event uniforms.
-    let market_words = draw_words(key, path, step, stream::MARKET_NORMALS);
-    let (e1, e2) = box_muller(market_words[0], market_words[1]);
-    let (e3, z_price_jump) = box_muller(market_words[2], market_words[3]);
-    let event_words = draw_words(key, path, step, stream::EVENT_UNIFORMS);
+    let market_words = draw_words_lanes(key, paths, step, stream::MARKET_NORMALS);
+    let (e1, e2) = box_muller_lanes(&market_words[0], &market_words[1]);
+    let (e3, z_price_jump) = box_muller_lanes(&market_words[2], &market_words[3]);
+    let event_words = draw_words_lanes(key, paths, step, stream::EVENT_UNIFORMS);
 
-    // 1. Regime.
-    let u_regime = uniform_open(event_words[0]);
-    if s.regime == 0 {
-        if u_regime < p.p_calm_to_stress {
-            s.regime = 1;
-        }
-    } else if u_regime < p.p_stress_to_calm {
-        s.regime = 0;
-    }
-    let rg = &p.regime[s.regime as usize];
+    // 1. Regime: calm switches to stress with p_calm_to_stress, stress to calm with
+    // p_stress_to_calm.
+    let u_regime = uniform_open_lanes(&event_words[0]);
+    let was_stressed = s.regime.gt(0.5);
+    let switch_threshold = was_stressed.select(p.p_stress_to_calm, p.p_calm_to_stress);
+    s.regime = u_regime
+        .lt(switch_threshold)
+        .select(1.0 - s.regime, s.regime);
+    let stressed = s.regime.gt(0.5);
+    let (calm, stress) = (&p.regime[0], &p.regime[1]);
+    let drift_dt = stressed.select(stress.drift_dt, calm.drift_dt);
+    let vol_sqrt_dt = stressed.select(stress.vol_sqrt_dt, calm.vol_sqrt_dt);
+    let jump_lambda = stressed.select(stress.jump_lambda, calm.jump_lambda);
+    let exp_neg_jump_lambda = stressed.select(stress.exp_neg_jump_lambda, calm.exp_neg_jump_lambda);
 
     // 2. Shocks whose day falls in this step. A price shock moves the fundamental level.
     let mut price = s.price;
@@ -296,7 +410,7 @@ pub fn step(p: &Params, s: &mut PathState, key: [u32; 2], path: u64, step: u32) 
 
     // 4. Emission, split.
     let circulating0 = s.issued - s.burned;
-    let emitted = emission_tokens(p, s.issued, circulating0, day0, locked_vesting(p, day0));
+    let emitted = emission_lanes(p, s.issued, circulating0, day0, locked_vesting(p, day0));
     let e_providers = emitted * p.split_providers;
     let e_stakers = emitted * p.split_stakers;
     let e_treasury = emitted * p.split_treasury;
@@ -315,9 +429,9 @@ pub fn step(p: &Params, s: &mut PathState, key: [u32; 2], path: u64, step: u32) 
 
     // 6. Payments and burns (all in USD this step).
     let (burn_usd, provider_fee_usd) = match p.burn_kind {
-        burn_kind::BME => (served * (1.0 - p.burn_fee), 0.0),
+        burn_kind::BME => (served * (1.0 - p.burn_fee), zero),
         burn_kind::REVENUE_BURN => (served * p.burn_fraction, served * (1.0 - p.burn_fraction)),
-        _ => (0.0, served),
+        _ => (zero, served),
     };
     // Paying in the token means users buy it; paying in stablecoins, only burns buy it.
     let user_buy_usd = if p.pay_in_token { served } else { burn_usd };
@@ -325,7 +439,7 @@ pub fn step(p: &Params, s: &mut PathState, key: [u32; 2], path: u64, step: u32) 
     let provider_fee_sell_usd = if p.pay_in_token {
         provider_fee_usd * p.fee_sell
     } else {
-        0.0
+        zero
     };
     // Burns cannot take more than the liquid float, so staked <= circulating always holds.
     let liquid = (s.issued - s.burned - s.staked).max(0.0);
@@ -342,11 +456,10 @@ pub fn step(p: &Params, s: &mut PathState, key: [u32; 2], path: u64, step: u32) 
             * p.dt)
         .clamp(p.ln_capacity_floor, p.ln_capacity_cap);
     let sell_fraction = if !p.sell_to_cover_cost {
-        p.sell_fixed
-    } else if emission_value > 0.0 {
-        (provider_cost / emission_value).clamp(p.sell_min, 1.0)
+        F64s::splat(p.sell_fixed)
     } else {
-        0.0
+        let covering = (provider_cost / emission_value).clamp(p.sell_min, 1.0);
+        emission_value.gt(0.0).select(covering, 0.0)
     };
     let provider_sell_usd = sell_fraction * emission_value + provider_fee_sell_usd;
 
@@ -367,28 +480,32 @@ pub fn step(p: &Params, s: &mut PathState, key: [u32; 2], path: u64, step: u32) 
     let buy_usd = user_buy_usd;
     let depth_usd = p.depth * price * (circulating - s.staked);
     let net_flow = buy_usd - sell_usd;
-    let impact = if depth_usd > 0.0 {
-        (p.impact * net_flow / depth_usd).clamp(-p.impact_cap, p.impact_cap)
-    } else if net_flow != 0.0 && p.impact > 0.0 {
-        p.impact_cap.copysign(net_flow)
+    // With depth, impact is proportional and capped; a book with no depth left moves the
+    // price by the cap in the direction of any nonzero flow.
+    let impact_with_depth = (p.impact * net_flow / depth_usd).clamp(-p.impact_cap, p.impact_cap);
+    let impact_without_depth = if p.impact > 0.0 {
+        net_flow
+            .ne(0.0)
+            .select(net_flow.map(|f| p.impact_cap.copysign(f)), 0.0)
     } else {
-        0.0
+        zero
     };
+    let impact = depth_usd
+        .gt(0.0)
+        .select(impact_with_depth, impact_without_depth);
     s.flow_pressure = s.flow_pressure * p.impact_decay + impact;
-    let price_jumps = poisson_inversion(
-        uniform_open(event_words[1]),
-        rg.jump_lambda,
-        rg.exp_neg_jump_lambda,
+    let price_jumps = poisson_inversion_lanes(
+        uniform_open_lanes(&event_words[1]),
+        jump_lambda,
+        exp_neg_jump_lambda,
     );
-    let price_jump = if price_jumps > 0 {
-        let n = price_jumps as f64;
-        n * p.jump_mean + p.jump_stdev * n.sqrt() * z_price_jump
-    } else {
-        0.0
-    };
+    let price_jump = price_jumps.gt(0.0).select(
+        price_jumps * p.jump_mean + p.jump_stdev * price_jumps.sqrt() * z_price_jump,
+        0.0,
+    );
     let z_price = p.chol[0] * e1;
-    s.ln_fundamental += rg.drift_dt
-        + rg.vol_sqrt_dt * z_price
+    s.ln_fundamental += drift_dt
+        + vol_sqrt_dt * z_price
         + price_jump
         + p.revenue_beta * (ln_served - s.ln_served_prev);
     s.ln_served_prev = ln_served;
@@ -400,7 +517,7 @@ pub fn step(p: &Params, s: &mut PathState, key: [u32; 2], path: u64, step: u32) 
     let job_price_change = if p.quoted_in_token {
         s.ln_price - ln_price_prev
     } else {
-        0.0
+        zero
     };
     s.ln_demand += p.demand_drift_dt + p.demand_vol_sqrt_dt * z_demand
         - p.churn * (1.0 - served_frac) * p.dt
@@ -408,17 +525,23 @@ pub fn step(p: &Params, s: &mut PathState, key: [u32; 2], path: u64, step: u32) 
 
     // 11. GPU cost: mean reversion to a deflating long-run level, noise and jumps.
     let z_cost = p.chol[3] * e1 + p.chol[4] * e2 + p.chol[5] * e3;
-    let cost_jumps = poisson_inversion(
-        uniform_open(event_words[2]),
-        p.cost_jump_lambda,
-        p.exp_neg_cost_jump_lambda,
+    let cost_jumps = poisson_inversion_lanes(
+        uniform_open_lanes(&event_words[2]),
+        F64s::splat(p.cost_jump_lambda),
+        F64s::splat(p.exp_neg_cost_jump_lambda),
     );
-    let cost_jump = if cost_jumps > 0 {
-        let w = draw_words(key, path, step, stream::COST_JUMP_NORMALS);
-        let n = cost_jumps as f64;
-        n * p.cost_jump_mean + p.cost_jump_stdev * n.sqrt() * box_muller(w[0], w[1]).0
+    let jumped = cost_jumps.gt(0.0);
+    // The cost-jump normals are drawn only when some lane jumps (their own Philox stream,
+    // so skipping them never shifts another draw).
+    let cost_jump = if jumped.any() {
+        let w = draw_words_lanes(key, paths, step, stream::COST_JUMP_NORMALS);
+        let z = box_muller_lanes(&w[0], &w[1]).0;
+        jumped.select(
+            cost_jumps * p.cost_jump_mean + p.cost_jump_stdev * cost_jumps.sqrt() * z,
+            0.0,
+        )
     } else {
-        0.0
+        zero
     };
     let ln_cost_bar = p.ln_cost0 - p.cost_deflation * (day1 / 365.0);
     s.ln_cost += p.cost_reversion * (ln_cost_bar - s.ln_cost) * p.dt
@@ -427,19 +550,17 @@ pub fn step(p: &Params, s: &mut PathState, key: [u32; 2], path: u64, step: u32) 
 
     // 12. Spiral: price, capacity and demand all well below their own moving averages,
     // for persist_days in a row. Compare with the averages of the past, then update them.
-    let condition = s.ln_price < s.ema_ln_price + p.spiral_ln_price
-        && s.ln_capacity < s.ema_ln_capacity + p.spiral_ln_capacity
-        && s.ln_demand < s.ema_ln_demand + p.spiral_ln_demand;
-    s.spiral_run_days = if condition {
-        s.spiral_run_days + p.step_days
-    } else {
-        0.0
-    };
-    s.in_spiral = s.spiral_run_days >= p.spiral_persist_days;
-    if s.in_spiral && !s.ever_spiraled {
-        s.ever_spiraled = true;
-        s.spiral_day = day1 as i32;
-    }
+    let condition = s
+        .ln_price
+        .lt(s.ema_ln_price + p.spiral_ln_price)
+        .and(s.ln_capacity.lt(s.ema_ln_capacity + p.spiral_ln_capacity))
+        .and(s.ln_demand.lt(s.ema_ln_demand + p.spiral_ln_demand));
+    s.spiral_run_days = condition.select(s.spiral_run_days + p.step_days, 0.0);
+    let in_spiral = s.spiral_run_days.ge(p.spiral_persist_days);
+    s.in_spiral = in_spiral.to_f64s();
+    let onset = in_spiral.and(s.ever_spiraled.lt(0.5));
+    s.ever_spiraled = onset.select(1.0, s.ever_spiraled);
+    s.spiral_day = onset.select(day1 as i32 as f64, s.spiral_day);
     s.ema_ln_price += p.spiral_alpha * (s.ln_price - s.ema_ln_price);
     s.ema_ln_capacity += p.spiral_alpha * (s.ln_capacity - s.ema_ln_capacity);
     s.ema_ln_demand += p.spiral_alpha * (s.ln_demand - s.ema_ln_demand);
@@ -454,9 +575,11 @@ pub fn step(p: &Params, s: &mut PathState, key: [u32; 2], path: u64, step: u32) 
     s.trailing_emission_usd +=
         p.trailing_alpha * (s.emission_usd_per_day - s.trailing_emission_usd);
     s.trailing_revenue += p.trailing_alpha * (served_per_day - s.trailing_revenue);
-    if s.breakeven_day < 0 && s.trailing_revenue >= s.trailing_emission_usd {
-        s.breakeven_day = day1 as i32;
-    }
+    let breakeven = s
+        .breakeven_day
+        .lt(0.0)
+        .and(s.trailing_revenue.ge(s.trailing_emission_usd));
+    s.breakeven_day = breakeven.select(day1 as i32 as f64, s.breakeven_day);
     s.running_max_price = s.running_max_price.max(end_price);
     s.max_drawdown = s.max_drawdown.max(1.0 - end_price / s.running_max_price);
     s.min_price = s.min_price.min(end_price);
