@@ -27,7 +27,7 @@ const BATCH_CHUNKS_PER_THREAD: u64 = 2;
 
 /// Paths per lane group: the model is stepped on `LANES` paths at once in structure-of-arrays
 /// form (`model::LaneState`), one AVX-512 register of f64 (two AVX2 registers).
-pub const LANES: usize = 8;
+pub const LANES: usize = 16;
 
 /// Chunks (each with its own accumulator) the engine holds at once between in-order merges.
 pub fn chunks_in_flight() -> u64 {
