@@ -338,7 +338,7 @@ impl LogHistogram {
             if positive == block.len() {
                 self.positive.grow(lo, hi, true);
                 let offset = self.positive.offset;
-                let counts = &mut self.positive.counts;
+                let counts = self.positive.counts.as_mut_slice();
                 for &i in index {
                     counts[(i - offset) as usize] += 1;
                 }

@@ -71,7 +71,7 @@ impl Moments {
     #[inline(always)]
     pub fn add_slice(&mut self, xs: &[f64]) {
         const W: usize = 8;
-        let mut count = [0u64; W];
+        let mut count = [0.0f64; W];
         let mut sum = [0.0f64; W];
         let mut lo = [f64::INFINITY; W];
         let mut hi = [f64::NEG_INFINITY; W];
@@ -79,40 +79,40 @@ impl Moments {
             self.nonfinite += xs.len() as u64;
             return;
         };
-        let lanes = |c: &[f64],
-                     count: &mut [u64; W],
-                     sum: &mut [f64; W],
-                     lo: &mut [f64; W],
-                     hi: &mut [f64; W]| {
-            for (i, &x) in c.iter().enumerate() {
-                let finite = x.is_finite();
-                count[i] += finite as u64;
-                sum[i] += if finite { x - shift } else { 0.0 };
-                lo[i] = if finite { lo[i].min(x) } else { lo[i] };
-                hi[i] = if finite { hi[i].max(x) } else { hi[i] };
-            }
+        // Fixed-width blocks so both passes vectorize; the tail is padded with NaN, which
+        // counts as neither a finite value nor (below) a rejected one.
+        let mut tail = [f64::NAN; W];
+        let remainder = xs.chunks_exact(W).remainder();
+        tail[..remainder.len()].copy_from_slice(remainder);
+        let blocks = || {
+            xs.chunks_exact(W)
+                .map(|c| <&[f64; W]>::try_from(c).expect("chunks_exact"))
+                .chain(std::iter::once(&tail))
         };
-        let blocks = xs.chunks_exact(W);
-        let tail = blocks.remainder();
-        for c in blocks {
-            lanes(c, &mut count, &mut sum, &mut lo, &mut hi);
+        for c in blocks() {
+            for i in 0..W {
+                let x = c[i];
+                // x - x is 0 for finite x and NaN otherwise: a compare that vectorizes.
+                let finite = x - x == 0.0;
+                // A non-finite value stands in as `shift`, itself a value of the block, so
+                // it adds nothing to the shifted sum and cannot move the min or max.
+                let v = if finite { x } else { shift };
+                count[i] += if finite { 1.0 } else { 0.0 };
+                sum[i] += v - shift;
+                lo[i] = if v < lo[i] { v } else { lo[i] };
+                hi[i] = if v > hi[i] { v } else { hi[i] };
+            }
         }
-        lanes(tail, &mut count, &mut sum, &mut lo, &mut hi);
-        let n: u64 = count.iter().sum();
+        // Exact: counts are small integers in f64.
+        let n = count.iter().sum::<f64>() as u64;
         let mean_shifted = sum.iter().sum::<f64>() / n as f64;
         let mut m2 = [0.0f64; W];
-        let squares = |c: &[f64], m2: &mut [f64; W]| {
-            for (i, &x) in c.iter().enumerate() {
-                let d = (x - shift) - mean_shifted;
-                m2[i] += if x.is_finite() { d * d } else { 0.0 };
+        for c in blocks() {
+            for i in 0..W {
+                let d = (c[i] - shift) - mean_shifted;
+                m2[i] += if c[i] - c[i] == 0.0 { d * d } else { 0.0 };
             }
-        };
-        let blocks = xs.chunks_exact(W);
-        let tail = blocks.remainder();
-        for c in blocks {
-            squares(c, &mut m2);
         }
-        squares(tail, &mut m2);
         let block = Moments {
             n,
             mean: shift + mean_shifted,
