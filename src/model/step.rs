@@ -8,7 +8,8 @@
 use super::params::{burn_kind, emission_kind, Params, MAX_HALVINGS};
 use crate::lanes::F64s;
 use crate::rng::{
-    box_muller_lanes, draw_words_lanes, poisson_inversion_lanes, stream, uniform_open_lanes,
+    box_muller_lanes, draw_two_streams_lanes, draw_words_lanes, poisson_inversion_lanes, stream,
+    uniform_open_lanes,
 };
 
 /// Metrics recorded at each report day, in the order of the timeseries `metric` column.
@@ -366,10 +367,14 @@ pub fn step<const N: usize>(
     let zero = F64s::<N>::splat(0.0);
 
     // Draws: one Philox call for the four normals, one for the four event uniforms.
-    let market_words = draw_words_lanes(key, paths, step, stream::MARKET_NORMALS);
+    let (market_words, event_words) = draw_two_streams_lanes(
+        key,
+        paths,
+        step,
+        [stream::MARKET_NORMALS, stream::EVENT_UNIFORMS],
+    );
     let (e1, e2) = box_muller_lanes(&market_words[0], &market_words[1]);
     let (e3, z_price_jump) = box_muller_lanes(&market_words[2], &market_words[3]);
-    let event_words = draw_words_lanes(key, paths, step, stream::EVENT_UNIFORMS);
 
     // 1. Regime: calm switches to stress with p_calm_to_stress, stress to calm with
     // p_stress_to_calm.
