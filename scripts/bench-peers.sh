@@ -12,8 +12,8 @@
 # prints path-steps per second for each and the ratios tokenrisk / peer.
 #
 # Environment:
-#   TOKENRISK=path   the binary (default: .gpu-bin/tokenrisk if present, else
-#                    target/release/tokenrisk); no Rust toolchain is needed.
+#   TOKENRISK=path   the binary (default: target/release/tokenrisk if built, else
+#                    .gpu-bin/tokenrisk); no Rust toolchain is needed.
 #   PYTHON=python3   the interpreter for the peers.
 #   REPS=3           repetitions of tokenrisk bench and of the JAX peer (median reported).
 #   NUMPY_PATHS=N    paths for the NumPy peer (default: PATHS, capped at 200000: it runs
@@ -36,7 +36,9 @@ if [[ -z "${NUMPY_PATHS:-}" ]]; then
 fi
 
 if [[ -z "${TOKENRISK:-}" ]]; then
-    if [[ -x .gpu-bin/tokenrisk ]]; then TOKENRISK=.gpu-bin/tokenrisk; else TOKENRISK=target/release/tokenrisk; fi
+    # A local build wins; .gpu-bin/ is what scripts/gpu-prepare.sh carries to the GPU
+    # machine (no toolchain there) and may be stale here.
+    if [[ -x target/release/tokenrisk ]]; then TOKENRISK=target/release/tokenrisk; else TOKENRISK=.gpu-bin/tokenrisk; fi
 fi
 if [[ ! -x "$TOKENRISK" ]]; then
     echo "error: no tokenrisk binary at $TOKENRISK (build with cargo build --release, or set TOKENRISK=path)" >&2
