@@ -6,9 +6,12 @@
 //! AVX-512, AVX2 and baseline x86-64 and picks one at run time; see `engine::cpu`). `N = 1`
 //! is the scalar reference (`model::simulate_path`); because each lane runs the same IEEE
 //! operations in the same order, lane `i` of an `N = 8` run is bit-identical to the `N = 1`
-//! run of the same path, on every instruction set. That is why this module never uses
-//! `mul_add` (fused only where the hardware has FMA) or libm (different results on
-//! different machines, and a call per lane): `exp` and `ln` below are our own.
+//! run of the same path, on every instruction set. That is why this module never calls libm
+//! (results differ between libm versions, and a call per lane does not vectorize): `exp` and
+//! `ln` below are our own. Their polynomials use `mul_add`, which is correctly rounded
+//! everywhere (one `vfmadd` in the AVX2/AVX-512 kernels, glibc's `fma` elsewhere), so fusing
+//! changes no bits between instruction sets while halving the latency of each Horner step;
+//! the model's own arithmetic is never fused.
 //!
 //! Data-dependent branches become [`Mask`] selects; branches on scenario parameters stay
 //! ordinary `if`s around lane code, since they go the same way for every path.
@@ -242,19 +245,19 @@ pub fn exp(x: f64) -> f64 {
     let n = t.to_bits() as i64 - SHIFT.to_bits() as i64;
     let r = (xc - n_f * LN2_HI) - n_f * LN2_LO;
     let mut q = 1.0 / 6_227_020_800.0;
-    q = 1.0 / 479_001_600.0 + r * q;
-    q = 1.0 / 39_916_800.0 + r * q;
-    q = 1.0 / 3_628_800.0 + r * q;
-    q = 1.0 / 362_880.0 + r * q;
-    q = 1.0 / 40_320.0 + r * q;
-    q = 1.0 / 5_040.0 + r * q;
-    q = 1.0 / 720.0 + r * q;
-    q = 1.0 / 120.0 + r * q;
-    q = 1.0 / 24.0 + r * q;
-    q = 1.0 / 6.0 + r * q;
-    q = 0.5 + r * q;
-    q = 1.0 + r * q;
-    let er = 1.0 + r * q;
+    q = r.mul_add(q, 1.0 / 479_001_600.0);
+    q = r.mul_add(q, 1.0 / 39_916_800.0);
+    q = r.mul_add(q, 1.0 / 3_628_800.0);
+    q = r.mul_add(q, 1.0 / 362_880.0);
+    q = r.mul_add(q, 1.0 / 40_320.0);
+    q = r.mul_add(q, 1.0 / 5_040.0);
+    q = r.mul_add(q, 1.0 / 720.0);
+    q = r.mul_add(q, 1.0 / 120.0);
+    q = r.mul_add(q, 1.0 / 24.0);
+    q = r.mul_add(q, 1.0 / 6.0);
+    q = r.mul_add(q, 0.5);
+    q = r.mul_add(q, 1.0);
+    let er = r.mul_add(q, 1.0);
     let n1 = n >> 1;
     let n2 = n - n1;
     let s1 = f64::from_bits(((n1 + 1023) as u64) << 52);
@@ -299,8 +302,8 @@ pub fn ln(x: f64) -> f64 {
     let s = f / (2.0 + f);
     let z = s * s;
     let w = z * z;
-    let t1 = w * (LG2 + w * (LG4 + w * LG6));
-    let t2 = z * (LG1 + w * (LG3 + w * (LG5 + w * LG7)));
+    let t1 = w * w.mul_add(w.mul_add(LG6, LG4), LG2);
+    let t2 = z * w.mul_add(w.mul_add(w.mul_add(LG7, LG5), LG3), LG1);
     let r = t2 + t1;
     let dk = k as f64;
     let y = dk * LN2_HI - ((hfsq - (s * (hfsq + r) + dk * LN2_LO)) - f);

@@ -64,8 +64,9 @@ impl Isa {
                         && is_x86_feature_detected!("avx512vl")
                         && is_x86_feature_detected!("avx512bw")
                         && is_x86_feature_detected!("avx2")
+                        && is_x86_feature_detected!("fma")
                 }
-                Isa::Avx2 => is_x86_feature_detected!("avx2"),
+                Isa::Avx2 => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
                 Isa::Baseline => true,
             }
         }
@@ -187,7 +188,7 @@ fn report_row(
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw,avx2")]
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")]
 unsafe fn simulate_chunk_avx512(
     params: &Params,
     key: [u32; 2],
@@ -200,7 +201,7 @@ unsafe fn simulate_chunk_avx512(
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 unsafe fn simulate_chunk_avx2(
     params: &Params,
     key: [u32; 2],
