@@ -329,7 +329,7 @@ impl LogHistogram {
                 let m = x.abs();
                 let i = bucket_index(m);
                 *slot = i;
-                let tracked_positive = x >= MIN_TRACKED && x <= MAX_TRACKED;
+                let tracked_positive = (MIN_TRACKED..=MAX_TRACKED).contains(&x);
                 positive += tracked_positive as usize;
                 lo = lo.min(i);
                 hi = hi.max(i);

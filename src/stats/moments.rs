@@ -69,6 +69,7 @@ impl Moments {
     /// division chain was a large share of the run. `inline(always)` so the CPU engine's
     /// per-instruction-set kernels vectorize it.
     #[inline(always)]
+    #[allow(clippy::eq_op)] // `x - x == 0.0` is the vectorizable finiteness test
     pub fn add_slice(&mut self, xs: &[f64]) {
         const W: usize = 8;
         let mut count = [0.0f64; W];
