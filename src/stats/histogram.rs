@@ -323,14 +323,14 @@ impl LogHistogram {
         const BLOCK: usize = 256;
         let mut index = [0i32; BLOCK];
         for block in xs.chunks(BLOCK) {
-            let mut positive = 0usize;
+            let (mut positive, mut zero) = (0usize, 0usize);
             let (mut lo, mut hi) = (MAX_INDEX, MIN_INDEX);
             for (slot, &x) in index.iter_mut().zip(block) {
                 let m = x.abs();
                 let i = bucket_index(m);
                 *slot = i;
-                let tracked_positive = (MIN_TRACKED..=MAX_TRACKED).contains(&x);
-                positive += tracked_positive as usize;
+                positive += (MIN_TRACKED..=MAX_TRACKED).contains(&x) as usize;
+                zero += (m < MIN_TRACKED) as usize;
                 lo = lo.min(i);
                 hi = hi.max(i);
             }
@@ -339,9 +339,19 @@ impl LogHistogram {
                 self.positive.grow(lo, hi, true);
                 let offset = self.positive.offset;
                 let counts = self.positive.counts.as_mut_slice();
-                for &i in index {
-                    counts[(i - offset) as usize] += 1;
+                if lo == hi {
+                    // One bucket (a path-independent metric): one add, not a chain of
+                    // increments of the same counter.
+                    counts[(lo - offset) as usize] += block.len() as u64;
+                } else {
+                    for &i in index {
+                        counts[(i - offset) as usize] += 1;
+                    }
                 }
+                continue;
+            }
+            if zero == block.len() {
+                self.zero += zero as u64;
                 continue;
             }
             for (&x, &i) in block.iter().zip(index) {
@@ -1129,8 +1139,8 @@ mod tests {
         }
     }
 
-    /// `add_slice` equals `add` value by value, on the fast path (all positive) and the
-    /// mixed path (zeros, negatives, non-finite and huge values).
+    /// `add_slice` equals `add` value by value, on the fast paths (all positive, one bucket,
+    /// all zero) and the mixed path (zeros, negatives, non-finite and huge values).
     #[test]
     fn add_slice_matches_add() {
         let positive: Vec<f64> = (1..3000)
@@ -1147,7 +1157,9 @@ mod tests {
                 _ => *x,
             };
         }
-        for xs in [positive, mixed] {
+        let constant = vec![3.25; 700];
+        let zeros = vec![0.0; 300];
+        for xs in [positive, mixed, constant, zeros] {
             let (mut one, mut block) = (LogHistogram::new(), LogHistogram::new());
             for &x in &xs {
                 one.add(x);
