@@ -127,10 +127,13 @@ pub fn box_muller(w0: u32, w1: u32) -> (f64, f64) {
 #[inline(always)]
 pub fn sin_cos_tau(u: f64) -> (f64, f64) {
     let v = 4.0 * u;
-    // Nearest integer by truncating v + 0.5 (v >= 0): a cvttsd2si, where f64::round is a
-    // libm call on baseline x86-64.
-    let quadrant = (v + 0.5) as i64;
-    let x = (v - quadrant as f64) * std::f64::consts::FRAC_PI_2;
+    // Nearest integer to v by adding 1.5 * 2^52 (exact, and no saturating float-to-int
+    // conversion, which does not vectorize well; f64::round is a libm call on baseline
+    // x86-64). Ties cannot occur for v = 4 (w + 0.5) / 2^32.
+    const SHIFT: f64 = 6_755_399_441_055_744.0;
+    let shifted = v + SHIFT;
+    let quadrant = shifted.to_bits() as i64 - SHIFT.to_bits() as i64;
+    let x = (v - (shifted - SHIFT)) * std::f64::consts::FRAC_PI_2;
     let x2 = x * x;
     // sin x = x (1 - x^2/3! + x^4/5! - ... + x^14/15!)
     let sp = -1.0 / 1_307_674_368_000.0;
