@@ -133,7 +133,9 @@ impl<const N: usize> F64s<N> {
     pub fn is_uniform(self) -> bool {
         // No early exit: a fold over all lanes vectorizes, a short-circuit does not.
         let first = self.0[0].to_bits();
-        self.0.iter().fold(true, |same, x| same & (x.to_bits() == first))
+        self.0
+            .iter()
+            .fold(true, |same, x| same & (x.to_bits() == first))
     }
 }
 

@@ -110,6 +110,26 @@ impl Isa {
     }
 }
 
+/// One worker's reusable memory: allocating it per chunk cost page faults and zeroing.
+struct Scratch {
+    /// Report-day histograms (`Accumulator::series` layout), filled across chunks.
+    hists: Vec<LogHistogram>,
+    /// The chunk's lane groups.
+    groups: Vec<LaneState<LANES>>,
+    /// Each metric's values across the chunk at a report day.
+    by_metric: Vec<Vec<f64>>,
+}
+
+impl Scratch {
+    fn new(n_series: usize) -> Scratch {
+        Scratch {
+            hists: vec![LogHistogram::default(); n_series],
+            groups: Vec::new(),
+            by_metric: vec![Vec::new(); N_METRICS],
+        }
+    }
+}
+
 /// The CPU engine's kernel: one chunk of paths [start, end) stepped in lockstep as lane
 /// groups. `inline(always)` so each `#[target_feature]` wrapper below compiles its own copy
 /// with its instruction set.
@@ -127,30 +147,37 @@ fn simulate_chunk_lanes(
     report_days: &[u32],
     start: u64,
     end: u64,
-    hists: &mut [LogHistogram],
+    scratch: &mut Scratch,
 ) -> (Accumulator, Vec<PathRecord>) {
     let mut acc = Accumulator::new(report_days.to_vec());
     let live = (end - start) as usize;
     let n_groups = live.div_ceil(LANES);
     let initial = LaneState::<LANES>::splat(&PathState::initial(params));
-    let mut groups = vec![initial; n_groups];
+    let Scratch {
+        hists,
+        groups,
+        by_metric,
+    } = scratch;
+    groups.clear();
+    groups.resize(n_groups, initial);
     // Lanes past `live` in the last group simulate the next ids and are dropped (no side
     // effects: every draw is addressed by path id).
     let ids: Vec<[u64; LANES]> = (0..n_groups)
         .map(|g| std::array::from_fn(|i| start + (g * LANES + i) as u64))
         .collect();
-    // Each metric's values across the chunk, for block moments and histogram adds.
-    let mut by_metric = vec![vec![0.0f64; n_groups * LANES]; N_METRICS];
+    for column in by_metric.iter_mut() {
+        column.resize(n_groups * LANES, 0.0);
+    }
     // Not a closure: closures are separate functions that need not inherit the kernel's
     // target features, and the report adds must vectorize too.
-    report_row(&groups, live, 0, &mut by_metric, &mut acc, hists);
+    report_row(groups, live, 0, by_metric, &mut acc, hists);
     let mut row = 1;
     for t in 0..params.steps {
         for (s, ids) in groups.iter_mut().zip(&ids) {
             step(params, s, key, ids, t);
         }
         if params.is_report_step(t + 1) {
-            report_row(&groups, live, row, &mut by_metric, &mut acc, hists);
+            report_row(groups, live, row, by_metric, &mut acc, hists);
             row += 1;
         }
     }
@@ -195,9 +222,9 @@ unsafe fn simulate_chunk_avx512(
     report_days: &[u32],
     start: u64,
     end: u64,
-    hists: &mut [LogHistogram],
+    scratch: &mut Scratch,
 ) -> (Accumulator, Vec<PathRecord>) {
-    simulate_chunk_lanes(params, key, report_days, start, end, hists)
+    simulate_chunk_lanes(params, key, report_days, start, end, scratch)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -208,9 +235,9 @@ unsafe fn simulate_chunk_avx2(
     report_days: &[u32],
     start: u64,
     end: u64,
-    hists: &mut [LogHistogram],
+    scratch: &mut Scratch,
 ) -> (Accumulator, Vec<PathRecord>) {
-    simulate_chunk_lanes(params, key, report_days, start, end, hists)
+    simulate_chunk_lanes(params, key, report_days, start, end, scratch)
 }
 
 fn simulate_chunk(
@@ -220,7 +247,7 @@ fn simulate_chunk(
     report_days: &[u32],
     start: u64,
     end: u64,
-    hists: &mut [LogHistogram],
+    scratch: &mut Scratch,
 ) -> (Accumulator, Vec<PathRecord>) {
     assert!(
         isa.is_supported(),
@@ -232,11 +259,11 @@ fn simulate_chunk(
         // (checked just above).
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe {
-            simulate_chunk_avx512(params, key, report_days, start, end, hists)
+            simulate_chunk_avx512(params, key, report_days, start, end, scratch)
         },
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { simulate_chunk_avx2(params, key, report_days, start, end, hists) },
-        _ => simulate_chunk_lanes(params, key, report_days, start, end, hists),
+        Isa::Avx2 => unsafe { simulate_chunk_avx2(params, key, report_days, start, end, scratch) },
+        _ => simulate_chunk_lanes(params, key, report_days, start, end, scratch),
     }
 }
 
@@ -259,10 +286,11 @@ pub fn run_with_isa(
     let mut records = Vec::with_capacity(range.count as usize);
     let n_chunks = range.count.div_ceil(CHUNK_PATHS);
     let end = range.start + range.count;
-    // Report-day histogram sets, one per concurrently running chunk, reused across chunks
-    // and merged into `acc` at the end (exact: integer counts).
+    // Worker scratch (report-day histograms, lane states, report columns), one per
+    // concurrently running chunk and reused across chunks; the histograms are merged into
+    // `acc` at the end (exact: integer counts).
     let n_series = acc.series.len();
-    let hist_pool: Mutex<Vec<Vec<LogHistogram>>> = Mutex::new(Vec::new());
+    let pool: Mutex<Vec<Scratch>> = Mutex::new(Vec::new());
     let mut chunk = 0;
     while chunk < n_chunks {
         let batch = chunks_in_flight();
@@ -271,11 +299,11 @@ pub fn run_with_isa(
             .into_par_iter()
             .map(|c| {
                 let s = range.start + c * CHUNK_PATHS;
-                let taken = hist_pool.lock().expect("histogram pool").pop();
-                let mut hists = taken.unwrap_or_else(|| vec![LogHistogram::default(); n_series]);
+                let taken = pool.lock().expect("scratch pool").pop();
+                let mut scratch = taken.unwrap_or_else(|| Scratch::new(n_series));
                 let e = (s + CHUNK_PATHS).min(end);
-                let part = simulate_chunk(isa, params, key, &report_days, s, e, &mut hists);
-                hist_pool.lock().expect("histogram pool").push(hists);
+                let part = simulate_chunk(isa, params, key, &report_days, s, e, &mut scratch);
+                pool.lock().expect("scratch pool").push(scratch);
                 part
             })
             .collect();
@@ -286,8 +314,8 @@ pub fn run_with_isa(
         chunk = batch_end;
         progress(records.len() as u64, range.count);
     }
-    for hists in hist_pool.into_inner().expect("histogram pool") {
-        for (series, hist) in acc.series.iter_mut().zip(&hists) {
+    for scratch in pool.into_inner().expect("scratch pool") {
+        for (series, hist) in acc.series.iter_mut().zip(&scratch.hists) {
             series.hist.merge(hist);
         }
     }
