@@ -110,7 +110,7 @@ if line=$(tokenrisk_bench cpu); then
     read -r sim full cpu dev <<<"$line"
     rate[tokenrisk_cpu]=$sim
     cpu_rate[tokenrisk_cpu]=$cpu
-    note[tokenrisk_cpu]="with outputs $full; $dev; threads ${RAYON_NUM_THREADS:-all cores}"
+    note[tokenrisk_cpu]="with outputs $full; $dev"
 fi
 if [[ "$run_gpu" == 1 ]]; then
     if line=$(tokenrisk_bench gpu); then

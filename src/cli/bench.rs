@@ -31,6 +31,12 @@ pub fn cmd_bench(args: BenchArgs) -> Result<i32> {
         sim_rates.push(args.paths as f64 * steps / out.simulate_time.as_secs_f64());
         full_rates.push(args.paths as f64 * steps / total);
         device = format!("{} [{}]", out.engine, out.device);
+        if out.engine == "cpu" {
+            // Which compiled kernel ran (results are identical on all of them).
+            let isa = crate::engine::cpu::Isa::selected().name();
+            let threads = rayon::current_num_threads();
+            device = format!("cpu [{}, {isa} kernel, {threads} threads]", out.device);
+        }
     }
     let _ = std::fs::remove_dir_all(&tmp);
     let median = |v: &mut Vec<f64>| {
