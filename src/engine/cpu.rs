@@ -1,13 +1,14 @@
-//! The CPU reference engine: rayon over fixed chunks of paths, each path's state in locals.
+//! The CPU reference engine: rayon over fixed chunks of paths, each chunk stepped in lane
+//! groups of `LANES` paths (structure of arrays, `model::LaneState`).
 //!
 //! Determinism: paths are cut into fixed chunks of `CHUNK_PATHS` ids (independent of the
 //! thread count), each chunk fills its own accumulator, and chunk accumulators are merged in
-//! chunk order. Histograms and counts are exact under any grouping; means are identical for
-//! any thread count because the merge order is fixed. Memory is bounded by simulating
-//! `BATCH_CHUNKS_PER_THREAD` chunks per thread at a time. Inside a chunk, blocks of `LOCKSTEP_PATHS` paths are
-//! stepped in lockstep as lane groups of `LANES` paths in structure-of-arrays form, compiled
-//! for the best instruction set the processor has (same per-path bits as the one-lane
-//! reference `model::simulate_path` on every set).
+//! chunk order. Histograms and counts are exact under any grouping (report-day histograms
+//! therefore live in per-worker sets); means are identical for any thread count because the
+//! merge order is fixed. Memory is bounded by simulating `BATCH_CHUNKS_PER_THREAD` chunks
+//! per thread at a time. All of a chunk's lane groups move in lockstep, and the kernel is
+//! compiled for the best instruction set the processor has ([`Isa`]), with the same
+//! per-path bits as the one-lane reference `model::simulate_path` on every set.
 
 use super::{EngineOutput, PathRange, Progress};
 use crate::accumulate::Accumulator;
