@@ -37,22 +37,9 @@ const PHILOX_W1: u32 = 0xBB67_AE85;
 /// textbook u32 form (known-answer tests below).
 #[inline(always)]
 pub fn philox4x32_10(counter: [u32; 4], key: [u32; 2]) -> [u32; 4] {
-    const LOW: u64 = 0xFFFF_FFFF;
     let mut c = counter.map(|w| w as u64);
-    let (mut k0, mut k1) = (key[0] as u64, key[1] as u64);
-    for round in 0..10 {
-        if round > 0 {
-            k0 = (k0 + PHILOX_W0 as u64) & LOW;
-            k1 = (k1 + PHILOX_W1 as u64) & LOW;
-        }
-        let p0 = PHILOX_M0 as u64 * c[0];
-        let p1 = PHILOX_M1 as u64 * c[2];
-        c = [
-            (p1 >> 32) ^ c[1] ^ k0,
-            p1 & LOW,
-            (p0 >> 32) ^ c[3] ^ k1,
-            p0 & LOW,
-        ];
+    for round_key in philox_round_keys(key) {
+        c = philox_round(c, round_key);
     }
     c.map(|w| w as u32)
 }
@@ -60,34 +47,46 @@ pub fn philox4x32_10(counter: [u32; 4], key: [u32; 2]) -> [u32; 4] {
 /// Two Philox4x32-10 calls under one key, round by round together: the same words as two
 /// [`philox4x32_10`] calls (tested), but the two multiply chains are interleaved in the
 /// instruction stream, so a lane group overlaps their latency instead of waiting on one
-/// chain at a time (the step draws two words blocks per step).
+/// chain at a time (the step draws two word blocks per step).
 #[inline(always)]
 pub fn philox4x32_10_pair(a: [u32; 4], b: [u32; 4], key: [u32; 2]) -> ([u32; 4], [u32; 4]) {
-    const LOW: u64 = 0xFFFF_FFFF;
     let mut c = a.map(|w| w as u64);
     let mut d = b.map(|w| w as u64);
-    let (mut k0, mut k1) = (key[0] as u64, key[1] as u64);
-    for round in 0..10 {
-        if round > 0 {
-            k0 = (k0 + PHILOX_W0 as u64) & LOW;
-            k1 = (k1 + PHILOX_W1 as u64) & LOW;
-        }
-        let (p0, q0) = (PHILOX_M0 as u64 * c[0], PHILOX_M0 as u64 * d[0]);
-        let (p1, q1) = (PHILOX_M1 as u64 * c[2], PHILOX_M1 as u64 * d[2]);
-        c = [
-            (p1 >> 32) ^ c[1] ^ k0,
-            p1 & LOW,
-            (p0 >> 32) ^ c[3] ^ k1,
-            p0 & LOW,
-        ];
-        d = [
-            (q1 >> 32) ^ d[1] ^ k0,
-            q1 & LOW,
-            (q0 >> 32) ^ d[3] ^ k1,
-            q0 & LOW,
-        ];
+    for round_key in philox_round_keys(key) {
+        c = philox_round(c, round_key);
+        d = philox_round(d, round_key);
     }
     (c.map(|w| w as u32), d.map(|w| w as u32))
+}
+
+const LOW32: u64 = 0xFFFF_FFFF;
+
+/// The key of each of the 10 rounds (the Weyl sequence of the key), as u64 below 2^32.
+#[inline(always)]
+fn philox_round_keys(key: [u32; 2]) -> [[u64; 2]; 10] {
+    let mut k = [key[0] as u64, key[1] as u64];
+    let mut keys = [[0u64; 2]; 10];
+    for round_key in &mut keys {
+        *round_key = k;
+        k = [
+            (k[0] + PHILOX_W0 as u64) & LOW32,
+            (k[1] + PHILOX_W1 as u64) & LOW32,
+        ];
+    }
+    keys
+}
+
+/// One Philox4x32 round on words held in u64.
+#[inline(always)]
+fn philox_round(c: [u64; 4], k: [u64; 2]) -> [u64; 4] {
+    let p0 = PHILOX_M0 as u64 * c[0];
+    let p1 = PHILOX_M1 as u64 * c[2];
+    [
+        (p1 >> 32) ^ c[1] ^ k[0],
+        p1 & LOW32,
+        (p0 >> 32) ^ c[3] ^ k[1],
+        p0 & LOW32,
+    ]
 }
 
 /// The key for a run seed.

@@ -217,31 +217,28 @@ fn report_row(
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")]
-unsafe fn simulate_chunk_avx512(
-    params: &Params,
-    key: [u32; 2],
-    report_days: &[u32],
-    start: u64,
-    end: u64,
-    scratch: &mut Scratch,
-) -> (Accumulator, Vec<PathRecord>) {
-    simulate_chunk_lanes(params, key, report_days, start, end, scratch)
+/// A copy of the kernel compiled with `features` (the caller checks the processor has them).
+macro_rules! isa_kernel {
+    ($name:ident, $features:literal) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        unsafe fn $name(
+            params: &Params,
+            key: [u32; 2],
+            report_days: &[u32],
+            start: u64,
+            end: u64,
+            scratch: &mut Scratch,
+        ) -> (Accumulator, Vec<PathRecord>) {
+            simulate_chunk_lanes(params, key, report_days, start, end, scratch)
+        }
+    };
 }
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn simulate_chunk_avx2(
-    params: &Params,
-    key: [u32; 2],
-    report_days: &[u32],
-    start: u64,
-    end: u64,
-    scratch: &mut Scratch,
-) -> (Accumulator, Vec<PathRecord>) {
-    simulate_chunk_lanes(params, key, report_days, start, end, scratch)
-}
+isa_kernel!(
+    simulate_chunk_avx512,
+    "avx512f,avx512dq,avx512vl,avx512bw,avx2,fma"
+);
+isa_kernel!(simulate_chunk_avx2, "avx2,fma");
 
 fn simulate_chunk(
     isa: Isa,
