@@ -192,7 +192,8 @@ fn divider(c: &mut Criterion) {
         }
         let mut group = c.benchmark_group("avx512_unit");
         group.throughput(Throughput::Elements(8 * REPS as u64));
-        let kernels: [(&str, unsafe fn(&mut [f64; 64])); 3] = [
+        type UnitKernel = unsafe fn(&mut [f64; 64]);
+        let kernels: [(&str, UnitKernel); 3] = [
             ("vdivpd", divisions),
             ("vsqrtpd_plus_add", square_roots),
             ("vfmadd", fmas),
