@@ -1,7 +1,10 @@
 //! The step function of MODEL.md, written once. `shaders/simulate.wgsl` mirrors it line by
 //! line with the same names and the same numbered sections, so read them side by side.
 //!
-//! State lives in a plain `Copy` struct the caller keeps in locals: no allocation per step.
+//! The step advances `N` paths at once: [`LaneState`] holds each state variable for `N`
+//! paths (structure of arrays, see `crate::lanes`), data-dependent branches are selects, and
+//! `N = 1` is the scalar reference. [`PathState`] is one path's state in natural types (the
+//! GPU engine and the per-path records use it). No allocation per step.
 //! Log-space state (ln F, ln D, ln C, ln K) is primary because every stochastic update is
 //! additive in logs; levels are exponentiated once per step where flows need them.
 
