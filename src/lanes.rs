@@ -228,6 +228,20 @@ impl<const N: usize> Neg for F64s<N> {
     }
 }
 
+/// The integer nearest to `x` (ties to even), as f64 and as i64, for |x| < 2^51: adding
+/// 1.5 * 2^52 leaves exactly that integer in the low bits of the sum. Exact, branch-free and
+/// without a saturating float-to-int conversion, so it vectorizes; f64::round is a libm call
+/// on baseline x86-64.
+#[inline(always)]
+pub fn nearest_integer(x: f64) -> (f64, i64) {
+    const SHIFT: f64 = 6_755_399_441_055_744.0;
+    let shifted = x + SHIFT;
+    (
+        shifted - SHIFT,
+        shifted.to_bits() as i64 - SHIFT.to_bits() as i64,
+    )
+}
+
 /// e^x to within about 1 ulp, branch-free so that it vectorizes; same special values as
 /// `f64::exp` (NaN, +inf for x > 709.78, 0 below -745.1, subnormal results in between).
 ///
@@ -239,13 +253,9 @@ pub fn exp(x: f64) -> f64 {
     const LOG2E: f64 = std::f64::consts::LOG2_E;
     const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1; // 0x3FE62E42FEE00000
     const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
-    // 1.5 * 2^52: adding it rounds to an integer (to nearest, ties even) in the low bits.
-    const SHIFT: f64 = 6_755_399_441_055_744.0;
     // Outside [-746, 710] the result is 0 or inf anyway; clamping keeps n in range.
     let xc = x.clamp(-746.0, 710.0);
-    let t = xc * LOG2E + SHIFT;
-    let n_f = t - SHIFT;
-    let n = t.to_bits() as i64 - SHIFT.to_bits() as i64;
+    let (n_f, n) = nearest_integer(xc * LOG2E);
     let r = (xc - n_f * LN2_HI) - n_f * LN2_LO;
     let mut q = 1.0 / 6_227_020_800.0;
     q = r.mul_add(q, 1.0 / 479_001_600.0);

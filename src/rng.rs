@@ -98,7 +98,13 @@ pub fn seed_key(seed: u64) -> [u32; 2] {
 /// The four words drawn for (path, step, stream).
 #[inline(always)]
 pub fn draw_words(key: [u32; 2], path: u64, step: u32, stream_id: u32) -> [u32; 4] {
-    philox4x32_10([path as u32, step, stream_id, (path >> 32) as u32], key)
+    philox4x32_10(counter(path, step, stream_id), key)
+}
+
+/// The Philox counter of (path, step, stream): the layout every engine uses.
+#[inline(always)]
+fn counter(path: u64, step: u32, stream_id: u32) -> [u32; 4] {
+    [path as u32, step, stream_id, (path >> 32) as u32]
 }
 
 /// Uniform in the open interval (0, 1) from one 32-bit word.
@@ -126,13 +132,9 @@ pub fn box_muller(w0: u32, w1: u32) -> (f64, f64) {
 #[inline(always)]
 pub fn sin_cos_tau(u: f64) -> (f64, f64) {
     let v = 4.0 * u;
-    // Nearest integer to v by adding 1.5 * 2^52 (exact, and no saturating float-to-int
-    // conversion, which does not vectorize well; f64::round is a libm call on baseline
-    // x86-64). Ties cannot occur for v = 4 (w + 0.5) / 2^32.
-    const SHIFT: f64 = 6_755_399_441_055_744.0;
-    let shifted = v + SHIFT;
-    let quadrant = shifted.to_bits() as i64 - SHIFT.to_bits() as i64;
-    let x = (v - (shifted - SHIFT)) * std::f64::consts::FRAC_PI_2;
+    // Ties cannot occur for v = 4 (w + 0.5) / 2^32.
+    let (nearest, quadrant) = lanes::nearest_integer(v);
+    let x = (v - nearest) * std::f64::consts::FRAC_PI_2;
     let x2 = x * x;
     // sin x = x (1 - x^2/3! + x^4/5! - ... + x^14/15!)
     let sp = -1.0 / 1_307_674_368_000.0;
@@ -212,9 +214,11 @@ pub fn draw_two_streams_lanes<const N: usize>(
     let mut a = [[0u32; N]; 4];
     let mut b = [[0u32; N]; 4];
     for lane in 0..N {
-        let path = paths[lane];
-        let counter = |stream| [path as u32, step, stream, (path >> 32) as u32];
-        let (wa, wb) = philox4x32_10_pair(counter(streams[0]), counter(streams[1]), key);
+        let (wa, wb) = philox4x32_10_pair(
+            counter(paths[lane], step, streams[0]),
+            counter(paths[lane], step, streams[1]),
+            key,
+        );
         for j in 0..4 {
             a[j][lane] = wa[j];
             b[j][lane] = wb[j];

@@ -351,6 +351,13 @@ fn emission_lanes<const N: usize>(
     }))
 }
 
+/// Total log-size of `n` normal jumps of mean `mean` and sd `stdev` (0 where `n` is 0),
+/// drawn from one standard normal `z`: `n mean + stdev sqrt(n) z`.
+#[inline(always)]
+fn compound_jump<const N: usize>(n: F64s<N>, mean: f64, stdev: f64, z: F64s<N>) -> F64s<N> {
+    n.gt(0.0).select(n * mean + stdev * n.sqrt() * z, 0.0)
+}
+
 /// Advances `N` paths (ids `paths`) by one step (MODEL.md "One step, in this order").
 /// `step` is the 0-based step index; the step covers days [step * step_days, (step+1) * step_days).
 ///
@@ -507,10 +514,7 @@ pub fn step<const N: usize>(
         jump_lambda,
         exp_neg_jump_lambda,
     );
-    let price_jump = price_jumps.gt(0.0).select(
-        price_jumps * p.jump_mean + p.jump_stdev * price_jumps.sqrt() * z_price_jump,
-        0.0,
-    );
+    let price_jump = compound_jump(price_jumps, p.jump_mean, p.jump_stdev, z_price_jump);
     let z_price = p.chol[0] * e1;
     s.ln_fundamental += drift_dt
         + vol_sqrt_dt * z_price
@@ -544,10 +548,7 @@ pub fn step<const N: usize>(
     let cost_jump = if jumped.any() {
         let w = draw_words_lanes(key, paths, step, stream::COST_JUMP_NORMALS);
         let z = box_muller_lanes(&w[0], &w[1]).0;
-        jumped.select(
-            cost_jumps * p.cost_jump_mean + p.cost_jump_stdev * cost_jumps.sqrt() * z,
-            0.0,
-        )
+        compound_jump(cost_jumps, p.cost_jump_mean, p.cost_jump_stdev, z)
     } else {
         zero
     };

@@ -82,14 +82,11 @@ pub fn bucket_index(magnitude: f64) -> i32 {
 
 /// `y.ceil() as i32` for finite |y| < 2^31, without a libm call (f64::ceil is one on
 /// baseline x86-64) and without the saturating `as i32` (which does not vectorize): the
-/// nearest integer by adding 1.5 * 2^52 (exact below 2^51), read from the bits, plus one
-/// when that integer lies below `y`.
+/// nearest integer, plus one when it lies below `y`.
 #[inline(always)]
 fn ceil_to_i32(y: f64) -> i32 {
-    const SHIFT: f64 = 6_755_399_441_055_744.0;
-    let r = y + SHIFT;
-    let nearest = (r.to_bits() as i64 - SHIFT.to_bits() as i64) as i32;
-    nearest + ((r - SHIFT) < y) as i32
+    let (nearest, n) = lanes::nearest_integer(y);
+    n as i32 + (nearest < y) as i32
 }
 
 /// Representative value of bucket `index`: `2 gamma^index / (gamma + 1)`,
@@ -299,14 +296,23 @@ impl LogHistogram {
     /// of zero, non-finite and out-of-range values. One `ln` per call.
     #[inline]
     pub fn add(&mut self, x: f64) {
+        self.add_at(x, bucket_index(x.abs()));
+    }
+
+    /// Records `x`, whose `bucket_index(|x|)` is `index`: the routing of the module
+    /// documentation, shared by `add` and the mixed path of `add_slice`.
+    #[inline(always)]
+    fn add_at(&mut self, x: f64, index: i32) {
         let m = x.abs();
         if (MIN_TRACKED..=MAX_TRACKED).contains(&m) {
-            let index = ceil_to_i32(lanes::ln(m) * INV_LN_GAMMA);
             if x > 0.0 {
                 self.positive.add(index, 1);
             } else {
                 self.negative.add(index, 1);
             }
+        } else if m < MIN_TRACKED {
+            // Zeros are common (spiral flags); keep them off the cold path.
+            self.zero += 1;
         } else {
             self.add_untracked(x);
         }
@@ -355,19 +361,7 @@ impl LogHistogram {
                 continue;
             }
             for (&x, &i) in block.iter().zip(index) {
-                let m = x.abs();
-                if (MIN_TRACKED..=MAX_TRACKED).contains(&m) {
-                    if x > 0.0 {
-                        self.positive.add(i, 1);
-                    } else {
-                        self.negative.add(i, 1);
-                    }
-                } else if m < MIN_TRACKED {
-                    // Zeros are common (spiral flags); keep them off the cold path.
-                    self.zero += 1;
-                } else {
-                    self.add_untracked(x);
-                }
+                self.add_at(x, i);
             }
         }
     }
@@ -377,8 +371,6 @@ impl LogHistogram {
     fn add_untracked(&mut self, x: f64) {
         if !x.is_finite() {
             self.nonfinite += 1;
-        } else if x.abs() < MIN_TRACKED {
-            self.zero += 1;
         } else {
             self.clamped += 1;
             if x > 0.0 {
