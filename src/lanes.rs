@@ -112,10 +112,6 @@ impl<const N: usize> F64s<N> {
         self.compare(o.into(), |a, b| a < b)
     }
     #[inline(always)]
-    pub fn le(self, o: impl Into<Self>) -> Mask<N> {
-        self.compare(o.into(), |a, b| a <= b)
-    }
-    #[inline(always)]
     pub fn gt(self, o: impl Into<Self>) -> Mask<N> {
         self.compare(o.into(), |a, b| a > b)
     }
@@ -147,10 +143,6 @@ impl<const N: usize> From<f64> for F64s<N> {
 }
 
 impl<const N: usize> Mask<N> {
-    #[inline(always)]
-    pub fn splat(b: bool) -> Self {
-        Mask([b; N])
-    }
     /// `if mask { a } else { b }` per lane.
     #[inline(always)]
     pub fn select(self, a: impl Into<F64s<N>>, b: impl Into<F64s<N>>) -> F64s<N> {

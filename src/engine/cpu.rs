@@ -88,17 +88,23 @@ impl Isa {
     }
 
     /// The set the engine uses: `TOKENRISK_CPU_ISA` (avx512, avx2 or baseline) when given
-    /// and supported, else the best this processor has.
+    /// and supported, else the best this processor has. Decided once per process, so a
+    /// warning about an unavailable request is printed once.
     pub fn selected() -> Isa {
-        let best = Isa::supported()[0];
-        match std::env::var("TOKENRISK_CPU_ISA") {
-            Ok(want) => match Isa::supported().into_iter().find(|i| i.name() == want) {
-                Some(isa) => isa,
+        static SELECTED: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
+        *SELECTED.get_or_init(|| {
+            let supported = Isa::supported();
+            let best = supported[0];
+            let Ok(want) = std::env::var("TOKENRISK_CPU_ISA") else {
+                return best;
+            };
+            match supported.iter().find(|i| i.name() == want) {
+                Some(&isa) => isa,
                 None => {
                     eprintln!(
                         "warning: TOKENRISK_CPU_ISA={want} is not available on this processor \
                          (supported: {}); using {}",
-                        Isa::supported()
+                        supported
                             .iter()
                             .map(|i| i.name())
                             .collect::<Vec<_>>()
@@ -107,9 +113,8 @@ impl Isa {
                     );
                     best
                 }
-            },
-            Err(_) => best,
-        }
+            }
+        })
     }
 }
 
