@@ -572,6 +572,18 @@ fn walkdir(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Every Parquet file under a final name reads completely.
+/// After a failed run into `dir`: no temporary file left, no `completion_marker` (the file
+/// written last, which claims a complete run), and every Parquet file there complete.
+fn assert_nothing_half_written(dir: &Path, completion_marker: &str) {
+    let (finals, temps) = listing(dir);
+    assert!(temps.is_empty(), "temp files left: {temps:?}");
+    assert!(
+        !finals.iter().any(|f| f.ends_with(completion_marker)),
+        "a {completion_marker} claims a complete run: {finals:?}"
+    );
+    assert_complete(dir);
+}
+
 fn assert_complete(dir: &Path) {
     for p in walkdir(dir) {
         if p.extension().is_some_and(|e| e == "parquet") {
@@ -668,13 +680,7 @@ fn a_full_disk_leaves_no_half_written_file() {
         e.contains("File too large") || e.contains("No space"),
         "{e}"
     );
-    let (finals, temps) = listing(&out);
-    assert!(temps.is_empty(), "temp files left: {temps:?}");
-    assert!(
-        !finals.iter().any(|f| f.ends_with("manifest.json")),
-        "a manifest claims a complete run: {finals:?}"
-    );
-    assert_complete(&out);
+    assert_nothing_half_written(&out, "manifest.json");
 
     // A shard and a merge.
     let parts = tmp.path().join("parts");
@@ -705,13 +711,7 @@ fn a_full_disk_leaves_no_half_written_file() {
         ],
     );
     assert_eq!(o.status.code(), Some(1), "{}", text_of(&o));
-    let (finals, temps) = listing(&merged);
-    assert!(temps.is_empty(), "temp files left: {temps:?}");
-    assert!(
-        !finals.iter().any(|f| f.ends_with("manifest.json")),
-        "{finals:?}"
-    );
-    assert_complete(&merged);
+    assert_nothing_half_written(&merged, "manifest.json");
 
     // A shard whose rows cannot be written leaves no partial.json.
     let small = tmp.path().join("small");
@@ -732,13 +732,7 @@ fn a_full_disk_leaves_no_half_written_file() {
         ],
     );
     assert_eq!(o.status.code(), Some(1), "{}", text_of(&o));
-    let (finals, temps) = listing(&small);
-    assert!(temps.is_empty(), "temp files left: {temps:?}");
-    assert!(
-        !finals.iter().any(|f| f.ends_with("partial.json")),
-        "{finals:?}"
-    );
-    assert_complete(&small);
+    assert_nothing_half_written(&small, "partial.json");
 }
 
 /// A real full file system (a 256 KiB tmpfs), where mounting one is allowed (root in a
@@ -777,13 +771,7 @@ fn a_real_full_tmpfs_leaves_no_half_written_file() {
     assert_eq!(o.status.code(), Some(1), "{}", text_of(&o));
     let e = text_of(&o);
     assert!(e.contains("No space left on device"), "{e}");
-    let (finals, temps) = listing(&mnt);
-    assert!(temps.is_empty(), "temp files left: {temps:?}");
-    assert!(
-        !finals.iter().any(|f| f.ends_with("manifest.json")),
-        "{finals:?}"
-    );
-    assert_complete(&mnt);
+    assert_nothing_half_written(&mnt, "manifest.json");
 }
 
 #[test]
