@@ -4,6 +4,8 @@
 //! simulating; an unwritable output folder, a full disk and damaged inputs give a clear error
 //! and leave no half-written file under a final name.
 
+mod common;
+use common::{path_arg as s, text as text_of, tokenrisk};
 use proptest::prelude::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -322,31 +324,6 @@ fn nonfinite(r: &PathRecord) -> bool {
 // ---------------------------------------------------------------------------------------
 // (c) non-finite values are counted and reported
 // ---------------------------------------------------------------------------------------
-
-fn tokenrisk(args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tokenrisk"));
-    cmd.args(args);
-    for v in [
-        "SLURM_ARRAY_TASK_ID",
-        "SLURM_ARRAY_TASK_COUNT",
-        "JOB_COMPLETION_INDEX",
-    ] {
-        cmd.env_remove(v);
-    }
-    cmd.output().expect("run tokenrisk")
-}
-
-fn text_of(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 fn gbm() -> Scenario {
     scenario::parse(bases().last().unwrap(), "gbm.toml").unwrap()

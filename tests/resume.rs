@@ -4,10 +4,9 @@
 //! other arguments is refused and kept.
 
 mod common;
-use arrow::array::RecordBatch;
-use common::text;
+use common::{path_arg as s, read_parquet as read_table, text, tokenrisk_command as command};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 const NAME: &str = "death-spiral-stress";
@@ -23,27 +22,10 @@ fn scenario_file(dir: &Path) -> PathBuf {
     path
 }
 
-fn command(args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tokenrisk"));
-    cmd.args(args);
-    for v in [
-        "SLURM_ARRAY_TASK_ID",
-        "SLURM_ARRAY_TASK_COUNT",
-        "JOB_COMPLETION_INDEX",
-    ] {
-        cmd.env_remove(v);
-    }
-    cmd
-}
-
 fn ok(args: &[&str]) -> String {
     let o = command(args).output().unwrap();
     assert!(o.status.success(), "{}", text(&o));
     text(&o)
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 fn blocks(ck: &Path) -> usize {
@@ -55,16 +37,6 @@ fn blocks(ck: &Path) -> usize {
             })
             .count()
     })
-}
-
-fn read_table(path: &Path) -> RecordBatch {
-    let file = std::fs::File::open(path).unwrap();
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .unwrap()
-        .build()
-        .unwrap();
-    let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
-    arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap()
 }
 
 /// Every column of the three tables identical, timings aside.

@@ -5,10 +5,10 @@
 //! refused with a message naming them.
 
 mod common;
-use arrow::array::{Array, Float64Array, RecordBatch};
-use common::text;
+use arrow::array::{Array, Float64Array};
+use common::{path_arg as s, read_parquet as read_table, text};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use tokenrisk::accumulate::{Accumulator, MetricAcc};
 use tokenrisk::engine::{cpu, PathRange};
 use tokenrisk::model::Params;
@@ -30,18 +30,7 @@ fn scenario_file(dir: &Path) -> PathBuf {
 }
 
 fn tokenrisk(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tokenrisk"));
-    cmd.args(args);
-    // A CI job may itself run inside a Slurm array or a Kubernetes Indexed Job.
-    for v in [
-        "SLURM_ARRAY_TASK_ID",
-        "SLURM_ARRAY_TASK_COUNT",
-        "SLURM_ARRAY_TASK_MIN",
-        "SLURM_ARRAY_TASK_STEP",
-        "JOB_COMPLETION_INDEX",
-    ] {
-        cmd.env_remove(v);
-    }
+    let mut cmd = common::tokenrisk_command(args);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -56,10 +45,6 @@ fn ok(o: Output) -> Output {
 fn fails(o: Output) -> String {
     assert_eq!(o.status.code(), Some(1), "expected an error: {}", text(&o));
     text(&o)
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 fn run_full(scn: &Path, out: &Path) {
@@ -95,16 +80,6 @@ fn run_shard(scn: &Path, out: &Path, spec: &str, extra: &[&str]) -> Output {
     ];
     args.extend_from_slice(extra);
     tokenrisk(&args, &[])
-}
-
-fn read_table(path: &Path) -> RecordBatch {
-    let file = std::fs::File::open(path).unwrap();
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .unwrap()
-        .build()
-        .unwrap();
-    let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
-    arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap()
 }
 
 /// Columns that are means or their standard errors (agree to summation order only).

@@ -76,12 +76,32 @@ pub fn run_cpu(s: &Scenario, paths: u64) -> EngineOutput {
     )
 }
 
-/// Runs the `tokenrisk` binary built for this test run.
+/// A command running the `tokenrisk` binary built for this test run, without the job
+/// schedulers' array variables: a CI job may itself run inside a Slurm array or a
+/// Kubernetes Indexed Job, and `--shard auto` reads them.
+pub fn tokenrisk_command(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tokenrisk"));
+    cmd.args(args);
+    for v in [
+        "SLURM_ARRAY_TASK_ID",
+        "SLURM_ARRAY_TASK_COUNT",
+        "SLURM_ARRAY_TASK_MIN",
+        "SLURM_ARRAY_TASK_STEP",
+        "JOB_COMPLETION_INDEX",
+    ] {
+        cmd.env_remove(v);
+    }
+    cmd
+}
+
+/// Runs the `tokenrisk` binary built for this test run (see [`tokenrisk_command`]).
 pub fn tokenrisk(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tokenrisk"))
-        .args(args)
-        .output()
-        .expect("run tokenrisk")
+    tokenrisk_command(args).output().expect("run tokenrisk")
+}
+
+/// A path as a command-line argument.
+pub fn path_arg(p: &std::path::Path) -> &str {
+    p.to_str().expect("test paths are UTF-8")
 }
 
 /// stdout and stderr of a finished command, for assertions and failure messages.
