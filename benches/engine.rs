@@ -12,7 +12,7 @@ use tokenrisk::rng::{draw_words, seed_key};
 use tokenrisk::stats::{LogHistogram, Moments};
 
 fn preset_params(name: &str, horizon_days: u32) -> Params {
-    let preset = tokenrisk::presets::find(name).expect("bundled preset");
+    let preset = tokenrisk::scenario::preset(name).expect("bundled preset");
     let mut s = tokenrisk::scenario::parse(preset.toml, preset.file).expect("valid preset");
     s.scenario.horizon_days = horizon_days;
     s.scenario.report_every = s.scenario.report_every.min(horizon_days);

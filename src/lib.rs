@@ -1,27 +1,27 @@
 //! tokenrisk: Monte Carlo risk engine for the token economies of decentralized AI networks.
 //!
-//! Data flow (ARCHITECTURE.md): scenario TOML -> [`scenario::Scenario`] (validated) ->
-//! [`model::Params`] -> an engine ([`engine`]) -> [`accumulate::Accumulator`] (mergeable) ->
-//! [`summary`] and [`output`] (Parquet, manifest).
+//! Layers, lowest first; a module depends only on layers below it (`docs/ARCHITECTURE.md`):
+//!
+//! 1. [`lanes`], [`rng`], [`stats`]: primitives with no domain knowledge;
+//! 2. [`scenario`]: the scenario format, validation, presets and stress shapes;
+//! 3. [`model`]: parameters, the step function, the per-path record;
+//! 4. [`measure`]: the accumulators both engines fill, and the summary figures;
+//! 5. [`engine`]: the CPU reference engine and the GPU engine;
+//! 6. [`output`]: Parquet tables, manifest, partial files, atomic writes;
+//! 7. [`report`]: HTML reports of what `output` wrote;
+//! 8. [`workflows`]: single runs, sweeps, comparisons, sensitivity, convergence, nightly;
+//! 9. [`scale`]: shards, merges, resumable runs;
+//! 10. [`cli`]: the command line, a thin layer over the rest.
 
-pub mod accumulate;
 pub mod cli;
-pub mod compare;
-pub mod convergence;
 pub mod engine;
 pub mod lanes;
-pub mod merge;
+pub mod measure;
 pub mod model;
-pub mod nightly;
 pub mod output;
-pub mod presets;
 pub mod report;
-pub mod resume;
 pub mod rng;
+pub mod scale;
 pub mod scenario;
-pub mod sensitivity;
-pub mod shard;
 pub mod stats;
-pub mod stress;
-pub mod summary;
-pub mod sweep;
+pub mod workflows;

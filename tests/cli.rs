@@ -26,7 +26,7 @@ fn parquet_rows(path: &Path) -> usize {
 #[test]
 fn every_preset_runs_end_to_end() {
     let out = tempfile::tempdir().unwrap();
-    for preset in tokenrisk::presets::ALL {
+    for preset in tokenrisk::scenario::PRESETS {
         let o = tokenrisk(
             &[
                 "run",
@@ -125,7 +125,7 @@ fn validate_reports_ok_and_problems_with_exit_codes() {
 
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.toml");
-    let good = tokenrisk::presets::find("render_bme").unwrap().toml;
+    let good = tokenrisk::scenario::preset("render_bme").unwrap().toml;
     std::fs::write(&bad, good.replace("[demand]", "[demand]\nmystery = 1")).unwrap();
     let o = tokenrisk(&["validate", bad.to_str().unwrap()], None);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
@@ -176,7 +176,7 @@ fn presets_lists_every_bundled_scenario() {
     let o = tokenrisk(&["presets"], None);
     assert!(o.status.success());
     let t = text(&o);
-    for p in tokenrisk::presets::ALL {
+    for p in tokenrisk::scenario::PRESETS {
         assert!(t.contains(p.stem()), "{t}");
     }
 }

@@ -55,8 +55,8 @@ fn bools(b: &RecordBatch, name: &str) -> Vec<bool> {
 fn bundled_pair_differs_only_in_the_design() {
     let a = tokenrisk::scenario::load(Path::new(HALVING)).unwrap();
     let b = tokenrisk::scenario::load(Path::new(BME)).unwrap();
-    let mut ta = tokenrisk::sweep::scenario_table(&a).unwrap();
-    let mut tb = tokenrisk::sweep::scenario_table(&b).unwrap();
+    let mut ta = tokenrisk::scenario::keys::scenario_table(&a).unwrap();
+    let mut tb = tokenrisk::scenario::keys::scenario_table(&b).unwrap();
     for t in [&mut ta, &mut tb] {
         for k in ["emission", "payment", "burn"] {
             t.remove(k);
@@ -111,7 +111,7 @@ fn common_random_numbers_shrink_the_standard_error() {
         .iter()
         .map(|f| f.name().clone())
         .collect();
-    assert_eq!(names, tokenrisk::compare::comparison_columns());
+    assert_eq!(names, tokenrisk::workflows::compare::comparison_columns());
     assert_eq!(strs(&t, "design_a"), ["compare-halving"]);
     assert_eq!(strs(&t, "design_b"), ["compare-bme"]);
     assert_eq!(u64s(&t, "paths"), [2000]);

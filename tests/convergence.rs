@@ -3,13 +3,13 @@
 //! count (accumulator and records, and the Parquet tables written by the binary).
 
 use std::process::Command;
-use tokenrisk::convergence::{run_to_target, stopping_se, Target};
 use tokenrisk::engine::{cpu, Backend, EngineOutput, PathRange};
 use tokenrisk::model::Params;
 use tokenrisk::scenario::{self, Scenario};
+use tokenrisk::workflows::convergence::{run_to_target, stopping_se, Target};
 
 fn render() -> Scenario {
-    let p = tokenrisk::presets::find("render_bme").unwrap();
+    let p = tokenrisk::scenario::preset("render_bme").unwrap();
     scenario::parse(p.toml, p.file).unwrap()
 }
 

@@ -41,13 +41,13 @@
 mod common;
 use common::parse;
 use std::sync::Mutex;
-use tokenrisk::accumulate::MetricAcc;
 use tokenrisk::engine::gpu::{self, Budgets, GpuError, Selection};
 use tokenrisk::engine::{cpu, Backend, EngineOutput, PathRange};
+use tokenrisk::measure::summary::{Distribution, Summary};
+use tokenrisk::measure::MetricAcc;
 use tokenrisk::model::{Params, PathRecord, METRICS};
 use tokenrisk::rng::{box_muller, philox4x32_10, seed_key};
 use tokenrisk::scenario::Scenario;
-use tokenrisk::summary::{Distribution, Summary};
 
 const PATH_REL_TOL: f64 = 1e-3;
 const PATH_AGREEMENT: f64 = 0.999;
@@ -405,7 +405,7 @@ fn presets_match_cpu() {
         return;
     }
     let n = 3000u64;
-    for preset in tokenrisk::presets::ALL {
+    for preset in tokenrisk::scenario::PRESETS {
         let name = preset.stem();
         let s = tokenrisk::scenario::parse(preset.toml, preset.file).unwrap();
         let (c, g) = run_both(&s, n);
@@ -669,7 +669,7 @@ fn throughput() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_000);
-    let preset = tokenrisk::presets::find("bittensor_halving").unwrap();
+    let preset = tokenrisk::scenario::preset("bittensor_halving").unwrap();
     let s = tokenrisk::scenario::parse(preset.toml, preset.file).unwrap();
     let params = Params::compile(&s);
     let ps = paths as f64 * params.steps as f64;

@@ -10,10 +10,10 @@ use proptest::prelude::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use tokenrisk::engine::{cpu, EngineOutput, PathRange};
+use tokenrisk::measure::summary::{report_quantiles, Summary};
 use tokenrisk::model::{Params, PathRecord};
+use tokenrisk::scale::shard::{self, ShardSpec};
 use tokenrisk::scenario::{self, Scenario};
-use tokenrisk::shard::{self, ShardSpec};
-use tokenrisk::summary::{report_quantiles, Summary};
 
 // ---------------------------------------------------------------------------------------
 // (b) random TOML from the format's keys
@@ -39,7 +39,7 @@ fn base_tables(text: &str) -> Vec<(String, Vec<String>)> {
 /// Every (table header, key) the presets use, plus the optional tables' keys.
 fn known_keys() -> Vec<(String, String)> {
     let mut keys = Vec::new();
-    for p in tokenrisk::presets::ALL {
+    for p in tokenrisk::scenario::PRESETS {
         for (h, lines) in base_tables(p.toml) {
             for l in lines {
                 let k = l.split('=').next().unwrap().trim().to_string();
@@ -249,7 +249,10 @@ fn simulate_briefly(s: &Scenario) -> EngineOutput {
 }
 
 fn bases() -> Vec<&'static str> {
-    let mut v: Vec<&'static str> = tokenrisk::presets::ALL.iter().map(|p| p.toml).collect();
+    let mut v: Vec<&'static str> = tokenrisk::scenario::PRESETS
+        .iter()
+        .map(|p| p.toml)
+        .collect();
     v.push(
         r#"
 [scenario]
@@ -421,7 +424,7 @@ fn nonfinite_paths_are_counted_and_reported() {
 /// the quantity), and the other figures stay finite.
 #[test]
 fn a_scenario_with_infinite_ratios_reports_them() {
-    let preset = tokenrisk::presets::find("bittensor_halving").unwrap();
+    let preset = tokenrisk::scenario::preset("bittensor_halving").unwrap();
     let text: String = preset
         .toml
         .lines()
@@ -510,7 +513,14 @@ fn runs_too_large_for_memory_are_refused_before_simulating() {
     assert!(!tmp.path().join("bittensor-halving").exists());
     // A shard of the same run that fits is accepted by the check (not simulated here).
     let sc = tokenrisk::cli::load_scenario("bittensor_halving").unwrap();
-    assert!(shard::check_memory_with(&sc, 100_000, "a shard", 8 << 30, "test").is_ok());
+    assert!(tokenrisk::workflows::preflight::check_memory_with(
+        &sc,
+        100_000,
+        "a shard",
+        8 << 30,
+        "test"
+    )
+    .is_ok());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -761,7 +771,7 @@ fn damaged_checkpoints_are_named() {
     let ck = out.join("gbm/.checkpoint");
     let mut s4096 = sc.clone();
     s4096.scenario.paths = 4096;
-    let r = tokenrisk::resume::run(
+    let r = tokenrisk::scale::resume::run(
         &s4096,
         &params,
         tokenrisk::engine::Backend::Cpu,
@@ -817,7 +827,7 @@ fn damaged_checkpoints_are_named() {
         .unwrap();
     assert!(o.status.success(), "{}", text_of(&o));
     assert!(!ck.exists());
-    let r = tokenrisk::resume::run(
+    let r = tokenrisk::scale::resume::run(
         &s4096,
         &params,
         tokenrisk::engine::Backend::Cpu,

@@ -6,7 +6,7 @@ mod common;
 use common::text;
 use std::path::Path;
 use std::process::{Command, Output};
-use tokenrisk::nightly::Headline;
+use tokenrisk::workflows::nightly::Headline;
 
 /// A cheap scenario that never spirals (no feedback, constant capacity) and clears its alerts.
 const CALM: &str = r#"
@@ -43,7 +43,7 @@ max_emissions_to_revenue = 100.0
 
 /// The Render preset (about one path in ten spirals) with a spiral threshold of 0.
 fn fragile() -> String {
-    let text = tokenrisk::presets::find("render_bme").unwrap().toml;
+    let text = tokenrisk::scenario::preset("render_bme").unwrap().toml;
     let lines: Vec<String> = text
         .lines()
         .map(|l| {

@@ -8,10 +8,10 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::fs;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokenrisk::accumulate::Accumulator;
+use tokenrisk::measure::summary::Summary;
+use tokenrisk::measure::Accumulator;
 use tokenrisk::model::{PathRecord, METRICS, N_METRICS};
 use tokenrisk::output::{self, write_atomic, write_atomic_bytes, RunInfo};
-use tokenrisk::summary::Summary;
 
 use arrow::array::{
     Array, BooleanArray, Float64Array, RecordBatch, StringArray, UInt32Array, UInt64Array,

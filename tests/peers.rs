@@ -98,7 +98,7 @@ fn f64_column(file: &Path, name: &str) -> Vec<f64> {
 
 /// The preset with its horizon set to DAYS, written where both sides read it.
 fn scenario_file(dir: &Path, preset: &str) -> PathBuf {
-    let toml = tokenrisk::presets::find(preset).unwrap().toml;
+    let toml = tokenrisk::scenario::preset(preset).unwrap().toml;
     let needle = "horizon_days = 1460";
     assert!(toml.contains(needle), "{preset}: expected `{needle}`");
     let path = dir.join(format!("{preset}.toml"));

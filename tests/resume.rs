@@ -13,7 +13,7 @@ const NAME: &str = "death-spiral-stress";
 
 /// The death-spiral preset over two years: 1,024-path blocks take tens of milliseconds.
 fn scenario_file(dir: &Path) -> PathBuf {
-    let preset = tokenrisk::presets::find("death_spiral_stress").unwrap();
+    let preset = tokenrisk::scenario::preset("death_spiral_stress").unwrap();
     let text = preset
         .toml
         .replace("horizon_days = 1460", "horizon_days = 730");

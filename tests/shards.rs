@@ -9,17 +9,17 @@ use arrow::array::{Array, Float64Array};
 use common::{path_arg as s, read_parquet as read_table, text};
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use tokenrisk::accumulate::{Accumulator, MetricAcc};
 use tokenrisk::engine::{cpu, PathRange};
+use tokenrisk::measure::{Accumulator, MetricAcc};
 use tokenrisk::model::Params;
-use tokenrisk::shard::{self, ShardSpec};
+use tokenrisk::scale::shard::{self, ShardSpec};
 
 const PATHS: u64 = 3000;
 
 /// The death-spiral preset over one year: both spiral outcomes occur, and 3,000 paths take
 /// a fraction of a second.
 fn scenario_file(dir: &Path) -> PathBuf {
-    let preset = tokenrisk::presets::find("death_spiral_stress").unwrap();
+    let preset = tokenrisk::scenario::preset("death_spiral_stress").unwrap();
     let text = preset
         .toml
         .replace("horizon_days = 1460", "horizon_days = 365");
@@ -194,7 +194,8 @@ fn merged_accumulators_match_exactly_where_they_must() {
             let out = run(range);
             shard::write_shard(&root.join(spec.dir_name()), &scn, spec, range, &out).unwrap();
         }
-        let (_, merged, parts, _) = tokenrisk::merge::merge_parts(&[root], false, None).unwrap();
+        let (_, merged, parts, _) =
+            tokenrisk::scale::merge::merge_parts(&[root], false, None).unwrap();
         assert_eq!(parts as u64, n);
         assert_eq!(merged.records, full.records, "per-path rows, {n} shards");
         compare_acc(&merged.acc, &full.acc, if n == 1 { 0.0 } else { 1e-12 });

@@ -5,15 +5,15 @@
 
 use std::process::Command;
 use tokenrisk::engine::{cpu, PathRange};
+use tokenrisk::measure::summary::Summary;
 use tokenrisk::model::Params;
+use tokenrisk::scenario::overlay::{apply_overlays, parse_shock, parse_stress};
 use tokenrisk::scenario::{self, Scenario};
-use tokenrisk::stress::{self, apply_overlays, parse_shock, parse_stress};
-use tokenrisk::summary::Summary;
 
 const PATHS: u64 = 300;
 
 fn preset(name: &str) -> Scenario {
-    let p = tokenrisk::presets::find(name).unwrap();
+    let p = tokenrisk::scenario::preset(name).unwrap();
     scenario::parse(p.toml, p.file).unwrap()
 }
 
@@ -89,7 +89,7 @@ fn bad_shock_flags_say_what_is_allowed() {
     );
     let err = parse_stress("meltdown@10").unwrap_err();
     assert!(err.contains("no stress shape `meltdown`"), "{err}");
-    for p in stress::LIBRARY {
+    for p in tokenrisk::scenario::STRESS_SHAPES {
         assert!(err.contains(p.stem()), "{err} lacks {}", p.stem());
     }
 }
@@ -168,7 +168,9 @@ fn overlays_past_the_horizon_or_too_many_are_errors() {
 
 #[test]
 fn overlay_equals_the_same_shock_in_the_file() {
-    let base = tokenrisk::presets::find("bittensor_halving").unwrap().toml;
+    let base = tokenrisk::scenario::preset("bittensor_halving")
+        .unwrap()
+        .toml;
     let in_file = format!(
         "{base}\n[[shock]]\nday = 120\nprice = -0.5\ndemand = -0.3\n\n[[shock]]\nday = 200\ngpu_cost = 0.5\n"
     );
@@ -227,8 +229,8 @@ fn stress_shape_lowers_the_median_final_price() {
 
 #[test]
 fn every_library_shape_applies_to_every_preset() {
-    for shape in stress::LIBRARY {
-        for p in tokenrisk::presets::ALL {
+    for shape in tokenrisk::scenario::STRESS_SHAPES {
+        for p in tokenrisk::scenario::PRESETS {
             let mut s = scenario::parse(p.toml, p.file).unwrap();
             let o = parse_stress(&format!("{}@30", shape.stem())).unwrap();
             apply_overlays(&mut s, &[], &[o])
@@ -280,7 +282,7 @@ fn shocked_run_records_overlays_in_metadata_and_stress_list_prints_library() {
         .unwrap();
     assert!(o.status.success());
     let out = String::from_utf8_lossy(&o.stdout);
-    for p in stress::LIBRARY {
+    for p in tokenrisk::scenario::STRESS_SHAPES {
         assert!(out.contains(p.stem()), "{out}");
     }
     assert!(out.contains("imitates:"), "{out}");

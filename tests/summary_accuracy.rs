@@ -3,10 +3,10 @@
 //! 0.5%), VaR/CVaR within 1%, counts exact.
 
 mod common;
+use tokenrisk::measure::summary::{report_quantiles, Summary};
 use tokenrisk::model::{simulate_path, Params, METRICS};
 use tokenrisk::rng::seed_key;
 use tokenrisk::stats::exact_quantile_lower;
-use tokenrisk::summary::{report_quantiles, Summary};
 
 fn sorted(mut v: Vec<f64>) -> Vec<f64> {
     v.sort_by(|a, b| a.total_cmp(b));
@@ -24,7 +24,7 @@ fn close(got: f64, exact: f64, what: &str) {
 #[test]
 fn summary_figures_match_exact_sample_statistics() {
     for name in ["bittensor_halving", "death_spiral_stress", "render_bme"] {
-        let preset = tokenrisk::presets::find(name).unwrap();
+        let preset = tokenrisk::scenario::preset(name).unwrap();
         let s = tokenrisk::scenario::parse(preset.toml, preset.file).unwrap();
         let out = common::run_cpu(&s, 6000);
         let sum = Summary::from_acc(&out.acc, &s.risk);
@@ -105,7 +105,7 @@ fn summary_figures_match_exact_sample_statistics() {
 
 #[test]
 fn timeseries_quantiles_match_exact_per_day_values() {
-    let preset = tokenrisk::presets::find("fetch_inflation").unwrap();
+    let preset = tokenrisk::scenario::preset("fetch_inflation").unwrap();
     let s = tokenrisk::scenario::parse(preset.toml, preset.file).unwrap();
     let params = Params::compile(&s);
     let out = common::run_cpu(&s, 3000);

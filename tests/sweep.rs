@@ -200,7 +200,7 @@ fn grid_order_columns_and_a_volatility_curve() {
         )
     };
     for (lo, hi) in [(0, 2), (2, 4)] {
-        let d = tokenrisk::compare::paired_proportion(&flags(hi), &flags(lo));
+        let d = tokenrisk::workflows::compare::paired_proportion(&flags(hi), &flags(lo));
         assert!(
             d.diff > 3.0 * d.se_paired,
             "volatility step {lo} -> {hi}: {} +- {} ({p:?})",

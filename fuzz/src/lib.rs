@@ -13,7 +13,7 @@ use tokenrisk::engine::{cpu, PathRange};
 use tokenrisk::model::Params;
 use tokenrisk::output::{parquet as pq, RunInfo};
 use tokenrisk::scenario::{self, Scenario};
-use tokenrisk::summary::{report_quantiles, Summary};
+use tokenrisk::measure::summary::{report_quantiles, Summary};
 
 /// What an input did, coarsely (the stable driver keeps inputs with new outcomes).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -55,7 +55,7 @@ pub fn scenario(data: &[u8]) -> Outcome {
     let mut points = 1;
     let mut last = None;
     if s.sweep.is_some() {
-        match tokenrisk::sweep::expand(&s, "fuzz.toml") {
+        match tokenrisk::workflows::sweep::expand(&s, "fuzz.toml") {
             Ok((_, pts)) => {
                 points = pts.len();
                 // Simulate the first and the last point.

@@ -4,8 +4,8 @@
 //! `OUT/comparison.parquet` (statistics in [`crate::compare`]), and prints a table.
 
 use super::{apply_overrides, load_scenario, run::print_summary, simulate_and_write, SimArgs};
-use crate::compare::{self, DesignPaths, PairComparison, METRICS};
 use crate::output::{self, parquet as pq};
+use crate::workflows::compare::{self, DesignPaths, PairComparison, METRICS};
 use anyhow::{Context, Result};
 use clap::Args;
 use std::path::PathBuf;

@@ -1,13 +1,13 @@
 //! `tokenrisk merge PARTS... --out DIR` (see [`crate::merge`]), and the scale-out forms of
-//! `tokenrisk run`: `--shard I/N` / `--shards N` / `--shard auto` (see [`crate::shard`]) and
-//! `--resume` / `--checkpoint-every K` (see [`crate::resume`]).
+//! `tokenrisk run`: `--shard I/N` / `--shards N` / `--shard auto` (see [`crate::scale::shard`]) and
+//! `--resume` / `--checkpoint-every K` (see [`crate::scale::resume`]).
 
 use super::{run::print_summary, write_outputs, RunArgs};
 use crate::engine::{self, EngineOutput};
 use crate::model::Params;
-use crate::resume;
+use crate::scale::resume;
+use crate::scale::shard;
 use crate::scenario::Scenario;
-use crate::shard;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::path::PathBuf;
@@ -32,7 +32,7 @@ pub fn cmd_merge(args: MergeArgs) -> Result<i32> {
     let t0 = Instant::now();
     let started_at = SystemTime::now();
     let (s, output, n, merge_time) =
-        crate::merge::merge_parts(&args.parts, args.allow_mixed_engines, Some(&args.out))?;
+        crate::scale::merge::merge_parts(&args.parts, args.allow_mixed_engines, Some(&args.out))?;
     let done = write_outputs(&s, output, &args.out, started_at)?;
     let total = t0.elapsed().as_secs_f64();
     // "with outputs": the shards' simulation plus this merge.
@@ -91,8 +91,8 @@ pub fn run_scaled(arg: &str, s: &Scenario, args: &RunArgs, t0: Instant) -> Resul
 
     let Some((spec, from)) = sharded else {
         // A whole run with checkpoints.
-        shard::check_memory(s, paths, "the run")?;
-        shard::check_writable(&run_dir)?;
+        crate::workflows::preflight::check_memory(s, paths, "the run")?;
+        crate::workflows::preflight::check_writable(&run_dir)?;
         let started_at = SystemTime::now();
         let ck = resume::checkpoint_dir(&run_dir);
         let block = resume::block_paths(args.checkpoint_every, paths);
@@ -126,13 +126,13 @@ pub fn run_scaled(arg: &str, s: &Scenario, args: &RunArgs, t0: Instant) -> Resul
     spec.check(paths)
         .with_context(|| format!("{arg}: shard from {from}"))?;
     let range = spec.range(paths);
-    shard::check_memory(
+    crate::workflows::preflight::check_memory(
         s,
         range.count,
         &format!("shard {} of {}", spec.index, spec.count),
     )?;
     let dir = run_dir.join(spec.dir_name());
-    shard::check_writable(&dir)?;
+    crate::workflows::preflight::check_writable(&dir)?;
     let mut note = String::new();
     let output: EngineOutput = if checkpointing {
         let ck = resume::checkpoint_dir(&dir);

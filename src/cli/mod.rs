@@ -12,11 +12,10 @@ mod sensitivity;
 mod validate;
 
 use crate::engine::{self, Backend, EngineOutput, PathRange};
+use crate::measure::summary::Summary;
 use crate::model::Params;
 use crate::output::{self, RunInfo, Written};
-use crate::presets;
 use crate::scenario::{self, Scenario};
-use crate::summary::Summary;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use std::io::IsTerminal;
@@ -97,12 +96,12 @@ pub struct SimArgs {
     pub backend: Backend,
     /// Add a shock: KEY=FRACTION[,KEY=FRACTION...]@DAY, KEY one of price, demand, gpu_cost,
     /// capacity (e.g. price=-0.8@180); repeatable, appended to the scenario's [[shock]]s.
-    #[arg(long = "shock", value_name = "KEY=FRACTION@DAY", value_parser = crate::stress::parse_shock)]
-    pub shock: Vec<crate::stress::ShockOverlay>,
+    #[arg(long = "shock", value_name = "KEY=FRACTION@DAY", value_parser = crate::scenario::overlay::parse_shock)]
+    pub shock: Vec<crate::scenario::overlay::ShockOverlay>,
     /// Add a stress shape from the library (`tokenrisk stress list`) or a shape file, starting
     /// on DAY (e.g. crash@180); repeatable.
-    #[arg(long = "stress", value_name = "NAME@DAY", value_parser = crate::stress::parse_stress)]
-    pub stress: Vec<crate::stress::StressOverlay>,
+    #[arg(long = "stress", value_name = "NAME@DAY", value_parser = crate::scenario::overlay::parse_stress)]
+    pub stress: Vec<crate::scenario::overlay::StressOverlay>,
 }
 
 #[derive(Args, Debug)]
@@ -183,7 +182,7 @@ pub fn main() -> Result<i32> {
         Command::Stress {
             action: StressAction::List,
         } => {
-            print!("{}", crate::stress::render_list()?);
+            print!("{}", crate::scenario::overlay::render_list()?);
             Ok(0)
         }
         Command::Nightly(args) => nightly::cmd_nightly(args),
@@ -193,24 +192,7 @@ pub fn main() -> Result<i32> {
 
 /// Loads a scenario from a file path, or from the bundled presets by name.
 pub fn load_scenario(arg: &str) -> Result<Scenario> {
-    let path = Path::new(arg);
-    if path.exists() {
-        return Ok(scenario::load(path)?);
-    }
-    if let Some(preset) = presets::find(arg) {
-        return Ok(scenario::parse(
-            preset.toml,
-            &format!("preset {}", preset.file),
-        )?);
-    }
-    anyhow::bail!(
-        "{arg}: no such file, and no bundled preset of that name (presets: {})",
-        presets::ALL
-            .iter()
-            .map(|p| p.stem())
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
+    Ok(scenario::resolve(arg)?)
 }
 
 pub fn apply_overrides(s: &mut Scenario, sim: &SimArgs) -> Result<()> {
@@ -223,7 +205,7 @@ pub fn apply_overrides(s: &mut Scenario, sim: &SimArgs) -> Result<()> {
     if let Some(seed) = sim.seed {
         s.scenario.seed = seed;
     }
-    crate::stress::apply_overlays(s, &sim.shock, &sim.stress)?;
+    crate::scenario::overlay::apply_overlays(s, &sim.shock, &sim.stress)?;
     Ok(())
 }
 
@@ -245,7 +227,7 @@ fn progress_bar(enabled: bool, label: &str) -> Option<indicatif::ProgressBar> {
 
 /// Simulates one scenario with the chosen backend, with a progress bar when interactive.
 pub fn simulate(s: &Scenario, backend: Backend, show_progress: bool) -> Result<EngineOutput> {
-    crate::shard::check_memory(s, s.scenario.paths, "the run")?;
+    crate::workflows::preflight::check_memory(s, s.scenario.paths, "the run")?;
     let params = Params::compile(s);
     let bar = progress_bar(show_progress, &s.scenario.name);
     let progress = |done: u64, total: u64| {
@@ -282,8 +264,8 @@ pub fn simulate_and_write(
 ) -> Result<Completed> {
     let started_at = SystemTime::now();
     // Refuse what cannot fit or cannot be written before simulating, not after.
-    crate::shard::check_memory(s, s.scenario.paths, "the run")?;
-    crate::shard::check_writable(&out_root.join(&s.scenario.name))?;
+    crate::workflows::preflight::check_memory(s, s.scenario.paths, "the run")?;
+    crate::workflows::preflight::check_writable(&out_root.join(&s.scenario.name))?;
     let output = simulate(s, backend, show_progress)?;
     write_outputs(s, output, out_root, started_at)
 }

@@ -8,9 +8,9 @@
 //! at the end, replacing an earlier run of the same date.
 
 use super::{apply_overrides, simulate_and_write, SimArgs};
-use crate::nightly::{self, AlertCheck, Headline, Night, ScenarioResult};
 use crate::output::{manifest::rfc3339_utc, write_atomic_bytes};
 use crate::scenario;
+use crate::workflows::nightly::{self, AlertCheck, Headline, Night, ScenarioResult};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::path::{Path, PathBuf};

@@ -1,12 +1,12 @@
 //! `tokenrisk run`: simulate scenarios, write their tables, print a human summary.
 
 use super::{apply_overrides, load_scenario, simulate_and_write, RunArgs};
-use crate::convergence::{self, Target};
 use crate::engine::EngineOutput;
+use crate::measure::summary::Summary;
 use crate::model::Params;
 use crate::report::svg::{fmt_fraction_fine, fmt_pct_fine};
 use crate::scenario::Scenario;
-use crate::summary::Summary;
+use crate::workflows::convergence::{self, Target};
 use anyhow::{Context, Result};
 use std::time::{Instant, SystemTime};
 
@@ -23,7 +23,7 @@ pub fn cmd_run(args: RunArgs) -> Result<i32> {
                 anyhow::bail!("{arg}: --target-se does not combine with a [sweep] (every point runs the same paths)");
             }
             let (backend, progress) = (args.sim.backend, !args.quiet);
-            crate::sweep::run_cli(arg, &s, &args.out, &mut |p| {
+            crate::workflows::sweep::run_cli(arg, &s, &args.out, &mut |p| {
                 super::simulate(p, backend, progress)
             })?;
             continue;
@@ -54,7 +54,7 @@ pub fn cmd_run(args: RunArgs) -> Result<i32> {
 /// `--target-se`: rounds of paths until the standard error of P(spiral) is below the target.
 fn run_converging(s: &Scenario, args: &RunArgs, target: Target) -> Result<convergence::Converged> {
     target.check()?;
-    crate::shard::check_memory(s, target.max_paths, "--max-paths")?;
+    crate::workflows::preflight::check_memory(s, target.max_paths, "--max-paths")?;
     let params = Params::compile(s);
     let bar = super::progress_bar(!args.quiet, &s.scenario.name);
     let progress = |done: u64, total: u64| {

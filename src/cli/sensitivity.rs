@@ -3,10 +3,10 @@
 //! (common random numbers); writes `OUT/<name>/tornado.parquet` and prints the top rows.
 
 use super::{apply_overrides, load_scenario, simulate, SimArgs};
+use crate::measure::summary::Summary;
 use crate::output::{self, parquet as pq, RunInfo};
 use crate::scenario::Scenario;
-use crate::sensitivity::{self as sens, Effect, Outcome};
-use crate::summary::Summary;
+use crate::workflows::sensitivity::{self as sens, Effect, Outcome};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use parquet::file::metadata::KeyValue;

@@ -1,7 +1,6 @@
 //! `tokenrisk validate` and `tokenrisk presets`.
 
 use super::load_scenario;
-use crate::presets;
 use crate::scenario;
 use anyhow::{Context, Result};
 
@@ -20,7 +19,7 @@ pub fn cmd_validate(files: &[String]) -> Result<i32> {
 }
 
 pub fn cmd_presets() -> Result<i32> {
-    for p in presets::ALL {
+    for p in crate::scenario::PRESETS {
         let s = scenario::parse(p.toml, p.file)
             .with_context(|| format!("bundled preset {} is invalid", p.file))?;
         println!(

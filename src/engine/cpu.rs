@@ -11,7 +11,7 @@
 //! per-path bits as the one-lane reference `model::simulate_path` on every set.
 
 use super::{EngineOutput, PathRange, Progress};
-use crate::accumulate::Accumulator;
+use crate::measure::Accumulator;
 use crate::model::{step, LaneState, Params, PathRecord, PathState, N_METRICS};
 use crate::rng::seed_key;
 use crate::stats::LogHistogram;
@@ -364,7 +364,7 @@ mod tests {
             "fetch_inflation",
             "bittensor_halving",
         ] {
-            let preset = crate::presets::find(name).unwrap();
+            let preset = crate::scenario::preset(name).unwrap();
             let mut s = crate::scenario::parse(preset.toml, preset.file).unwrap();
             s.scenario.horizon_days = 200;
             s.scenario.report_every = 7;

@@ -5,7 +5,7 @@
 pub mod cpu;
 pub mod gpu;
 
-use crate::accumulate::Accumulator;
+use crate::measure::Accumulator;
 use crate::model::{Params, PathRecord};
 use std::time::Duration;
 

@@ -1,87 +1,12 @@
-//! The model of `shared/design/MODEL.md`: parameters compiled from a scenario, the per-path
-//! state and the step function (written once; the WGSL shader mirrors it), and the per-path
-//! record both engines produce.
+//! The model of `docs/MODEL.md`: parameters compiled from a scenario ([`params`]), the
+//! per-path state and the step function ([`step`], written once; `shaders/simulate.wgsl`
+//! mirrors it section by section), and the per-path record both engines produce
+//! ([`record`]). Depends only on `scenario`, `rng`, `lanes` and `stats`.
 
 pub mod params;
+pub mod record;
 pub mod step;
 
-pub use params::{cholesky3, Params};
+pub use params::Params;
+pub use record::{simulate_path, PathRecord};
 pub use step::{emission_tokens, step, LaneState, PathState, METRICS, N_METRICS};
-
-/// One path's results: the columns of `paths.parquet` (ARCHITECTURE.md output contract).
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct PathRecord {
-    pub path: u64,
-    pub spiral: bool,
-    /// Day the path entered its first spiral, if any.
-    pub spiral_day: Option<u32>,
-    pub final_price: f64,
-    pub min_price: f64,
-    pub max_drawdown: f64,
-    /// ln(final price / initial price).
-    pub log_return: f64,
-    pub final_circulating: f64,
-    pub final_staked: f64,
-    /// Tokens issued over the horizon (emission plus vesting unlocks).
-    pub minted: f64,
-    /// Tokens burned over the horizon.
-    pub burned: f64,
-    pub emission_usd: f64,
-    pub revenue_usd: f64,
-    /// Cumulative emissions USD over cumulative revenue.
-    pub er_ratio: f64,
-    pub final_capacity: f64,
-    pub min_capacity: f64,
-    pub final_demand: f64,
-    /// First day trailing revenue covered trailing emission USD, if ever.
-    pub breakeven_day: Option<u32>,
-}
-
-impl PathRecord {
-    pub fn from_state(p: &Params, path: u64, s: &PathState) -> PathRecord {
-        let final_price = s.price();
-        PathRecord {
-            path,
-            spiral: s.ever_spiraled,
-            spiral_day: (s.spiral_day >= 0).then_some(s.spiral_day as u32),
-            final_price,
-            min_price: s.min_price,
-            max_drawdown: s.max_drawdown,
-            log_return: s.ln_price - p.price0.ln(),
-            final_circulating: s.circulating(),
-            final_staked: s.staked,
-            minted: s.minted,
-            burned: s.burned - p.burned0,
-            emission_usd: s.cum_emission_usd,
-            revenue_usd: s.cum_revenue,
-            er_ratio: s.cum_emission_usd / s.cum_revenue,
-            final_capacity: s.ln_capacity.exp(),
-            min_capacity: s.min_ln_capacity.exp(),
-            final_demand: s.ln_demand.exp(),
-            breakeven_day: (s.breakeven_day >= 0).then_some(s.breakeven_day as u32),
-        }
-    }
-}
-
-/// Simulates one whole path, calling `report(row, metrics)` at every report day
-/// (row 0 is day 0), and returns its record: the one-lane (scalar) reference that the
-/// CPU engine's lane groups must reproduce bit for bit.
-pub fn simulate_path(
-    p: &Params,
-    key: [u32; 2],
-    path: u64,
-    mut report: impl FnMut(usize, &[f64; N_METRICS]),
-) -> PathRecord {
-    let mut s = LaneState::<1>::splat(&PathState::initial(p));
-    let observe = |s: &LaneState<1>| s.observe().map(|m| m.0[0]);
-    report(0, &observe(&s));
-    let mut row = 1;
-    for t in 0..p.steps {
-        step(p, &mut s, key, &[path], t);
-        if p.is_report_step(t + 1) {
-            report(row, &observe(&s));
-            row += 1;
-        }
-    }
-    PathRecord::from_state(p, path, &s.lane(0))
-}

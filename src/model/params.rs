@@ -6,8 +6,9 @@
 //! same numbers into its `repr(C)` f32 twin (`engine::gpu`), so this struct is the single
 //! place where scenario semantics become numbers.
 
-use crate::scenario::validate::{MAX_SCHEDULE_YEARS, MAX_SHOCKS, MAX_VESTING};
+use crate::scenario::limits::{MAX_SCHEDULE_YEARS, MAX_SHOCKS, MAX_VESTING};
 use crate::scenario::{BurnKind, Currency, EmissionKind, QuotedIn, Scenario, SellFraction};
+use crate::stats::cholesky3;
 
 /// Emission kinds as the numeric codes shared with WGSL (`EMISSION_*` in `shaders/common/params.wgsl`).
 pub mod emission_kind {
@@ -161,25 +162,6 @@ pub const MAX_HALVINGS: usize = 64;
 
 /// Half-life of the trailing emissions-to-revenue averages (MODEL.md "What is measured").
 pub const TRAILING_HALF_LIFE_DAYS: f64 = 30.0;
-
-/// Lower Cholesky factor of [[1, a, b], [a, 1, c], [b, c, 1]] (a = price_demand,
-/// b = price_cost, c = demand_cost); None unless positive definite.
-pub fn cholesky3(a: f64, b: f64, c: f64) -> Option<[f64; 6]> {
-    let l11 = 1.0;
-    let l21 = a;
-    let d2 = 1.0 - l21 * l21;
-    if d2.is_nan() || d2 <= 1e-12 {
-        return None;
-    }
-    let l22 = d2.sqrt();
-    let l31 = b;
-    let l32 = (c - l31 * l21) / l22;
-    let d3 = 1.0 - l31 * l31 - l32 * l32;
-    if d3.is_nan() || d3 <= 1e-12 {
-        return None;
-    }
-    Some([l11, l21, l22, l31, l32, d3.sqrt()])
-}
 
 fn half_life_weight(step_days: f64, half_life_days: f64) -> f64 {
     1.0 - (-step_days / half_life_days).exp2()

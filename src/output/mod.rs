@@ -14,14 +14,15 @@
 pub mod atomic;
 pub mod manifest;
 pub mod parquet;
+pub mod partial;
 
 pub use atomic::{write_atomic, write_atomic_bytes};
 pub use manifest::{FileEntry, Manifest, Timings};
 
-use crate::accumulate::Accumulator;
+use crate::measure::summary::{report_quantiles, Summary};
+use crate::measure::Accumulator;
 use crate::model::PathRecord;
 use crate::scenario::Scenario;
-use crate::summary::{report_quantiles, Summary};
 use anyhow::{Context, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

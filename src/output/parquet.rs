@@ -15,10 +15,10 @@
 //!   does not grow with the number of paths beyond the records themselves.
 
 use super::{RunInfo, MODEL_VERSION};
-use crate::accumulate::Accumulator;
+use crate::measure::summary::{pct_label, report_quantiles, var_levels, Distribution, Summary};
+use crate::measure::Accumulator;
 use crate::model::{PathRecord, METRICS, N_METRICS};
-use crate::summary::{pct_label, report_quantiles, var_levels, Distribution, Summary};
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use arrow::array::{
     ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray, UInt32Array, UInt64Array,
 };
@@ -218,7 +218,7 @@ pub fn summary_batch(info: &RunInfo, summary: &Summary) -> Result<RecordBatch> {
     for level in var_levels(risk) {
         let l = pct_label(level);
         let t = summary.tail_at(level);
-        let get = |f: fn(&crate::summary::TailRisk) -> f64| t.map(f).unwrap_or(f64::NAN);
+        let get = |f: fn(&crate::measure::summary::TailRisk) -> f64| t.map(f).unwrap_or(f64::NAN);
         r.quantile(format!("var{l}_return"), get(|t| t.var_return));
         r.quantile(format!("cvar{l}_return"), get(|t| t.cvar_return));
         r.quantile(format!("var{l}_drawdown"), get(|t| t.var_drawdown));
@@ -410,13 +410,99 @@ pub fn write_paths<W: Write + Send>(
     write_parquet(w, schema.clone(), props, batches)
 }
 
+/// Decodes a `paths.parquet`-contract file into records (the inverse of [`write_paths`]).
+pub fn read_paths(file: std::fs::File) -> Result<Vec<PathRecord>> {
+    use ::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use arrow::array::{Array, BooleanArray, Float64Array, UInt32Array, UInt64Array};
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+    let want = paths_schema();
+    let have = builder.schema().clone();
+    for f in want.fields() {
+        match have.field_with_name(f.name()) {
+            Ok(h) if h.data_type() == f.data_type() => {}
+            Ok(h) => bail!(
+                "column {} is {} (expected {})",
+                f.name(),
+                h.data_type(),
+                f.data_type()
+            ),
+            Err(_) => bail!("column {} is missing", f.name()),
+        }
+    }
+    let reader = builder.with_batch_size(ROWS_PER_BATCH).build()?;
+    let mut out = Vec::new();
+    for batch in reader {
+        let batch = batch?;
+        fn col<'a, T: 'static>(b: &'a arrow::array::RecordBatch, name: &str) -> Result<&'a T> {
+            b.column_by_name(name)
+                .and_then(|c| c.as_any().downcast_ref::<T>())
+                .ok_or_else(|| anyhow!("column {name} cannot be read"))
+        }
+        let path = col::<UInt64Array>(&batch, "path")?;
+        let spiral = col::<BooleanArray>(&batch, "spiral")?;
+        let spiral_day = col::<UInt32Array>(&batch, "spiral_day")?;
+        let breakeven_day = col::<UInt32Array>(&batch, "breakeven_day")?;
+        let names = [
+            "final_price",
+            "min_price",
+            "max_drawdown",
+            "log_return",
+            "final_circulating",
+            "final_staked",
+            "minted",
+            "burned",
+            "emission_usd",
+            "revenue_usd",
+            "er_ratio",
+            "final_capacity",
+            "min_capacity",
+            "final_demand",
+        ];
+        let mut f = Vec::with_capacity(names.len());
+        for n in names {
+            let c = col::<Float64Array>(&batch, n)?;
+            if c.null_count() > 0 {
+                bail!("column {n} has nulls");
+            }
+            f.push(c);
+        }
+        if path.null_count() > 0 || spiral.null_count() > 0 {
+            bail!("column path or spiral has nulls");
+        }
+        let opt = |a: &UInt32Array, i: usize| (!a.is_null(i)).then(|| a.value(i));
+        for i in 0..batch.num_rows() {
+            out.push(PathRecord {
+                path: path.value(i),
+                spiral: spiral.value(i),
+                spiral_day: opt(spiral_day, i),
+                final_price: f[0].value(i),
+                min_price: f[1].value(i),
+                max_drawdown: f[2].value(i),
+                log_return: f[3].value(i),
+                final_circulating: f[4].value(i),
+                final_staked: f[5].value(i),
+                minted: f[6].value(i),
+                burned: f[7].value(i),
+                emission_usd: f[8].value(i),
+                revenue_usd: f[9].value(i),
+                er_ratio: f[10].value(i),
+                final_capacity: f[11].value(i),
+                min_capacity: f[12].value(i),
+                final_demand: f[13].value(i),
+                breakeven_day: opt(breakeven_day, i),
+            });
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn schemas_hold_the_contract() {
-        let qs = crate::summary::CONTRACT_QUANTILES;
+        let qs = crate::measure::summary::CONTRACT_QUANTILES;
         let ts = timeseries_schema(&qs).unwrap();
         for c in TIMESERIES_CONTRACT_COLUMNS {
             assert!(ts.field_with_name(c).is_ok(), "timeseries lacks {c}");

@@ -1,13 +1,25 @@
-//! Scenario files: the typed form of `shared/design/SCENARIO.md` (a public contract: key names
-//! never change), parsing with unknown-key rejection, and validation with messages that name
-//! the file, the field path, the value and what is allowed.
+//! Scenario files: the typed form of the format in `docs/SCENARIO.md` (a public contract: key
+//! names never change), parsing with unknown-key rejection, and validation with messages that
+//! name the file, the field path, the value and what is allowed. The lowest domain layer:
+//! it knows nothing of the model or the engines.
 //!
-//! Invariant: a `Scenario` that came out of [`load`] or [`parse`] has passed [`validate`], so
-//! the model can compile it to flat parameters without further checks.
+//! Invariant: a `Scenario` that came out of [`load`], [`parse`] or [`resolve`] has passed
+//! [`validate`], so the model can compile it to flat parameters without further checks.
+//!
+//! Also here, because they edit or name scenarios: the embedded presets and stress shapes
+//! ([`library`]), the command-line shock overlays ([`overlay`]), dotted keys ([`keys`]) and
+//! the format's limits ([`limits`]).
 
+pub mod keys;
+pub mod library;
+pub mod limits;
+pub mod overlay;
+mod spans;
 mod types;
 pub mod validate;
 
+pub use library::{preset, Embedded, PRESETS, STRESS_SHAPES};
+pub use spans::locate_line;
 pub use types::*;
 pub use validate::validate;
 
@@ -45,6 +57,32 @@ fn render_problems(file: &str, problems: &[Problem]) -> String {
         }
     }
     out
+}
+
+/// A scenario named on a command line: a file path, or the name of a bundled preset.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(
+        "{arg}: no such file, and no bundled preset of that name (presets: {})",
+        library::names(PRESETS)
+    )]
+    NotFound { arg: String },
+    #[error(transparent)]
+    Invalid(#[from] ScenarioError),
+}
+
+/// Loads `arg` as a scenario file when such a file exists, else as a bundled preset name.
+pub fn resolve(arg: &str) -> Result<Scenario, LoadError> {
+    let path = Path::new(arg);
+    if path.exists() {
+        return Ok(load(path)?);
+    }
+    match preset(arg) {
+        Some(p) => Ok(parse(p.toml, &format!("preset {}", p.file))?),
+        None => Err(LoadError::NotFound {
+            arg: arg.to_string(),
+        }),
+    }
 }
 
 /// Reads, parses and validates a scenario file.
@@ -101,7 +139,7 @@ fn checked(mut scenario: Scenario, text: &str, file: &str) -> Result<Scenario, S
 fn toml_error(text: &str, file: &str, e: &toml::de::Error) -> ScenarioError {
     // toml's message already names the key ("unknown field `foo`, expected one of ...").
     let message = e.message().trim().to_string();
-    let field = unknown_field_name(&message).unwrap_or_else(|| "(syntax)".into());
+    let field = spans::unknown_field_name(&message).unwrap_or_else(|| "(syntax)".into());
     let line = e
         .span()
         .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1)
@@ -115,7 +153,7 @@ fn toml_error(text: &str, file: &str, e: &toml::de::Error) -> ScenarioError {
                 .map(|n| n + 1)
         });
     let field = match (field.as_str(), line) {
-        ("(syntax)", Some(n)) => field_at_line(text, n).unwrap_or(field),
+        ("(syntax)", Some(n)) => spans::field_at_line(text, n).unwrap_or(field),
         _ => field,
     };
     ScenarioError {
@@ -126,105 +164,4 @@ fn toml_error(text: &str, file: &str, e: &toml::de::Error) -> ScenarioError {
             line,
         }],
     }
-}
-
-/// Dotted path of the `key = value` on 1-based line `n`: the key, under the table header
-/// above it (e.g. `scenario.horizon_days`).
-fn field_at_line(text: &str, n: usize) -> Option<String> {
-    let lines: Vec<&str> = text.lines().collect();
-    let (key, _) = lines.get(n.checked_sub(1)?)?.split_once('=')?;
-    let key = key.trim();
-    let header = lines[..n - 1]
-        .iter()
-        .rev()
-        .map(|l| l.trim())
-        .find(|l| l.starts_with('['))
-        .map(|l| {
-            l.split('#')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .trim_matches(|c| c == '[' || c == ']')
-                .to_string()
-        });
-    Some(match header {
-        Some(h) if !h.is_empty() => format!("{h}.{key}"),
-        _ => key.to_string(),
-    })
-}
-
-fn unknown_field_name(message: &str) -> Option<String> {
-    let rest = message.strip_prefix("unknown field `")?;
-    Some(rest.split('`').next()?.to_string())
-}
-
-/// Best-effort line of a dotted field path (`market.jumps.rate`, `vesting[1].amount`):
-/// finds the table header, then the key inside it. Only used to help the reader.
-pub fn locate_line(text: &str, field: &str) -> Option<usize> {
-    let parts: Vec<&str> = field.split('.').collect();
-    let (table_parts, key) = parts.split_at(parts.len().saturating_sub(1));
-    let key = key.first()?;
-    let key = key.split('[').next()?;
-    // Table name and array index, e.g. "vesting[1]" -> ("vesting", Some(1)).
-    let mut header = String::new();
-    let mut index: Option<usize> = None;
-    for p in table_parts {
-        let (name, idx) = match p.split_once('[') {
-            Some((n, i)) => (n, i.trim_end_matches(']').parse().ok()),
-            None => (*p, None),
-        };
-        if !header.is_empty() {
-            header.push('.');
-        }
-        header.push_str(name);
-        index = idx.or(index);
-    }
-    let mut in_table = header.is_empty();
-    let mut seen = 0usize;
-    let mut inline_parent: Option<usize> = None;
-    for (n, raw) in text.lines().enumerate() {
-        let line = raw.trim();
-        if line.starts_with('[') {
-            let name = line.trim_matches(|c| c == '[' || c == ']').trim();
-            let name = name
-                .split('#')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .trim_end_matches(']');
-            in_table = if name == header {
-                let hit = index.is_none_or(|i| i == seen);
-                if line.starts_with("[[") {
-                    seen += 1;
-                }
-                hit
-            } else {
-                false
-            };
-            // An inline table `jumps = { ... }` lives under its parent table.
-            if !in_table && !header.is_empty() {
-                if let Some((parent, child)) = header.rsplit_once('.') {
-                    if name == parent {
-                        inline_parent = Some(n);
-                        let _ = child;
-                    } else {
-                        inline_parent = None;
-                    }
-                }
-            }
-            continue;
-        }
-        let lhs = line.split('=').next().unwrap_or("").trim();
-        if in_table && lhs == key {
-            return Some(n + 1);
-        }
-        if inline_parent.is_some() {
-            if let Some((_, child)) = header.rsplit_once('.') {
-                if lhs == child && line.contains(key) {
-                    return Some(n + 1);
-                }
-            }
-        }
-    }
-    None
 }

@@ -398,18 +398,78 @@ impl Default for Spiral {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Shock {
-    pub day: u32,
-    #[serde(default)]
-    pub price: f64,
-    #[serde(default)]
-    pub demand: f64,
-    #[serde(default)]
-    pub gpu_cost: f64,
-    #[serde(default)]
-    pub capacity: f64,
+/// A shock type: when it strikes (`$when`, a day) and the relative change of each shockable
+/// quantity (`x *= 1 + change`; 0 leaves it alone). One field list serves a scenario's
+/// `[[shock]]` and a stress shape's `[[shock]]`, which differ only in how the day is given.
+macro_rules! shock_type {
+    ($(#[$m:meta])* $name:ident, $when:ident) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            pub $when: u32,
+            #[serde(default)]
+            pub price: f64,
+            #[serde(default)]
+            pub demand: f64,
+            #[serde(default)]
+            pub gpu_cost: f64,
+            #[serde(default)]
+            pub capacity: f64,
+        }
+
+        impl $name {
+            /// (key, change) of every shockable quantity, in [`SHOCK_KEYS`] order.
+            pub fn changes(&self) -> [(&'static str, f64); 4] {
+                [
+                    ("price", self.price),
+                    ("demand", self.demand),
+                    ("gpu_cost", self.gpu_cost),
+                    ("capacity", self.capacity),
+                ]
+            }
+
+            /// Sets the change of `key` (one of [`SHOCK_KEYS`]); false for another key.
+            pub fn set(&mut self, key: &str, change: f64) -> bool {
+                match key {
+                    "price" => self.price = change,
+                    "demand" => self.demand = change,
+                    "gpu_cost" => self.gpu_cost = change,
+                    "capacity" => self.capacity = change,
+                    _ => return false,
+                }
+                true
+            }
+        }
+    };
+}
+
+/// The shockable quantities, as `[[shock]]` tables name them.
+pub const SHOCK_KEYS: [&str; 4] = ["price", "demand", "gpu_cost", "capacity"];
+
+shock_type! {
+    /// A deterministic `[[shock]]` of a scenario, on `day`.
+    Shock, day
+}
+
+shock_type! {
+    /// A shock of a stress shape (`data/stress/*.toml`), `offset_days` after the day the shape
+    /// is placed at.
+    ShapeShock, offset_days
+}
+
+impl ShapeShock {
+    /// This shock as a scenario shock on `day`.
+    pub fn on_day(&self, day: u32) -> Shock {
+        let mut shock = Shock {
+            day,
+            ..Shock::default()
+        };
+        for (key, change) in self.changes() {
+            shock.set(key, change);
+        }
+        shock
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

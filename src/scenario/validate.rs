@@ -4,13 +4,7 @@
 
 use super::types::*;
 
-/// Most deterministic shocks, vesting tranches and schedule years a scenario may hold: the GPU
-/// parameter block has fixed-size arrays of these.
-pub const MAX_SHOCKS: usize = 16;
-pub const MAX_VESTING: usize = 8;
-pub const MAX_SCHEDULE_YEARS: usize = 32;
-/// Largest horizon accepted (100 years of days).
-pub const MAX_HORIZON_DAYS: u32 = 36_500;
+use super::limits::*;
 
 struct Checker {
     problems: Vec<(String, String)>,
@@ -398,7 +392,7 @@ pub fn validate(s: &Scenario) -> Vec<(String, String)> {
     c.range_open("correlation.price_demand", co.price_demand, -1.0, 1.0);
     c.range_open("correlation.price_cost", co.price_cost, -1.0, 1.0);
     c.range_open("correlation.demand_cost", co.demand_cost, -1.0, 1.0);
-    if crate::model::cholesky3(co.price_demand, co.price_cost, co.demand_cost).is_none() {
+    if crate::stats::cholesky3(co.price_demand, co.price_cost, co.demand_cost).is_none() {
         c.push(
             "correlation",
             format!(

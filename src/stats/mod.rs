@@ -1,4 +1,5 @@
-//! Mergeable statistical accumulators.
+//! Mergeable statistical accumulators, and the statistics built on them. Pure mathematics
+//! with no knowledge of scenarios or the model: the lowest layer with `rng` and `lanes`.
 //!
 //! Every simulation result in this crate is reduced through the types in this
 //! module, whichever way it was produced: CPU worker chunks, the GPU engine and
@@ -19,13 +20,16 @@
 //! * [`interval`] holds the Wilson score interval for probabilities estimated by
 //!   counting, and [`exact_quantile_lower`], the reference quantile definition
 //!   that [`LogHistogram::quantile`] approximates.
+//! * [`linalg`] is the 3 x 3 Cholesky factor of the shock correlations.
 
 pub mod histogram;
 pub mod interval;
+pub mod linalg;
 pub mod moments;
 
 pub use histogram::{
     bucket_index, bucket_value, LogHistogram, MAX_TRACKED, MIN_TRACKED, RELATIVE_ACCURACY,
 };
 pub use interval::{exact_quantile_lower, wilson_interval, Z95};
+pub use linalg::cholesky3;
 pub use moments::Moments;

@@ -10,7 +10,7 @@
 use crate::model::params::{burn_kind, emission_kind, Params, MAX_HALVINGS};
 use crate::model::PathState;
 use crate::rng::{seed_key, POISSON_MAX};
-use crate::scenario::validate::{MAX_SHOCKS, MAX_VESTING};
+use crate::scenario::limits::{MAX_HORIZON_DAYS, MAX_SHOCKS, MAX_VESTING};
 
 /// Defines a `#[repr(C)]` Pod struct and a `layout()` listing (field name, byte offset).
 macro_rules! gpu_struct {
@@ -97,9 +97,9 @@ gpu_struct! {
 }
 const _: () = assert!(std::mem::size_of::<GpuTranche>() == 16);
 
-/// Years tabulated for the `schedule` emission: a horizon spans at most
-/// `MAX_HORIZON_DAYS / 365` = 100 years.
-pub const SCHEDULE_YEARS: usize = 100;
+/// Years tabulated for the `schedule` emission: every year a step of the longest horizon can
+/// start in (the step's first day is below `MAX_HORIZON_DAYS`), rounded up to whole vec4s.
+pub const SCHEDULE_YEARS: usize = (MAX_HORIZON_DAYS as usize).div_ceil(365).div_ceil(4) * 4;
 
 gpu_struct! {
     /// WGSL twin: `Params` in shaders/common/params.wgsl (a uniform buffer). Built by

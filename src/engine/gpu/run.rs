@@ -3,8 +3,8 @@
 
 use super::layout::{GpuDispatch, GpuParams, GpuPartial, GpuPathState};
 use super::{Budgets, GpuContext, GpuError};
-use crate::accumulate::{Accumulator, MetricAcc};
 use crate::engine::{EngineOutput, PathRange, Progress};
+use crate::measure::{Accumulator, MetricAcc};
 use crate::model::{Params, PathRecord, PathState, N_METRICS};
 use crate::stats::histogram::{MAX_INDEX, MAX_TRACKED, MIN_INDEX, MIN_TRACKED};
 use crate::stats::{bucket_index, Moments};
@@ -642,7 +642,7 @@ mod tests {
     /// Dispatches cover every step once, in order, and end at each report row with its slot.
     #[test]
     fn dispatches_cover_steps_and_rows() {
-        let preset = crate::presets::find("bittensor_halving").unwrap();
+        let preset = crate::scenario::preset("bittensor_halving").unwrap();
         let mut s = crate::scenario::parse(preset.toml, preset.file).unwrap();
         s.scenario.horizon_days = 100;
         s.scenario.report_every = 7;

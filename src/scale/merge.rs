@@ -1,4 +1,4 @@
-//! `tokenrisk merge`: shards of one run ([`crate::shard`]) put back together into exactly the
+//! `tokenrisk merge`: shards of one run ([`crate::scale::shard`]) put back together into exactly the
 //! outputs a single run writes.
 //!
 //! Invariants:
@@ -17,11 +17,13 @@
 //!   relative, tested within 1e-12.
 //! - Parts run on different engines (CPU f64 and GPU f32) are refused unless asked for.
 
-use crate::accumulate::Accumulator;
 use crate::engine::EngineOutput;
+use crate::measure::Accumulator;
 use crate::model::PathRecord;
+use crate::output::partial::{self, Header, PARTIAL_FILE};
+use crate::scale::shard::ShardSpec;
 use crate::scenario::Scenario;
-use crate::shard::{self, Header, ShardSpec, PARTIAL_FILE};
+use crate::workflows::preflight;
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -140,7 +142,7 @@ pub fn check(found: &[Found], allow_mixed_engines: bool) -> Result<Checked> {
         if parts.iter().any(|p| same_dir(&p.dir, &f.dir)) {
             continue;
         }
-        let header = shard::read_header(&f.dir.join(PARTIAL_FILE))?;
+        let header = partial::read_header(&f.dir.join(PARTIAL_FILE))?;
         if header.kind != "shard" {
             bail!(
                 "{}: a {} file, not a finished shard",
@@ -264,8 +266,8 @@ pub fn check(found: &[Found], allow_mixed_engines: bool) -> Result<Checked> {
         }
         bail!(msg);
     }
-    let first_full = shard::read_partial(&first.dir.join(PARTIAL_FILE))?;
-    let scenario = shard::partial_scenario(&first_full, &first.dir.join(PARTIAL_FILE))?;
+    let first_full = partial::read_partial(&first.dir.join(PARTIAL_FILE))?;
+    let scenario = partial::partial_scenario(&first_full, &first.dir.join(PARTIAL_FILE))?;
     if crate::output::manifest::sha256_hex(&scenario.source_toml) != first.header.scenario_sha256 {
         bail!(
             "the scenario text of {} does not match its hash",
@@ -288,14 +290,14 @@ pub fn merge(checked: &Checked) -> Result<EngineOutput> {
     for part in &checked.parts {
         let h = &part.header;
         let file = part.dir.join(PARTIAL_FILE);
-        let partial = shard::read_partial(&file)?;
+        let partial = partial::read_partial(&file)?;
         if &partial.header != h {
             bail!("{} changed while it was being merged", file.display());
         }
         acc.merge(&partial.acc);
         drop(partial);
         for f in &h.paths_files {
-            records.extend(shard::read_paths_file(&part.dir, f)?);
+            records.extend(partial::read_paths_file(&part.dir, f)?);
         }
         simulate += h.simulate_seconds;
         if !devices.contains(&h.device) {
@@ -339,13 +341,13 @@ pub fn merge_parts(
     let t0 = Instant::now();
     let found = discover(parts)?;
     let checked = check(&found, allow_mixed_engines)?;
-    shard::check_memory(
+    preflight::check_memory(
         &checked.scenario,
         checked.scenario.scenario.paths,
         "merging",
     )?;
     if let Some(root) = out_root {
-        shard::check_writable(&root.join(&checked.scenario.scenario.name))?;
+        preflight::check_writable(&root.join(&checked.scenario.scenario.name))?;
     }
     let out = merge(&checked)?;
     Ok((checked.scenario, out, checked.parts.len(), t0.elapsed()))

@@ -28,9 +28,10 @@
 //! is always the smaller value, so `effect = f(high) - f(low)` is the effect of raising the
 //! parameter.
 
-use crate::compare::paired_proportion;
+use crate::scenario::keys::{get_key, scenario_table, set_key};
 use crate::scenario::{self, EmissionKind, QuotedIn, Scenario, SellFraction};
-use crate::sweep::{get_key, scenario_table, set_key, SweepError};
+use crate::workflows::compare::paired_proportion;
+use crate::workflows::sweep::SweepError;
 use anyhow::Result;
 use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt32Array};
 use arrow::datatypes::{Field, Schema};
@@ -302,7 +303,7 @@ pub fn plan(
     relative: f64,
     absolute: f64,
 ) -> Result<(Vec<Perturbation>, Vec<Skip>), SweepError> {
-    let table = scenario_table(base)?;
+    let table = scenario_table(base).map_err(SweepError)?;
     let mut plans = Vec::new();
     let mut skips = Vec::new();
     for (path, value) in numeric_leaves(&table) {

@@ -9,7 +9,7 @@
 //! loss already, in [0, 1]), `var95_drawdown = q_0.95(max drawdown)` and the CVaR is the
 //! mean of the worst 5%.
 
-use crate::accumulate::{Accumulator, MetricAcc, PathSummaries};
+use crate::measure::{Accumulator, MetricAcc, PathSummaries};
 use crate::scenario::Risk;
 use crate::stats::{wilson_interval, Z95};
 

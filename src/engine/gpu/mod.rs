@@ -67,7 +67,7 @@
 //! caught by a callback and validation errors by an error scope or handler: all become
 //! [`GpuError`]s, never hangs or panics. A context that failed is dropped from the cache.
 //!
-//! [`Accumulator`]: crate::accumulate::Accumulator
+//! [`Accumulator`]: crate::measure::Accumulator
 //! [`Moments`]: crate::stats::Moments
 //! [`PathRecord`]: crate::model::PathRecord
 //! [`PathRecord::from_state`]: crate::model::PathRecord::from_state

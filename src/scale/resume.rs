@@ -6,7 +6,7 @@
 //!
 //! - `block-<first path id, 12 digits>.parquet`: the per-path rows of one block of K paths
 //!   (`paths.parquet` contract), written atomically.
-//! - `state.json`: a partial file ([`crate::shard`], `kind = "checkpoint"`, the same header as
+//! - `state.json`: a partial file ([`crate::scale::shard`], `kind = "checkpoint"`, the same header as
 //!   a shard) holding the accumulator of *every* path done so far, `completed`, and the list
 //!   of block files with their SHA-256. Rewritten atomically after each block's rows are in
 //!   place, so it never lists a block that is not complete.
@@ -34,13 +34,14 @@
 //! Leftover temp files and blocks the state does not list (a kill between a block and its
 //! state) are removed on resume. The checkpoint folder is removed once the outputs are written.
 
-use crate::accumulate::Accumulator;
 use crate::engine::cpu::{self, CHUNK_PATHS};
 use crate::engine::{self, gpu, Backend, EngineOutput, PathRange, Progress};
+use crate::measure::Accumulator;
 use crate::model::{Params, PathRecord};
+use crate::output::partial::{self, Header};
 use crate::output::RunInfo;
+use crate::scale::shard::ShardSpec;
 use crate::scenario::Scenario;
-use crate::shard::{self, Header, ShardSpec};
 use anyhow::{bail, Context, Result};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -143,7 +144,7 @@ pub fn run(
     let mut header = Header::new(
         "checkpoint",
         s,
-        spec,
+        (spec.index, spec.count),
         range,
         report_days.clone(),
         engine,
@@ -155,7 +156,7 @@ pub fn run(
     let mut sim_before = 0.0;
     let mut resumed_paths = 0;
     if state_path.exists() {
-        let old = shard::read_partial(&state_path).with_context(|| {
+        let old = partial::read_partial(&state_path).with_context(|| {
             format!(
                 "the checkpoint in {} cannot be used; delete that folder to start over",
                 dir.display()
@@ -210,7 +211,7 @@ pub fn run(
                     dir.display()
                 );
             }
-            records.extend(shard::read_paths_file(dir, f).with_context(|| {
+            records.extend(partial::read_paths_file(dir, f).with_context(|| {
                 format!(
                     "the checkpoint in {} cannot be used; delete that folder to start over",
                     dir.display()
@@ -262,12 +263,12 @@ pub fn run(
             simulate_seconds: header.simulate_seconds,
             started_at: SystemTime::now(),
         };
-        let entry = shard::write_paths_file(dir, &block_name(from), &info, &header, &recs)?;
+        let entry = partial::write_paths_file(dir, &block_name(from), &info, &header, &recs)?;
         records.extend(recs);
         header.paths_files.push(entry);
         header.completed = to - range.start;
         header.created_at = crate::output::manifest::rfc3339_utc(SystemTime::now());
-        shard::write_partial(&state_path, &header, &s.source_toml, &acc)?;
+        partial::write_partial(&state_path, &header, &s.source_toml, &acc)?;
         blocks_written += 1;
         progress(header.completed, range.count);
     }

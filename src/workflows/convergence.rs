@@ -6,7 +6,7 @@
 //! - Path ids continue from round to round (same seed, ids `0..n`), and every round boundary
 //!   is a multiple of the CPU engine's chunk ([`CHUNK_PATHS`], 1,024 paths) except possibly
 //!   the budget itself. On the CPU engine every later round is run chunk by chunk and each
-//!   chunk's accumulator is merged with [`Accumulator::merge`](crate::accumulate::Accumulator::merge) in path order, which is exactly
+//!   chunk's accumulator is merged with [`Accumulator::merge`](crate::measure::Accumulator::merge) in path order, which is exactly
 //!   the fold the engine does inside one run; so the result (accumulator and records) is
 //!   identical, bit for bit, to a single run of the final path count. On a GPU engine the
 //!   rounds are merged in path order too; counts and histograms are then still exact and the

@@ -24,8 +24,8 @@
 //! renamed into place (an existing folder of that date is renamed aside to `.DATE.old-PID`
 //! first, then deleted), so the final name only ever holds a complete night.
 
+use crate::measure::summary::Summary;
 use crate::scenario::Alerts;
-use crate::summary::Summary;
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 use std::collections::BTreeMap;

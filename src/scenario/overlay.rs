@@ -4,7 +4,7 @@
 //! - `--shock KEY=FRACTION[,KEY=FRACTION...]@DAY` (keys `price`, `demand`, `gpu_cost`,
 //!   `capacity`; `P *= 1 + FRACTION` as for a `[[shock]]` table), parsed by [`parse_shock`];
 //! - `--stress NAME@DAY`: a named shape from the bundled library `data/stress/*.toml`
-//!   ([`LIBRARY`], embedded in the binary) or a shape file, its shocks placed at `DAY` plus each
+//!   ([`STRESS_SHAPES`], embedded in the binary) or a shape file, its shocks placed at `DAY` plus each
 //!   shock's `offset_days` ([`parse_stress`]).
 //!
 //! Invariants:
@@ -18,54 +18,17 @@
 //!   tables appended after a comment naming the flags, and that text is checked to parse back
 //!   into the very scenario that runs. Without overlays the text is left byte for byte as read.
 
-use crate::scenario::{self, validate::MAX_SHOCKS, Scenario, Shock};
+use super::library::{self, Embedded, STRESS_SHAPES};
+use super::limits::MAX_SHOCKS;
+use super::{ShapeShock, Shock, SHOCK_KEYS};
+use crate::scenario::{self, Scenario};
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// The shockable quantities, as `[[shock]]` names them.
-pub const SHOCK_KEYS: [&str; 4] = ["price", "demand", "gpu_cost", "capacity"];
-
 const SHOCK_SYNTAX: &str = "expected KEY=FRACTION[,KEY=FRACTION...]@DAY with KEY one of price, demand, gpu_cost, capacity \
      and FRACTION the change as a fraction (e.g. price=-0.5@180, or price=-0.5,demand=-0.3@120)";
-
-/// One bundled stress shape: a file of `data/stress/`.
-pub struct StressPreset {
-    pub file: &'static str,
-    pub toml: &'static str,
-}
-
-impl StressPreset {
-    /// File name without `.toml`: the name users type after `--stress`.
-    pub fn stem(&self) -> &'static str {
-        self.file.trim_end_matches(".toml")
-    }
-}
-
-macro_rules! stress_preset {
-    ($file:literal) => {
-        StressPreset {
-            file: $file,
-            toml: include_str!(concat!("../data/stress/", $file)),
-        }
-    };
-}
-
-/// The bundled library of historical-style stress shapes (`tokenrisk stress list`).
-pub const LIBRARY: &[StressPreset] = &[
-    stress_preset!("crash.toml"),
-    stress_preset!("cost_spike.toml"),
-    stress_preset!("demand_collapse.toml"),
-    stress_preset!("exchange_failure.toml"),
-    stress_preset!("perfect_storm.toml"),
-];
-
-/// A library entry by name (`crash`, `crash.toml`, `cost-spike`).
-pub fn find(name: &str) -> Option<&'static StressPreset> {
-    let wanted = name.trim_end_matches(".toml").replace('-', "_");
-    LIBRARY.iter().find(|p| p.stem() == wanted)
-}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -82,32 +45,6 @@ struct ShapeMeta {
     description: String,
     #[serde(default)]
     episode: String,
-}
-
-/// One shock of a stress shape, `offset_days` after the day the shape is placed at.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ShapeShock {
-    pub offset_days: u32,
-    #[serde(default)]
-    pub price: f64,
-    #[serde(default)]
-    pub demand: f64,
-    #[serde(default)]
-    pub gpu_cost: f64,
-    #[serde(default)]
-    pub capacity: f64,
-}
-
-impl ShapeShock {
-    fn values(&self) -> [(&'static str, f64); 4] {
-        [
-            ("price", self.price),
-            ("demand", self.demand),
-            ("gpu_cost", self.gpu_cost),
-            ("capacity", self.capacity),
-        ]
-    }
 }
 
 /// A parsed stress shape.
@@ -136,7 +73,7 @@ impl StressShape {
             );
         }
         for (i, sh) in f.shock.iter().enumerate() {
-            for (key, v) in sh.values() {
+            for (key, v) in sh.changes() {
                 if let Err(why) = check_fraction(key, v) {
                     bail!("{source}: shock[{i}].{why}");
                 }
@@ -157,7 +94,7 @@ impl StressShape {
 }
 
 /// The shape of a bundled library entry.
-pub fn library_shape(p: &StressPreset) -> Result<StressShape> {
+pub fn library_shape(p: &Embedded) -> Result<StressShape> {
     StressShape::parse(p.stem(), p.toml, &format!("stress library {}", p.file))
 }
 
@@ -204,10 +141,7 @@ pub fn parse_shock(text: &str) -> std::result::Result<ShockOverlay, String> {
     })?;
     let mut shock = Shock {
         day,
-        price: 0.0,
-        demand: 0.0,
-        gpu_cost: 0.0,
-        capacity: 0.0,
+        ..Shock::default()
     };
     let mut seen: Vec<&str> = Vec::new();
     if changes.trim().is_empty() {
@@ -235,12 +169,7 @@ pub fn parse_shock(text: &str) -> std::result::Result<ShockOverlay, String> {
             )
         })?;
         check_fraction(key, v)?;
-        match key {
-            "price" => shock.price = v,
-            "demand" => shock.demand = v,
-            "gpu_cost" => shock.gpu_cost = v,
-            _ => shock.capacity = v,
-        }
+        shock.set(key, v);
     }
     Ok(ShockOverlay {
         text: t.to_string(),
@@ -251,13 +180,7 @@ pub fn parse_shock(text: &str) -> std::result::Result<ShockOverlay, String> {
 /// Parses `NAME@DAY`: NAME a library shape (`tokenrisk stress list`) or a shape file.
 pub fn parse_stress(text: &str) -> std::result::Result<StressOverlay, String> {
     let t = text.trim();
-    let names = || {
-        LIBRARY
-            .iter()
-            .map(|p| p.stem())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let names = || library::names(STRESS_SHAPES);
     let Some((name, day)) = t.rsplit_once('@') else {
         return Err(format!(
             "missing `@DAY` (the day the stress starts); expected NAME@DAY, e.g. crash@180, with NAME one of {} or a stress file",
@@ -271,7 +194,7 @@ pub fn parse_stress(text: &str) -> std::result::Result<StressOverlay, String> {
         )
     })?;
     let name = name.trim();
-    let shape = if let Some(p) = find(name) {
+    let shape = if let Some(p) = library::find(STRESS_SHAPES, name) {
         library_shape(p).map_err(|e| format!("{e:#}"))?
     } else if Path::new(name).is_file() {
         let body = std::fs::read_to_string(name).map_err(|e| format!("cannot read {name}: {e}"))?;
@@ -295,12 +218,7 @@ pub fn parse_stress(text: &str) -> std::result::Result<StressOverlay, String> {
 
 fn shock_table(sh: &Shock) -> String {
     let mut out = format!("[[shock]]\nday = {}\n", sh.day);
-    for (key, v) in [
-        ("price", sh.price),
-        ("demand", sh.demand),
-        ("gpu_cost", sh.gpu_cost),
-        ("capacity", sh.capacity),
-    ] {
+    for (key, v) in sh.changes() {
         if v != 0.0 {
             // `{:?}` of an f64 round-trips exactly and is a valid TOML float.
             let _ = writeln!(out, "{key} = {v:?}");
@@ -338,13 +256,7 @@ pub fn apply_overlays(
             }
             added.push((
                 format!("--stress {} (offset {} days)", st.text, sh.offset_days),
-                Shock {
-                    day: day as u32,
-                    price: sh.price,
-                    demand: sh.demand,
-                    gpu_cost: sh.gpu_cost,
-                    capacity: sh.capacity,
-                },
+                sh.on_day(day as u32),
             ));
         }
     }
@@ -416,7 +328,7 @@ fn pct(v: f64) -> String {
 /// The text of `tokenrisk stress list`: every library shape with its shocks.
 pub fn render_list() -> Result<String> {
     let mut out = String::new();
-    for p in LIBRARY {
+    for p in STRESS_SHAPES {
         let shape = library_shape(p)?;
         let _ = writeln!(
             out,
@@ -433,7 +345,7 @@ pub fn render_list() -> Result<String> {
             .iter()
             .map(|sh| {
                 let parts: Vec<String> = sh
-                    .values()
+                    .changes()
                     .iter()
                     .filter(|(_, v)| *v != 0.0)
                     .map(|(k, v)| format!("{k} {}", pct(*v)))
@@ -456,7 +368,7 @@ mod tests {
 
     #[test]
     fn library_parses_and_fits() {
-        for p in LIBRARY {
+        for p in STRESS_SHAPES {
             let shape = library_shape(p).unwrap();
             assert!(!shape.description.is_empty(), "{}", p.file);
             assert!(!shape.episode.is_empty(), "{}", p.file);
@@ -464,7 +376,7 @@ mod tests {
             assert!(p.toml.contains("assumption"), "{}", p.file);
         }
         for name in ["crash", "cost_spike", "demand_collapse"] {
-            assert!(find(name).is_some(), "{name}");
+            assert!(library::find(STRESS_SHAPES, name).is_some(), "{name}");
         }
         assert!(render_list().unwrap().contains("crash"));
     }

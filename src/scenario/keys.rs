@@ -1,0 +1,323 @@
+//! Dotted keys into a scenario, as validation messages spell them (`burn.fraction`,
+//! `market.jumps.rate`, `vesting[0].amount`, `emission.yearly[1]`): parsing, reading and
+//! setting them on a scenario's TOML table, and the scenario as a table with every default
+//! written out. Sweeps set swept keys this way and sensitivity perturbs every numeric leaf.
+
+use super::Scenario;
+
+/// One segment of a dotted key: a table key, or an index into an array.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Segment {
+    Key(String),
+    Index(usize),
+}
+
+/// Parses `a.b[1].c` into segments.
+pub fn parse_key(key: &str) -> Result<Vec<Segment>, String> {
+    let mut out = Vec::new();
+    if key.trim().is_empty() {
+        return Err("empty key".into());
+    }
+    for part in key.split('.') {
+        let (name, mut rest) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(format!(
+                "segment {part:?} is not a key name (letters, digits, '_', '-', optionally [index])"
+            ));
+        }
+        out.push(Segment::Key(name.to_string()));
+        while !rest.is_empty() {
+            let close = rest
+                .find(']')
+                .filter(|_| rest.starts_with('['))
+                .ok_or_else(|| format!("segment {part:?} has an unclosed or stray bracket"))?;
+            let idx: usize = rest[1..close]
+                .parse()
+                .map_err(|_| format!("segment {part:?}: {:?} is not an index", &rest[1..close]))?;
+            out.push(Segment::Index(idx));
+            rest = &rest[close + 1..];
+        }
+    }
+    Ok(out)
+}
+
+/// The value at a dotted key, if present.
+pub fn get_key<'a>(table: &'a toml::Table, key: &str) -> Option<&'a toml::Value> {
+    let segs = parse_key(key).ok()?;
+    let mut cur: Option<&toml::Value> = None;
+    for (i, seg) in segs.iter().enumerate() {
+        cur = match (i, seg, cur) {
+            (0, Segment::Key(k), _) => table.get(k),
+            (_, Segment::Key(k), Some(toml::Value::Table(t))) => t.get(k),
+            (_, Segment::Index(n), Some(toml::Value::Array(a))) => a.get(*n),
+            _ => None,
+        };
+        cur?;
+    }
+    cur
+}
+
+/// Sets the value at a dotted key, creating missing tables on the way. Fails on a path
+/// through a non-table value or an array index out of range.
+pub fn set_key(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), String> {
+    let segs = parse_key(key)?;
+    let mut walked = String::new();
+    let mut cur = Cursor::Table(table);
+    for (i, seg) in segs.iter().enumerate() {
+        let last = i + 1 == segs.len();
+        match seg {
+            Segment::Key(k) => {
+                if !walked.is_empty() {
+                    walked.push('.');
+                }
+                walked.push_str(k);
+            }
+            Segment::Index(n) => walked.push_str(&format!("[{n}]")),
+        }
+        let slot: &mut toml::Value = match (cur, seg) {
+            (Cursor::Table(t), Segment::Key(k)) => {
+                if last {
+                    t.insert(k.clone(), value);
+                    return Ok(());
+                }
+                t.entry(k.clone())
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            }
+            (Cursor::Array(a), Segment::Index(n)) => {
+                let len = a.len();
+                let v = a.get_mut(*n).ok_or_else(|| {
+                    format!("{walked}: index out of range (the list has {len} entries)")
+                })?;
+                if last {
+                    *v = value;
+                    return Ok(());
+                }
+                v
+            }
+            (Cursor::Table(_), Segment::Index(_)) => {
+                return Err(format!("{walked}: not a list, cannot be indexed"))
+            }
+            (Cursor::Array(_), Segment::Key(_)) => {
+                return Err(format!("{walked}: a list needs an index, e.g. [0]"))
+            }
+        };
+        cur = match slot {
+            toml::Value::Table(t) => Cursor::Table(t),
+            toml::Value::Array(a) => Cursor::Array(a),
+            other => {
+                return Err(format!(
+                    "{walked} holds the value {}, not a table or a list",
+                    format_value(other)
+                ))
+            }
+        };
+    }
+    unreachable!("parse_key returns at least one segment")
+}
+
+enum Cursor<'a> {
+    Table(&'a mut toml::Table),
+    Array(&'a mut Vec<toml::Value>),
+}
+
+/// A TOML value written inline: `0.1`, `"cost"`, `[1, 2]`, `{ rate = 4.0 }`.
+pub fn format_value(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => quote(s),
+        toml::Value::Integer(i) => i.to_string(),
+        toml::Value::Float(x) => format_float(*x),
+        toml::Value::Boolean(b) => b.to_string(),
+        toml::Value::Datetime(d) => d.to_string(),
+        toml::Value::Array(a) => format!(
+            "[{}]",
+            a.iter().map(format_value).collect::<Vec<_>>().join(", ")
+        ),
+        toml::Value::Table(t) => {
+            if t.is_empty() {
+                return "{}".into();
+            }
+            format!(
+                "{{ {} }}",
+                t.iter()
+                    .map(|(k, v)| format!("{} = {}", format_key(k), format_value(v)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    }
+}
+
+fn format_float(x: f64) -> String {
+    if x.is_nan() {
+        "nan".into()
+    } else if x.is_infinite() {
+        if x > 0.0 { "inf" } else { "-inf" }.into()
+    } else {
+        // Rust's shortest round-trip form ("0.1", "1e-7", "100.0") is valid TOML.
+        format!("{x:?}")
+    }
+}
+
+fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\u{:04X}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn format_key(k: &str) -> String {
+    if !k.is_empty()
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        k.to_string()
+    } else {
+        quote(k)
+    }
+}
+
+fn is_array_of_tables(v: &toml::Value) -> bool {
+    matches!(v, toml::Value::Array(a) if !a.is_empty() && a.iter().all(|x| x.is_table()))
+}
+
+/// A table written as a TOML document (the crate builds `toml` without its serializer):
+/// plain keys first, then sub-tables as `[a.b]` and arrays of tables as `[[a]]`.
+pub fn to_toml(table: &toml::Table) -> String {
+    let mut out = String::new();
+    write_table(&mut out, "", table);
+    out
+}
+
+fn write_table(out: &mut String, path: &str, table: &toml::Table) {
+    for (k, v) in table {
+        if !v.is_table() && !is_array_of_tables(v) {
+            out.push_str(&format!("{} = {}\n", format_key(k), format_value(v)));
+        }
+    }
+    for (k, v) in table {
+        let sub = if path.is_empty() {
+            format_key(k)
+        } else {
+            format!("{path}.{}", format_key(k))
+        };
+        match v {
+            toml::Value::Table(t) => {
+                out.push_str(&format!("\n[{sub}]\n"));
+                write_table(out, &sub, t);
+            }
+            toml::Value::Array(a) if is_array_of_tables(v) => {
+                for t in a {
+                    out.push_str(&format!("\n[[{sub}]]\n"));
+                    if let toml::Value::Table(t) = t {
+                        write_table(out, &sub, t);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The scenario as a table with every default filled in (the form sweeps and sensitivity
+/// perturb), without its `[sweep]`. The seed is left out when it does not fit a TOML integer;
+/// callers copy seed and paths from the base scenario after parsing.
+pub fn scenario_table(s: &Scenario) -> Result<toml::Table, String> {
+    let mut c = s.clone();
+    c.sweep = None;
+    let big_seed = i64::try_from(c.scenario.seed).is_err();
+    if big_seed {
+        c.scenario.seed = 0;
+    }
+    let mut t = match toml::Value::try_from(&c) {
+        Ok(toml::Value::Table(t)) => t,
+        Ok(_) => return Err("scenario did not serialize to a table".into()),
+        Err(e) => return Err(format!("cannot serialize the scenario: {e}")),
+    };
+    if big_seed {
+        if let Some(toml::Value::Table(m)) = t.get_mut("scenario") {
+            m.remove("seed");
+        }
+    }
+    Ok(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A preset with a vesting tranche and no staking table.
+    fn base() -> Scenario {
+        let p = crate::scenario::preset("death_spiral_stress").unwrap();
+        crate::scenario::parse(p.toml, p.file).unwrap()
+    }
+
+    #[test]
+    fn keys_parse() {
+        use Segment::*;
+        assert_eq!(
+            parse_key("vesting[0].amount").unwrap(),
+            vec![Key("vesting".into()), Index(0), Key("amount".into())]
+        );
+        assert_eq!(
+            parse_key("emission.yearly[2]").unwrap(),
+            vec![Key("emission".into()), Key("yearly".into()), Index(2)]
+        );
+        for bad in ["", "a..b", "a[", "a[x]", "a]b", ".a", "a b"] {
+            assert!(parse_key(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn toml_writer_round_trips() {
+        let s = base();
+        let t = scenario_table(&s).unwrap();
+        let text = to_toml(&t);
+        let back: toml::Table = toml::from_str(&text).unwrap();
+        assert_eq!(back, t);
+        let mut odd = toml::Table::new();
+        odd.insert("a b".into(), toml::Value::String("q\"\\\n\u{1}".into()));
+        odd.insert("x".into(), toml::Value::Float(1e-7));
+        odd.insert("y".into(), toml::Value::Float(-0.0));
+        odd.insert("z".into(), toml::Value::Array(vec![]));
+        let back: toml::Table = toml::from_str(&to_toml(&odd)).unwrap();
+        assert_eq!(back, odd);
+    }
+
+    #[test]
+    fn get_and_set_keys() {
+        let mut t = scenario_table(&base()).unwrap();
+        set_key(&mut t, "vesting[0].amount", toml::Value::Float(5.0)).unwrap();
+        assert_eq!(
+            get_key(&t, "vesting[0].amount"),
+            Some(&toml::Value::Float(5.0))
+        );
+        set_key(&mut t, "staking.speed", toml::Value::Float(2.0)).unwrap();
+        assert_eq!(
+            get_key(&t, "staking.speed").and_then(|v| v.as_float()),
+            Some(2.0)
+        );
+        set_key(&mut t, "new.table.key", toml::Value::Integer(1)).unwrap();
+        assert_eq!(get_key(&t, "new.table.key"), Some(&toml::Value::Integer(1)));
+        assert!(get_key(&t, "vesting[9].amount").is_none());
+    }
+}
