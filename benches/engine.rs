@@ -6,6 +6,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::time::Duration;
+use tokenrisk::engine::Control;
 use tokenrisk::engine::{cpu, gpu, PathRange};
 use tokenrisk::model::Params;
 use tokenrisk::rng::{draw_words, seed_key};
@@ -37,8 +38,9 @@ fn cpu_engine(c: &mut Criterion) {
                         start: 0,
                         count: paths,
                     },
-                    &|_, _| {},
+                    &Control::none(),
                 )
+                .unwrap()
                 .acc
                 .paths
             })
@@ -63,7 +65,7 @@ fn gpu_engine(c: &mut Criterion) {
             start: 0,
             count: 64,
         },
-        &|_, _| {},
+        &Control::none(),
     ) {
         Ok(Some(_)) => {}
         Ok(None) | Err(_) => {
@@ -78,7 +80,7 @@ fn gpu_engine(c: &mut Criterion) {
     group.throughput(Throughput::Elements(paths * params.steps as u64));
     group.bench_function("bittensor_halving", |b| {
         b.iter(|| {
-            gpu::run(gpu::Selection::Any, &params, 42, range, &|_, _| {})
+            gpu::run(gpu::Selection::Any, &params, 42, range, &Control::none())
                 .expect("gpu run")
                 .expect("adapter")
                 .acc

@@ -3,10 +3,12 @@
 //! count (accumulator and records, and the Parquet tables written by the binary).
 
 use std::process::Command;
+use tokenrisk::engine::Control;
 use tokenrisk::engine::{cpu, Backend, EngineOutput, PathRange};
 use tokenrisk::model::Params;
 use tokenrisk::scenario::{self, Scenario};
-use tokenrisk::workflows::convergence::{run_to_target, stopping_se, Target};
+use tokenrisk::workflows::convergence::{self, stopping_se, Converged, Target};
+use tokenrisk::workflows::single::RunPlan;
 
 fn render() -> Scenario {
     let p = tokenrisk::scenario::preset("render_bme").unwrap();
@@ -21,8 +23,21 @@ fn single(params: &Params, seed: u64, paths: u64) -> EngineOutput {
             start: 0,
             count: paths,
         },
-        &|_, _| {},
+        &Control::none(),
     )
+    .unwrap()
+}
+
+/// `--target-se` on the CPU engine, starting from `first` paths.
+fn converge(s: &Scenario, seed: u64, first: u64, target: Target) -> anyhow::Result<Converged> {
+    let mut scenario = s.clone();
+    scenario.scenario.seed = seed;
+    scenario.scenario.paths = first;
+    let plan = RunPlan {
+        scenario,
+        backend: Backend::Cpu,
+    };
+    convergence::run(&plan, target, &Control::none())
 }
 
 fn assert_identical(a: &EngineOutput, b: &EngineOutput) {
@@ -43,7 +58,7 @@ fn reaches_a_loose_target_over_several_rounds_and_equals_one_run() {
         se: 0.8 * se1,
         max_paths: 50_000,
     };
-    let conv = run_to_target(Backend::Cpu, &params, seed, 1000, target, &|_, _| {}).unwrap();
+    let conv = converge(&s, seed, 1000, target).unwrap();
     assert!(conv.reached, "{}", conv.describe());
     assert!(conv.se < target.se);
     assert!(conv.rounds.len() >= 2, "rounds {:?}", conv.rounds);
@@ -51,7 +66,7 @@ fn reaches_a_loose_target_over_several_rounds_and_equals_one_run() {
         conv.rounds[0], 1024,
         "the first round is rounded up to whole chunks"
     );
-    let n = conv.output.acc.paths;
+    let n = conv.result.output.acc.paths;
     assert_eq!(Some(&n), conv.rounds.last());
     assert!(
         conv.describe().starts_with("reached SE "),
@@ -59,9 +74,10 @@ fn reaches_a_loose_target_over_several_rounds_and_equals_one_run() {
         conv.describe()
     );
     assert!(conv.describe().contains(&format!("< {}", target.se)));
-    assert_identical(&conv.output, &single(&params, seed, n));
+    assert_identical(&conv.result.output, &single(&params, seed, n));
     // The record ids continue 0..n.
     assert!(conv
+        .result
         .output
         .records
         .iter()
@@ -78,7 +94,7 @@ fn reports_the_budget_when_the_target_is_too_tight() {
         se: 1e-4,
         max_paths: 2500,
     };
-    let conv = run_to_target(Backend::Cpu, &params, seed, 1000, target, &|_, _| {}).unwrap();
+    let conv = converge(&s, seed, 1000, target).unwrap();
     assert!(!conv.reached);
     assert_eq!(conv.rounds, vec![1024, 2500]);
     assert!(conv.se > 1e-4);
@@ -88,15 +104,15 @@ fn reports_the_budget_when_the_target_is_too_tight() {
         "{line}"
     );
     // The budget need not be a whole number of chunks: still identical to one run.
-    assert_identical(&conv.output, &single(&params, seed, 2500));
+    assert_identical(&conv.result.output, &single(&params, seed, 2500));
 }
 
 #[test]
 fn target_and_budget_ranges_are_checked() {
-    let params = Params::compile(&render());
+    let s = render();
     for (se, max) in [(0.0, 100), (0.5, 100), (f64::NAN, 100), (0.01, 0)] {
         let t = Target { se, max_paths: max };
-        let err = run_to_target(Backend::Cpu, &params, 1, 100, t, &|_, _| {})
+        let err = converge(&s, 1, 100, t)
             .err()
             .unwrap_or_else(|| panic!("{se} {max} accepted"))
             .to_string();

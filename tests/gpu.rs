@@ -42,6 +42,7 @@ mod common;
 use common::parse;
 use std::sync::Mutex;
 use tokenrisk::engine::gpu::{self, Budgets, GpuError, Selection};
+use tokenrisk::engine::Control;
 use tokenrisk::engine::{cpu, Backend, EngineOutput, PathRange};
 use tokenrisk::measure::summary::{Distribution, Summary};
 use tokenrisk::measure::MetricAcc;
@@ -91,7 +92,7 @@ fn range(start: u64, count: u64) -> PathRange {
 }
 
 fn run_gpu(params: &Params, seed: u64, r: PathRange, budgets: Option<Budgets>) -> EngineOutput {
-    let out = gpu::run_with(Selection::Any, params, seed, r, &|_, _| {}, budgets)
+    let out = gpu::run_with(Selection::Any, params, seed, r, &Control::none(), budgets)
         .unwrap_or_else(|e| panic!("GPU run failed: {e}"))
         .expect("Selection::Any");
     assert_eq!(out.engine, "gpu");
@@ -100,7 +101,7 @@ fn run_gpu(params: &Params, seed: u64, r: PathRange, budgets: Option<Budgets>) -
 
 fn run_both(s: &Scenario, paths: u64) -> (EngineOutput, EngineOutput) {
     let params = Params::compile(s);
-    let c = cpu::run(&params, s.scenario.seed, range(0, paths), &|_, _| {});
+    let c = cpu::run(&params, s.scenario.seed, range(0, paths), &Control::none()).unwrap();
     let g = run_gpu(&params, s.scenario.seed, range(0, paths), None);
     (c, g)
 }
@@ -556,7 +557,7 @@ fn cut_does_not_change_results() {
         );
     }
     assert_eq!(whole.acc.per_path, cut.acc.per_path);
-    let c = cpu::run(&params, s.scenario.seed, r, &|_, _| {});
+    let c = cpu::run(&params, s.scenario.seed, r, &Control::none()).unwrap();
     check_records("paths across 2^32", &c.records, &whole.records);
 }
 
@@ -578,7 +579,10 @@ fn progress_is_monotone_and_complete() {
         &params,
         1,
         range(0, 500),
-        &|done, total| seen.lock().unwrap().push((done, total)),
+        &Control {
+            progress: Some(&|done, total| seen.lock().unwrap().push((done, total))),
+            cancel: None,
+        },
         Some(small),
     )
     .unwrap();
@@ -599,7 +603,8 @@ fn backend_selection() {
     }
     let s = parse(&full_model());
     let params = Params::compile(&s);
-    let auto = tokenrisk::engine::run(Backend::Auto, &params, 1, range(0, 64), &|_, _| {}).unwrap();
+    let auto =
+        tokenrisk::engine::run(Backend::Auto, &params, 1, range(0, 64), &Control::none()).unwrap();
     match gpu::adapter_description(Selection::Auto) {
         Some(hw) => {
             assert_eq!(auto.engine, "gpu");
@@ -608,7 +613,7 @@ fn backend_selection() {
         None => assert_eq!(auto.engine, "cpu", "auto must not pick a software adapter"),
     }
     let forced =
-        tokenrisk::engine::run(Backend::Gpu, &params, 1, range(0, 64), &|_, _| {}).unwrap();
+        tokenrisk::engine::run(Backend::Gpu, &params, 1, range(0, 64), &Control::none()).unwrap();
     assert_eq!(forced.engine, "gpu");
     assert_eq!(
         Some(forced.device.clone()),
@@ -641,7 +646,7 @@ fn timeout_is_an_error() {
     let params = Params::compile(&s);
     let old = std::env::var_os("TOKENRISK_GPU_TIMEOUT_S");
     std::env::set_var("TOKENRISK_GPU_TIMEOUT_S", "0.000001");
-    let out = gpu::run(Selection::Any, &params, 1, range(0, 4000), &|_, _| {});
+    let out = gpu::run(Selection::Any, &params, 1, range(0, 4000), &Control::none());
     match old {
         Some(v) => std::env::set_var("TOKENRISK_GPU_TIMEOUT_S", v),
         None => std::env::remove_var("TOKENRISK_GPU_TIMEOUT_S"),
@@ -675,7 +680,7 @@ fn throughput() {
     let ps = paths as f64 * params.steps as f64;
     for rep in 0..2 {
         let g = run_gpu(&params, s.scenario.seed, range(0, paths), None);
-        let c = cpu::run(&params, s.scenario.seed, range(0, paths), &|_, _| {});
+        let c = cpu::run(&params, s.scenario.seed, range(0, paths), &Control::none()).unwrap();
         let (tg, tc) = (g.simulate_time.as_secs_f64(), c.simulate_time.as_secs_f64());
         eprintln!(
             "rep {rep}: {paths} paths x {} steps: gpu ({}) {tg:.2}s {:.3e} path-steps/s; cpu ({}) {tc:.2}s {:.3e} path-steps/s; gpu/cpu {:.2}",

@@ -9,6 +9,7 @@ use common::{path_arg as s, text as text_of, tokenrisk};
 use proptest::prelude::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use tokenrisk::engine::Control;
 use tokenrisk::engine::{cpu, EngineOutput, PathRange};
 use tokenrisk::measure::summary::{report_quantiles, Summary};
 use tokenrisk::model::{Params, PathRecord};
@@ -228,8 +229,9 @@ fn simulate_briefly(s: &Scenario) -> EngineOutput {
         &params,
         run.scenario.seed,
         PathRange { start: 0, count: 2 },
-        &|_, _| {},
-    );
+        &Control::none(),
+    )
+    .unwrap();
     let summary = Summary::from_acc(&out.acc, &run.risk);
     let qs = report_quantiles(&run.risk);
     use tokenrisk::output::parquet as pq;
@@ -365,8 +367,9 @@ fn nonfinite_paths_are_counted_and_reported() {
             &params,
             sc.scenario.seed,
             PathRange { start, count },
-            &|_, _| {},
+            &Control::none(),
         )
+        .unwrap()
     };
     // Shard 0: paths 0..9 simulated, path 9 a poisoned record.
     let mut first = run(0, 9);
@@ -512,7 +515,7 @@ fn runs_too_large_for_memory_are_refused_before_simulating() {
     );
     assert!(!tmp.path().join("bittensor-halving").exists());
     // A shard of the same run that fits is accepted by the check (not simulated here).
-    let sc = tokenrisk::cli::load_scenario("bittensor_halving").unwrap();
+    let sc = tokenrisk::scenario::resolve("bittensor_halving").unwrap();
     assert!(tokenrisk::workflows::preflight::check_memory_with(
         &sc,
         100_000,
@@ -767,14 +770,15 @@ fn damaged_checkpoints_are_named() {
     let out = tmp.path().join("o");
     let sc = gbm();
     // A checkpoint made by the library: two blocks of a 4,096-path run, then damaged.
-    let params = Params::compile(&sc);
     let ck = out.join("gbm/.checkpoint");
     let mut s4096 = sc.clone();
     s4096.scenario.paths = 4096;
+    let plan4096 = tokenrisk::workflows::single::RunPlan {
+        scenario: s4096,
+        backend: tokenrisk::engine::Backend::Cpu,
+    };
     let r = tokenrisk::scale::resume::run(
-        &s4096,
-        &params,
-        tokenrisk::engine::Backend::Cpu,
+        &plan4096,
         ShardSpec { index: 0, count: 1 },
         PathRange {
             start: 0,
@@ -782,7 +786,7 @@ fn damaged_checkpoints_are_named() {
         },
         &ck,
         1024,
-        &|_, _| {},
+        &Control::none(),
     );
     assert!(r.is_ok());
     // That state is for a 2,048-path range of a 4,096-path run: a plain 4,096-path run with
@@ -828,9 +832,7 @@ fn damaged_checkpoints_are_named() {
     assert!(o.status.success(), "{}", text_of(&o));
     assert!(!ck.exists());
     let r = tokenrisk::scale::resume::run(
-        &s4096,
-        &params,
-        tokenrisk::engine::Backend::Cpu,
+        &plan4096,
         ShardSpec { index: 0, count: 1 },
         PathRange {
             start: 0,
@@ -838,7 +840,7 @@ fn damaged_checkpoints_are_named() {
         },
         &ck,
         2048,
-        &|_, _| {},
+        &Control::none(),
     );
     // (The whole range is checkpointed and not finished: damage its first block.)
     assert!(r.is_ok());

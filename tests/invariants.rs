@@ -4,6 +4,7 @@
 mod common;
 use common::*;
 use proptest::prelude::*;
+use tokenrisk::engine::Control;
 use tokenrisk::engine::{cpu, PathRange};
 use tokenrisk::model::Params;
 
@@ -103,7 +104,7 @@ fn results_do_not_depend_on_thread_count() {
             .num_threads(threads)
             .build()
             .unwrap()
-            .install(|| cpu::run(&params, 99, range, &|_, _| {}))
+            .install(|| cpu::run(&params, 99, range, &Control::none()).unwrap())
     };
     let one = run_with(1);
     let two = run_with(2);
@@ -121,10 +122,11 @@ fn results_do_not_depend_on_thread_count() {
             start: 1000,
             count: 2000,
         },
-        &|_, _| {},
-    );
+        &Control::none(),
+    )
+    .unwrap();
     assert_eq!(&one.records[1000..], &tail.records[..]);
     // A different seed gives different paths (the seed is used).
-    let other = cpu::run(&params, 100, range, &|_, _| {});
+    let other = cpu::run(&params, 100, range, &Control::none()).unwrap();
     assert_ne!(one.records, other.records);
 }

@@ -6,7 +6,6 @@ mod common;
 use common::text;
 use std::path::Path;
 use std::process::{Command, Output};
-use tokenrisk::workflows::nightly::Headline;
 
 /// A cheap scenario that never spirals (no feedback, constant capacity) and clears its alerts.
 const CALM: &str = r#"
@@ -144,7 +143,10 @@ fn breached_alert_exits_3_and_shows_on_page_and_in_json() {
     assert_eq!(alerts[0]["alert"], "max_spiral_probability");
     assert_eq!(alerts[0]["threshold"], 0.0);
     let p = alerts[0]["value"].as_f64().unwrap();
-    let h = Headline::read(&night.join("fragile").join("summary.parquet")).unwrap();
+    let h = tokenrisk::workflows::nightly::read_headline(
+        &night.join("fragile").join("summary.parquet"),
+    )
+    .unwrap();
     assert_eq!(p, h.p_spiral);
     assert!(p > 0.0);
     let html = std::fs::read_to_string(night.join("index.html")).unwrap();
@@ -228,7 +230,9 @@ fn previous_night_deltas_and_rerun_replaces_the_folder() {
     let o = nightly(sc.path(), rep.path(), "2026-03-01", "120");
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(!night.join("planted.txt").exists());
-    let h = Headline::read(&night.join("calm").join("summary.parquet")).unwrap();
+    let h =
+        tokenrisk::workflows::nightly::read_headline(&night.join("calm").join("summary.parquet"))
+            .unwrap();
     assert_eq!(h.paths, 120);
     assert_eq!(
         names_in(rep.path()),

@@ -9,6 +9,7 @@ use arrow::array::{Array, Float64Array};
 use common::{path_arg as s, read_parquet as read_table, text};
 use std::path::{Path, PathBuf};
 use std::process::Output;
+use tokenrisk::engine::Control;
 use tokenrisk::engine::{cpu, PathRange};
 use tokenrisk::measure::{Accumulator, MetricAcc};
 use tokenrisk::model::Params;
@@ -180,7 +181,8 @@ fn merged_accumulators_match_exactly_where_they_must() {
     let mut scn = scn;
     scn.scenario.paths = PATHS;
     let params = Params::compile(&scn);
-    let run = |range: PathRange| cpu::run(&params, scn.scenario.seed, range, &|_, _| {});
+    let run =
+        |range: PathRange| cpu::run(&params, scn.scenario.seed, range, &Control::none()).unwrap();
     let full = run(PathRange {
         start: 0,
         count: PATHS,

@@ -4,6 +4,7 @@
 //! recorded in the output metadata.
 
 use std::process::Command;
+use tokenrisk::engine::Control;
 use tokenrisk::engine::{cpu, PathRange};
 use tokenrisk::measure::summary::Summary;
 use tokenrisk::model::Params;
@@ -25,8 +26,9 @@ fn run(s: &Scenario, paths: u64) -> tokenrisk::engine::EngineOutput {
             start: 0,
             count: paths,
         },
-        &|_, _| {},
+        &Control::none(),
     )
+    .unwrap()
 }
 
 #[test]

@@ -9,6 +9,7 @@
 //! shortened scenario is still valid; else the whole horizon), then summarised and turned
 //! into the three output tables in memory.
 
+use tokenrisk::engine::Control;
 use tokenrisk::engine::{cpu, PathRange};
 use tokenrisk::model::Params;
 use tokenrisk::output::{parquet as pq, RunInfo};
@@ -145,8 +146,8 @@ fn simulate(s: &Scenario) -> (bool, bool, bool) {
         &params,
         run.scenario.seed,
         PathRange { start: 0, count: 2 },
-        &|_, _| {},
-    );
+        &Control::none(),
+    ).unwrap();
     assert_eq!(out.records.len(), 2);
     let summary = Summary::from_acc(&out.acc, &run.risk);
     let qs = report_quantiles(&run.risk);

@@ -1,12 +1,14 @@
 //! `tokenrisk bench`: path-steps per second, simulation alone and with outputs.
 
-use super::{load_scenario, simulate_and_write, BenchArgs};
+use super::BenchArgs;
+use crate::engine::Control;
 use crate::scenario;
+use crate::workflows::single::{self, RunPlan};
 use anyhow::Result;
 use std::time::Instant;
 
 pub fn cmd_bench(args: BenchArgs) -> Result<i32> {
-    let mut s = load_scenario(&args.scenario)?;
+    let mut s = scenario::resolve(&args.scenario)?;
     if let Some(days) = args.days {
         let step = s.scenario.step_days;
         if days == 0 || days % step != 0 {
@@ -26,7 +28,11 @@ pub fn cmd_bench(args: BenchArgs) -> Result<i32> {
     let mut device = String::new();
     for _ in 0..args.reps.max(1) {
         let t0 = Instant::now();
-        let out = simulate_and_write(&s, args.backend, &tmp, false)?.output;
+        let plan = RunPlan {
+            scenario: s.clone(),
+            backend: args.backend,
+        };
+        let out = single::run_to(&plan, &tmp, &Control::none())?.0.output;
         let total = t0.elapsed().as_secs_f64();
         sim_rates.push(args.paths as f64 * steps / out.simulate_time.as_secs_f64());
         full_rates.push(args.paths as f64 * steps / total);

@@ -1,26 +1,29 @@
-//! Command-line interface: clap definitions, shared helpers (scenario loading, overrides,
-//! simulation with a progress bar) and one module per command. Library errors get their
-//! context here (`anyhow::Context`); nothing here panics on user input.
+//! The command line: clap definitions (here), raw flags turned into the library's plans
+//! (`SimArgs::overrides`, each command's module), a progress bar ([`progress`]), printing
+//! ([`print`]) and one module per command. A thin layer: every simulation, aggregation and
+//! file the commands produce comes from the library (`workflows`, `scale`, `report`); this
+//! is the only layer that prints. Library errors get their context here; nothing here
+//! panics on user input.
 
 mod bench;
 mod compare;
 mod merge;
 mod nightly;
+mod presets;
+mod print;
+mod progress;
 mod report;
 mod run;
 mod sensitivity;
+mod stress;
 mod validate;
 
-use crate::engine::{self, Backend, EngineOutput, PathRange};
-use crate::measure::summary::Summary;
-use crate::model::Params;
-use crate::output::{self, RunInfo, Written};
-use crate::scenario::{self, Scenario};
-use anyhow::{Context, Result};
+use crate::engine::Backend;
+use crate::scenario::overlay::{ShockOverlay, StressOverlay};
+use crate::workflows::single::Overrides;
+use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
-use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -97,18 +100,30 @@ pub struct SimArgs {
     /// Add a shock: KEY=FRACTION[,KEY=FRACTION...]@DAY, KEY one of price, demand, gpu_cost,
     /// capacity (e.g. price=-0.8@180); repeatable, appended to the scenario's [[shock]]s.
     #[arg(long = "shock", value_name = "KEY=FRACTION@DAY", value_parser = crate::scenario::overlay::parse_shock)]
-    pub shock: Vec<crate::scenario::overlay::ShockOverlay>,
+    pub shock: Vec<ShockOverlay>,
     /// Add a stress shape from the library (`tokenrisk stress list`) or a shape file, starting
     /// on DAY (e.g. crash@180); repeatable.
     #[arg(long = "stress", value_name = "NAME@DAY", value_parser = crate::scenario::overlay::parse_stress)]
-    pub stress: Vec<crate::scenario::overlay::StressOverlay>,
+    pub stress: Vec<StressOverlay>,
+}
+
+impl SimArgs {
+    /// What the flags change about a scenario.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            paths: self.paths,
+            seed: self.seed,
+            shocks: self.shock.clone(),
+            stresses: self.stress.clone(),
+        }
+    }
 }
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
     /// Scenario files, or names of bundled presets (see `tokenrisk presets`).
     #[arg(required = true)]
-    scenarios: Vec<String>,
+    pub scenarios: Vec<String>,
     /// Output root; each scenario writes to OUT/<scenario.name>/.
     #[arg(long, default_value = "out")]
     out: PathBuf,
@@ -171,126 +186,21 @@ pub fn main() -> Result<i32> {
             return Ok(code);
         }
     };
+    if let Some(why) = crate::engine::cpu::Isa::selection_warning() {
+        eprintln!("warning: {why}");
+    }
     match cli.command {
         Command::Run(args) => run::cmd_run(args),
         Command::Validate { scenarios } => validate::cmd_validate(&scenarios),
-        Command::Presets => validate::cmd_presets(),
+        Command::Presets => presets::cmd_presets(),
         Command::Bench(args) => bench::cmd_bench(args),
         Command::Compare(args) => compare::cmd_compare(args),
         Command::Sensitivity(args) => sensitivity::cmd_sensitivity(args),
         Command::Report { dir, out } => report::cmd_report(&dir, out.as_deref()),
         Command::Stress {
             action: StressAction::List,
-        } => {
-            print!("{}", crate::scenario::overlay::render_list()?);
-            Ok(0)
-        }
+        } => stress::cmd_list(),
         Command::Nightly(args) => nightly::cmd_nightly(args),
         Command::Merge(args) => merge::cmd_merge(args),
     }
-}
-
-/// Loads a scenario from a file path, or from the bundled presets by name.
-pub fn load_scenario(arg: &str) -> Result<Scenario> {
-    Ok(scenario::resolve(arg)?)
-}
-
-pub fn apply_overrides(s: &mut Scenario, sim: &SimArgs) -> Result<()> {
-    if let Some(p) = sim.paths {
-        if p == 0 || p > 4_000_000_000 {
-            anyhow::bail!("--paths {p} is out of range; allowed: 1 to 4000000000");
-        }
-        s.scenario.paths = p;
-    }
-    if let Some(seed) = sim.seed {
-        s.scenario.seed = seed;
-    }
-    crate::scenario::overlay::apply_overlays(s, &sim.shock, &sim.stress)?;
-    Ok(())
-}
-
-fn progress_bar(enabled: bool, label: &str) -> Option<indicatif::ProgressBar> {
-    if !enabled || !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{prefix} [{bar:30}] {pos}/{len} paths ({per_sec}, eta {eta})",
-        )
-        .expect("static template")
-        .progress_chars("=> "),
-    );
-    bar.set_prefix(label.to_string());
-    Some(bar)
-}
-
-/// Simulates one scenario with the chosen backend, with a progress bar when interactive.
-pub fn simulate(s: &Scenario, backend: Backend, show_progress: bool) -> Result<EngineOutput> {
-    crate::workflows::preflight::check_memory(s, s.scenario.paths, "the run")?;
-    let params = Params::compile(s);
-    let bar = progress_bar(show_progress, &s.scenario.name);
-    let progress = |done: u64, total: u64| {
-        if let Some(b) = &bar {
-            b.set_length(total);
-            b.set_position(done);
-        }
-    };
-    let range = PathRange {
-        start: 0,
-        count: s.scenario.paths,
-    };
-    let out = engine::run(backend, &params, s.scenario.seed, range, &progress)
-        .with_context(|| format!("simulating {}", s.scenario.name))?;
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
-    Ok(out)
-}
-
-/// One scenario simulated, summarised and written to `out_root/<name>/`.
-pub struct Completed {
-    pub output: EngineOutput,
-    pub summary: Summary,
-    pub written: Written,
-}
-
-/// Simulates a scenario and writes its tables: the common core of every simulating command.
-pub fn simulate_and_write(
-    s: &Scenario,
-    backend: Backend,
-    out_root: &Path,
-    show_progress: bool,
-) -> Result<Completed> {
-    let started_at = SystemTime::now();
-    // Refuse what cannot fit or cannot be written before simulating, not after.
-    crate::workflows::preflight::check_memory(s, s.scenario.paths, "the run")?;
-    crate::workflows::preflight::check_writable(&out_root.join(&s.scenario.name))?;
-    let output = simulate(s, backend, show_progress)?;
-    write_outputs(s, output, out_root, started_at)
-}
-
-/// Summarises an engine output and writes its tables to `out_root/<name>/`.
-pub fn write_outputs(
-    s: &Scenario,
-    output: EngineOutput,
-    out_root: &Path,
-    started_at: SystemTime,
-) -> Result<Completed> {
-    let summary = Summary::from_acc(&output.acc, &s.risk);
-    let info = RunInfo {
-        scenario: s,
-        seed: s.scenario.seed,
-        engine: output.engine,
-        device: &output.device,
-        simulate_seconds: output.simulate_time.as_secs_f64(),
-        started_at,
-    };
-    let written = output::write_run(out_root, &info, &output.acc, &summary, &output.records)
-        .with_context(|| format!("writing outputs of {}", s.scenario.name))?;
-    Ok(Completed {
-        output,
-        summary,
-        written,
-    })
 }

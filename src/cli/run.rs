@@ -1,167 +1,149 @@
-//! `tokenrisk run`: simulate scenarios, write their tables, print a human summary.
+//! `tokenrisk run`: each scenario as a single run, a sweep (a `[sweep]` table), a run to a
+//! target standard error (`--target-se`), a shard (`--shard`, `--shards`) or a checkpointed
+//! run (`--resume`, `--checkpoint-every`); the flags are checked together here, the work is
+//! the library's.
 
-use super::{apply_overrides, load_scenario, simulate_and_write, RunArgs};
-use crate::engine::EngineOutput;
-use crate::measure::summary::Summary;
-use crate::model::Params;
-use crate::report::svg::{fmt_fraction_fine, fmt_pct_fine};
-use crate::scenario::Scenario;
+use super::{print, progress::with_bar, RunArgs};
+use crate::scale::resume::{self, Checkpoints};
+use crate::scale::shard;
+use crate::scenario;
 use crate::workflows::convergence::{self, Target};
-use anyhow::{Context, Result};
-use std::time::{Instant, SystemTime};
+use crate::workflows::single::{self, RunPlan, MAX_PATHS};
+use crate::workflows::sweep::{self, point_dir_name};
+use anyhow::{bail, Result};
+use std::time::Instant;
 
 pub fn cmd_run(args: RunArgs) -> Result<i32> {
+    let overrides = args.sim.overrides();
+    let show = !args.quiet;
     for arg in &args.scenarios {
-        let mut s = load_scenario(arg)?;
-        apply_overrides(&mut s, &args.sim)?;
         let t0 = Instant::now();
-        if super::merge::run_scaled(arg, &s, &args, t0)? {
+        let plan = RunPlan::new(scenario::resolve(arg)?, &overrides, args.sim.backend)?;
+        let name = plan.name().to_string();
+        if scaled(arg, &plan, &args, t0)? {
             continue;
         }
-        if s.sweep.is_some() {
+        if let Some(base) = plan.scenario.sweep.as_ref().map(|_| &plan.scenario) {
             if args.target_se.is_some() {
-                anyhow::bail!("{arg}: --target-se does not combine with a [sweep] (every point runs the same paths)");
+                bail!("{arg}: --target-se does not combine with a [sweep] (every point runs the same paths)");
             }
-            let (backend, progress) = (args.sim.backend, !args.quiet);
-            crate::workflows::sweep::run_cli(arg, &s, &args.out, &mut |p| {
-                super::simulate(p, backend, progress)
+            let (axes, points) = sweep::expand(base, arg)?;
+            let keys: Vec<String> = axes
+                .iter()
+                .map(|a| format!("{} x{}", a.key, a.values.len()))
+                .collect();
+            println!(
+                "{name}: sweep of {} points ({}) x {} paths x {} days, seed {} for every point (common random numbers)",
+                points.len(),
+                keys.join(", "),
+                base.scenario.paths,
+                base.scenario.horizon_days,
+                base.scenario.seed
+            );
+            let w = with_bar(show, &name, |ctl| {
+                sweep::run_to(
+                    base,
+                    &axes,
+                    &points,
+                    plan.backend,
+                    &args.out,
+                    ctl,
+                    &mut |p, r| print::sweep_point(&point_dir_name(p.index), &p.describe(), r),
+                )
             })?;
+            println!(
+                "  wrote {} ({} rows) and {} point folders in {}",
+                w.table.display(),
+                points.len(),
+                w.points.len(),
+                w.dir.display()
+            );
             continue;
         }
         if let Some(se) = args.target_se {
-            let target = Target {
-                se,
-                max_paths: args
-                    .max_paths
-                    .unwrap_or(s.scenario.paths.saturating_mul(10).min(4_000_000_000)),
-            };
-            let started_at = SystemTime::now();
-            let conv = run_converging(&s, &args, target)?;
-            let line = conv.describe();
-            let done = super::write_outputs(&s, conv.output, &args.out, started_at)?;
-            print_summary(&s, &done.output, &done.summary, t0.elapsed().as_secs_f64());
-            println!("  convergence: {line}");
-            println!("  wrote {}", done.written.dir.display());
+            let max_paths = args
+                .max_paths
+                .unwrap_or(plan.paths().saturating_mul(10).min(MAX_PATHS));
+            let target = Target { se, max_paths };
+            let conv = with_bar(show, &name, |ctl| convergence::run(&plan, target, ctl))?;
+            let written = conv.result.write(&args.out)?;
+            print::summary(&conv.result, t0.elapsed().as_secs_f64());
+            println!("  convergence: {}", conv.describe());
+            println!("  wrote {}", written.dir.display());
             continue;
         }
-        let done = simulate_and_write(&s, args.sim.backend, &args.out, !args.quiet)?;
-        print_summary(&s, &done.output, &done.summary, t0.elapsed().as_secs_f64());
-        println!("  wrote {}", done.written.dir.display());
+        let (result, written) = with_bar(show, &name, |ctl| single::run_to(&plan, &args.out, ctl))?;
+        print::summary(&result, t0.elapsed().as_secs_f64());
+        println!("  wrote {}", written.dir.display());
     }
     Ok(0)
 }
 
-/// `--target-se`: rounds of paths until the standard error of P(spiral) is below the target.
-fn run_converging(s: &Scenario, args: &RunArgs, target: Target) -> Result<convergence::Converged> {
-    target.check()?;
-    crate::workflows::preflight::check_memory(s, target.max_paths, "--max-paths")?;
-    let params = Params::compile(s);
-    let bar = super::progress_bar(!args.quiet, &s.scenario.name);
-    let progress = |done: u64, total: u64| {
-        if let Some(b) = &bar {
-            b.set_length(total);
-            b.set_position(done);
-        }
-    };
-    let conv = convergence::run_to_target(
-        args.sim.backend,
-        &params,
-        s.scenario.seed,
-        s.scenario.paths,
-        target,
-        &progress,
-    )
-    .with_context(|| format!("simulating {}", s.scenario.name))?;
-    if let Some(b) = bar {
-        b.finish_and_clear();
+/// `run` with a shard or checkpoint flag: runs, writes and prints, and returns `true`;
+/// `false` when none of those flags applies.
+fn scaled(arg: &str, plan: &RunPlan, args: &RunArgs, t0: Instant) -> Result<bool> {
+    let env = |k: &str| std::env::var(k).ok();
+    let sharded = shard::resolve(args.shard.as_deref(), args.shards, &env)?;
+    let checkpoints = (args.resume || args.checkpoint_every.is_some()).then_some(Checkpoints {
+        every: args.checkpoint_every,
+    });
+    if sharded.is_none() && checkpoints.is_none() {
+        return Ok(false);
     }
-    Ok(conv)
-}
-
-fn pct(x: f64) -> String {
-    format!("{:.2}%", 100.0 * x)
-}
-
-pub fn print_summary(s: &Scenario, out: &EngineOutput, sum: &Summary, total_s: f64) {
-    let steps = s.steps() as f64;
-    let sim_s = out.simulate_time.as_secs_f64();
-    let threads = if out.engine == "cpu" {
-        format!(", {} threads", rayon::current_num_threads())
+    let what = if sharded.is_some() {
+        "--shard/--shards"
     } else {
-        String::new()
+        "--resume/--checkpoint-every"
     };
+    if plan.scenario.sweep.is_some() {
+        bail!("{arg}: {what} does not combine with a [sweep]; run the sweep's points as separate scenarios");
+    }
+    if args.target_se.is_some() {
+        bail!("{arg}: {what} does not combine with --target-se (its path count is not known in advance)");
+    }
+    if args.checkpoint_every == Some(0) {
+        bail!("--checkpoint-every 0 is out of range; allowed: 1 or more paths (rounded up to whole 1,024-path chunks)");
+    }
+    let name = plan.name().to_string();
+    let show = !args.quiet;
+    let Some((spec, from)) = sharded else {
+        let checkpoints = checkpoints.expect("checkpointing when not sharded");
+        let (result, written, report) = with_bar(show, &name, |ctl| {
+            resume::run_to(plan, &args.out, checkpoints, ctl)
+        })?;
+        print::summary(&result, t0.elapsed().as_secs_f64());
+        println!("  {}", report.describe());
+        println!("  wrote {}", written.dir.display());
+        return Ok(true);
+    };
+    let done = with_bar(show, &name, |ctl| {
+        shard::run(plan, arg, spec, &from, &args.out, checkpoints, ctl)
+    })?;
+    let (r, out) = (done.range, &done.output);
+    let sim = out.simulate_time.as_secs_f64();
     println!(
-        "{}: {} paths x {} days on {} [{}{threads}]: simulated in {:.2} s ({:.3e} path-steps/s), {:.2} s with outputs",
-        s.scenario.name,
-        sum.paths,
-        s.scenario.horizon_days,
+        "{name}: shard {} of {} ({from}): paths {}..{} ({} of {}) on {} [{}]: simulated in {:.2} s ({:.3e} path-steps/s), {:.2} s with outputs",
+        spec.index,
+        spec.count,
+        r.start,
+        r.start + r.count,
+        r.count,
+        plan.paths(),
         out.engine,
         out.device,
-        sim_s,
-        sum.paths as f64 * steps / sim_s,
-        total_s
+        sim,
+        r.count as f64 * plan.scenario.steps() as f64 / sim.max(1e-9),
+        t0.elapsed().as_secs_f64()
     );
-    println!(
-        "  P(spiral by day {})       {}  (95% CI {} to {}, SE {})",
-        s.scenario.horizon_days,
-        pct(sum.p_spiral),
-        pct(sum.p_spiral_lo),
-        pct(sum.p_spiral_hi),
-        pct(sum.p_spiral_se)
-    );
-    if sum.p_spiral > 0.0 {
-        println!(
-            "  time to spiral             median day {:.0} (p05 {:.0}, p95 {:.0})",
-            sum.spiral_day.q(0.5),
-            sum.spiral_day.q(0.05),
-            sum.spiral_day.q(0.95)
-        );
+    if let Some(report) = &done.checkpoints {
+        println!("  {}", report.describe());
     }
-    for t in &sum.tail {
-        println!(
-            "  VaR/CVaR {:>4} log-return  {:.3} / {:.3}  (price down {} / {});  max drawdown {} / {}",
-            format!("{:.0}%", t.level * 100.0),
-            t.var_return,
-            t.cvar_return,
-            fmt_pct_fine(1.0 - (-t.var_return).exp()),
-            fmt_pct_fine(1.0 - (-t.cvar_return).exp()),
-            fmt_fraction_fine(t.var_drawdown),
-            fmt_fraction_fine(t.cvar_drawdown)
-        );
-    }
+    println!("  wrote {}", done.dir.display());
     println!(
-        "  emissions-to-revenue       median {:.3} (p95 {:.3}), P(ratio > 1) {}",
-        sum.er_ratio.q(0.5),
-        sum.er_ratio.q(0.95),
-        pct(sum.p_er_above_1)
+        "  when all {} shards are done: tokenrisk merge {} --out {}",
+        spec.count,
+        args.out.join(&name).display(),
+        args.out.display()
     );
-    println!(
-        "  final price                median {:.4} USD (mean {:.4} +- {:.4})",
-        sum.final_price.q(0.5),
-        sum.final_price.mean,
-        sum.final_price.se
-    );
-    if sum.nonfinite_paths > 0 {
-        let pp = &out.acc.per_path;
-        let which: Vec<String> = [
-            ("log_return", &pp.log_return),
-            ("max_drawdown", &pp.max_drawdown),
-            ("final_price", &pp.final_price),
-            ("final_circulating", &pp.final_circulating),
-            ("er_ratio", &pp.er_ratio),
-            ("minted", &pp.minted),
-            ("burned", &pp.burned),
-        ]
-        .iter()
-        .filter(|(_, m)| m.moments.nonfinite > 0)
-        .map(|(name, m)| format!("{name} {}", m.moments.nonfinite))
-        .collect();
-        println!(
-            "  WARNING: {} paths produced non-finite values ({}); those values are counted \
-             (nonfinite_paths, the timeseries' nonfinite column) and left out of every mean, \
-             quantile and histogram",
-            sum.nonfinite_paths,
-            which.join(", ")
-        );
-    }
+    Ok(true)
 }

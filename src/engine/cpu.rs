@@ -10,7 +10,7 @@
 //! compiled for the best instruction set the processor has ([`Isa`]), with the same
 //! per-path bits as the one-lane reference `model::simulate_path` on every set.
 
-use super::{EngineOutput, PathRange, Progress};
+use super::{Cancelled, Control, EngineOutput, PathRange};
 use crate::measure::Accumulator;
 use crate::model::{step, LaneState, Params, PathRecord, PathState, N_METRICS};
 use crate::rng::seed_key;
@@ -88,30 +88,36 @@ impl Isa {
     }
 
     /// The set the engine uses: `TOKENRISK_CPU_ISA` (avx512, avx2 or baseline) when given
-    /// and supported, else the best this processor has. Decided once per process, so a
-    /// warning about an unavailable request is printed once.
+    /// and supported, else the best this processor has. Decided once per process.
     pub fn selected() -> Isa {
-        static SELECTED: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
-        *SELECTED.get_or_init(|| {
+        Isa::selection().0
+    }
+
+    /// Why `TOKENRISK_CPU_ISA` was not followed, when it was set to a set this processor
+    /// lacks (for the caller to show once).
+    pub fn selection_warning() -> Option<&'static str> {
+        Isa::selection().1.as_deref()
+    }
+
+    fn selection() -> &'static (Isa, Option<String>) {
+        static SELECTED: std::sync::OnceLock<(Isa, Option<String>)> = std::sync::OnceLock::new();
+        SELECTED.get_or_init(|| {
             let supported = Isa::supported();
             let best = supported[0];
             let Ok(want) = std::env::var("TOKENRISK_CPU_ISA") else {
-                return best;
+                return (best, None);
             };
             match supported.iter().find(|i| i.name() == want) {
-                Some(&isa) => isa,
+                Some(&isa) => (isa, None),
                 None => {
-                    eprintln!(
-                        "warning: TOKENRISK_CPU_ISA={want} is not available on this processor \
+                    let names: Vec<&str> = supported.iter().map(|i| i.name()).collect();
+                    let why = format!(
+                        "TOKENRISK_CPU_ISA={want} is not available on this processor \
                          (supported: {}); using {}",
-                        supported
-                            .iter()
-                            .map(|i| i.name())
-                            .collect::<Vec<_>>()
-                            .join(", "),
+                        names.join(", "),
                         best.name()
                     );
-                    best
+                    (best, Some(why))
                 }
             }
         })
@@ -272,8 +278,14 @@ fn simulate_chunk(
     }
 }
 
-pub fn run(params: &Params, seed: u64, range: PathRange, progress: Progress) -> EngineOutput {
-    run_with_isa(params, seed, range, progress, Isa::selected())
+/// Runs `range` on the CPU engine into a fresh accumulator.
+pub fn run(
+    params: &Params,
+    seed: u64,
+    range: PathRange,
+    ctl: &Control,
+) -> Result<EngineOutput, Cancelled> {
+    run_with_isa(params, seed, range, ctl, Isa::selected())
 }
 
 /// [`run`] on a given instruction set (tests and benchmarks compare them).
@@ -281,14 +293,49 @@ pub fn run_with_isa(
     params: &Params,
     seed: u64,
     range: PathRange,
-    progress: Progress,
+    ctl: &Control,
     isa: Isa,
-) -> EngineOutput {
+) -> Result<EngineOutput, Cancelled> {
     let t0 = Instant::now();
+    let mut acc = Accumulator::new(params.report_days());
+    let mut records = Vec::with_capacity(range.count as usize);
+    fold_into(params, seed, range, &mut acc, &mut records, ctl, isa)?;
+    Ok(EngineOutput {
+        acc,
+        records,
+        engine: "cpu",
+        // The processor, not the thread count: outputs must not depend on threads.
+        device: cpu_model(),
+        simulate_time: t0.elapsed(),
+    })
+}
+
+/// Simulates `range` and folds it into `acc` and `records`, chunk by chunk in path order:
+/// the one fold of the CPU engine, used for a whole run and to grow one
+/// ([`super::extend`]). `acc` must hold the paths before `range.start` (or none).
+pub fn run_into(
+    params: &Params,
+    seed: u64,
+    range: PathRange,
+    acc: &mut Accumulator,
+    records: &mut Vec<PathRecord>,
+    ctl: &Control,
+) -> Result<(), Cancelled> {
+    fold_into(params, seed, range, acc, records, ctl, Isa::selected())
+}
+
+fn fold_into(
+    params: &Params,
+    seed: u64,
+    range: PathRange,
+    acc: &mut Accumulator,
+    records: &mut Vec<PathRecord>,
+    ctl: &Control,
+    isa: Isa,
+) -> Result<(), Cancelled> {
     let key = seed_key(seed);
     let report_days = params.report_days();
-    let mut acc = Accumulator::new(report_days.clone());
-    let mut records = Vec::with_capacity(range.count as usize);
+    records.reserve(range.count as usize);
     let n_chunks = range.count.div_ceil(CHUNK_PATHS);
     let end = range.start + range.count;
     // Worker scratch (report-day histograms, lane states, report columns), one per
@@ -297,7 +344,10 @@ pub fn run_with_isa(
     let n_series = acc.series.len();
     let pool: Mutex<Vec<Scratch>> = Mutex::new(Vec::new());
     let mut chunk = 0;
+    let mut done = 0;
     while chunk < n_chunks {
+        // A cancelled fold leaves `acc` partial; callers drop it.
+        ctl.check()?;
         let batch = chunks_in_flight();
         let batch_end = (chunk + batch).min(n_chunks);
         let parts: Vec<_> = (chunk..batch_end)
@@ -314,24 +364,18 @@ pub fn run_with_isa(
             .collect();
         for (part, recs) in parts {
             acc.merge(&part);
+            done += recs.len() as u64;
             records.extend(recs);
         }
         chunk = batch_end;
-        progress(records.len() as u64, range.count);
+        ctl.report(done, range.count);
     }
     for scratch in pool.into_inner().expect("scratch pool") {
         for (series, hist) in acc.series.iter_mut().zip(&scratch.hists) {
             series.hist.merge(hist);
         }
     }
-    EngineOutput {
-        acc,
-        records,
-        engine: "cpu",
-        // The processor, not the thread count: outputs must not depend on threads.
-        device: cpu_model(),
-        simulate_time: t0.elapsed(),
-    }
+    Ok(())
 }
 
 /// The processor's model name (Linux `/proc/cpuinfo`), or the architecture elsewhere.
@@ -379,7 +423,14 @@ mod tests {
                 reference_records.push(r);
             }
             for isa in Isa::supported() {
-                let out = run_with_isa(&params, 5, PathRange { start, count: n }, &|_, _| {}, isa);
+                let out = run_with_isa(
+                    &params,
+                    5,
+                    PathRange { start, count: n },
+                    &Control::none(),
+                    isa,
+                )
+                .unwrap();
                 for (a, b) in out.records.iter().zip(&reference_records) {
                     assert_eq!(a, b, "{name} {} path {}", isa.name(), b.path);
                 }

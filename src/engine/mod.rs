@@ -1,12 +1,15 @@
 //! Engines run paths of the model and fill an [`Accumulator`]. The CPU engine is the
-//! reference; a GPU engine (wgpu) produces the same accumulator type, so everything
-//! downstream has one implementation. `Backend` selection lives here.
+//! reference; the GPU engine (wgpu) produces the same accumulator type, so everything
+//! downstream has one implementation. Backend selection, the caller's [`Control`] (progress
+//! and cancellation) and [`extend`], the one fold that grows a run by more path ids (rounds
+//! of `--target-se`, checkpoint blocks), live here.
 
 pub mod cpu;
 pub mod gpu;
 
 use crate::measure::Accumulator;
 use crate::model::{Params, PathRecord};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Which engine to use, as the CLI's `--backend` names it.
@@ -39,8 +42,66 @@ pub struct EngineOutput {
     pub simulate_time: Duration,
 }
 
-/// Progress callback: (paths done, paths total).
-pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
+impl EngineOutput {
+    /// No paths yet, on `engine` (see [`extend`]).
+    pub fn empty(params: &Params, engine: &'static str, device: String) -> EngineOutput {
+        EngineOutput {
+            acc: Accumulator::new(params.report_days()),
+            records: Vec::new(),
+            engine,
+            device,
+            simulate_time: Duration::ZERO,
+        }
+    }
+}
+
+/// A run stopped by its caller ([`Control::cancel`]) between two chunks of paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the run was cancelled")]
+pub struct Cancelled;
+
+/// How a caller follows and stops a run: `progress` gets (paths done, paths total) after
+/// every batch of chunks (CPU) or submission (GPU), and `cancel`, when set, stops the run
+/// before the next one with [`Cancelled`]. Neither changes any result.
+#[derive(Clone, Copy, Default)]
+pub struct Control<'a> {
+    pub progress: Option<&'a (dyn Fn(u64, u64) + Sync)>,
+    pub cancel: Option<&'a AtomicBool>,
+}
+
+impl<'a> Control<'a> {
+    /// No progress reports and no cancellation.
+    pub fn none() -> Control<'static> {
+        Control::default()
+    }
+
+    /// Reports progress, if anyone listens.
+    pub fn report(&self, done: u64, total: u64) {
+        if let Some(p) = self.progress {
+            p(done, total);
+        }
+    }
+
+    /// `Err(Cancelled)` once the caller has asked the run to stop.
+    pub fn check(&self) -> Result<(), Cancelled> {
+        match self.cancel {
+            Some(flag) if flag.load(Ordering::Relaxed) => Err(Cancelled),
+            _ => Ok(()),
+        }
+    }
+
+    /// The same cancellation with another progress callback (a caller that reports a part
+    /// of a larger run in its own terms).
+    pub fn with_progress<'b>(&self, progress: &'b (dyn Fn(u64, u64) + Sync)) -> Control<'b>
+    where
+        'a: 'b,
+    {
+        Control {
+            progress: Some(progress),
+            cancel: self.cancel,
+        }
+    }
+}
 
 /// Runs the chosen backend. `auto` runs the GPU engine on a hardware GPU when one is present
 /// (never on a software adapter such as llvmpipe) and the CPU engine otherwise; `gpu` runs the
@@ -50,17 +111,60 @@ pub fn run(
     params: &Params,
     seed: u64,
     range: PathRange,
-    progress: Progress,
+    ctl: &Control,
 ) -> anyhow::Result<EngineOutput> {
-    match backend {
-        Backend::Cpu => Ok(cpu::run(params, seed, range, progress)),
-        Backend::Auto => match gpu::run(gpu::Selection::Auto, params, seed, range, progress)? {
-            Some(out) => Ok(out),
-            None => Ok(cpu::run(params, seed, range, progress)),
+    let on_gpu = |sel| gpu::run(sel, params, seed, range, ctl).map_err(gpu::GpuError::into_anyhow);
+    Ok(match backend {
+        Backend::Cpu => cpu::run(params, seed, range, ctl)?,
+        Backend::Auto => match on_gpu(gpu::Selection::Auto)? {
+            Some(out) => out,
+            None => cpu::run(params, seed, range, ctl)?,
         },
-        Backend::Gpu => Ok(
-            gpu::run(gpu::Selection::Any, params, seed, range, progress)?
-                .expect("Selection::Any returns an engine output or an error"),
-        ),
+        Backend::Gpu => on_gpu(gpu::Selection::Any)?
+            .expect("Selection::Any returns an engine output or an error"),
+    })
+}
+
+/// Adds the paths of `range` (which must follow the paths of `out`) to `out`, in path order,
+/// on `out`'s engine. On the CPU engine this is exactly the fold the engine does inside one
+/// run (each 1,024-path chunk merged in order), so a run grown this way equals, bit for bit,
+/// one run of all its paths; on the GPU engine the added paths' accumulator is merged in
+/// path order (counts and histograms exact, means to rounding).
+pub fn extend(
+    out: &mut EngineOutput,
+    backend: Backend,
+    params: &Params,
+    seed: u64,
+    range: PathRange,
+    ctl: &Control,
+) -> anyhow::Result<()> {
+    if out.engine == "cpu" {
+        cpu::run_into(params, seed, range, &mut out.acc, &mut out.records, ctl)?;
+    } else {
+        let more = run(backend, params, seed, range, ctl)?;
+        out.acc.merge(&more.acc);
+        out.records.extend(more.records);
+        out.device = more.device;
     }
+    Ok(())
+}
+
+/// The engine `backend` would run on ("cpu" or "gpu"), deciding `auto` as [`run`] does,
+/// and its device description.
+pub fn resolve(backend: Backend) -> anyhow::Result<(&'static str, String)> {
+    let gpu_of = |sel| -> anyhow::Result<Option<String>> {
+        let ctx = gpu::context(sel).map_err(gpu::GpuError::into_anyhow)?;
+        Ok(ctx.map(|c| c.description()))
+    };
+    Ok(match backend {
+        Backend::Cpu => ("cpu", cpu::cpu_model()),
+        Backend::Auto => match gpu_of(gpu::Selection::Auto)? {
+            Some(d) => ("gpu", d),
+            None => ("cpu", cpu::cpu_model()),
+        },
+        Backend::Gpu => (
+            "gpu",
+            gpu_of(gpu::Selection::Any)?.expect("Selection::Any returns a context or an error"),
+        ),
+    })
 }

@@ -68,6 +68,26 @@ pub struct PathSummaries {
     pub breakeven_day: MetricAcc,
 }
 
+impl PathSummaries {
+    /// (quantity, paths with a non-finite value of it) for each per-path quantity that had
+    /// any, in a fixed order (the one the CLI warning lists them in).
+    pub fn nonfinite_counts(&self) -> Vec<(&'static str, u64)> {
+        [
+            ("log_return", &self.log_return),
+            ("max_drawdown", &self.max_drawdown),
+            ("final_price", &self.final_price),
+            ("final_circulating", &self.final_circulating),
+            ("er_ratio", &self.er_ratio),
+            ("minted", &self.minted),
+            ("burned", &self.burned),
+        ]
+        .into_iter()
+        .filter(|(_, m)| m.moments.nonfinite > 0)
+        .map(|(name, m)| (name, m.moments.nonfinite))
+        .collect()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Accumulator {
     /// Day of each report row.

@@ -12,6 +12,7 @@
 //! - Column names are a public contract (see [`parquet`]'s `*_CONTRACT_COLUMNS`).
 
 pub mod atomic;
+pub mod clock;
 pub mod manifest;
 pub mod parquet;
 pub mod partial;
@@ -140,7 +141,7 @@ pub fn write_run_in(
         paths: acc.paths,
         backend: info.engine.to_string(),
         device: info.device.to_string(),
-        started_at: manifest::rfc3339_utc(info.started_at),
+        started_at: clock::rfc3339_utc(info.started_at),
         timings: Timings {
             simulate_s: info.simulate_seconds,
             write_s,

@@ -118,7 +118,7 @@ impl Header {
             engine: engine.to_string(),
             device: device.to_string(),
             simulate_seconds: 0.0,
-            created_at: manifest::rfc3339_utc(SystemTime::now()),
+            created_at: super::clock::rfc3339_utc(SystemTime::now()),
             paths_files: Vec::new(),
             accumulator_sha256: String::new(),
         }

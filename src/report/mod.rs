@@ -5,8 +5,9 @@
 //! folder, read back with arrow's Parquet reader, so it works on any finished run, on any
 //! machine, long after the run.
 //!
-//! Layout: [`data`] reads the folder, [`svg`] holds the drawing primitives and number
-//! formatting, [`charts`] the chart kinds, [`page`] assembles the HTML.
+//! Layout: [`data`] reads the folder, [`format`] formats every number and escapes every
+//! text, [`svg`] holds the drawing primitives, [`charts`] the chart kinds, [`page`] assembles
+//! the HTML.
 //!
 //! Invariants:
 //! - `report.html` appears atomically (temp file, fsync, rename), like every output.
@@ -17,6 +18,7 @@
 
 pub mod charts;
 pub mod data;
+pub mod format;
 pub mod page;
 pub mod svg;
 

@@ -6,7 +6,7 @@
 //! Invariants:
 //! - The page is self-contained: inline CSS and SVG, no script, no external resource.
 //! - Every text that comes from the data (names, descriptions, table cells, the TOML) is
-//!   escaped; numbers go through the formatters of [`super::svg`], so no "NaN" appears.
+//!   escaped; numbers go through the formatters of [`super::format`], so no "NaN" appears.
 //! - A table or column the page does not know is shown as a plain table, never an error.
 
 use super::charts::{
@@ -14,9 +14,8 @@ use super::charts::{
     LineSpec, Series,
 };
 use super::data::{ColumnData, Extra, RunData, Table};
-use super::svg::{
-    esc, fmt_fraction_fine, fmt_int, fmt_pct, fmt_pct_fine, fmt_si, fmt_sig, TickFormat,
-};
+use super::format::{esc, fmt_fraction_fine, fmt_int, fmt_pct, fmt_pct_fine, fmt_si, fmt_sig};
+use super::svg::TickFormat;
 use crate::stats::{wilson_interval, Z95};
 use std::collections::BTreeMap;
 use std::fmt::Write;

@@ -1,6 +1,6 @@
-//! SVG building blocks for the report's charts: escaping, number formatting for tick
-//! labels, "nice" axis ticks (linear and log), the log-scale decision, and path / band
-//! primitives.
+//! SVG building blocks for the report's charts: tick labels, "nice" axis ticks (linear and
+//! log), the log-scale decision, and path / band primitives. Hand-written: a few hundred
+//! lines of SVG text give self-contained pages with no script and no dependency.
 //!
 //! Invariants:
 //! - Nothing here emits the text "NaN" or "inf": non-finite numbers are formatted as
@@ -10,23 +10,9 @@
 //!   ten (plus 2 and 5, or 3, on short ranges).
 //! - Every string put into the document goes through [`esc`].
 
+pub use super::format::esc;
+use super::format::{fmt_int, fmt_sci, fmt_si};
 use std::fmt::Write;
-
-/// Escapes text for HTML and SVG (element content and quoted attribute values).
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
 
 /// A pixel coordinate with one decimal (coordinates are finite by construction).
 pub fn px(v: f64) -> String {
@@ -36,162 +22,6 @@ pub fn px(v: f64) -> String {
     } else {
         "0".to_string()
     }
-}
-
-/// Non-finite values as text: "–" for NaN, "∞" / "−∞" for infinities; None when finite.
-fn non_finite_text(v: f64) -> Option<String> {
-    if v.is_nan() {
-        Some("–".to_string())
-    } else if v.is_infinite() {
-        Some(if v > 0.0 { "∞" } else { "−∞" }.to_string())
-    } else {
-        None
-    }
-}
-
-/// Scientific notation with `decimals` in the mantissa, in the compact form `5e-3`,
-/// `1.2e6`.
-pub fn fmt_sci(v: f64, decimals: usize) -> String {
-    if let Some(s) = non_finite_text(v) {
-        return s;
-    }
-    if v == 0.0 {
-        return "0".to_string();
-    }
-    // Rust writes `1.2e-3` / `5e3`: already compact.
-    format!("{v:.decimals$e}")
-}
-
-/// SI-ish compact number with about three significant digits: `0`, `0.0123`, `4.56`,
-/// `789`, `1.2k`, `3.4M`, `5.6B`, `7.8T`, `5e-3`, `1.2e15`.
-pub fn fmt_si(v: f64) -> String {
-    if let Some(s) = non_finite_text(v) {
-        return s;
-    }
-    if v == 0.0 {
-        return "0".to_string();
-    }
-    let a = v.abs();
-    if !(1e-2..1e15).contains(&a) {
-        let s = format!("{v:.1e}");
-        // Drop a trailing ".0" from the mantissa: 5.0e-3 -> 5e-3.
-        return s.replace(".0e", "e");
-    }
-    const UNITS: [(f64, &str); 5] = [(1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"), (1.0, "")];
-    for (i, &(unit, suffix)) in UNITS.iter().enumerate() {
-        if a >= unit || unit == 1.0 {
-            let x = v / unit;
-            let ax = x.abs();
-            let decimals = if ax >= 99.95 {
-                0
-            } else if ax >= 9.995 {
-                1
-            } else if ax >= 0.9995 {
-                2
-            } else if ax >= 0.09995 {
-                3
-            } else {
-                4
-            };
-            let s = trim_zeros(format!("{x:.decimals$}"));
-            // 999.9k rounds to "1000k": use the next unit up.
-            if s.trim_start_matches('-').len() >= 4 && !s.contains('.') && i > 0 {
-                let (u2, s2) = UNITS[i - 1];
-                return format!("{}{s2}", trim_zeros(format!("{:.2}", v / u2)));
-            }
-            return format!("{s}{suffix}");
-        }
-    }
-    unreachable!("the last unit matches every value")
-}
-
-/// Removes trailing zeros after a decimal point (and the point itself).
-fn trim_zeros(s: String) -> String {
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
-}
-
-/// A number with `sig` significant digits for tables: fixed notation between 1e-3 and
-/// 1e9, scientific outside; integers up to 1e15 with thousands separators.
-pub fn fmt_sig(v: f64, sig: usize) -> String {
-    if let Some(s) = non_finite_text(v) {
-        return s;
-    }
-    if v == 0.0 {
-        return "0".to_string();
-    }
-    let a = v.abs();
-    if !(1e-3..1e9).contains(&a) {
-        return fmt_sci(v, sig.saturating_sub(1));
-    }
-    let mag = a.log10().floor() as i32;
-    let decimals = (sig as i32 - 1 - mag).max(0) as usize;
-    let s = format!("{v:.decimals$}");
-    if decimals == 0 {
-        group_thousands(&s)
-    } else {
-        s
-    }
-}
-
-/// An integer-valued number with thousands separators (`100,000`).
-pub fn fmt_int(v: f64) -> String {
-    if let Some(s) = non_finite_text(v) {
-        return s;
-    }
-    if v.abs() >= 1e15 {
-        return fmt_sci(v, 3);
-    }
-    group_thousands(&format!("{:.0}", v))
-}
-
-fn group_thousands(s: &str) -> String {
-    let (sign, digits) = match s.strip_prefix('-') {
-        Some(d) => ("-", d),
-        None => ("", s),
-    };
-    if digits.len() <= 3 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return s.to_string();
-    }
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    format!("{sign}{out}")
-}
-
-/// A share as a percentage with two decimals, as the CLI summary prints it (`1.40%`).
-pub fn fmt_pct(x: f64) -> String {
-    match non_finite_text(x) {
-        Some(s) => s,
-        None => format!("{:.2}%", 100.0 * x),
-    }
-}
-
-/// A share close to 1 as a percentage with enough decimals not to read as 100% when it is
-/// not (`99.9960%`); otherwise as [`fmt_pct`].
-pub fn fmt_pct_fine(x: f64) -> String {
-    if (0.9999..1.0).contains(&x) {
-        let d = ((-(1.0 - x).log10()).floor() as usize).clamp(2, 10);
-        return format!("{:.d$}%", 100.0 * x);
-    }
-    fmt_pct(x)
-}
-
-/// A number in [0, 1] close to 1 (a drawdown) with two significant digits of its
-/// distance to 1 (`0.999960`); otherwise four significant digits.
-pub fn fmt_fraction_fine(x: f64) -> String {
-    if x.is_finite() && x < 1.0 && x > 0.99 {
-        let d = ((-(1.0 - x).log10()).floor() as usize + 2).clamp(4, 12);
-        return format!("{x:.d$}");
-    }
-    fmt_sig(x, 4)
 }
 
 /// The nice number (1, 2, 5 or 10 times a power of ten) near `x` (Heckbert, "Nice numbers
@@ -753,21 +583,6 @@ mod tests {
             linear_labels(&[0.0, 0.25, 0.5], 0.25, TickFormat::Percent),
             ["0%", "25%", "50%"]
         );
-        assert_eq!(fmt_si(1234.0), "1.23k");
-        assert_eq!(fmt_si(3.4e6), "3.4M");
-        assert_eq!(fmt_si(0.005), "5e-3");
-        assert_eq!(fmt_si(999_999.0), "1M");
-        assert_eq!(fmt_si(0.05), "0.05");
-        assert_eq!(fmt_si(f64::NAN), "–");
-        assert_eq!(fmt_int(100_000.0), "100,000");
-        assert_eq!(fmt_sig(0.004987, 3), "0.00499");
-        assert_eq!(fmt_sig(4.2e-5, 3), "4.20e-5");
-        assert_eq!(fmt_sig(147.6772, 4), "147.7");
-        assert_eq!(fmt_pct(0.0140), "1.40%");
-        assert_eq!(fmt_pct_fine(0.99996), "99.9960%");
-        assert_eq!(fmt_pct_fine(0.5), "50.00%");
-        assert_eq!(fmt_fraction_fine(0.99996), "0.999960");
-        assert_eq!(fmt_fraction_fine(0.5), "0.5000");
         let a = Axis::linear_exact(0.0, 1460.0, 8, TickFormat::Plain);
         assert_eq!((a.lo, a.hi), (0.0, 1460.0));
         assert_eq!(a.ticks.last(), Some(&1400.0));
@@ -775,10 +590,6 @@ mod tests {
 
     #[test]
     fn escaping_and_paths() {
-        assert_eq!(
-            esc("<a href='x'>&\"</a>"),
-            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;"
-        );
         let segs = segments([
             Some((0.0, 1.0)),
             None,

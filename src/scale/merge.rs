@@ -21,13 +21,15 @@ use crate::engine::EngineOutput;
 use crate::measure::Accumulator;
 use crate::model::PathRecord;
 use crate::output::partial::{self, Header, PARTIAL_FILE};
+use crate::output::Written;
 use crate::scale::shard::ShardSpec;
 use crate::scenario::Scenario;
 use crate::workflows::preflight;
+use crate::workflows::single::RunResult;
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// One shard folder found among the parts.
 #[derive(Debug, Clone)]
@@ -330,9 +332,9 @@ pub fn merge(checked: &Checked) -> Result<EngineOutput> {
     })
 }
 
-/// Discovers, checks (memory included) and merges; returns the scenario, the merged output
-/// and the wall time of the merge.
-/// With `out_root`, also checks that `out_root/<name>/` can be written before reading rows.
+/// Discovers, checks (memory included) and merges the shards among `parts`, in memory;
+/// returns the scenario, the merged output, the number of shards and the wall time. With
+/// `out_root`, also checks that `out_root/<name>/` can be written before reading any rows.
 pub fn merge_parts(
     parts: &[PathBuf],
     allow_mixed_engines: bool,
@@ -341,16 +343,39 @@ pub fn merge_parts(
     let t0 = Instant::now();
     let found = discover(parts)?;
     let checked = check(&found, allow_mixed_engines)?;
-    preflight::check_memory(
-        &checked.scenario,
-        checked.scenario.scenario.paths,
-        "merging",
-    )?;
+    let s = &checked.scenario;
+    preflight::check_memory(s, s.scenario.paths, "merging")?;
     if let Some(root) = out_root {
-        preflight::check_writable(&root.join(&checked.scenario.scenario.name))?;
+        preflight::check_writable(&root.join(&s.scenario.name))?;
     }
     let out = merge(&checked)?;
     Ok((checked.scenario, out, checked.parts.len(), t0.elapsed()))
+}
+
+/// A merged run, written.
+pub struct Merged {
+    pub result: RunResult,
+    pub written: Written,
+    /// Shards merged.
+    pub shards: usize,
+    /// Wall time of discovering, checking, reading and merging (writing excluded).
+    pub merge_time: Duration,
+}
+
+/// [`merge_parts`], then the merged run written to `out_root/<name>/` exactly as a single
+/// run writes it.
+pub fn merge_to(parts: &[PathBuf], allow_mixed_engines: bool, out_root: &Path) -> Result<Merged> {
+    let started_at = SystemTime::now();
+    let (scenario, output, shards, merge_time) =
+        merge_parts(parts, allow_mixed_engines, Some(out_root))?;
+    let result = RunResult::new(scenario, output, started_at);
+    let written = result.write(out_root)?;
+    Ok(Merged {
+        result,
+        written,
+        shards,
+        merge_time,
+    })
 }
 
 #[cfg(test)]

@@ -34,16 +34,16 @@
 //! Leftover temp files and blocks the state does not list (a kill between a block and its
 //! state) are removed on resume. The checkpoint folder is removed once the outputs are written.
 
-use crate::engine::cpu::{self, CHUNK_PATHS};
-use crate::engine::{self, gpu, Backend, EngineOutput, PathRange, Progress};
-use crate::measure::Accumulator;
-use crate::model::{Params, PathRecord};
+use crate::engine::cpu::CHUNK_PATHS;
+use crate::engine::{self, Control, EngineOutput, PathRange};
+use crate::model::Params;
 use crate::output::partial::{self, Header};
 use crate::output::RunInfo;
+use crate::output::Written;
 use crate::scale::shard::ShardSpec;
-use crate::scenario::Scenario;
+use crate::workflows::preflight;
+use crate::workflows::single::{RunPlan, RunResult};
 use anyhow::{bail, Context, Result};
-use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -61,85 +61,112 @@ pub fn block_paths(requested: Option<u64>, count: u64) -> u64 {
     k.div_ceil(CHUNK_PATHS).saturating_mul(CHUNK_PATHS)
 }
 
+/// `--resume` / `--checkpoint-every K`: checkpoint every `every` paths (default: a
+/// [`DEFAULT_BLOCKS`]th of the run), rounded up to whole chunks ([`block_paths`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Checkpoints {
+    pub every: Option<u64>,
+}
+
 /// What a checkpointed run did.
 pub struct Resumed {
     pub output: EngineOutput,
+    pub report: CheckpointReport,
+}
+
+/// How a checkpointed run went, for the person who ran it.
+#[derive(Debug, Clone)]
+pub struct CheckpointReport {
+    /// The checkpoint folder.
+    pub dir: PathBuf,
+    /// Paths of the run (or shard).
+    pub count: u64,
+    /// Paths per block.
+    pub block: u64,
     /// Paths loaded from an earlier attempt's checkpoint (0: started afresh).
     pub resumed_paths: u64,
     /// Blocks this attempt simulated and checkpointed.
     pub blocks_written: usize,
 }
 
-/// The engine `backend` resolves to, deciding between the exact chunk fold (CPU) and
-/// block-sized GPU runs.
-fn engine_of(backend: Backend) -> Result<&'static str> {
-    Ok(match backend {
-        Backend::Cpu => "cpu",
-        Backend::Auto => match gpu::context(gpu::Selection::Auto)? {
-            Some(_) => "gpu",
-            None => "cpu",
-        },
-        Backend::Gpu => {
-            gpu::context(gpu::Selection::Any)?;
-            "gpu"
+impl CheckpointReport {
+    /// `resumed from checkpoint DIR: 4096 of 10000 paths were done, ...` or
+    /// `checkpointed every 1024 paths (10 blocks); checkpoint removed`.
+    pub fn describe(&self) -> String {
+        let blocks = |n: usize| format!("{n} block{}", if n == 1 { "" } else { "s" });
+        if self.resumed_paths > 0 {
+            format!(
+                "resumed from checkpoint {}: {} of {} paths were done, simulated the other {} in {} of {}",
+                self.dir.display(),
+                self.resumed_paths,
+                self.count,
+                self.count - self.resumed_paths,
+                blocks(self.blocks_written),
+                self.block
+            )
+        } else {
+            format!(
+                "checkpointed every {} paths ({}); checkpoint removed",
+                self.block,
+                blocks(self.blocks_written)
+            )
         }
-    })
+    }
 }
 
-/// Simulates paths `start..end` chunk by chunk on the CPU, each chunk merged into `acc` in
-/// path order (the CPU engine's own fold); returns the records.
-fn cpu_block(
-    params: &Params,
-    seed: u64,
-    start: u64,
-    end: u64,
-    acc: &mut Accumulator,
-) -> Vec<PathRecord> {
-    let batch = (4 * rayon::current_num_threads() as u64).max(8);
-    let mut records = Vec::with_capacity((end - start) as usize);
-    let mut s = start;
-    while s < end {
-        let batch_end = s.saturating_add(batch * CHUNK_PATHS).min(end);
-        let starts: Vec<u64> = (s..batch_end).step_by(CHUNK_PATHS as usize).collect();
-        let parts: Vec<EngineOutput> = starts
-            .into_par_iter()
-            .map(|c| {
-                let count = CHUNK_PATHS.min(end - c);
-                cpu::run(params, seed, PathRange { start: c, count }, &|_, _| {})
-            })
-            .collect();
-        for p in parts {
-            acc.merge(&p.acc);
-            records.extend(p.records);
-        }
-        s = batch_end;
-    }
-    records
+/// A whole run (not a shard) with checkpoints in `out_root/<name>/.checkpoint/`, resumed
+/// from an earlier attempt's checkpoint when there is one; writes the run's outputs and then
+/// removes the checkpoint.
+pub fn run_to(
+    plan: &RunPlan,
+    out_root: &Path,
+    checkpoints: Checkpoints,
+    ctl: &Control,
+) -> Result<(RunResult, Written, CheckpointReport)> {
+    let paths = plan.paths();
+    let run_dir = out_root.join(plan.name());
+    preflight::check_memory(&plan.scenario, paths, "the run")?;
+    preflight::check_writable(&run_dir)?;
+    let started_at = SystemTime::now();
+    let ck = checkpoint_dir(&run_dir);
+    let block = block_paths(checkpoints.every, paths);
+    let range = PathRange {
+        start: 0,
+        count: paths,
+    };
+    let r = run(
+        plan,
+        ShardSpec { index: 0, count: 1 },
+        range,
+        &ck,
+        block,
+        ctl,
+    )
+    .with_context(|| format!("simulating {}", plan.name()))?;
+    let result = RunResult::new(plan.scenario.clone(), r.output, started_at);
+    let written = result.write(out_root)?;
+    finish(&ck)?;
+    Ok((result, written, r.report))
 }
 
 fn block_name(first_path: u64) -> String {
     format!("block-{first_path:012}.parquet")
 }
 
-/// Runs `range` of `s` (shard `spec` of the run) with checkpoints of `block` paths in `dir`,
-/// resuming from a checkpoint there if one exists for the same run (module notes).
-#[allow(clippy::too_many_arguments)]
+/// Runs `range` of the plan's scenario (shard `spec` of the run) with checkpoints of `block`
+/// paths in `dir`, resuming from a checkpoint there if one exists for the same run (module
+/// notes).
 pub fn run(
-    s: &Scenario,
-    params: &Params,
-    backend: Backend,
+    plan: &RunPlan,
     spec: ShardSpec,
     range: PathRange,
     dir: &Path,
     block: u64,
-    progress: Progress,
+    ctl: &Control,
 ) -> Result<Resumed> {
-    let engine = engine_of(backend)?;
-    let device = if engine == "cpu" {
-        cpu::cpu_model()
-    } else {
-        String::new()
-    };
+    let s = &plan.scenario;
+    let params = Params::compile(s);
+    let (engine, device) = engine::resolve(plan.backend)?;
     let report_days = params.report_days();
     let mut header = Header::new(
         "checkpoint",
@@ -151,8 +178,8 @@ pub fn run(
         &device,
     );
     let state_path = dir.join(STATE_FILE);
-    let mut acc = Accumulator::new(report_days);
-    let mut records: Vec<PathRecord> = Vec::with_capacity(range.count as usize);
+    let mut out = EngineOutput::empty(&params, engine, device);
+    out.records.reserve(range.count as usize);
     let mut sim_before = 0.0;
     let mut resumed_paths = 0;
     if state_path.exists() {
@@ -211,80 +238,81 @@ pub fn run(
                     dir.display()
                 );
             }
-            records.extend(partial::read_paths_file(dir, f).with_context(|| {
-                format!(
-                    "the checkpoint in {} cannot be used; delete that folder to start over",
-                    dir.display()
-                )
-            })?);
+            out.records
+                .extend(partial::read_paths_file(dir, f).with_context(|| {
+                    format!(
+                        "the checkpoint in {} cannot be used; delete that folder to start over",
+                        dir.display()
+                    )
+                })?);
             next += f.path_count;
         }
         resumed_paths = h.completed;
         sim_before = h.simulate_seconds;
         header.paths_files = h.paths_files.clone();
         header.completed = h.completed;
-        acc = old.acc;
+        out.acc = old.acc;
     }
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create checkpoint folder {}", dir.display()))?;
     remove_strays(dir, &header)?;
 
     let t0 = Instant::now();
-    let mut device = device;
     let mut blocks_written = 0;
-    progress(header.completed, range.count);
+    ctl.report(header.completed, range.count);
     while header.completed < range.count {
         let from = range.start + header.completed;
         let to = range.start + (header.completed + block).min(range.count);
-        let recs = if engine == "cpu" {
-            cpu_block(params, s.scenario.seed, from, to, &mut acc)
-        } else {
-            let out = engine::run(
-                backend,
-                params,
-                s.scenario.seed,
-                PathRange {
-                    start: from,
-                    count: to - from,
-                },
-                &|_, _| {},
-            )?;
-            device = out.device.clone();
-            acc.merge(&out.acc);
-            out.records
+        let before = out.records.len();
+        let block_range = PathRange {
+            start: from,
+            count: to - from,
         };
-        header.device = device.clone();
+        engine::extend(
+            &mut out,
+            plan.backend,
+            &params,
+            s.scenario.seed,
+            block_range,
+            &Control {
+                progress: None,
+                cancel: ctl.cancel,
+            },
+        )?;
+        header.device = out.device.clone();
         header.simulate_seconds = sim_before + t0.elapsed().as_secs_f64();
         let info = RunInfo {
             scenario: s,
             seed: s.scenario.seed,
             engine,
-            device: &device,
+            device: &out.device,
             simulate_seconds: header.simulate_seconds,
             started_at: SystemTime::now(),
         };
-        let entry = partial::write_paths_file(dir, &block_name(from), &info, &header, &recs)?;
-        records.extend(recs);
+        let entry = partial::write_paths_file(
+            dir,
+            &block_name(from),
+            &info,
+            &header,
+            &out.records[before..],
+        )?;
         header.paths_files.push(entry);
         header.completed = to - range.start;
-        header.created_at = crate::output::manifest::rfc3339_utc(SystemTime::now());
-        partial::write_partial(&state_path, &header, &s.source_toml, &acc)?;
+        header.created_at = crate::output::clock::rfc3339_utc(SystemTime::now());
+        partial::write_partial(&state_path, &header, &s.source_toml, &out.acc)?;
         blocks_written += 1;
-        progress(header.completed, range.count);
+        ctl.report(header.completed, range.count);
     }
-    if device.is_empty() {
-        device = header.device.clone();
-    }
+    out.simulate_time = Duration::from_secs_f64(sim_before + t0.elapsed().as_secs_f64());
     Ok(Resumed {
-        output: EngineOutput {
-            acc,
-            records,
-            engine,
-            device,
-            simulate_time: Duration::from_secs_f64(sim_before + t0.elapsed().as_secs_f64()),
+        output: out,
+        report: CheckpointReport {
+            dir: dir.to_path_buf(),
+            count: range.count,
+            block,
+            resumed_paths,
+            blocks_written,
         },
-        resumed_paths,
-        blocks_written,
     })
 }
 

@@ -23,10 +23,14 @@
 //!   job that runs one scenario per task must not silently shrink to a share of its paths).
 //!
 
-use crate::engine::{EngineOutput, PathRange};
+use super::resume::{self, CheckpointReport, Checkpoints};
+use crate::engine::{self, Control, EngineOutput, PathRange};
+use crate::model::Params;
 use crate::output::partial::{write_partial, write_paths_file, Header, PARTIAL_FILE};
 use crate::output::{self, RunInfo};
 use crate::scenario::Scenario;
+use crate::workflows::preflight;
+use crate::workflows::single::RunPlan;
 use anyhow::{anyhow, bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -208,6 +212,67 @@ fn from_env(
          (Slurm job array) nor JOB_COMPLETION_INDEX (Kubernetes Indexed Job) is set; give it \
          explicitly with --shard I/N"
     )
+}
+
+/// A finished shard.
+pub struct ShardRun {
+    /// `OUT/<name>/shard-I-of-N/`.
+    pub dir: PathBuf,
+    pub spec: ShardSpec,
+    pub range: PathRange,
+    pub output: EngineOutput,
+    /// What checkpointing did, when the shard was checkpointed.
+    pub checkpoints: Option<CheckpointReport>,
+}
+
+/// Simulates shard `spec` of the plan into `out_root/<name>/shard-I-of-N/` (its path rows,
+/// then its partial file), checkpointed and resumable when `checkpoints` is given. `file`
+/// names the scenario and `from` where the shard came from, for messages.
+pub fn run(
+    plan: &RunPlan,
+    file: &str,
+    spec: ShardSpec,
+    from: &str,
+    out_root: &Path,
+    checkpoints: Option<Checkpoints>,
+    ctl: &Control,
+) -> Result<ShardRun> {
+    let s = &plan.scenario;
+    let name = plan.name();
+    spec.check(plan.paths())
+        .with_context(|| format!("{file}: shard from {from}"))?;
+    let range = spec.range(plan.paths());
+    let what = format!("shard {} of {}", spec.index, spec.count);
+    preflight::check_memory(s, range.count, &what)?;
+    let dir = out_root.join(name).join(spec.dir_name());
+    preflight::check_writable(&dir)?;
+    let simulating = || format!("simulating {name}, {what}");
+    let (output, report) = match checkpoints {
+        Some(c) => {
+            let ck = resume::checkpoint_dir(&dir);
+            let block = resume::block_paths(c.every, range.count);
+            let r = resume::run(plan, spec, range, &ck, block, ctl).with_context(simulating)?;
+            (r.output, Some(r.report))
+        }
+        None => {
+            let params = Params::compile(s);
+            let out = engine::run(plan.backend, &params, plan.seed(), range, ctl)
+                .with_context(simulating)?;
+            (out, None)
+        }
+    };
+    write_shard(&dir, s, spec, range, &output)
+        .with_context(|| format!("writing {what} of {name}"))?;
+    if let Some(r) = &report {
+        resume::finish(&r.dir)?;
+    }
+    Ok(ShardRun {
+        dir,
+        spec,
+        range,
+        output,
+        checkpoints: report,
+    })
 }
 
 /// Writes a finished shard into `dir` (`OUT/<name>/shard-I-of-N/`): `paths.parquet`, then

@@ -25,14 +25,18 @@
 //!   designs' distributions, computed exactly from the records. Pairs with a non-finite
 //!   value in either design are left out of that metric and counted.
 
+use super::preflight;
+use super::single::{self, RunPlan, RunResult};
+use crate::engine::Control;
 use crate::model::PathRecord;
-use crate::output::MODEL_VERSION;
+use crate::output::{self, parquet as pq, Written, MODEL_VERSION};
 use crate::scenario::Scenario;
 use crate::stats::{exact_quantile_lower, Z95};
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema};
 use parquet::file::metadata::KeyValue;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Paired comparison of two spiral probabilities.
@@ -327,6 +331,138 @@ pub fn check_comparable(designs: &[(&str, &Scenario)]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Name of the comparison table in the output root.
+pub const COMPARISON_FILE: &str = "comparison.parquet";
+
+/// Designs ready to be compared: each design's plan, all with one seed.
+pub struct ComparePlan {
+    /// (argument as given, plan), in the order given.
+    pub designs: Vec<(String, RunPlan)>,
+    /// The seed every design runs with: the first design's (after overrides).
+    pub seed: u64,
+    /// What was changed to make the designs comparable (a design's own seed replaced).
+    pub notes: Vec<String>,
+}
+
+impl ComparePlan {
+    /// Plans the comparison of `designs` (argument, plan): one seed for all (common random
+    /// numbers: `--seed`, else the first design's), then [`check_comparable`].
+    pub fn new(mut designs: Vec<(String, RunPlan)>) -> Result<ComparePlan> {
+        let Some(seed) = designs.first().map(|(_, p)| p.seed()) else {
+            bail!("compare needs at least two designs");
+        };
+        let mut notes = Vec::new();
+        for (arg, plan) in &mut designs {
+            if plan.seed() != seed {
+                notes.push(format!(
+                    "{arg} sets seed {}; every design runs with seed {seed} (common random numbers)",
+                    plan.seed()
+                ));
+                plan.scenario.scenario.seed = seed;
+            }
+        }
+        let refs: Vec<(&str, &Scenario)> = designs
+            .iter()
+            .map(|(a, p)| (a.as_str(), &p.scenario))
+            .collect();
+        check_comparable(&refs)?;
+        Ok(ComparePlan {
+            designs,
+            seed,
+            notes,
+        })
+    }
+}
+
+/// A finished comparison: every pair's paired statistics, in memory.
+pub struct Comparison {
+    pub rows: Vec<PairComparison>,
+    pub seed: u64,
+    pub paths: u64,
+    /// `comparison.parquet`'s key-value metadata.
+    pub metadata: Vec<KeyValue>,
+}
+
+impl Comparison {
+    /// `comparison.parquet`'s rows.
+    pub fn batch(&self) -> Result<RecordBatch> {
+        comparison_batch(&self.rows)
+    }
+
+    /// Writes `out_root/comparison.parquet` atomically; returns its path.
+    pub fn write(&self, out_root: &Path) -> Result<PathBuf> {
+        std::fs::create_dir_all(out_root)
+            .with_context(|| format!("cannot create output directory {}", out_root.display()))?;
+        let file = out_root.join(COMPARISON_FILE);
+        let batch = self.batch()?;
+        let props = pq::writer_properties(self.metadata.clone());
+        output::write_atomic(&file, |f| {
+            pq::write_parquet(f, batch.schema(), props, [Ok(batch)])?;
+            Ok(())
+        })?;
+        Ok(file)
+    }
+}
+
+/// Runs every design of the plan in turn, handing each finished run to `on_design` (to
+/// write, print or keep it; only the columns the comparison needs are kept here), then
+/// compares every pair.
+pub fn run(
+    plan: &ComparePlan,
+    ctl: &Control,
+    on_design: &mut dyn FnMut(RunResult) -> Result<()>,
+) -> Result<Comparison> {
+    let mut paths = Vec::with_capacity(plan.designs.len());
+    let mut engines = Vec::with_capacity(plan.designs.len());
+    for (_, design) in &plan.designs {
+        let result = single::run(design, ctl)?;
+        paths.push(DesignPaths::from_records(
+            design.name(),
+            &result.output.records,
+        ));
+        engines.push((result.output.engine, result.output.device.clone()));
+        on_design(result)?;
+    }
+    let rows = compare_all(&paths)?;
+    let runs: Vec<_> = plan
+        .designs
+        .iter()
+        .zip(&engines)
+        .map(|((_, p), (e, d))| (&p.scenario, *e, d.as_str()))
+        .collect();
+    let paths = plan.designs[0].1.paths();
+    let metadata = comparison_metadata(&runs, plan.seed, paths);
+    Ok(Comparison {
+        rows,
+        seed: plan.seed,
+        paths,
+        metadata,
+    })
+}
+
+/// [`run`] with every design written to `out_root/<scenario.name>/` as it finishes (every
+/// folder checked writable before anything runs), then `out_root/comparison.parquet`.
+/// `on_design` sees each design's run after it is written. Returns the comparison and the
+/// path of its table.
+pub fn run_to(
+    plan: &ComparePlan,
+    out_root: &Path,
+    ctl: &Control,
+    on_design: &mut dyn FnMut(&RunResult, &Written),
+) -> Result<(Comparison, PathBuf)> {
+    for (_, design) in &plan.designs {
+        preflight::check_memory(&design.scenario, design.paths(), "the run")?;
+        preflight::check_writable(&out_root.join(design.name()))?;
+    }
+    let comparison = run(plan, ctl, &mut |result| {
+        let written = result.write(out_root)?;
+        on_design(&result, &written);
+        Ok(())
+    })?;
+    let file = comparison.write(out_root)?;
+    Ok((comparison, file))
 }
 
 /// Key-value metadata of `comparison.parquet`: the usual `tokenrisk.*` keys (`scenario` and

@@ -5,12 +5,10 @@
 //! Invariants:
 //! - Path ids continue from round to round (same seed, ids `0..n`), and every round boundary
 //!   is a multiple of the CPU engine's chunk ([`CHUNK_PATHS`], 1,024 paths) except possibly
-//!   the budget itself. On the CPU engine every later round is run chunk by chunk and each
-//!   chunk's accumulator is merged with [`Accumulator::merge`](crate::measure::Accumulator::merge) in path order, which is exactly
-//!   the fold the engine does inside one run; so the result (accumulator and records) is
-//!   identical, bit for bit, to a single run of the final path count. On a GPU engine the
-//!   rounds are merged in path order too; counts and histograms are then still exact and the
-//!   means agree to rounding.
+//!   the budget itself. Later rounds are added with [`engine::extend`], the engine's own
+//!   fold, so on the CPU engine the result (accumulator and records) is identical, bit for
+//!   bit, to a single run of the final path count; on a GPU engine counts and histograms are
+//!   still exact and the means agree to rounding.
 //! - The stopping figure is the binomial standard error sqrt(p (1 - p) / n) of P(spiral),
 //!   with p taken as at least 1/n and at most 1 - 1/n ([`stopping_se`]): with no spiral seen
 //!   yet the plain figure is 0, which would stop after the first round whatever n; the floor
@@ -20,12 +18,13 @@
 //!   estimate of p would reach the target (plus 10%), at least one chunk more than now and at
 //!   most four times the current count, rounded up to whole chunks and capped by the budget.
 
-use crate::engine::cpu::{self, CHUNK_PATHS};
-use crate::engine::{self, Backend, EngineOutput, PathRange, Progress};
+use super::preflight;
+use super::single::{RunPlan, RunResult};
+use crate::engine::cpu::CHUNK_PATHS;
+use crate::engine::{self, Control, PathRange};
 use crate::model::Params;
-use anyhow::{bail, Result};
-use rayon::prelude::*;
-use std::time::Instant;
+use anyhow::{bail, Context, Result};
+use std::time::{Instant, SystemTime};
 
 /// What `--target-se` asks for.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -57,8 +56,8 @@ impl Target {
 
 /// The result of a convergence run.
 pub struct Converged {
-    /// All paths of all rounds, as one engine output (`simulate_time` is the whole loop).
-    pub output: EngineOutput,
+    /// All paths of all rounds, as one run (`simulate_time` is the whole loop).
+    pub result: RunResult,
     /// Whether the target was reached (else the budget was spent).
     pub reached: bool,
     /// The stopping standard error at the end ([`stopping_se`]).
@@ -99,102 +98,65 @@ pub fn next_total(spiraled: u64, n: u64, target: &Target) -> u64 {
     round_up_to_chunk(needed.clamp(lo, hi)).min(target.max_paths)
 }
 
-/// Runs `params` from path id 0 in rounds until [`stopping_se`] < `target.se` or
-/// `target.max_paths` paths are done. `first` is the size of the first round (the scenario's
-/// path count), rounded up to whole chunks. `progress` gets (paths done, budget).
-pub fn run_to_target(
-    backend: Backend,
-    params: &Params,
-    seed: u64,
-    first: u64,
-    target: Target,
-    progress: Progress,
-) -> Result<Converged> {
+/// Runs the plan from path id 0 in rounds until [`stopping_se`] < `target.se` or
+/// `target.max_paths` paths are done. The first round is the scenario's path count, rounded
+/// up to whole chunks; the plan's memory check covers the whole budget. `ctl` gets progress
+/// as (paths done, budget).
+pub fn run(plan: &RunPlan, target: Target, ctl: &Control) -> Result<Converged> {
     target.check()?;
-    let t0 = Instant::now();
-    let budget = target.max_paths;
-    let first = round_up_to_chunk(first.max(1)).min(budget);
-    let report = |done: u64, _total: u64| progress(done, budget);
-    let mut out = engine::run(
-        backend,
-        params,
-        seed,
-        PathRange {
-            start: 0,
-            count: first,
-        },
-        &report,
-    )?;
-    let mut rounds = vec![first];
-    let mut n = first;
-    loop {
-        let se = stopping_se(out.acc.spiraled, n);
-        if se < target.se || n >= budget {
-            out.simulate_time = t0.elapsed();
-            return Ok(Converged {
-                reached: se < target.se,
-                se,
-                output: out,
-                rounds,
-                target,
-            });
-        }
-        let next = next_total(out.acc.spiraled, n, &target);
-        if out.engine == "cpu" {
-            run_cpu_chunks(params, seed, n, next, &mut out, &|done| {
-                progress(done, budget)
-            });
-        } else {
-            let more = engine::run(
-                backend,
-                params,
+    let s = &plan.scenario;
+    preflight::check_memory(s, target.max_paths, "--max-paths")?;
+    let started_at = SystemTime::now();
+    let run = || -> Result<Converged> {
+        let t0 = Instant::now();
+        let params = Params::compile(s);
+        let seed = s.scenario.seed;
+        let budget = target.max_paths;
+        let first = round_up_to_chunk(s.scenario.paths.max(1)).min(budget);
+        let report = |done: u64, _total: u64| ctl.report(done, budget);
+        let mut out = engine::run(
+            plan.backend,
+            &params,
+            seed,
+            PathRange {
+                start: 0,
+                count: first,
+            },
+            &ctl.with_progress(&report),
+        )?;
+        let mut rounds = vec![first];
+        let mut n = first;
+        loop {
+            let se = stopping_se(out.acc.spiraled, n);
+            if se < target.se || n >= budget {
+                out.simulate_time = t0.elapsed();
+                return Ok(Converged {
+                    reached: se < target.se,
+                    se,
+                    result: RunResult::new(s.clone(), out, started_at),
+                    rounds,
+                    target,
+                });
+            }
+            let next = next_total(out.acc.spiraled, n, &target);
+            let report = |done: u64, _total: u64| ctl.report(n + done, budget);
+            let range = PathRange {
+                start: n,
+                count: next - n,
+            };
+            engine::extend(
+                &mut out,
+                plan.backend,
+                &params,
                 seed,
-                PathRange {
-                    start: n,
-                    count: next - n,
-                },
-                &|done, _| progress(n + done, budget),
+                range,
+                &ctl.with_progress(&report),
             )?;
-            out.acc.merge(&more.acc);
-            out.records.extend(more.records);
+            n = next;
+            rounds.push(n);
         }
-        n = next;
-        rounds.push(n);
-    }
-}
-
-/// Paths `start..end` on the CPU engine, one engine chunk at a time (chunks run in parallel
-/// in batches), each merged into `out` in path order: the same fold as one engine run.
-fn run_cpu_chunks(
-    params: &Params,
-    seed: u64,
-    start: u64,
-    end: u64,
-    out: &mut EngineOutput,
-    progress: &(dyn Fn(u64) + Sync),
-) {
-    debug_assert_eq!(start % CHUNK_PATHS, 0, "rounds start on a chunk boundary");
-    let batch = (4 * rayon::current_num_threads() as u64).max(8);
-    let mut chunk_start = start;
-    while chunk_start < end {
-        let batch_end = chunk_start.saturating_add(batch * CHUNK_PATHS).min(end);
-        let starts: Vec<u64> = (chunk_start..batch_end)
-            .step_by(CHUNK_PATHS as usize)
-            .collect();
-        let parts: Vec<EngineOutput> = starts
-            .into_par_iter()
-            .map(|s| {
-                let count = CHUNK_PATHS.min(end - s);
-                cpu::run(params, seed, PathRange { start: s, count }, &|_, _| {})
-            })
-            .collect();
-        for part in parts {
-            out.acc.merge(&part.acc);
-            out.records.extend(part.records);
-        }
-        chunk_start = batch_end;
-        progress(chunk_start);
-    }
+    };
+    run().with_context(|| format!("simulating {}", s.scenario.name))
 }
 
 fn thousands(n: u64) -> String {
@@ -222,8 +184,9 @@ impl Converged {
     /// The one-line outcome: `reached SE 0.00093 < 0.001 after 240,000 paths` or
     /// `budget of 1,000,000 paths reached with SE 0.0012 > 0.001`.
     pub fn describe(&self) -> String {
-        let n = self.output.acc.paths;
-        let floor_note = if self.output.acc.spiraled == 0 || self.output.acc.spiraled == n {
+        let acc = &self.result.output.acc;
+        let n = acc.paths;
+        let floor_note = if acc.spiraled == 0 || acc.spiraled == n {
             " (no spiral seen / every path spiraled: SE at p = 1/n)"
         } else {
             ""

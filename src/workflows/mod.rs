@@ -8,4 +8,5 @@ pub mod convergence;
 pub mod nightly;
 pub mod preflight;
 pub mod sensitivity;
+pub mod single;
 pub mod sweep;

@@ -19,8 +19,8 @@
 //!   (`tokenrisk.scenario_toml`), which re-runs it on its own.
 //! - The grid holds at most [`MAX_POINTS`] points.
 
-use crate::engine::EngineOutput;
-use crate::measure::summary::Summary;
+use super::single::{self, RunPlan, RunResult};
+use crate::engine::{Backend, Control};
 use crate::output::{self, parquet as pq, RunInfo, Written};
 use crate::scenario::keys::{format_value, parse_key, scenario_table, set_key, to_toml};
 use crate::scenario::{self, Scenario};
@@ -29,6 +29,7 @@ use arrow::array::{
     ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray, UInt32Array,
 };
 use arrow::datatypes::{DataType, Field, Schema};
+use parquet::file::metadata::KeyValue;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -349,63 +350,62 @@ pub fn sweep_batch(
     Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
 }
 
-/// What a finished sweep wrote.
-#[derive(Debug, Clone)]
-pub struct SweepRun {
-    /// `DIR/<name>/`.
-    pub dir: PathBuf,
-    /// `DIR/<name>/sweep.parquet`.
-    pub table: PathBuf,
-    pub points: Vec<Written>,
+/// A finished sweep: `sweep.parquet`'s table and metadata, in memory.
+pub struct SweepResult {
+    /// One row per point: `point`, the swept keys, the summary columns.
+    pub table: RecordBatch,
+    /// The base scenario's run metadata plus `tokenrisk.sweep_keys` and
+    /// `tokenrisk.sweep_points`.
+    pub metadata: Vec<KeyValue>,
 }
 
-/// Runs every point with `simulate` (the same seed and path ids for all: common random
-/// numbers), writes each point's outputs to `out_root/<name>/point-NNNN/` and then
-/// `out_root/<name>/sweep.parquet` (atomically, with the run metadata of the base scenario
-/// plus `tokenrisk.sweep_keys` and `tokenrisk.sweep_points`). `on_point` sees each finished
-/// point (for printing).
+impl SweepResult {
+    /// Writes `dir/sweep.parquet` atomically; returns its path.
+    pub fn write(&self, dir: &Path) -> Result<PathBuf> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create output directory {}", dir.display()))?;
+        let file = dir.join(SWEEP_FILE);
+        let batch = self.table.clone();
+        let props = pq::writer_properties(self.metadata.clone());
+        output::write_atomic(&file, |f| {
+            pq::write_parquet(f, batch.schema(), props, [Ok(batch)])?;
+            Ok(())
+        })?;
+        Ok(file)
+    }
+}
+
+/// Runs every point of the grid on `backend` (the same seed and path ids for all: common
+/// random numbers) and hands each finished run to `on_point` (to write it, print it, or keep
+/// it), then builds the sweep table. `base` is the scenario the grid was expanded from.
 pub fn run(
     base: &Scenario,
     axes: &[Axis],
     points: &[Point],
-    out_root: &Path,
-    simulate: &mut dyn FnMut(&Scenario) -> Result<EngineOutput>,
-    on_point: &mut dyn FnMut(&Point, &EngineOutput, &Summary),
-) -> Result<SweepRun> {
-    let dir = out_root.join(&base.scenario.name);
+    backend: Backend,
+    ctl: &Control,
+    on_point: &mut dyn FnMut(&Point, RunResult) -> Result<()>,
+) -> Result<SweepResult> {
     let mut summaries = Vec::with_capacity(points.len());
-    let mut written = Vec::with_capacity(points.len());
     let mut engine: (&'static str, String, u64) = ("", String::new(), 0);
     let mut simulate_seconds = 0.0;
     let started_at = SystemTime::now();
     for p in points {
-        let t0 = SystemTime::now();
-        let s = &p.scenario;
-        let out = simulate(s).with_context(|| format!("sweep point {}", p.index))?;
-        let summary = Summary::from_acc(&out.acc, &s.risk);
-        let info = RunInfo {
-            scenario: s,
-            seed: s.scenario.seed,
-            engine: out.engine,
-            device: &out.device,
-            simulate_seconds: out.simulate_time.as_secs_f64(),
-            started_at: t0,
+        let plan = RunPlan {
+            scenario: p.scenario.clone(),
+            backend,
         };
-        let w = output::write_run_in(
-            &dir.join(point_dir_name(p.index)),
-            &info,
-            &out.acc,
-            &summary,
-            &out.records,
-        )
-        .with_context(|| format!("writing sweep point {}", p.index))?;
-        summaries.push(pq::summary_batch(&info, &summary)?);
-        written.push(w);
-        simulate_seconds += info.simulate_seconds;
-        engine = (out.engine, out.device.clone(), out.acc.paths);
-        on_point(p, &out, &summary);
+        let result = single::run(&plan, ctl).with_context(|| format!("sweep point {}", p.index))?;
+        summaries.push(result.summary_batch()?);
+        simulate_seconds += result.output.simulate_time.as_secs_f64();
+        engine = (
+            result.output.engine,
+            result.output.device.clone(),
+            result.output.acc.paths,
+        );
+        on_point(p, result)?;
     }
-    let batch = sweep_batch(axes, points, &summaries)?;
+    let table = sweep_batch(axes, points, &summaries)?;
     let info = RunInfo {
         scenario: base,
         seed: base.scenario.seed,
@@ -414,79 +414,56 @@ pub fn run(
         simulate_seconds,
         started_at,
     };
-    let mut meta = pq::run_metadata(&info, engine.2);
-    meta.push(parquet::file::metadata::KeyValue::new(
+    let mut metadata = pq::run_metadata(&info, engine.2);
+    let keys: Vec<&str> = axes.iter().map(|a| a.key.as_str()).collect();
+    metadata.push(KeyValue::new(
         "tokenrisk.sweep_keys".to_string(),
-        axes.iter()
-            .map(|a| a.key.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
+        keys.join(", "),
     ));
-    meta.push(parquet::file::metadata::KeyValue::new(
+    metadata.push(KeyValue::new(
         "tokenrisk.sweep_points".to_string(),
         points.len().to_string(),
     ));
-    let table = dir.join(SWEEP_FILE);
-    output::write_atomic(&table, |f| {
-        pq::write_parquet(f, batch.schema(), pq::writer_properties(meta), [Ok(batch)])?;
+    Ok(SweepResult { table, metadata })
+}
+
+/// What [`run_to`] wrote.
+#[derive(Debug, Clone)]
+pub struct SweepWritten {
+    /// `DIR/<name>/`.
+    pub dir: PathBuf,
+    /// `DIR/<name>/sweep.parquet`.
+    pub table: PathBuf,
+    pub points: Vec<Written>,
+}
+
+/// [`run`] with every point written to `out_root/<name>/point-NNNN/` as it finishes, then
+/// `out_root/<name>/sweep.parquet`. `on_point` sees each point's run after it is written.
+pub fn run_to(
+    base: &Scenario,
+    axes: &[Axis],
+    points: &[Point],
+    backend: Backend,
+    out_root: &Path,
+    ctl: &Control,
+    on_point: &mut dyn FnMut(&Point, &RunResult),
+) -> Result<SweepWritten> {
+    let dir = out_root.join(&base.scenario.name);
+    let mut written = Vec::with_capacity(points.len());
+    let result = run(base, axes, points, backend, ctl, &mut |p, r| {
+        let w = r
+            .write_in(&dir.join(point_dir_name(p.index)))
+            .with_context(|| format!("writing sweep point {}", p.index))?;
+        written.push(w);
+        on_point(p, &r);
         Ok(())
     })?;
-    Ok(SweepRun {
+    let table = result.write(&dir)?;
+    Ok(SweepWritten {
         dir,
         table,
         points: written,
     })
-}
-
-/// `tokenrisk run` on a scenario with a `[sweep]`: expands and validates the grid, runs
-/// every point with `simulate`, prints a line per point and writes the sweep's outputs.
-pub fn run_cli(
-    file: &str,
-    base: &Scenario,
-    out_root: &Path,
-    simulate: &mut dyn FnMut(&Scenario) -> Result<EngineOutput>,
-) -> Result<SweepRun> {
-    let (axes, points) = expand(base, file)?;
-    println!(
-        "{}: sweep of {} points ({}) x {} paths x {} days, seed {} for every point (common random numbers)",
-        base.scenario.name,
-        points.len(),
-        axes.iter()
-            .map(|a| format!("{} x{}", a.key, a.values.len()))
-            .collect::<Vec<_>>()
-            .join(", "),
-        base.scenario.paths,
-        base.scenario.horizon_days,
-        base.scenario.seed
-    );
-    let run = run(
-        base,
-        &axes,
-        &points,
-        out_root,
-        simulate,
-        &mut |p, out, sum| {
-            let cvar = sum.tail_at(0.95).map(|t| t.cvar_return).unwrap_or(f64::NAN);
-            println!(
-                "  {} [{}]: P(spiral) {:.2}% (SE {:.2}%), CVaR95 log-return {:.3}, median final price {:.4} ({:.2} s)",
-                point_dir_name(p.index),
-                p.describe(),
-                100.0 * sum.p_spiral,
-                100.0 * sum.p_spiral_se,
-                cvar,
-                sum.final_price.q(0.5),
-                out.simulate_time.as_secs_f64()
-            );
-        },
-    )?;
-    println!(
-        "  wrote {} ({} rows) and {} point folders in {}",
-        run.table.display(),
-        points.len(),
-        run.points.len(),
-        run.dir.display()
-    );
-    Ok(run)
 }
 
 #[cfg(test)]
@@ -607,7 +584,7 @@ amount = 10.0
             .iter()
             .map(|p| {
                 let acc = crate::measure::Accumulator::new(vec![0]);
-                let summary = Summary::from_acc(&acc, &p.scenario.risk);
+                let summary = crate::measure::Summary::from_acc(&acc, &p.scenario.risk);
                 let info = RunInfo {
                     scenario: &p.scenario,
                     seed: 1,

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use std::process::{Command, Output};
+use tokenrisk::engine::Control;
 use tokenrisk::engine::{cpu, EngineOutput, PathRange};
 use tokenrisk::model::Params;
 use tokenrisk::scenario::{self, Scenario};
@@ -72,8 +73,9 @@ pub fn run_cpu(s: &Scenario, paths: u64) -> EngineOutput {
             start: 0,
             count: paths,
         },
-        &|_, _| {},
+        &Control::none(),
     )
+    .unwrap()
 }
 
 /// A command running the `tokenrisk` binary built for this test run, without the job

@@ -76,7 +76,7 @@ pub mod layout;
 mod run;
 pub mod shaders;
 
-use super::{EngineOutput, PathRange, Progress};
+use super::{Cancelled, Control, EngineOutput, PathRange};
 use crate::model::Params;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -142,6 +142,25 @@ pub enum GpuError {
     Map { adapter: String, message: String },
     #[error("run does not fit GPU {adapter}: {message}")]
     Limits { adapter: String, message: String },
+    /// The caller stopped the run ([`Control::cancel`]).
+    #[error("the run was cancelled")]
+    Cancelled,
+}
+
+impl From<Cancelled> for GpuError {
+    fn from(_: Cancelled) -> GpuError {
+        GpuError::Cancelled
+    }
+}
+
+impl GpuError {
+    /// As an `anyhow` error; a cancelled run becomes [`Cancelled`], as on the CPU engine.
+    pub fn into_anyhow(self) -> anyhow::Error {
+        match self {
+            GpuError::Cancelled => anyhow::Error::new(Cancelled),
+            e => anyhow::Error::new(e),
+        }
+    }
 }
 
 /// Which adapters may run the engine.
@@ -521,9 +540,9 @@ pub fn run(
     params: &Params,
     seed: u64,
     range: PathRange,
-    progress: Progress,
+    ctl: &Control,
 ) -> Result<Option<EngineOutput>, GpuError> {
-    run_with(sel, params, seed, range, progress, None)
+    run_with(sel, params, seed, range, ctl, None)
 }
 
 /// [`run`] with explicit [`Budgets`] (default: [`Budgets::for_adapter`]); small budgets force
@@ -534,15 +553,15 @@ pub fn run_with(
     params: &Params,
     seed: u64,
     range: PathRange,
-    progress: Progress,
+    ctl: &Control,
     budgets: Option<Budgets>,
 ) -> Result<Option<EngineOutput>, GpuError> {
     let Some(ctx) = context(sel)? else {
         return Ok(None);
     };
     let budgets = budgets.unwrap_or_else(|| Budgets::for_adapter(ctx.is_software()));
-    let out = run::run(&ctx, params, seed, range, progress, &budgets);
-    if out.is_err() {
+    let out = run::run(&ctx, params, seed, range, ctl, &budgets);
+    if matches!(&out, Err(e) if !matches!(e, GpuError::Cancelled)) {
         forget(sel);
     }
     out.map(Some)

@@ -3,7 +3,7 @@
 
 use super::layout::{GpuDispatch, GpuParams, GpuPartial, GpuPathState};
 use super::{Budgets, GpuContext, GpuError};
-use crate::engine::{EngineOutput, PathRange, Progress};
+use crate::engine::{Control, EngineOutput, PathRange};
 use crate::measure::{Accumulator, MetricAcc};
 use crate::model::{Params, PathRecord, PathState, N_METRICS};
 use crate::stats::histogram::{MAX_INDEX, MAX_TRACKED, MIN_INDEX, MIN_TRACKED};
@@ -341,7 +341,7 @@ pub fn run(
     params: &Params,
     seed: u64,
     range: PathRange,
-    progress: Progress,
+    ctl: &Control,
     budgets: &Budgets,
 ) -> Result<EngineOutput, GpuError> {
     let t0 = Instant::now();
@@ -435,7 +435,8 @@ pub fn run(
                     ctx.wait(index)?;
                     work_done += work as u128;
                     let paths_equiv = (work_done * range.count as u128 / total_work.max(1)) as u64;
-                    progress(paths_equiv.min(range.count), range.count);
+                    ctl.report(paths_equiv.min(range.count), range.count);
+                    ctl.check()?;
                     k = end;
                 }
                 chunk_start += chunk_n;
@@ -475,7 +476,7 @@ pub fn run(
         pass_start += pass_n;
     }
     ctx.check()?;
-    progress(range.count, range.count);
+    ctl.report(range.count, range.count);
     Ok(EngineOutput {
         acc,
         records,

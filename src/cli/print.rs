@@ -1,0 +1,165 @@
+//! What the commands print on stdout: the human summaries of runs, comparisons, sweeps,
+//! sensitivity analyses and nights. Numbers go through `report::format`.
+
+use crate::report::format::{fmt_dec4, fmt_fraction_fine, fmt_pct, fmt_pct_fine};
+use crate::workflows::compare::{PairComparison, METRICS};
+use crate::workflows::single::RunResult;
+
+/// The summary a run prints: throughput, P(spiral), time to spiral, tail risks, the
+/// emissions-to-revenue ratio, the final price, and a warning naming any non-finite values.
+pub fn summary(r: &RunResult, total_s: f64) {
+    let (s, out, sum) = (&r.scenario, &r.output, &r.summary);
+    let steps = s.steps() as f64;
+    let sim_s = out.simulate_time.as_secs_f64();
+    let threads = if out.engine == "cpu" {
+        format!(", {} threads", rayon::current_num_threads())
+    } else {
+        String::new()
+    };
+    println!(
+        "{}: {} paths x {} days on {} [{}{threads}]: simulated in {:.2} s ({:.3e} path-steps/s), {:.2} s with outputs",
+        s.scenario.name,
+        sum.paths,
+        s.scenario.horizon_days,
+        out.engine,
+        out.device,
+        sim_s,
+        sum.paths as f64 * steps / sim_s,
+        total_s
+    );
+    println!(
+        "  P(spiral by day {})       {}  (95% CI {} to {}, SE {})",
+        s.scenario.horizon_days,
+        fmt_pct(sum.p_spiral),
+        fmt_pct(sum.p_spiral_lo),
+        fmt_pct(sum.p_spiral_hi),
+        fmt_pct(sum.p_spiral_se)
+    );
+    if sum.p_spiral > 0.0 {
+        println!(
+            "  time to spiral             median day {:.0} (p05 {:.0}, p95 {:.0})",
+            sum.spiral_day.q(0.5),
+            sum.spiral_day.q(0.05),
+            sum.spiral_day.q(0.95)
+        );
+    }
+    for t in &sum.tail {
+        println!(
+            "  VaR/CVaR {:>4} log-return  {:.3} / {:.3}  (price down {} / {});  max drawdown {} / {}",
+            format!("{:.0}%", t.level * 100.0),
+            t.var_return,
+            t.cvar_return,
+            fmt_pct_fine(1.0 - (-t.var_return).exp()),
+            fmt_pct_fine(1.0 - (-t.cvar_return).exp()),
+            fmt_fraction_fine(t.var_drawdown),
+            fmt_fraction_fine(t.cvar_drawdown)
+        );
+    }
+    println!(
+        "  emissions-to-revenue       median {:.3} (p95 {:.3}), P(ratio > 1) {}",
+        sum.er_ratio.q(0.5),
+        sum.er_ratio.q(0.95),
+        fmt_pct(sum.p_er_above_1)
+    );
+    println!(
+        "  final price                median {:.4} USD (mean {:.4} +- {:.4})",
+        sum.final_price.q(0.5),
+        sum.final_price.mean,
+        sum.final_price.se
+    );
+    if sum.nonfinite_paths > 0 {
+        let which: Vec<String> = out
+            .acc
+            .per_path
+            .nonfinite_counts()
+            .iter()
+            .map(|(name, n)| format!("{name} {n}"))
+            .collect();
+        println!(
+            "  WARNING: {} paths produced non-finite values ({}); those values are counted \
+             (nonfinite_paths, the timeseries' nonfinite column) and left out of every mean, \
+             quantile and histogram",
+            sum.nonfinite_paths,
+            which.join(", ")
+        );
+    }
+}
+
+fn pp(x: f64) -> String {
+    format!("{:+.2} pp", 100.0 * x)
+}
+
+/// One compared pair: P(spiral) difference with its paired and independent SEs, McNemar,
+/// and the metric differences.
+pub fn comparison(r: &PairComparison, seed: u64) {
+    let s = &r.spiral;
+    println!(
+        "{} vs {} ({} paths, seed {seed}, common random numbers; differences are {} minus {}):",
+        r.design_a, r.design_b, r.paths, r.design_a, r.design_b
+    );
+    println!(
+        "  P(spiral)              {:.2}% vs {:.2}%: difference {} (95% CI {} to {})",
+        100.0 * s.p_a,
+        100.0 * s.p_b,
+        pp(s.diff),
+        pp(s.lo),
+        pp(s.hi)
+    );
+    println!(
+        "  its standard error     paired {:.3} pp, independent runs {:.3} pp: variance reduction {:.2}x",
+        100.0 * s.se_paired,
+        100.0 * s.se_independent,
+        s.variance_reduction
+    );
+    let p = if s.mcnemar_p_value > 0.0 {
+        format!("{:.3e}", s.mcnemar_p_value)
+    } else {
+        "< 1e-300".to_string()
+    };
+    println!(
+        "  discordant paths       spiraled in {} only: {}, in {} only: {} (McNemar exact p {})",
+        r.design_a,
+        s.discordant_ab,
+        r.design_b,
+        s.discordant_ba,
+        if p.starts_with('<') {
+            p
+        } else {
+            format!("= {p}")
+        }
+    );
+    println!(
+        "  {:<22} {:>24} {:>12} {:>12} {:>12}",
+        "", "mean diff (paired SE)", "median diff", "p05 diff", "p95 diff"
+    );
+    for ((_, label), m) in METRICS.iter().zip(&r.metrics) {
+        println!(
+            "  {:<22} {:>24} {:>12} {:>12} {:>12}",
+            label,
+            format!("{} ({})", fmt_dec4(m.diff_mean), fmt_dec4(m.diff_se)),
+            fmt_dec4(m.diff_p50),
+            fmt_dec4(m.diff_p05),
+            fmt_dec4(m.diff_p95)
+        );
+    }
+    if r.nonfinite_pairs > 0 {
+        println!(
+            "  WARNING: {} path pairs had non-finite values and were left out of the metrics",
+            r.nonfinite_pairs
+        );
+    }
+}
+
+/// One finished sweep point.
+pub fn sweep_point(dir_name: &str, values: &str, r: &RunResult) {
+    let sum = &r.summary;
+    let cvar = sum.tail_at(0.95).map(|t| t.cvar_return).unwrap_or(f64::NAN);
+    println!(
+        "  {dir_name} [{values}]: P(spiral) {:.2}% (SE {:.2}%), CVaR95 log-return {:.3}, median final price {:.4} ({:.2} s)",
+        100.0 * sum.p_spiral,
+        100.0 * sum.p_spiral_se,
+        cvar,
+        sum.final_price.q(0.5),
+        r.output.simulate_time.as_secs_f64()
+    );
+}

@@ -1,0 +1,316 @@
+//! The night's `index.html`: headline risks of every scenario with their intervals, the
+//! change since the previous night, alerts and failures. Here, with the nightly run, rather
+//! than in `report`: the page shows a night's results, which this workflow makes; numbers
+//! and text go through `report::format` like every other page.
+
+use super::{exit_code, status_word, Headline, Night, EXIT_ALERTS};
+use crate::report::format::{esc, fmt_pct, fmt_pct_fine, fmt_sig};
+use std::fmt::Write as _;
+
+/// Whether a rise of the figure is bad (risks) or good (price).
+#[derive(Clone, Copy, PartialEq)]
+enum Sense {
+    RiseIsWorse,
+    RiseIsBetter,
+}
+
+/// A delta cell: arrow, signed change and a class saying whether it is worse or better.
+fn delta_html(now: f64, before: Option<f64>, sense: Sense, kind: DeltaKind, sig: bool) -> String {
+    let Some(before) = before else {
+        return r#"<span class="delta new">new</span>"#.into();
+    };
+    if !now.is_finite() || !before.is_finite() {
+        return r#"<span class="delta na">–</span>"#.into();
+    }
+    let d = now - before;
+    let scale = now.abs().max(before.abs()).max(1e-300);
+    if d.abs() <= 1e-12 * scale {
+        return r#"<span class="delta same" title="no change">= 0</span>"#.into();
+    }
+    let (arrow, dir) = if d > 0.0 {
+        ("&#9650;", "up")
+    } else {
+        ("&#9660;", "down")
+    };
+    let worse = (d > 0.0) == (sense == Sense::RiseIsWorse);
+    let class = if worse { "worse" } else { "better" };
+    let text = match kind {
+        DeltaKind::Points => format!("{:+.2} pp", 100.0 * d),
+        DeltaKind::Absolute => {
+            let s = fmt_sig(d, 3);
+            if d > 0.0 {
+                format!("+{s}")
+            } else {
+                s
+            }
+        }
+        DeltaKind::Relative => {
+            if before != 0.0 {
+                format!("{:+.1}%", 100.0 * d / before.abs())
+            } else {
+                format!("{d:+}")
+            }
+        }
+    };
+    let sig = if sig {
+        r#" <span class="sig" title="more than 2 combined standard errors">*</span>"#
+    } else {
+        ""
+    };
+    format!(r#"<span class="delta {dir} {class}">{arrow} {text}{sig}</span>"#)
+}
+
+#[derive(Clone, Copy)]
+enum DeltaKind {
+    /// Probabilities: percentage points.
+    Points,
+    Absolute,
+    /// Relative change in percent.
+    Relative,
+}
+
+const STYLE: &str = r#"
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2em; color: #1b1f24; }
+h1 { font-size: 1.5em; margin-bottom: 0.2em; }
+p.sub { color: #57606a; margin-top: 0; }
+table { border-collapse: collapse; margin-top: 1em; }
+th, td { border-bottom: 1px solid #d0d7de; padding: 0.45em 0.8em; text-align: right; vertical-align: top; }
+th { background: #f6f8fa; font-weight: 600; }
+td.name, th.name { text-align: left; }
+td.name small { color: #57606a; display: block; max-width: 28em; white-space: normal; }
+td.status { text-align: left; max-width: 30em; }
+tr.alert td { background: #fff1e5; }
+tr.alert td.status { color: #9a3412; font-weight: 600; }
+tr.failed td { background: #ffebe9; }
+tr.failed td.status { color: #a40e26; font-weight: 600; white-space: pre-wrap; font-family: ui-monospace, monospace; font-size: 0.85em; }
+.ci { color: #57606a; font-size: 0.85em; display: block; white-space: nowrap; }
+td.status .ci { white-space: normal; }
+.delta { display: block; font-size: 0.85em; }
+.delta.worse { color: #cf222e; }
+.delta.better { color: #1a7f37; }
+.delta.same, .delta.new, .delta.na { color: #57606a; }
+.sig { font-weight: 700; }
+.badge { display: inline-block; padding: 0.1em 0.6em; border-radius: 1em; font-weight: 600; }
+.badge.clear { background: #dafbe1; color: #1a7f37; }
+.badge.alerts { background: #fff1e5; color: #9a3412; }
+.badge.failures { background: #ffebe9; color: #a40e26; }
+footer { margin-top: 2em; color: #57606a; font-size: 0.85em; }
+"#;
+
+/// The night's self-contained `index.html`.
+pub fn render_index(night: &Night) -> String {
+    let code = exit_code(&night.results);
+    let n_alert = night.results.iter().filter(|r| r.alerted()).count();
+    let n_fail = night.results.iter().filter(|r| r.failed()).count();
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>tokenrisk nightly {date}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n\
+         <h1>tokenrisk nightly {date} <span class=\"badge {status}\">{status_text}</span></h1>\n",
+        date = esc(&night.date),
+        status = status_word(code),
+        status_text = match code {
+            0 => "all clear",
+            EXIT_ALERTS => "alerts breached",
+            _ => "scenarios failed",
+        }
+    );
+    let compared = match &night.previous {
+        Some((d, _)) => format!("changes since the previous night, {}", esc(d)),
+        None => "no previous night to compare with".into(),
+    };
+    let _ = writeln!(
+        h,
+        "<p class=\"sub\">{} scenarios: {} with alerts breached, {} failed; {compared}. \
+         Arrows: <span class=\"delta worse\" style=\"display:inline\">red</span> = riskier, \
+         <span class=\"delta better\" style=\"display:inline\">green</span> = safer; * = change of P(spiral) beyond 2 combined standard errors.</p>",
+        night.results.len(),
+        n_alert,
+        n_fail
+    );
+    h.push_str(
+        "<table>\n<thead><tr><th class=\"name\">scenario</th><th>paths</th>\
+         <th>P(spiral)<br><small>95% CI</small></th>\
+         <th>VaR 95%<br><small>log-return loss</small></th>\
+         <th>CVaR 95%<br><small>log-return loss</small></th>\
+         <th>median emissions-<br>to-revenue</th><th>median final price<br><small>USD</small></th>\
+         <th class=\"name\">alerts</th></tr></thead>\n<tbody>\n",
+    );
+    let prev = night.previous.as_ref().map(|p| &p.1);
+    for r in &night.results {
+        let row_class = if r.failed() {
+            "failed"
+        } else if r.alerted() {
+            "alert"
+        } else {
+            "ok"
+        };
+        let title = r.name.clone().unwrap_or_else(|| r.file.clone());
+        let link = match &r.report {
+            Some(href) => format!("<a href=\"{}\">{}</a>", esc(href), esc(&title)),
+            None if r.headline.is_some() => {
+                format!("<a href=\"{}/\">{}</a>", esc(&title), esc(&title))
+            }
+            None => esc(&title),
+        };
+        let mut sub = esc(&r.file);
+        if !r.description.is_empty() {
+            let _ = write!(sub, " &middot; {}", esc(&r.description));
+        }
+        for n in &r.notes {
+            let _ = write!(sub, "<br>{}", esc(n));
+        }
+        let _ = write!(
+            h,
+            "<tr class=\"{row_class}\"><td class=\"name\">{link}<small>{sub}</small></td>"
+        );
+        match (&r.headline, &r.error) {
+            (Some(hl), None) => {
+                let before = r.name.as_ref().and_then(|n| prev.and_then(|p| p.get(n)));
+                let b = |f: fn(&Headline) -> f64| before.map(f);
+                let sig = before.is_some_and(|p| {
+                    let se = (hl.p_spiral_se.powi(2) + p.p_spiral_se.powi(2)).sqrt();
+                    se > 0.0 && (hl.p_spiral - p.p_spiral).abs() > 2.0 * se
+                });
+                let _ = write!(
+                    h,
+                    "<td>{}</td><td>{}<span class=\"ci\">{} to {}</span>{}</td>",
+                    hl.paths,
+                    fmt_pct(hl.p_spiral),
+                    fmt_pct(hl.p_spiral_lo),
+                    fmt_pct(hl.p_spiral_hi),
+                    delta_html(
+                        hl.p_spiral,
+                        b(|x| x.p_spiral),
+                        Sense::RiseIsWorse,
+                        DeltaKind::Points,
+                        sig
+                    )
+                );
+                for (v, get) in [
+                    (
+                        hl.var95_return,
+                        (|x: &Headline| x.var95_return) as fn(&Headline) -> f64,
+                    ),
+                    (hl.cvar95_return, |x: &Headline| x.cvar95_return),
+                ] {
+                    let _ = write!(
+                        h,
+                        "<td>{}<span class=\"ci\">price down {}</span>{}</td>",
+                        fmt_sig(v, 4),
+                        fmt_pct_fine(1.0 - (-v).exp()),
+                        delta_html(v, b(get), Sense::RiseIsWorse, DeltaKind::Absolute, false)
+                    );
+                }
+                let _ = write!(
+                    h,
+                    "<td>{}{}</td><td>{}{}</td>",
+                    fmt_sig(hl.er_ratio_p50, 4),
+                    delta_html(
+                        hl.er_ratio_p50,
+                        b(|x| x.er_ratio_p50),
+                        Sense::RiseIsWorse,
+                        DeltaKind::Absolute,
+                        false
+                    ),
+                    fmt_sig(hl.final_price_p50, 4),
+                    delta_html(
+                        hl.final_price_p50,
+                        b(|x| x.final_price_p50),
+                        Sense::RiseIsBetter,
+                        DeltaKind::Relative,
+                        false
+                    )
+                );
+                let status = if r.checks.is_empty() {
+                    "no [alerts]".to_string()
+                } else if r.alerted() {
+                    let items: Vec<String> = r
+                        .checks
+                        .iter()
+                        .filter(|c| c.breached)
+                        .map(|c| format!("ALERT: {}", esc(&c.describe())))
+                        .collect();
+                    items.join("<br>")
+                } else {
+                    let items: Vec<String> = r.checks.iter().map(|c| esc(&c.describe())).collect();
+                    format!("ok<small class=\"ci\">{}</small>", items.join("<br>"))
+                };
+                let _ = writeln!(h, "<td class=\"status\">{status}</td></tr>");
+            }
+            _ => {
+                let _ = writeln!(
+                    h,
+                    "<td colspan=\"6\"></td><td class=\"status\">FAILED: {}</td></tr>",
+                    esc(r.error.as_deref().unwrap_or("unknown error"))
+                );
+            }
+        }
+    }
+    h.push_str("</tbody>\n</table>\n");
+    if let Some((d, p)) = &night.previous {
+        let tonight: Vec<&str> = night
+            .results
+            .iter()
+            .filter_map(|r| r.name.as_deref())
+            .collect();
+        let gone: Vec<&str> = p
+            .keys()
+            .map(|k| k.as_str())
+            .filter(|k| !tonight.contains(k))
+            .collect();
+        if !gone.is_empty() {
+            let _ = writeln!(
+                h,
+                "<p class=\"sub\">In the night of {} but not run tonight: {}.</p>",
+                esc(d),
+                esc(&gone.join(", "))
+            );
+        }
+    }
+    let _ = writeln!(
+        h,
+        "<footer>P(spiral): share of paths that spiral by the horizon, 95% Wilson interval. \
+         VaR/CVaR 95%: loss -ln(P<sub>H</sub>/P<sub>0</sub>) at the 95% level (positive = loss), with the \
+         corresponding price fall. Emissions-to-revenue: per-path cumulative emission USD over cumulative \
+         revenue at the horizon, median over paths (the figure <code>max_emissions_to_revenue</code> is \
+         checked against). Each scenario's folder holds its Parquet tables and manifest.<br>\
+         {}<br>Generated {} by tokenrisk {}.</footer>\n</body>\n</html>",
+        esc(&night.settings),
+        esc(&night.generated_at),
+        env!("CARGO_PKG_VERSION")
+    );
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deltas() {
+        let up = delta_html(0.2, Some(0.1), Sense::RiseIsWorse, DeltaKind::Points, true);
+        assert!(up.contains("worse") && up.contains("+10.00 pp") && up.contains("&#9650;"));
+        let down = delta_html(
+            5.0,
+            Some(10.0),
+            Sense::RiseIsBetter,
+            DeltaKind::Relative,
+            false,
+        );
+        assert!(down.contains("worse") && down.contains("-50.0%") && down.contains("&#9660;"));
+        assert!(
+            delta_html(1.0, None, Sense::RiseIsWorse, DeltaKind::Absolute, false).contains("new")
+        );
+        assert!(delta_html(
+            1.0,
+            Some(1.0),
+            Sense::RiseIsWorse,
+            DeltaKind::Absolute,
+            false
+        )
+        .contains("= 0"));
+    }
+}
