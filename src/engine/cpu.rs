@@ -144,6 +144,15 @@ impl Scratch {
     }
 }
 
+/// One chunk of paths to simulate: ids `start..end` of the run keyed by `key`.
+struct Chunk<'a> {
+    params: &'a Params,
+    key: [u32; 2],
+    report_days: &'a [u32],
+    start: u64,
+    end: u64,
+}
+
 /// The CPU engine's kernel: one chunk of paths [start, end) stepped in lockstep as lane
 /// groups. `inline(always)` so each `#[target_feature]` wrapper below compiles its own copy
 /// with its instruction set.
@@ -155,14 +164,14 @@ impl Scratch {
 /// shared across its chunks: integer counts merge exactly in any grouping), moments into
 /// the chunk's own accumulator (merged in chunk order, for deterministic means).
 #[inline(always)]
-fn simulate_chunk_lanes(
-    params: &Params,
-    key: [u32; 2],
-    report_days: &[u32],
-    start: u64,
-    end: u64,
-    scratch: &mut Scratch,
-) -> (Accumulator, Vec<PathRecord>) {
+fn simulate_chunk_lanes(job: &Chunk, scratch: &mut Scratch) -> (Accumulator, Vec<PathRecord>) {
+    let &Chunk {
+        params,
+        key,
+        report_days,
+        start,
+        end,
+    } = job;
     let mut acc = Accumulator::new(report_days.to_vec());
     let live = (end - start) as usize;
     let n_groups = live.div_ceil(LANES);
@@ -233,15 +242,8 @@ macro_rules! isa_kernel {
     ($name:ident, $features:literal) => {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $features)]
-        unsafe fn $name(
-            params: &Params,
-            key: [u32; 2],
-            report_days: &[u32],
-            start: u64,
-            end: u64,
-            scratch: &mut Scratch,
-        ) -> (Accumulator, Vec<PathRecord>) {
-            simulate_chunk_lanes(params, key, report_days, start, end, scratch)
+        unsafe fn $name(job: &Chunk, scratch: &mut Scratch) -> (Accumulator, Vec<PathRecord>) {
+            simulate_chunk_lanes(job, scratch)
         }
     };
 }
@@ -251,15 +253,7 @@ isa_kernel!(
 );
 isa_kernel!(simulate_chunk_avx2, "avx2,fma");
 
-fn simulate_chunk(
-    isa: Isa,
-    params: &Params,
-    key: [u32; 2],
-    report_days: &[u32],
-    start: u64,
-    end: u64,
-    scratch: &mut Scratch,
-) -> (Accumulator, Vec<PathRecord>) {
+fn simulate_chunk(isa: Isa, job: &Chunk, scratch: &mut Scratch) -> (Accumulator, Vec<PathRecord>) {
     assert!(
         isa.is_supported(),
         "{} kernel on a processor without it",
@@ -269,12 +263,10 @@ fn simulate_chunk(
         // SAFETY: the processor supports the features these kernels are compiled for
         // (checked just above).
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe {
-            simulate_chunk_avx512(params, key, report_days, start, end, scratch)
-        },
+        Isa::Avx512 => unsafe { simulate_chunk_avx512(job, scratch) },
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { simulate_chunk_avx2(params, key, report_days, start, end, scratch) },
-        _ => simulate_chunk_lanes(params, key, report_days, start, end, scratch),
+        Isa::Avx2 => unsafe { simulate_chunk_avx2(job, scratch) },
+        _ => simulate_chunk_lanes(job, scratch),
     }
 }
 
@@ -356,8 +348,14 @@ fn fold_into(
                 let s = range.start + c * CHUNK_PATHS;
                 let taken = pool.lock().expect("scratch pool").pop();
                 let mut scratch = taken.unwrap_or_else(|| Scratch::new(n_series));
-                let e = (s + CHUNK_PATHS).min(end);
-                let part = simulate_chunk(isa, params, key, &report_days, s, e, &mut scratch);
+                let job = Chunk {
+                    params,
+                    key,
+                    report_days: &report_days,
+                    start: s,
+                    end: (s + CHUNK_PATHS).min(end),
+                };
+                let part = simulate_chunk(isa, &job, &mut scratch);
                 pool.lock().expect("scratch pool").push(scratch);
                 part
             })

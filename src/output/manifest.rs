@@ -12,17 +12,42 @@
 //!   [`super::clock::rfc3339_utc`]).
 //! - Field names are a contract for tools; new fields may be added, none renamed.
 
+use super::MODEL_VERSION;
+use crate::scenario::Scenario;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+/// Where a result came from, as every file of it says it (manifest, partial file, Parquet
+/// metadata): the versions, the scenario (name and SHA-256 of its text as run), the seed and
+/// the run's path count.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Manifest {
+pub struct Provenance {
     pub tokenrisk_version: String,
     pub model_version: String,
     pub scenario: String,
     pub scenario_sha256: String,
     pub seed: u64,
     pub paths: u64,
+}
+
+impl Provenance {
+    /// A run of `s` (its text as run, overlays included) with `seed` and `paths`.
+    pub fn new(s: &Scenario, seed: u64, paths: u64) -> Provenance {
+        Provenance {
+            tokenrisk_version: env!("CARGO_PKG_VERSION").to_string(),
+            model_version: MODEL_VERSION.to_string(),
+            scenario: s.scenario.name.clone(),
+            scenario_sha256: sha256_hex(&s.source_toml),
+            seed,
+            paths,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    #[serde(flatten)]
+    pub provenance: Provenance,
     /// Engine name ("cpu" / "gpu").
     pub backend: String,
     /// Adapter / device name.
@@ -48,12 +73,14 @@ pub struct FileEntry {
     pub bytes: u64,
 }
 
-/// Lowercase hex SHA-256 of `text`.
-pub fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+/// Lowercase hex SHA-256 of `bytes` (a text, or a file's bytes).
+pub fn sha256_hex(bytes: impl AsRef<[u8]>) -> String {
+    hex(&Sha256::digest(bytes.as_ref()))
+}
+
+/// Lowercase hex of a digest.
+pub fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Manifest {

@@ -18,7 +18,7 @@ pub mod parquet;
 pub mod partial;
 
 pub use atomic::{write_atomic, write_atomic_bytes};
-pub use manifest::{FileEntry, Manifest, Timings};
+pub use manifest::{FileEntry, Manifest, Provenance, Timings};
 
 use crate::measure::summary::{report_quantiles, Summary};
 use crate::measure::Accumulator;
@@ -133,12 +133,7 @@ pub fn write_run_in(
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0);
     let manifest = Manifest {
-        tokenrisk_version: env!("CARGO_PKG_VERSION").to_string(),
-        model_version: MODEL_VERSION.to_string(),
-        scenario: name.to_string(),
-        scenario_sha256: manifest::sha256_hex(&sc.source_toml),
-        seed: info.seed,
-        paths: acc.paths,
+        provenance: manifest::Provenance::new(sc, info.seed, acc.paths),
         backend: info.engine.to_string(),
         device: info.device.to_string(),
         started_at: clock::rfc3339_utc(info.started_at),

@@ -14,7 +14,7 @@
 //! - `paths.parquet` is written in batches of at most [`ROWS_PER_BATCH`] rows, so memory
 //!   does not grow with the number of paths beyond the records themselves.
 
-use super::{RunInfo, MODEL_VERSION};
+use super::{Provenance, RunInfo};
 use crate::measure::summary::{pct_label, report_quantiles, var_levels, Distribution, Summary};
 use crate::measure::Accumulator;
 use crate::model::{PathRecord, METRICS, N_METRICS};
@@ -29,6 +29,7 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use std::collections::HashSet;
 use std::io::Write;
+use std::path::Path;
 use std::sync::Arc;
 
 /// Rows per record batch of `paths.parquet`.
@@ -86,18 +87,20 @@ pub const PATHS_CONTRACT_COLUMNS: [&str; 17] = [
     "breakeven_day",
 ];
 
-/// Key-value metadata carried by every Parquet file of a run.
+/// Key-value metadata carried by every Parquet file of a run: its [`Provenance`] (less the
+/// scenario's hash: the text itself is carried), the engine and the device.
 pub fn run_metadata(info: &RunInfo, paths: u64) -> Vec<KeyValue> {
+    let p = Provenance::new(info.scenario, info.seed, paths);
     let kv = |k: &str, v: String| KeyValue::new(k.to_string(), v);
     vec![
-        kv("tokenrisk.version", env!("CARGO_PKG_VERSION").to_string()),
-        kv("tokenrisk.model_version", MODEL_VERSION.to_string()),
-        kv("tokenrisk.scenario", info.scenario.scenario.name.clone()),
+        kv("tokenrisk.version", p.tokenrisk_version),
+        kv("tokenrisk.model_version", p.model_version),
+        kv("tokenrisk.scenario", p.scenario),
         kv("tokenrisk.scenario_toml", info.scenario.source_toml.clone()),
-        kv("tokenrisk.seed", info.seed.to_string()),
+        kv("tokenrisk.seed", p.seed.to_string()),
         kv("tokenrisk.engine", info.engine.to_string()),
         kv("tokenrisk.device", info.device.to_string()),
-        kv("tokenrisk.paths", paths.to_string()),
+        kv("tokenrisk.paths", p.paths.to_string()),
     ]
 }
 
@@ -124,6 +127,20 @@ pub fn write_parquet<W: Write + Send>(
     }
     let meta = writer.close()?;
     Ok(meta.num_rows as u64)
+}
+
+/// Writes `batch` as the Parquet file `path`, atomically, with the usual properties and
+/// `metadata` (a workflow's table: comparison, sweep, tornado).
+pub fn write_table(path: &Path, batch: &RecordBatch, metadata: Vec<KeyValue>) -> Result<()> {
+    super::write_atomic(path, |f| {
+        write_parquet(
+            f,
+            batch.schema(),
+            writer_properties(metadata),
+            [Ok(batch.clone())],
+        )?;
+        Ok(())
+    })
 }
 
 /// NaN (an empty distribution's quantile) becomes null.
@@ -331,30 +348,53 @@ pub fn timeseries_batch(scenario: &str, acc: &Accumulator, qs: &[f64]) -> Result
     Ok(RecordBatch::try_new(schema, arrays)?)
 }
 
+/// A float column of `paths.parquet`: its name, and the [`PathRecord`] field it holds.
+type PathColumn = (
+    &'static str,
+    fn(&PathRecord) -> f64,
+    fn(&mut PathRecord) -> &mut f64,
+);
+
+/// The float columns of `paths.parquet`, in order (between `spiral_day` and
+/// `breakeven_day`): the one list the writer, the schema and the reader share.
+const PATH_FLOATS: [PathColumn; 14] = [
+    ("final_price", |r| r.final_price, |r| &mut r.final_price),
+    ("min_price", |r| r.min_price, |r| &mut r.min_price),
+    ("max_drawdown", |r| r.max_drawdown, |r| &mut r.max_drawdown),
+    ("log_return", |r| r.log_return, |r| &mut r.log_return),
+    (
+        "final_circulating",
+        |r| r.final_circulating,
+        |r| &mut r.final_circulating,
+    ),
+    ("final_staked", |r| r.final_staked, |r| &mut r.final_staked),
+    ("minted", |r| r.minted, |r| &mut r.minted),
+    ("burned", |r| r.burned, |r| &mut r.burned),
+    ("emission_usd", |r| r.emission_usd, |r| &mut r.emission_usd),
+    ("revenue_usd", |r| r.revenue_usd, |r| &mut r.revenue_usd),
+    ("er_ratio", |r| r.er_ratio, |r| &mut r.er_ratio),
+    (
+        "final_capacity",
+        |r| r.final_capacity,
+        |r| &mut r.final_capacity,
+    ),
+    ("min_capacity", |r| r.min_capacity, |r| &mut r.min_capacity),
+    ("final_demand", |r| r.final_demand, |r| &mut r.final_demand),
+];
+
 /// Schema of `paths.parquet` (the fields of [`PathRecord`], in order, after `scenario`).
 pub fn paths_schema() -> SchemaRef {
-    let f = |name: &str| Field::new(name, DataType::Float64, false);
-    Arc::new(Schema::new(vec![
+    let mut fields = vec![
         Field::new("scenario", DataType::Utf8, false),
         Field::new("path", DataType::UInt64, false),
         Field::new("spiral", DataType::Boolean, false),
         Field::new("spiral_day", DataType::UInt32, true),
-        f("final_price"),
-        f("min_price"),
-        f("max_drawdown"),
-        f("log_return"),
-        f("final_circulating"),
-        f("final_staked"),
-        f("minted"),
-        f("burned"),
-        f("emission_usd"),
-        f("revenue_usd"),
-        f("er_ratio"),
-        f("final_capacity"),
-        f("min_capacity"),
-        f("final_demand"),
-        Field::new("breakeven_day", DataType::UInt32, true),
-    ]))
+    ];
+    for (name, _, _) in PATH_FLOATS {
+        fields.push(Field::new(name, DataType::Float64, false));
+    }
+    fields.push(Field::new("breakeven_day", DataType::UInt32, true));
+    Arc::new(Schema::new(fields))
 }
 
 /// One `paths.parquet` batch of `records` (callers chunk by [`ROWS_PER_BATCH`]).
@@ -363,10 +403,7 @@ pub fn paths_batch(
     scenario: &str,
     records: &[PathRecord],
 ) -> Result<RecordBatch> {
-    let col = |get: fn(&PathRecord) -> f64| -> ArrayRef {
-        Arc::new(Float64Array::from_iter_values(records.iter().map(get)))
-    };
-    let arrays: Vec<ArrayRef> = vec![
+    let mut arrays: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from(vec![scenario; records.len()])),
         Arc::new(UInt64Array::from_iter_values(
             records.iter().map(|r| r.path),
@@ -375,24 +412,15 @@ pub fn paths_batch(
             records.iter().map(|r| Some(r.spiral)),
         )),
         Arc::new(UInt32Array::from_iter(records.iter().map(|r| r.spiral_day))),
-        col(|r| r.final_price),
-        col(|r| r.min_price),
-        col(|r| r.max_drawdown),
-        col(|r| r.log_return),
-        col(|r| r.final_circulating),
-        col(|r| r.final_staked),
-        col(|r| r.minted),
-        col(|r| r.burned),
-        col(|r| r.emission_usd),
-        col(|r| r.revenue_usd),
-        col(|r| r.er_ratio),
-        col(|r| r.final_capacity),
-        col(|r| r.min_capacity),
-        col(|r| r.final_demand),
-        Arc::new(UInt32Array::from_iter(
-            records.iter().map(|r| r.breakeven_day),
-        )),
     ];
+    for (_, get, _) in PATH_FLOATS {
+        arrays.push(Arc::new(Float64Array::from_iter_values(
+            records.iter().map(get),
+        )));
+    }
+    arrays.push(Arc::new(UInt32Array::from_iter(
+        records.iter().map(|r| r.breakeven_day),
+    )));
     RecordBatch::try_new(schema.clone(), arrays).context("building a paths.parquet batch")
 }
 
@@ -442,55 +470,30 @@ pub fn read_paths(file: std::fs::File) -> Result<Vec<PathRecord>> {
         let spiral = col::<BooleanArray>(&batch, "spiral")?;
         let spiral_day = col::<UInt32Array>(&batch, "spiral_day")?;
         let breakeven_day = col::<UInt32Array>(&batch, "breakeven_day")?;
-        let names = [
-            "final_price",
-            "min_price",
-            "max_drawdown",
-            "log_return",
-            "final_circulating",
-            "final_staked",
-            "minted",
-            "burned",
-            "emission_usd",
-            "revenue_usd",
-            "er_ratio",
-            "final_capacity",
-            "min_capacity",
-            "final_demand",
-        ];
-        let mut f = Vec::with_capacity(names.len());
-        for n in names {
-            let c = col::<Float64Array>(&batch, n)?;
+        let mut floats = Vec::with_capacity(PATH_FLOATS.len());
+        for (name, _, field) in PATH_FLOATS {
+            let c = col::<Float64Array>(&batch, name)?;
             if c.null_count() > 0 {
-                bail!("column {n} has nulls");
+                bail!("column {name} has nulls");
             }
-            f.push(c);
+            floats.push((c, field));
         }
         if path.null_count() > 0 || spiral.null_count() > 0 {
             bail!("column path or spiral has nulls");
         }
         let opt = |a: &UInt32Array, i: usize| (!a.is_null(i)).then(|| a.value(i));
         for i in 0..batch.num_rows() {
-            out.push(PathRecord {
+            let mut r = PathRecord {
                 path: path.value(i),
                 spiral: spiral.value(i),
                 spiral_day: opt(spiral_day, i),
-                final_price: f[0].value(i),
-                min_price: f[1].value(i),
-                max_drawdown: f[2].value(i),
-                log_return: f[3].value(i),
-                final_circulating: f[4].value(i),
-                final_staked: f[5].value(i),
-                minted: f[6].value(i),
-                burned: f[7].value(i),
-                emission_usd: f[8].value(i),
-                revenue_usd: f[9].value(i),
-                er_ratio: f[10].value(i),
-                final_capacity: f[11].value(i),
-                min_capacity: f[12].value(i),
-                final_demand: f[13].value(i),
                 breakeven_day: opt(breakeven_day, i),
-            });
+                ..PathRecord::default()
+            };
+            for (c, field) in &floats {
+                *field(&mut r) = c.value(i);
+            }
+            out.push(r);
         }
     }
     Ok(out)

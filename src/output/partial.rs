@@ -23,14 +23,15 @@
 //! compact JSON) and the `sha256` of every path-rows file detect truncation and corruption;
 //! every error names the file.
 
-use super::{manifest, parquet as pq, write_atomic, RunInfo, MODEL_VERSION};
+use super::manifest::{hex, sha256_hex, Provenance};
+use super::{parquet as pq, write_atomic, RunInfo};
 use crate::engine::PathRange;
-use crate::measure::{Accumulator, MetricAcc, PathSummaries};
+use crate::measure::Accumulator;
 use crate::model::{PathRecord, N_METRICS};
 use crate::scenario::Scenario;
-use crate::stats::{LogHistogram, Moments};
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::Path;
@@ -62,13 +63,9 @@ pub struct Header {
     pub format_version: u32,
     /// `"shard"` or `"checkpoint"`.
     pub kind: String,
-    pub tokenrisk_version: String,
-    pub model_version: String,
-    pub scenario: String,
-    pub scenario_sha256: String,
-    pub seed: u64,
-    /// Paths of the whole run.
-    pub paths: u64,
+    /// The run's; `paths` is the whole run's, not the shard's.
+    #[serde(flatten)]
+    pub provenance: Provenance,
     /// N: how many shards the run is cut into (1 for an unsharded run's checkpoint).
     pub shards: u64,
     /// I: this shard (0-based).
@@ -78,6 +75,7 @@ pub struct Header {
     pub path_count: u64,
     /// Paths of the range done (from `path_start`, in order): `path_count` for a shard.
     pub completed: u64,
+    #[serde(serialize_with = "one_line")]
     pub report_days: Vec<u32>,
     pub engine: String,
     pub device: String,
@@ -103,12 +101,7 @@ impl Header {
             format: PARTIAL_FORMAT.to_string(),
             format_version: PARTIAL_FORMAT_VERSION,
             kind: kind.to_string(),
-            tokenrisk_version: env!("CARGO_PKG_VERSION").to_string(),
-            model_version: MODEL_VERSION.to_string(),
-            scenario: s.scenario.name.clone(),
-            scenario_sha256: manifest::sha256_hex(&s.source_toml),
-            seed: s.scenario.seed,
-            paths: s.scenario.paths,
+            provenance: Provenance::new(s, s.scenario.seed, s.scenario.paths),
             shards,
             shard,
             path_start: range.start,
@@ -127,6 +120,7 @@ impl Header {
     /// The fields that must agree for two partials to describe the same run and range:
     /// (name, value in this header, value in `other`) for each that differs.
     pub fn identity_differences(&self, other: &Header) -> Vec<(&'static str, String, String)> {
+        let (a, b) = (&self.provenance, &other.provenance);
         let mut d = Vec::new();
         let mut cmp = |name: &'static str, a: String, b: String| {
             if a != b {
@@ -140,21 +134,21 @@ impl Header {
         );
         cmp(
             "tokenrisk_version",
-            self.tokenrisk_version.clone(),
-            other.tokenrisk_version.clone(),
+            a.tokenrisk_version.clone(),
+            b.tokenrisk_version.clone(),
         );
         cmp(
             "model_version",
-            self.model_version.clone(),
-            other.model_version.clone(),
+            a.model_version.clone(),
+            b.model_version.clone(),
         );
         cmp(
             "scenario_sha256",
-            self.scenario_sha256.clone(),
-            other.scenario_sha256.clone(),
+            a.scenario_sha256.clone(),
+            b.scenario_sha256.clone(),
         );
-        cmp("seed", self.seed.to_string(), other.seed.to_string());
-        cmp("paths", self.paths.to_string(), other.paths.to_string());
+        cmp("seed", a.seed.to_string(), b.seed.to_string());
+        cmp("paths", a.paths.to_string(), b.paths.to_string());
         cmp("shards", self.shards.to_string(), other.shards.to_string());
         cmp(
             "report_days",
@@ -178,195 +172,55 @@ pub struct Partial {
     pub acc: Accumulator,
 }
 
-/// Serialised `Moments`: floats as IEEE-754 bit patterns (exact, and non-finite safe).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct MomentsRepr {
-    n: u64,
-    nonfinite: u64,
-    mean: u64,
-    m2: u64,
-    min: u64,
-    max: u64,
+/// The file as written: the header first and pretty (`head partial.json` reads it), then the
+/// scenario text, then the accumulator in compact JSON, verbatim: its SHA-256 is of exactly
+/// the bytes in the file.
+#[derive(Serialize)]
+struct FileOut<'a> {
+    header: &'a Header,
+    scenario_toml: &'a str,
+    accumulator: &'a RawValue,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct MetricRepr {
-    moments: MomentsRepr,
-    hist: LogHistogram,
-}
-
-impl MetricRepr {
-    fn of(m: &MetricAcc) -> MetricRepr {
-        let Moments {
-            n,
-            mean,
-            m2,
-            nonfinite,
-            min,
-            max,
-        } = m.moments;
-        MetricRepr {
-            moments: MomentsRepr {
-                n,
-                nonfinite,
-                mean: mean.to_bits(),
-                m2: m2.to_bits(),
-                min: min.to_bits(),
-                max: max.to_bits(),
-            },
-            hist: m.hist.clone(),
-        }
-    }
-    fn into_acc(self) -> MetricAcc {
-        let r = self.moments;
-        MetricAcc {
-            moments: Moments {
-                n: r.n,
-                mean: f64::from_bits(r.mean),
-                m2: f64::from_bits(r.m2),
-                nonfinite: r.nonfinite,
-                min: f64::from_bits(r.min),
-                max: f64::from_bits(r.max),
-            },
-            hist: self.hist,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct PathSummariesRepr {
-    log_return: MetricRepr,
-    max_drawdown: MetricRepr,
-    price_retained: MetricRepr,
-    final_price: MetricRepr,
-    final_circulating: MetricRepr,
-    er_ratio: MetricRepr,
-    minted: MetricRepr,
-    burned: MetricRepr,
-    spiral_day: MetricRepr,
-    breakeven_day: MetricRepr,
-}
-
-/// Serialised [`Accumulator`]. The conversions destructure every field, so a field added
-/// to the accumulator fails to compile here until the format carries it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct AccRepr {
-    report_days: Vec<u32>,
-    series: Vec<MetricRepr>,
-    paths: u64,
-    spiraled: u64,
-    er_above_1: u64,
-    broke_even: u64,
-    nonfinite_paths: u64,
-    per_path: PathSummariesRepr,
-}
-
-impl AccRepr {
-    fn of(acc: &Accumulator) -> AccRepr {
-        let Accumulator {
-            report_days,
-            series,
-            paths,
-            spiraled,
-            er_above_1,
-            broke_even,
-            nonfinite_paths,
-            per_path,
-        } = acc;
-        let PathSummaries {
-            log_return,
-            max_drawdown,
-            price_retained,
-            final_price,
-            final_circulating,
-            er_ratio,
-            minted,
-            burned,
-            spiral_day,
-            breakeven_day,
-        } = per_path;
-        AccRepr {
-            report_days: report_days.clone(),
-            series: series.iter().map(MetricRepr::of).collect(),
-            paths: *paths,
-            spiraled: *spiraled,
-            er_above_1: *er_above_1,
-            broke_even: *broke_even,
-            nonfinite_paths: *nonfinite_paths,
-            per_path: PathSummariesRepr {
-                log_return: MetricRepr::of(log_return),
-                max_drawdown: MetricRepr::of(max_drawdown),
-                price_retained: MetricRepr::of(price_retained),
-                final_price: MetricRepr::of(final_price),
-                final_circulating: MetricRepr::of(final_circulating),
-                er_ratio: MetricRepr::of(er_ratio),
-                minted: MetricRepr::of(minted),
-                burned: MetricRepr::of(burned),
-                spiral_day: MetricRepr::of(spiral_day),
-                breakeven_day: MetricRepr::of(breakeven_day),
-            },
-        }
-    }
-
-    /// The accumulator, after checking that its shape and counts are consistent.
-    fn into_acc(self) -> Result<Accumulator> {
-        if self.series.len() != self.report_days.len() * N_METRICS {
-            bail!(
-                "accumulator has {} series for {} report days x {N_METRICS} metrics",
-                self.series.len(),
-                self.report_days.len()
-            );
-        }
-        for (what, k) in [
-            ("spiraled", self.spiraled),
-            ("er_above_1", self.er_above_1),
-            ("broke_even", self.broke_even),
-            ("nonfinite_paths", self.nonfinite_paths),
-        ] {
-            if k > self.paths {
-                bail!(
-                    "accumulator counts {what} = {k} of only {} paths",
-                    self.paths
-                );
-            }
-        }
-        let p = self.per_path;
-        Ok(Accumulator {
-            report_days: self.report_days,
-            series: self.series.into_iter().map(MetricRepr::into_acc).collect(),
-            paths: self.paths,
-            spiraled: self.spiraled,
-            er_above_1: self.er_above_1,
-            broke_even: self.broke_even,
-            nonfinite_paths: self.nonfinite_paths,
-            per_path: PathSummaries {
-                log_return: p.log_return.into_acc(),
-                max_drawdown: p.max_drawdown.into_acc(),
-                price_retained: p.price_retained.into_acc(),
-                final_price: p.final_price.into_acc(),
-                final_circulating: p.final_circulating.into_acc(),
-                er_ratio: p.er_ratio.into_acc(),
-                minted: p.minted.into_acc(),
-                burned: p.burned.into_acc(),
-                spiral_day: p.spiral_day.into_acc(),
-                breakeven_day: p.breakeven_day.into_acc(),
-            },
-        })
-    }
-}
-
+/// The file as read (the accumulator kept as its bytes until they are checked).
 #[derive(Deserialize)]
-struct PartialOwned {
+struct FileIn {
     header: Header,
     scenario_toml: String,
-    accumulator: AccRepr,
+    accumulator: Box<RawValue>,
 }
 
-fn sha256_bytes(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+/// A list written on one line inside pretty JSON (the header's `report_days`).
+fn one_line<S: serde::Serializer>(v: &[u32], s: S) -> std::result::Result<S::Ok, S::Error> {
+    let text = serde_json::to_string(v).map_err(serde::ser::Error::custom)?;
+    RawValue::from_string(text)
+        .map_err(serde::ser::Error::custom)?
+        .serialize(s)
+}
+
+/// Counts that cannot hold in a valid accumulator (it came from a file: untrusted).
+fn check_accumulator(acc: &Accumulator) -> Result<()> {
+    if acc.series.len() != acc.report_days.len() * N_METRICS {
+        bail!(
+            "accumulator has {} series for {} report days x {N_METRICS} metrics",
+            acc.series.len(),
+            acc.report_days.len()
+        );
+    }
+    for (what, k) in [
+        ("spiraled", acc.spiraled),
+        ("er_above_1", acc.er_above_1),
+        ("broke_even", acc.broke_even),
+        ("nonfinite_paths", acc.nonfinite_paths),
+    ] {
+        if k > acc.paths {
+            bail!(
+                "accumulator counts {what} = {k} of only {} paths",
+                acc.paths
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Writes a partial file to `path` atomically, filling in `header.accumulator_sha256`.
@@ -376,45 +230,17 @@ pub fn write_partial(
     scenario_toml: &str,
     acc: &Accumulator,
 ) -> Result<()> {
-    let acc_json = serde_json::to_string(&AccRepr::of(acc))?;
+    let acc_json = RawValue::from_string(serde_json::to_string(acc)?)?;
     let mut header = header.clone();
-    header.accumulator_sha256 = sha256_bytes(acc_json.as_bytes());
-    // Header first and pretty (`head partial.json` reads it); the accumulator compact.
-    let mut text = String::with_capacity(acc_json.len() + scenario_toml.len() + 4096);
-    text.push_str("{\n\"header\": ");
-    text.push_str(&compact_report_days(&serde_json::to_string_pretty(
-        &header,
-    )?));
-    text.push_str(",\n\"scenario_toml\": ");
-    text.push_str(&serde_json::to_string(scenario_toml)?);
-    text.push_str(",\n\"accumulator\": ");
-    text.push_str(&acc_json);
-    text.push_str("\n}\n");
+    header.accumulator_sha256 = sha256_hex(acc_json.get().as_bytes());
+    let file = FileOut {
+        header: &header,
+        scenario_toml,
+        accumulator: &acc_json,
+    };
+    let mut text = serde_json::to_string_pretty(&file)?;
+    text.push('\n');
     super::write_atomic_bytes(path, text.as_bytes())
-}
-
-/// Pretty JSON with the header's `report_days` on one line. JSON strings cannot hold a raw
-/// newline, so the key at the start of a line is the field itself.
-fn compact_report_days(pretty: &str) -> String {
-    const KEY: &str = "\n  \"report_days\": [";
-    let Some(at) = pretty.find(KEY) else {
-        return pretty.to_string();
-    };
-    let open = at + KEY.len();
-    let Some(len) = pretty[open..].find(']') else {
-        return pretty.to_string();
-    };
-    let nums: Vec<&str> = pretty[open..open + len]
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect();
-    format!(
-        "{}{}{}",
-        &pretty[..open],
-        nums.join(","),
-        &pretty[open + len..]
-    )
 }
 
 /// The JSON error of a partial file, saying whether it was cut short.
@@ -434,7 +260,7 @@ fn check_format(h: &Header) -> Result<()> {
         bail!(
             "format version {} is not supported by this tokenrisk (reads version {PARTIAL_FORMAT_VERSION}; written by tokenrisk {})",
             h.format_version,
-            h.tokenrisk_version
+            h.provenance.tokenrisk_version
         );
     }
     Ok(())
@@ -467,20 +293,23 @@ pub fn read_partial(path: &Path) -> Result<Partial> {
         if bytes.is_empty() {
             bail!("the file is empty (the writer did not finish, or the file was damaged)");
         }
-        let owned: PartialOwned = serde_json::from_slice(&bytes).map_err(json_error)?;
+        let owned: FileIn = serde_json::from_slice(&bytes).map_err(json_error)?;
         let h = &owned.header;
         check_format(h)?;
-        let acc_json = serde_json::to_string(&owned.accumulator)?;
-        if sha256_bytes(acc_json.as_bytes()) != h.accumulator_sha256 {
+        let acc_json = owned.accumulator.get();
+        if sha256_hex(acc_json.as_bytes()) != h.accumulator_sha256 {
             bail!("the accumulator does not match its SHA-256 (the file was damaged)");
         }
-        if owned.accumulator.report_days != h.report_days {
+        let acc: Accumulator =
+            serde_json::from_str(acc_json).map_err(|e| anyhow!("not a valid accumulator ({e})"))?;
+        check_accumulator(&acc)?;
+        if acc.report_days != h.report_days {
             bail!("the accumulator's report days differ from the header's");
         }
-        if owned.accumulator.paths != h.completed {
+        if acc.paths != h.completed {
             bail!(
                 "the accumulator holds {} paths but the header says {} were completed",
-                owned.accumulator.paths,
+                acc.paths,
                 h.completed
             );
         }
@@ -499,10 +328,9 @@ pub fn read_partial(path: &Path) -> Result<Partial> {
                 h.completed
             );
         }
-        if manifest::sha256_hex(&owned.scenario_toml) != h.scenario_sha256 {
+        if sha256_hex(&owned.scenario_toml) != h.provenance.scenario_sha256 {
             bail!("the scenario text does not match scenario_sha256 (the file was damaged)");
         }
-        let acc = owned.accumulator.into_acc()?;
         Ok(Partial {
             header: owned.header,
             scenario_toml: owned.scenario_toml,
@@ -516,8 +344,8 @@ pub fn read_partial(path: &Path) -> Result<Partial> {
 pub fn partial_scenario(p: &Partial, file: &Path) -> Result<Scenario> {
     let mut s = crate::scenario::parse(&p.scenario_toml, &file.display().to_string())
         .with_context(|| format!("the scenario stored in {} is not valid", file.display()))?;
-    s.scenario.paths = p.header.paths;
-    s.scenario.seed = p.header.seed;
+    s.scenario.paths = p.header.provenance.paths;
+    s.scenario.seed = p.header.provenance.seed;
     Ok(s)
 }
 
@@ -573,14 +401,7 @@ pub fn write_paths_file(
             &info.scenario.scenario.name,
             records,
         )?;
-        digest = (
-            w.hasher
-                .finalize()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
-            w.bytes,
-        );
+        digest = (hex(&w.hasher.finalize()), w.bytes);
         Ok(())
     })?;
     Ok(PathsFile {
@@ -607,11 +428,7 @@ pub fn read_paths_file(dir: &Path, entry: &PathsFile) -> Result<Vec<PathRecord>>
         }
         let mut hasher = Sha256::new();
         std::io::copy(&mut file, &mut hasher)?;
-        let sha: String = hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let sha = hex(&hasher.finalize());
         if sha != entry.sha256 {
             bail!("its SHA-256 differs from the one its partial file recorded: the file was damaged or replaced");
         }
@@ -670,9 +487,9 @@ mod tests {
         acc.add_path(&r);
         acc.add_report(0, &[0.1; N_METRICS]);
         acc.add_report(1, &[f64::NAN; N_METRICS]);
-        let json = serde_json::to_string(&AccRepr::of(&acc)).unwrap();
-        let back: AccRepr = serde_json::from_str(&json).unwrap();
-        let back = back.into_acc().unwrap();
+        let json = serde_json::to_string(&acc).unwrap();
+        let back: Accumulator = serde_json::from_str(&json).unwrap();
+        check_accumulator(&back).unwrap();
         assert_eq!(back, acc);
         // min/max of empty distributions (infinite) survive too.
         assert_eq!(back.per_path.breakeven_day.moments.min, f64::INFINITY);

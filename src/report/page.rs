@@ -1202,7 +1202,7 @@ fn header(out: &mut String, run: &RunData, name: &str) {
     let paths = s
         .get("paths")
         .or_else(|| meta.get("tokenrisk.paths").and_then(|p| p.parse().ok()))
-        .or(m.map(|m| m.paths as f64));
+        .or(m.map(|m| m.provenance.paths as f64));
     items.push(("Paths", paths.map_or(DASH.into(), fmt_int)));
     let steps = match &scenario {
         Some(Ok(sc)) => format!(
@@ -1223,7 +1223,7 @@ fn header(out: &mut String, run: &RunData, name: &str) {
         .get("tokenrisk.seed")
         .cloned()
         .or_else(|| s.get("seed").map(|v| format!("{v:.0}")))
-        .or(m.map(|m| m.seed.to_string()))
+        .or(m.map(|m| m.provenance.seed.to_string()))
         .unwrap_or_else(|| DASH.into());
     items.push(("Seed", seed));
     let engine = meta
@@ -1260,19 +1260,19 @@ fn header(out: &mut String, run: &RunData, name: &str) {
     }
     let version = meta
         .get("tokenrisk.version")
-        .or(m.map(|m| &m.tokenrisk_version))
+        .or(m.map(|m| &m.provenance.tokenrisk_version))
         .cloned()
         .unwrap_or_else(|| DASH.into());
     let model = meta
         .get("tokenrisk.model_version")
-        .or(m.map(|m| &m.model_version))
+        .or(m.map(|m| &m.provenance.model_version))
         .cloned()
         .unwrap_or_else(|| DASH.into());
     items.push(("Versions", format!("tokenrisk {version}, model {model}")));
     if let Some(m) = m {
         items.push((
             "Scenario SHA-256",
-            m.scenario_sha256.chars().take(16).collect(),
+            m.provenance.scenario_sha256.chars().take(16).collect(),
         ));
     }
     items.push(("Run folder", run.dir.display().to_string()));

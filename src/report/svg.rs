@@ -412,24 +412,27 @@ pub fn rect(x: f64, y: f64, w: f64, h: f64, class: &str) -> String {
     )
 }
 
-/// Splits a sequence of optional points into runs of consecutive defined points.
-pub fn segments(points: impl IntoIterator<Item = Option<(f64, f64)>>) -> Vec<Vec<(f64, f64)>> {
+/// Splits a sequence into runs of consecutive items that `keep` turns into values (the
+/// others are gaps).
+fn runs<T, U>(items: impl IntoIterator<Item = T>, keep: impl Fn(T) -> Option<U>) -> Vec<Vec<U>> {
     let mut out = Vec::new();
-    let mut cur: Vec<(f64, f64)> = Vec::new();
-    for p in points {
-        match p {
-            Some(p) if p.0.is_finite() && p.1.is_finite() => cur.push(p),
-            _ => {
-                if !cur.is_empty() {
-                    out.push(std::mem::take(&mut cur));
-                }
-            }
+    let mut cur = Vec::new();
+    for item in items {
+        match keep(item) {
+            Some(v) => cur.push(v),
+            None if !cur.is_empty() => out.push(std::mem::take(&mut cur)),
+            None => {}
         }
     }
     if !cur.is_empty() {
         out.push(cur);
     }
     out
+}
+
+/// Splits a sequence of optional points into runs of consecutive defined points.
+pub fn segments(points: impl IntoIterator<Item = Option<(f64, f64)>>) -> Vec<Vec<(f64, f64)>> {
+    runs(points, |p| p.filter(|p| p.0.is_finite() && p.1.is_finite()))
 }
 
 /// A `<path>` through the points of each segment (one subpath per segment; a segment of
@@ -454,26 +457,10 @@ pub fn polyline(segs: &[Vec<(f64, f64)>], class: &str) -> String {
 /// A filled band between an upper and a lower boundary; `points` are (x, upper, lower) in
 /// pixels, with gaps where either bound is undefined.
 pub fn band(points: &[(f64, Option<f64>, Option<f64>)], class: &str) -> String {
-    let segs = {
-        let mut out: Vec<Vec<(f64, f64, f64)>> = Vec::new();
-        let mut cur = Vec::new();
-        for &(x, u, l) in points {
-            match (u, l) {
-                (Some(u), Some(l)) if x.is_finite() && u.is_finite() && l.is_finite() => {
-                    cur.push((x, u, l))
-                }
-                _ => {
-                    if !cur.is_empty() {
-                        out.push(std::mem::take(&mut cur));
-                    }
-                }
-            }
-        }
-        if !cur.is_empty() {
-            out.push(cur);
-        }
-        out
-    };
+    let segs = runs(points.iter().copied(), |(x, u, l)| match (u, l) {
+        (Some(u), Some(l)) if x.is_finite() && u.is_finite() && l.is_finite() => Some((x, u, l)),
+        _ => None,
+    });
     let mut d = String::new();
     for seg in segs {
         if seg.len() < 2 {

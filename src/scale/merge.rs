@@ -183,9 +183,9 @@ pub fn check(found: &[Found], allow_mixed_engines: bool) -> Result<Checked> {
             bail!(
                 "shards do not belong to the same run: {} (in {}) vs {} (in {}): {}; merge only \
                  the shards of one run (same scenario, --seed, --paths and shard count)",
-                first.header.scenario,
+                first.header.provenance.scenario,
                 first.dir.display(),
-                p.header.scenario,
+                p.header.provenance.scenario,
                 p.dir.display(),
                 what.join(", ")
             );
@@ -204,7 +204,7 @@ pub fn check(found: &[Found], allow_mixed_engines: bool) -> Result<Checked> {
         }
     }
     let n = first.header.shards;
-    let paths = first.header.paths;
+    let paths = first.header.provenance.paths;
     // Each shard's range must be the split's.
     for p in &parts {
         let h = &p.header;
@@ -212,7 +212,7 @@ pub fn check(found: &[Found], allow_mixed_engines: bool) -> Result<Checked> {
             index: h.shard,
             count: h.shards,
         };
-        spec.check(h.paths)
+        spec.check(h.provenance.paths)
             .with_context(|| format!("{}", p.dir.join(PARTIAL_FILE).display()))?;
         let r = spec.range(paths);
         if h.path_start != r.start || h.path_count != r.count || h.completed != r.count {
@@ -248,7 +248,7 @@ pub fn check(found: &[Found], allow_mixed_engines: bool) -> Result<Checked> {
             .collect();
         let mut msg = format!(
             "cannot merge {}: missing shard{} {} of {n} (expected folder{} {}); {} of {n} shards found",
-            first.header.scenario,
+            first.header.provenance.scenario,
             if missing.len() == 1 { "" } else { "s" },
             list(&missing),
             if missing.len() == 1 { "" } else { "s" },
@@ -270,7 +270,9 @@ pub fn check(found: &[Found], allow_mixed_engines: bool) -> Result<Checked> {
     }
     let first_full = partial::read_partial(&first.dir.join(PARTIAL_FILE))?;
     let scenario = partial::partial_scenario(&first_full, &first.dir.join(PARTIAL_FILE))?;
-    if crate::output::manifest::sha256_hex(&scenario.source_toml) != first.header.scenario_sha256 {
+    if crate::output::manifest::sha256_hex(&scenario.source_toml)
+        != first.header.provenance.scenario_sha256
+    {
         bail!(
             "the scenario text of {} does not match its hash",
             first.dir.display()
@@ -285,7 +287,7 @@ pub fn check(found: &[Found], allow_mixed_engines: bool) -> Result<Checked> {
 pub fn merge(checked: &Checked) -> Result<EngineOutput> {
     let first = &checked.parts[0].header;
     let mut acc = Accumulator::new(first.report_days.clone());
-    let mut records: Vec<PathRecord> = Vec::with_capacity(first.paths as usize);
+    let mut records: Vec<PathRecord> = Vec::with_capacity(first.provenance.paths as usize);
     let mut simulate = 0.0;
     let mut devices: Vec<String> = Vec::new();
     let mut engines: Vec<String> = Vec::new();
@@ -309,12 +311,12 @@ pub fn merge(checked: &Checked) -> Result<EngineOutput> {
             engines.push(h.engine.clone());
         }
     }
-    if records.len() as u64 != first.paths || acc.paths != first.paths {
+    if records.len() as u64 != first.provenance.paths || acc.paths != first.provenance.paths {
         bail!(
             "merged {} path rows and {} accumulated paths, expected {}",
             records.len(),
             acc.paths,
-            first.paths
+            first.provenance.paths
         );
     }
     let engine: &'static str = match engines.as_slice() {

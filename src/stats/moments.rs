@@ -1,6 +1,24 @@
 //! Running count / mean / second central moment.
+//!
+//! Serialized with every float as its IEEE-754 bit pattern (a `u64`): JSON has no
+//! infinities or NaN (an empty distribution's `min` is +inf) and a decimal round trip is not
+//! guaranteed to be exact, so partial files (`output::partial`) bring moments back bit for
+//! bit.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Serde of an `f64` as its bit pattern.
+mod f64_bits {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(x.to_bits())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        u64::deserialize(d).map(f64::from_bits)
+    }
+}
 
 /// Count, mean and `M2` (sum of squared deviations from the mean) of a stream of
 /// finite values, plus a count of rejected non-finite values.
@@ -13,16 +31,20 @@ use serde::{Deserialize, Serialize};
 pub struct Moments {
     /// Number of finite values recorded.
     pub n: u64,
-    /// Running mean of the finite values (0.0 while `n == 0`).
-    pub mean: f64,
-    /// Sum of squared deviations from the mean.
-    pub m2: f64,
     /// Number of NaN / infinite values passed to [`Moments::add`] (excluded).
     pub nonfinite: u64,
+    /// Running mean of the finite values (0.0 while `n == 0`).
+    #[serde(with = "f64_bits")]
+    pub mean: f64,
+    /// Sum of squared deviations from the mean.
+    #[serde(with = "f64_bits")]
+    pub m2: f64,
     /// Smallest and largest finite value (+inf / -inf while `n == 0`). Exact under any
     /// merge order; used to clamp histogram quantiles to the observed range, so a
     /// degenerate distribution reports its exact value rather than a bucket midpoint.
+    #[serde(with = "f64_bits")]
     pub min: f64,
+    #[serde(with = "f64_bits")]
     pub max: f64,
 }
 

@@ -29,7 +29,7 @@ use super::preflight;
 use super::single::{self, RunPlan, RunResult};
 use crate::engine::Control;
 use crate::model::PathRecord;
-use crate::output::{self, parquet as pq, Written, MODEL_VERSION};
+use crate::output::{parquet as pq, Written, MODEL_VERSION};
 use crate::scenario::Scenario;
 use crate::stats::{exact_quantile_lower, Z95};
 use anyhow::{bail, Context, Result};
@@ -396,12 +396,7 @@ impl Comparison {
         std::fs::create_dir_all(out_root)
             .with_context(|| format!("cannot create output directory {}", out_root.display()))?;
         let file = out_root.join(COMPARISON_FILE);
-        let batch = self.batch()?;
-        let props = pq::writer_properties(self.metadata.clone());
-        output::write_atomic(&file, |f| {
-            pq::write_parquet(f, batch.schema(), props, [Ok(batch)])?;
-            Ok(())
-        })?;
+        pq::write_table(&file, &self.batch()?, self.metadata.clone())?;
         Ok(file)
     }
 }

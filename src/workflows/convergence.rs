@@ -23,6 +23,7 @@ use super::single::{RunPlan, RunResult};
 use crate::engine::cpu::CHUNK_PATHS;
 use crate::engine::{self, Control, PathRange};
 use crate::model::Params;
+use crate::report::format::{fmt_count, fmt_plain_sig};
 use anyhow::{bail, Context, Result};
 use std::time::{Instant, SystemTime};
 
@@ -159,27 +160,6 @@ pub fn run(plan: &RunPlan, target: Target, ctl: &Control) -> Result<Converged> {
     run().with_context(|| format!("simulating {}", s.scenario.name))
 }
 
-fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
-}
-
-/// `x` with two significant digits in plain decimal notation (0.00093, 0.012).
-fn sig2(x: f64) -> String {
-    if !x.is_finite() || x == 0.0 {
-        return format!("{x}");
-    }
-    let digits = (1 - x.abs().log10().floor() as i32).max(0) as usize;
-    format!("{x:.digits$}")
-}
-
 impl Converged {
     /// The one-line outcome: `reached SE 0.00093 < 0.001 after 240,000 paths` or
     /// `budget of 1,000,000 paths reached with SE 0.0012 > 0.001`.
@@ -194,17 +174,17 @@ impl Converged {
         if self.reached {
             format!(
                 "reached SE {} < {} after {} paths ({} round{}){floor_note}",
-                sig2(self.se),
+                fmt_plain_sig(self.se, 2),
                 self.target.se,
-                thousands(n),
+                fmt_count(n),
                 self.rounds.len(),
                 if self.rounds.len() == 1 { "" } else { "s" }
             )
         } else {
             format!(
                 "budget of {} paths reached with SE {} > {}{floor_note}",
-                thousands(self.target.max_paths),
-                sig2(self.se),
+                fmt_count(self.target.max_paths),
+                fmt_plain_sig(self.se, 2),
                 self.target.se
             )
         }
@@ -214,16 +194,6 @@ impl Converged {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn formatting() {
-        assert_eq!(thousands(240_000), "240,000");
-        assert_eq!(thousands(1_000_000), "1,000,000");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(sig2(0.00093), "0.00093");
-        assert_eq!(sig2(0.0012), "0.0012");
-        assert_eq!(sig2(0.012345), "0.012");
-    }
 
     #[test]
     fn stopping_se_floors_degenerate_counts() {

@@ -21,7 +21,7 @@
 
 use super::single::{self, RunPlan, RunResult};
 use crate::engine::{Backend, Control};
-use crate::output::{self, parquet as pq, RunInfo, Written};
+use crate::output::{parquet as pq, RunInfo, Written};
 use crate::scenario::keys::{format_value, parse_key, scenario_table, set_key, to_toml};
 use crate::scenario::{self, Scenario};
 use anyhow::{Context, Result};
@@ -365,12 +365,7 @@ impl SweepResult {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create output directory {}", dir.display()))?;
         let file = dir.join(SWEEP_FILE);
-        let batch = self.table.clone();
-        let props = pq::writer_properties(self.metadata.clone());
-        output::write_atomic(&file, |f| {
-            pq::write_parquet(f, batch.schema(), props, [Ok(batch)])?;
-            Ok(())
-        })?;
+        pq::write_table(&file, &self.table, self.metadata.clone())?;
         Ok(file)
     }
 }

@@ -233,24 +233,21 @@ const _: () = assert!(std::mem::size_of::<GpuPartial>() == 20);
 /// p = 1 only occurs as `stress_to_calm` without regimes, where stress is unreachable).
 pub fn words_below(p: f64) -> u32 {
     // (w + 0.5) * 2^-32 and p * 2^32 are exact in f64, and so is y - 0.5 for y < 2^52.
-    let y = p * 4_294_967_296.0;
-    let c = (y - 0.5).ceil();
-    if c.is_nan() || c <= 0.0 {
-        0
-    } else {
-        c.min(u32::MAX as f64) as u32
-    }
+    saturating_word((p * 4_294_967_296.0 - 0.5).ceil())
 }
 
 /// Largest word `w` with `(w + 0.5) / 2^32 <= c`, so that `u > c <=> w > words_at_most(c)`.
 /// Saturates at 0: exact unless `c < 2^-33` (a Poisson mean above ~22 per step).
 pub fn words_at_most(c: f64) -> u32 {
-    let y = c * 4_294_967_296.0;
-    let l = (y - 0.5).floor();
-    if l.is_nan() || l <= 0.0 {
+    saturating_word((c * 4_294_967_296.0 - 0.5).floor())
+}
+
+/// A whole number of words as a `u32`: 0 below (or NaN), `u32::MAX` above.
+fn saturating_word(w: f64) -> u32 {
+    if w.is_nan() || w <= 0.0 {
         0
     } else {
-        l.min(u32::MAX as f64) as u32
+        w.min(u32::MAX as f64) as u32
     }
 }
 

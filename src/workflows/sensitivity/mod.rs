@@ -11,7 +11,7 @@ pub use tornado::{effect, rank, tornado_batch, Effect, Outcome, TORNADO_COLUMNS}
 
 use super::single::{self, Overrides, RunPlan, RunResult};
 use crate::engine::{Backend, Control};
-use crate::output::{self, parquet as pq, RunInfo};
+use crate::output::{parquet as pq, RunInfo};
 use crate::scenario::Scenario;
 use anyhow::{bail, Context, Result};
 use parquet::file::metadata::KeyValue;
@@ -135,13 +135,8 @@ impl Tornado {
         let dir = out_root.join(&self.scenario.scenario.name);
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create output directory {}", dir.display()))?;
-        let batch = self.batch()?;
-        let props = pq::writer_properties(self.metadata());
         let file = dir.join(TORNADO_FILE);
-        output::write_atomic(&file, |f| {
-            pq::write_parquet(f, batch.schema(), props, [Ok(batch)])?;
-            Ok(())
-        })?;
+        pq::write_table(&file, &self.batch()?, self.metadata())?;
         Ok(file)
     }
 }

@@ -82,24 +82,27 @@ fn magnitude(x: f64) -> f64 {
 
 /// Assigns `rank` and `rank_cvar95` and sorts by `rank`.
 pub fn rank(effects: &mut [Effect]) {
-    effects.sort_by(|a, b| {
-        magnitude(b.effect_cvar95)
-            .total_cmp(&magnitude(a.effect_cvar95))
-            .then(magnitude(b.effect_p_spiral).total_cmp(&magnitude(a.effect_p_spiral)))
-            .then(a.parameter.cmp(&b.parameter))
-    });
-    for (i, e) in effects.iter_mut().enumerate() {
-        e.rank_cvar95 = i as u32 + 1;
+    // Sorts by |first| (ties: |second|, then name), largest first, and numbers the order.
+    fn order(
+        effects: &mut [Effect],
+        first: fn(&Effect) -> f64,
+        second: fn(&Effect) -> f64,
+        set: fn(&mut Effect, u32),
+    ) {
+        effects.sort_by(|a, b| {
+            magnitude(first(b))
+                .total_cmp(&magnitude(first(a)))
+                .then(magnitude(second(b)).total_cmp(&magnitude(second(a))))
+                .then(a.parameter.cmp(&b.parameter))
+        });
+        for (i, e) in effects.iter_mut().enumerate() {
+            set(e, i as u32 + 1);
+        }
     }
-    effects.sort_by(|a, b| {
-        magnitude(b.effect_p_spiral)
-            .total_cmp(&magnitude(a.effect_p_spiral))
-            .then(magnitude(b.effect_cvar95).total_cmp(&magnitude(a.effect_cvar95)))
-            .then(a.parameter.cmp(&b.parameter))
-    });
-    for (i, e) in effects.iter_mut().enumerate() {
-        e.rank = i as u32 + 1;
-    }
+    let p_spiral = |e: &Effect| e.effect_p_spiral;
+    let cvar = |e: &Effect| e.effect_cvar95;
+    order(effects, cvar, p_spiral, |e, r| e.rank_cvar95 = r);
+    order(effects, p_spiral, cvar, |e, r| e.rank = r);
 }
 
 /// Column names of `tornado.parquet`, in order.
