@@ -291,7 +291,7 @@ pub fn run_with_isa(
     let t0 = Instant::now();
     let mut acc = Accumulator::new(params.report_days());
     let mut records = Vec::with_capacity(range.count as usize);
-    fold_into(params, seed, range, &mut acc, &mut records, ctl, isa)?;
+    run_into(params, seed, range, &mut acc, &mut records, ctl, isa)?;
     Ok(EngineOutput {
         acc,
         records,
@@ -302,21 +302,11 @@ pub fn run_with_isa(
     })
 }
 
-/// Simulates `range` and folds it into `acc` and `records`, chunk by chunk in path order:
-/// the one fold of the CPU engine, used for a whole run and to grow one
-/// ([`super::extend`]). `acc` must hold the paths before `range.start` (or none).
+/// Simulates `range` on instruction set `isa` (normally [`Isa::selected`]) and folds it into
+/// `acc` and `records`, chunk by chunk in path order: the one fold of the CPU engine, used
+/// for a whole run and to grow one ([`super::extend`]). `acc` must hold the paths before
+/// `range.start` (or none).
 pub fn run_into(
-    params: &Params,
-    seed: u64,
-    range: PathRange,
-    acc: &mut Accumulator,
-    records: &mut Vec<PathRecord>,
-    ctl: &Control,
-) -> Result<(), Cancelled> {
-    fold_into(params, seed, range, acc, records, ctl, Isa::selected())
-}
-
-fn fold_into(
     params: &Params,
     seed: u64,
     range: PathRange,

@@ -139,7 +139,15 @@ pub fn extend(
     ctl: &Control,
 ) -> anyhow::Result<()> {
     if out.engine == "cpu" {
-        cpu::run_into(params, seed, range, &mut out.acc, &mut out.records, ctl)?;
+        cpu::run_into(
+            params,
+            seed,
+            range,
+            &mut out.acc,
+            &mut out.records,
+            ctl,
+            cpu::Isa::selected(),
+        )?;
     } else {
         let more = run(backend, params, seed, range, ctl)?;
         out.acc.merge(&more.acc);

@@ -143,6 +143,16 @@ pub fn write_table(path: &Path, batch: &RecordBatch, metadata: Vec<KeyValue>) ->
     })
 }
 
+/// The column names of a batch, in order.
+pub fn column_names(batch: &RecordBatch) -> Vec<String> {
+    batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect()
+}
+
 /// NaN (an empty distribution's quantile) becomes null.
 fn non_nan(x: f64) -> Option<f64> {
     (!x.is_nan()).then_some(x)

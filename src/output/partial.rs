@@ -122,39 +122,40 @@ impl Header {
     pub fn identity_differences(&self, other: &Header) -> Vec<(&'static str, String, String)> {
         let (a, b) = (&self.provenance, &other.provenance);
         let mut d = Vec::new();
-        let mut cmp = |name: &'static str, a: String, b: String| {
-            if a != b {
-                d.push((name, a, b));
+        for (name, x, y) in [
+            (
+                "format_version",
+                self.format_version.to_string(),
+                other.format_version.to_string(),
+            ),
+            (
+                "tokenrisk_version",
+                a.tokenrisk_version.clone(),
+                b.tokenrisk_version.clone(),
+            ),
+            (
+                "model_version",
+                a.model_version.clone(),
+                b.model_version.clone(),
+            ),
+            (
+                "scenario_sha256",
+                a.scenario_sha256.clone(),
+                b.scenario_sha256.clone(),
+            ),
+            ("seed", a.seed.to_string(), b.seed.to_string()),
+            ("paths", a.paths.to_string(), b.paths.to_string()),
+            ("shards", self.shards.to_string(), other.shards.to_string()),
+            (
+                "report_days",
+                format!("{} rows", self.report_days.len()),
+                format!("{} rows", other.report_days.len()),
+            ),
+        ] {
+            if x != y {
+                d.push((name, x, y));
             }
-        };
-        cmp(
-            "format_version",
-            self.format_version.to_string(),
-            other.format_version.to_string(),
-        );
-        cmp(
-            "tokenrisk_version",
-            a.tokenrisk_version.clone(),
-            b.tokenrisk_version.clone(),
-        );
-        cmp(
-            "model_version",
-            a.model_version.clone(),
-            b.model_version.clone(),
-        );
-        cmp(
-            "scenario_sha256",
-            a.scenario_sha256.clone(),
-            b.scenario_sha256.clone(),
-        );
-        cmp("seed", a.seed.to_string(), b.seed.to_string());
-        cmp("paths", a.paths.to_string(), b.paths.to_string());
-        cmp("shards", self.shards.to_string(), other.shards.to_string());
-        cmp(
-            "report_days",
-            format!("{} rows", self.report_days.len()),
-            format!("{} rows", other.report_days.len()),
-        );
+        }
         if self.report_days.len() == other.report_days.len()
             && self.report_days != other.report_days
         {

@@ -290,6 +290,11 @@ impl Axis {
     /// A linear axis covering `[lo, hi]`.
     pub fn linear(lo: f64, hi: f64, target: usize, format: TickFormat) -> Axis {
         let (lo, hi, step, ticks) = nice_ticks(lo, hi, target);
+        Axis::linear_with(lo, hi, ticks, step, format)
+    }
+
+    /// A linear axis over `[lo, hi]` with these ticks, `step` apart.
+    fn linear_with(lo: f64, hi: f64, ticks: Vec<f64>, step: f64, format: TickFormat) -> Axis {
         let labels = linear_labels(&ticks, step, format);
         Axis {
             kind: ScaleKind::Linear,
@@ -315,14 +320,7 @@ impl Axis {
         if ticks.len() < 2 {
             return Axis::linear(lo, hi, target, format);
         }
-        let labels = linear_labels(&ticks, step, format);
-        Axis {
-            kind: ScaleKind::Linear,
-            lo,
-            hi,
-            ticks,
-            labels,
-        }
+        Axis::linear_with(lo, hi, ticks, step, format)
     }
 
     /// A log axis covering `[lo, hi]`, `lo > 0`.

@@ -113,6 +113,10 @@ pub struct Checked {
     pub scenario: Scenario,
 }
 
+fn dir_list(found: &[&Found]) -> Vec<String> {
+    found.iter().map(|f| f.dir.display().to_string()).collect()
+}
+
 fn same_dir(a: &Path, b: &Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(x), Ok(y)) => x == y,
@@ -158,10 +162,7 @@ pub fn check(found: &[Found], allow_mixed_engines: bool) -> Result<Checked> {
         });
     }
     if parts.is_empty() {
-        let names: Vec<String> = incomplete
-            .iter()
-            .map(|f| f.dir.display().to_string())
-            .collect();
+        let names = dir_list(&incomplete);
         bail!(
             "no finished shard to merge (incomplete, without {PARTIAL_FILE}: {})",
             if names.is_empty() {
@@ -256,10 +257,7 @@ pub fn check(found: &[Found], allow_mixed_engines: bool) -> Result<Checked> {
             by_index.len()
         );
         if !incomplete.is_empty() {
-            let names: Vec<String> = incomplete
-                .iter()
-                .map(|f| f.dir.display().to_string())
-                .collect();
+            let names = dir_list(&incomplete);
             msg.push_str(&format!(
                 "; incomplete shard folder{} without {PARTIAL_FILE} (still running, or killed: rerun): {}",
                 if names.len() == 1 { "" } else { "s" },

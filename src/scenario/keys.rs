@@ -127,115 +127,22 @@ enum Cursor<'a> {
     Array(&'a mut Vec<toml::Value>),
 }
 
-/// A TOML value written inline: `0.1`, `"cost"`, `[1, 2]`, `{ rate = 4.0 }`.
+/// A TOML value written inline, as TOML writes it: `0.1`, `"cost"`, `[1, 2]`, `{ rate = 4.0 }`.
 pub fn format_value(v: &toml::Value) -> String {
-    match v {
-        toml::Value::String(s) => quote(s),
-        toml::Value::Integer(i) => i.to_string(),
-        toml::Value::Float(x) => format_float(*x),
-        toml::Value::Boolean(b) => b.to_string(),
-        toml::Value::Datetime(d) => d.to_string(),
-        toml::Value::Array(a) => format!(
-            "[{}]",
-            a.iter().map(format_value).collect::<Vec<_>>().join(", ")
-        ),
-        toml::Value::Table(t) => {
-            if t.is_empty() {
-                return "{}".into();
-            }
-            format!(
-                "{{ {} }}",
-                t.iter()
-                    .map(|(k, v)| format!("{} = {}", format_key(k), format_value(v)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        }
-    }
+    v.to_string()
 }
 
-fn format_float(x: f64) -> String {
-    if x.is_nan() {
-        "nan".into()
-    } else if x.is_infinite() {
-        if x > 0.0 { "inf" } else { "-inf" }.into()
+/// A table written as a TOML document (the `toml` crate's serializer): plain keys first, then
+/// sub-tables as `[a.b]` and arrays of tables as `[[a]]`, each header after a blank line.
+pub fn to_toml(table: &toml::Table) -> Result<String, String> {
+    let text = toml::to_string(table).map_err(|e| format!("cannot write the scenario: {e}"))?;
+    // A blank line before the first header too, as before every other (and as the
+    // hand-written writer this replaced did, so sweep points' recorded texts are unchanged).
+    Ok(if text.starts_with('[') {
+        format!("\n{text}")
     } else {
-        // Rust's shortest round-trip form ("0.1", "1e-7", "100.0") is valid TOML.
-        format!("{x:?}")
-    }
-}
-
-fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\u{:04X}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-fn format_key(k: &str) -> String {
-    if !k.is_empty()
-        && k.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    {
-        k.to_string()
-    } else {
-        quote(k)
-    }
-}
-
-fn is_array_of_tables(v: &toml::Value) -> bool {
-    matches!(v, toml::Value::Array(a) if !a.is_empty() && a.iter().all(|x| x.is_table()))
-}
-
-/// A table written as a TOML document (the crate builds `toml` without its serializer):
-/// plain keys first, then sub-tables as `[a.b]` and arrays of tables as `[[a]]`.
-pub fn to_toml(table: &toml::Table) -> String {
-    let mut out = String::new();
-    write_table(&mut out, "", table);
-    out
-}
-
-fn write_table(out: &mut String, path: &str, table: &toml::Table) {
-    for (k, v) in table {
-        if !v.is_table() && !is_array_of_tables(v) {
-            out.push_str(&format!("{} = {}\n", format_key(k), format_value(v)));
-        }
-    }
-    for (k, v) in table {
-        let sub = if path.is_empty() {
-            format_key(k)
-        } else {
-            format!("{path}.{}", format_key(k))
-        };
-        match v {
-            toml::Value::Table(t) => {
-                out.push_str(&format!("\n[{sub}]\n"));
-                write_table(out, &sub, t);
-            }
-            toml::Value::Array(a) if is_array_of_tables(v) => {
-                for t in a {
-                    out.push_str(&format!("\n[[{sub}]]\n"));
-                    if let toml::Value::Table(t) = t {
-                        write_table(out, &sub, t);
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
+        text
+    })
 }
 
 /// The scenario as a table with every default filled in (the form sweeps and sensitivity
@@ -291,15 +198,19 @@ mod tests {
     fn toml_writer_round_trips() {
         let s = base();
         let t = scenario_table(&s).unwrap();
-        let text = to_toml(&t);
+        let text = to_toml(&t).unwrap();
         let back: toml::Table = toml::from_str(&text).unwrap();
         assert_eq!(back, t);
+        // Every table header, the first included, follows a blank line.
+        let mut only_tables = toml::Table::new();
+        only_tables.insert("a".into(), toml::Value::Table(toml::Table::new()));
+        assert!(to_toml(&only_tables).unwrap().starts_with("\n[a]"));
         let mut odd = toml::Table::new();
         odd.insert("a b".into(), toml::Value::String("q\"\\\n\u{1}".into()));
         odd.insert("x".into(), toml::Value::Float(1e-7));
         odd.insert("y".into(), toml::Value::Float(-0.0));
         odd.insert("z".into(), toml::Value::Array(vec![]));
-        let back: toml::Table = toml::from_str(&to_toml(&odd)).unwrap();
+        let back: toml::Table = toml::from_str(&to_toml(&odd).unwrap()).unwrap();
         assert_eq!(back, odd);
     }
 

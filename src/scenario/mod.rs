@@ -139,22 +139,19 @@ fn checked(mut scenario: Scenario, text: &str, file: &str) -> Result<Scenario, S
 fn toml_error(text: &str, file: &str, e: &toml::de::Error) -> ScenarioError {
     // toml's message already names the key ("unknown field `foo`, expected one of ...").
     let message = e.message().trim().to_string();
-    let field = spans::unknown_field_name(&message).unwrap_or_else(|| "(syntax)".into());
-    let line = e
-        .span()
-        .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1)
-        .or_else(|| {
-            // Without spans (a table built in memory), find the unknown key by name.
-            text.lines()
-                .position(|l| {
-                    l.trim_start().starts_with(&format!("{field} "))
-                        || l.trim_start().starts_with(&format!("{field}="))
-                })
-                .map(|n| n + 1)
-        });
-    let field = match (field.as_str(), line) {
-        ("(syntax)", Some(n)) => spans::field_at_line(text, n).unwrap_or(field),
-        _ => field,
+    let unknown = spans::unknown_field_name(&message);
+    let (field, line) = match (e.span(), unknown) {
+        (Some(span), Some(name)) => (name, Some(spans::line_of(text, span.start))),
+        (Some(span), None) => (
+            spans::field_at(text, span.start).unwrap_or_else(|| "(syntax)".into()),
+            Some(spans::line_of(text, span.start)),
+        ),
+        // Without spans (a table built in memory), find the unknown key by name.
+        (None, Some(name)) => {
+            let line = spans::line_of_key(text, &name);
+            (name, line)
+        }
+        (None, None) => ("(syntax)".into(), None),
     };
     ScenarioError {
         file: file.to_string(),

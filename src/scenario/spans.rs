@@ -1,103 +1,203 @@
-//! Where in a scenario file a field is written: the 1-based line of a dotted field path,
-//! for error messages.
+//! Where in a scenario file a field is written, for error messages: the 1-based line of a
+//! dotted field path ([`locate_line`]), and the field whose value an error points into
+//! ([`field_at`]). Both read the spans `toml_edit`'s parser keeps, so tables, arrays of
+//! tables, inline tables and dotted keys are found exactly as TOML defines them.
 
-/// Dotted path of the `key = value` on 1-based line `n`: the key, under the table header
-/// above it (e.g. `scenario.horizon_days`).
-pub(super) fn field_at_line(text: &str, n: usize) -> Option<String> {
-    let lines: Vec<&str> = text.lines().collect();
-    let (key, _) = lines.get(n.checked_sub(1)?)?.split_once('=')?;
-    let key = key.trim();
-    let header = lines[..n - 1]
-        .iter()
-        .rev()
-        .map(|l| l.trim())
-        .find(|l| l.starts_with('['))
-        .map(|l| {
-            l.split('#')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .trim_matches(|c| c == '[' || c == ']')
-                .to_string()
-        });
-    Some(match header {
-        Some(h) if !h.is_empty() => format!("{h}.{key}"),
-        _ => key.to_string(),
-    })
+use super::keys::{parse_key, Segment};
+use toml_edit::{ImDocument, Item, Table, Value};
+
+/// 1-based line of byte `offset` of `text`.
+pub(super) fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
+/// A place in the document that a path can go on from.
+#[derive(Clone, Copy)]
+enum Node<'a> {
+    Table(&'a Table),
+    Item(&'a Item),
+    Value(&'a Value),
+}
+
+impl<'a> Node<'a> {
+    /// The value of `key` in this table (and the span of the key).
+    fn key(self, key: &str) -> Option<(Node<'a>, Option<std::ops::Range<usize>>)> {
+        let (k, item) = match self {
+            Node::Table(t) | Node::Item(Item::Table(t)) => t.get_key_value(key)?,
+            Node::Item(Item::Value(Value::InlineTable(t))) | Node::Value(Value::InlineTable(t)) => {
+                t.get_key_value(key)?
+            }
+            _ => return None,
+        };
+        Some((Node::Item(item), k.span()))
+    }
+
+    /// Element `i` of this array or array of tables (and its span).
+    fn index(self, i: usize) -> Option<(Node<'a>, Option<std::ops::Range<usize>>)> {
+        match self {
+            Node::Item(Item::ArrayOfTables(a)) => {
+                let t = a.get(i)?;
+                Some((Node::Table(t), t.span()))
+            }
+            Node::Item(Item::Value(Value::Array(a))) | Node::Value(Value::Array(a)) => {
+                let v = a.get(i)?;
+                Some((Node::Value(v), v.span()))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// 1-based line of a dotted field path (`market.jumps.rate`, `vesting[1].amount`,
+/// `emission.yearly[3]`) in `text`: the line of its key, or of the array element. `None` when
+/// the file does not write that field (a default) or is not valid TOML.
+pub fn locate_line(text: &str, field: &str) -> Option<usize> {
+    let doc = ImDocument::parse(text).ok()?;
+    let mut node = Node::Table(doc.as_table());
+    let mut span = None;
+    for seg in parse_key(field).ok()? {
+        let (next, s) = match seg {
+            Segment::Key(k) => node.key(&k)?,
+            Segment::Index(i) => node.index(i)?,
+        };
+        node = next;
+        span = s;
+    }
+    span.map(|s| line_of(text, s.start))
+}
+
+/// 1-based line of the first key named `name`, in document order.
+pub fn line_of_key(text: &str, name: &str) -> Option<usize> {
+    fn find(t: &Table, name: &str) -> Option<usize> {
+        for (k, item) in t.iter() {
+            if k == name {
+                return t.key(k)?.span().map(|s| s.start);
+            }
+            let found = match item {
+                Item::Table(t) => find(t, name),
+                Item::ArrayOfTables(a) => a.iter().find_map(|t| find(t, name)),
+                _ => None,
+            };
+            if found.is_some() {
+                return found;
+            }
+        }
+        None
+    }
+    let doc = ImDocument::parse(text).ok()?;
+    find(doc.as_table(), name).map(|at| line_of(text, at))
+}
+
+/// The dotted path (`scenario.horizon_days`, `vesting[1].amount`, `market.jumps.rate`) of the
+/// field whose value spans byte `offset` of `text` (the innermost, for inline tables and
+/// arrays); `None` when the offset is not inside a value (a table header, a comment) or the
+/// text is not valid TOML.
+pub fn field_at(text: &str, offset: usize) -> Option<String> {
+    fn in_value(v: &Value, path: String, at: usize) -> Option<String> {
+        let inner = match v {
+            Value::InlineTable(t) => t
+                .iter()
+                .find_map(|(k, v)| in_value(v, format!("{path}.{k}"), at)),
+            Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| in_value(v, format!("{path}[{i}]"), at)),
+            _ => None,
+        };
+        inner.or_else(|| v.span().filter(|s| s.contains(&at)).map(|_| path))
+    }
+    fn in_item(item: &Item, path: String, at: usize) -> Option<String> {
+        match item {
+            Item::Value(v) => in_value(v, path, at),
+            Item::Table(t) => in_table(t, &path, at),
+            Item::ArrayOfTables(a) => a
+                .iter()
+                .enumerate()
+                .find_map(|(i, t)| in_table(t, &format!("{path}[{i}]"), at)),
+            Item::None => None,
+        }
+    }
+    fn in_table(t: &Table, prefix: &str, at: usize) -> Option<String> {
+        t.iter().find_map(|(k, item)| {
+            let path = if prefix.is_empty() {
+                k.to_string()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            in_item(item, path, at)
+        })
+    }
+    let doc = ImDocument::parse(text).ok()?;
+    in_table(doc.as_table(), "", offset)
+}
+
+/// The field an "unknown field `x`" message of serde names.
 pub(super) fn unknown_field_name(message: &str) -> Option<String> {
     let rest = message.strip_prefix("unknown field `")?;
     Some(rest.split('`').next()?.to_string())
 }
 
-/// Best-effort line of a dotted field path (`market.jumps.rate`, `vesting[1].amount`):
-/// finds the table header, then the key inside it. Only used to help the reader.
-pub fn locate_line(text: &str, field: &str) -> Option<usize> {
-    let parts: Vec<&str> = field.split('.').collect();
-    let (table_parts, key) = parts.split_at(parts.len().saturating_sub(1));
-    let key = key.first()?;
-    let key = key.split('[').next()?;
-    // Table name and array index, e.g. "vesting[1]" -> ("vesting", Some(1)).
-    let mut header = String::new();
-    let mut index: Option<usize> = None;
-    for p in table_parts {
-        let (name, idx) = match p.split_once('[') {
-            Some((n, i)) => (n, i.trim_end_matches(']').parse().ok()),
-            None => (*p, None),
-        };
-        if !header.is_empty() {
-            header.push('.');
-        }
-        header.push_str(name);
-        index = idx.or(index);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = "\
+[scenario]
+name = \"x\"   # a comment
+horizon_days = 30
+
+[market]
+jumps = { rate = 4.0, mean = -0.1 }
+volatility = 0.8
+
+[emission]
+yearly = [
+  1.0,
+  2.0,
+]
+
+[[vesting]]
+amount = 1.0
+
+[[vesting]]
+amount = 2.0
+cliff_days = 10
+";
+
+    #[test]
+    fn fields_are_found_on_their_lines() {
+        assert_eq!(locate_line(TEXT, "scenario.horizon_days"), Some(3));
+        assert_eq!(locate_line(TEXT, "market.volatility"), Some(7));
+        assert_eq!(locate_line(TEXT, "market.jumps.mean"), Some(6));
+        assert_eq!(locate_line(TEXT, "emission.yearly"), Some(10));
+        assert_eq!(locate_line(TEXT, "emission.yearly[1]"), Some(12));
+        assert_eq!(locate_line(TEXT, "vesting[1].cliff_days"), Some(20));
+        assert_eq!(locate_line(TEXT, "vesting[0].cliff_days"), None);
+        assert_eq!(locate_line(TEXT, "market.depth"), None);
+        assert_eq!(locate_line("not = [toml", "not"), None);
+        assert_eq!(line_of_key(TEXT, "cliff_days"), Some(20));
     }
-    let mut in_table = header.is_empty();
-    let mut seen = 0usize;
-    let mut inline_parent: Option<usize> = None;
-    for (n, raw) in text.lines().enumerate() {
-        let line = raw.trim();
-        if line.starts_with('[') {
-            let name = line.trim_matches(|c| c == '[' || c == ']').trim();
-            let name = name
-                .split('#')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .trim_end_matches(']');
-            in_table = if name == header {
-                let hit = index.is_none_or(|i| i == seen);
-                if line.starts_with("[[") {
-                    seen += 1;
-                }
-                hit
-            } else {
-                false
-            };
-            // An inline table `jumps = { ... }` lives under its parent table.
-            if !in_table && !header.is_empty() {
-                if let Some((parent, child)) = header.rsplit_once('.') {
-                    if name == parent {
-                        inline_parent = Some(n);
-                        let _ = child;
-                    } else {
-                        inline_parent = None;
-                    }
-                }
-            }
-            continue;
-        }
-        let lhs = line.split('=').next().unwrap_or("").trim();
-        if in_table && lhs == key {
-            return Some(n + 1);
-        }
-        if inline_parent.is_some() {
-            if let Some((_, child)) = header.rsplit_once('.') {
-                if lhs == child && line.contains(key) {
-                    return Some(n + 1);
-                }
-            }
-        }
+
+    #[test]
+    fn errors_are_traced_to_their_field() {
+        let at = |needle: &str| TEXT.find(needle).unwrap();
+        assert_eq!(
+            field_at(TEXT, at("30")).as_deref(),
+            Some("scenario.horizon_days")
+        );
+        assert_eq!(
+            field_at(TEXT, at("-0.1")).as_deref(),
+            Some("market.jumps.mean")
+        );
+        assert_eq!(
+            field_at(TEXT, at("2.0,")).as_deref(),
+            Some("emission.yearly[1]")
+        );
+        assert_eq!(
+            field_at(TEXT, at("10\n")).as_deref(),
+            Some("vesting[1].cliff_days")
+        );
+        assert_eq!(field_at(TEXT, at("[market]")), None);
+        assert_eq!(field_at(TEXT, at("# a comment")), None);
     }
-    None
 }

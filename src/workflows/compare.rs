@@ -716,12 +716,7 @@ mod tests {
         }
         let batch = comparison_batch(&[r]).unwrap();
         assert_eq!(batch.num_rows(), 1);
-        let names: Vec<String> = batch
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
+        let names = crate::output::parquet::column_names(&batch);
         assert_eq!(names, comparison_columns());
     }
 

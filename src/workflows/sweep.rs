@@ -228,22 +228,17 @@ pub fn expand(base: &Scenario, file: &str) -> Result<(Vec<Axis>, Vec<Point>), Sw
             .map(|(a, &i)| (a.key.clone(), a.values[i].clone()))
             .collect();
         let mut t = table.clone();
-        let mut set_error = None;
-        for (k, v) in &values {
-            if let Err(e) = set_key(&mut t, k, v.clone()) {
-                set_error = Some(e);
-                break;
-            }
-        }
-        let text = format!(
-            "# Sweep point {index} of {n} of {file}: {}\n# (the base scenario with every default written out and the swept keys set)\n{}",
-            describe(&values),
-            to_toml(&t)
-        );
-        let result = match set_error {
-            Some(e) => Err(e),
-            None => scenario::from_table(t, &text, file).map_err(|e| problems_text(&e)),
-        };
+        let result = values
+            .iter()
+            .try_for_each(|(k, v)| set_key(&mut t, k, v.clone()))
+            .and_then(|()| to_toml(&t))
+            .and_then(|body| {
+                let text = format!(
+                    "# Sweep point {index} of {n} of {file}: {}\n# (the base scenario with every default written out and the swept keys set)\n{body}",
+                    describe(&values),
+                );
+                scenario::from_table(t, &text, file).map_err(|e| problems_text(&e))
+            });
         match result {
             Ok(mut s) => {
                 if !values.iter().any(|(k, _)| k == "scenario.paths") {
@@ -593,12 +588,7 @@ amount = 10.0
             .collect();
         let b = sweep_batch(&axes, &points, &summaries).unwrap();
         assert_eq!(b.num_rows(), 6);
-        let names: Vec<String> = b
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
+        let names = crate::output::parquet::column_names(&b);
         assert_eq!(
             &names[..4],
             ["point", "market.volatility", "burn.fraction", "scenario"]

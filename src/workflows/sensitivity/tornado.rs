@@ -201,12 +201,7 @@ mod tests {
         assert_eq!(effects[2].effect_cvar95, 1.0 - 0.0);
         let batch = tornado_batch(&effects).unwrap();
         assert_eq!(batch.num_rows(), 3);
-        let names: Vec<String> = batch
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
+        let names = crate::output::parquet::column_names(&batch);
         assert_eq!(names, TORNADO_COLUMNS);
     }
 }
