@@ -276,7 +276,7 @@ pub fn poisson_inversion_lanes<const N: usize>(
 mod tests {
     use super::*;
 
-    /// Parses shared/reference/philox4x32_10_kat.txt (kept in sync as tests/data copy).
+    /// The Random123 known-answer vectors of Philox4x32-10 (tests/data/philox4x32_10_kat.txt).
     #[test]
     fn philox_known_answers() {
         let kat = include_str!("../tests/data/philox4x32_10_kat.txt");

@@ -19,10 +19,13 @@ pub fn esc(s: &str) -> String {
     out
 }
 
+/// What a table shows where a figure is absent or not a number.
+pub const DASH: &str = "–";
+
 /// Non-finite values as text: "–" for NaN, "∞" / "−∞" for infinities; None when finite.
 pub fn non_finite_text(v: f64) -> Option<String> {
     if v.is_nan() {
-        Some("–".to_string())
+        Some(DASH.to_string())
     } else if v.is_infinite() {
         Some(if v > 0.0 { "∞" } else { "−∞" }.to_string())
     } else {

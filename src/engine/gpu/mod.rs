@@ -1,76 +1,22 @@
-//! The GPU engine: the model of `src/model/step.rs` in WGSL (`shaders/simulate.wgsl`, one path
-//! per invocation, f32 state), run through wgpu, reduced on the GPU into per-report-row
-//! histograms and moments, and merged on the host into the same [`Accumulator`] the CPU engine
-//! fills.
+//! The GPU engine: the model of `src/model/step.rs` in WGSL (`shaders/simulate.wgsl`, one
+//! path per invocation, f32 state, the same numbered sections), run through wgpu, reduced on
+//! the GPU into per-report-row histograms and moments, and merged on the host into the same
+//! [`Accumulator`](crate::measure::Accumulator) the CPU engine fills.
 //!
-//! # Same numbers as the CPU
-//!
-//! Same Philox words (counter = path, step, stream, path high word), all four used as step.rs
-//! uses them. Discrete decisions (regime switches, Poisson jump counts) compare the raw word with
-//! integer thresholds the host derives in f64 from the CPU's own comparisons
-//! ([`layout::words_below`], [`layout::poisson_thresholds`]), so they are exactly the CPU's.
-//! Box-Muller uses the whole 32-bit word for ln u and the CPU's exact quadrant reduction for the
-//! angle, so normals agree to ~4e-6. The rest is f32 arithmetic; tests/gpu.rs states the
-//! per-path and aggregate tolerances with the measured errors.
-//!
-//! # What comes back from the GPU
-//!
-//! Per (report row, metric): a dense histogram over the absolute bucket indices of
-//! [`stats::bucket_index`](crate::stats::bucket_index) (all `MIN_INDEX..=MAX_INDEX`, both signs,
-//! plus zero, above-range and non-finite slots; u32 counts filled with `atomicAdd`, one atomic
-//! per workgroup when its 64 paths share a bucket). The index is computed in f32, so a value
-//! within ~1e-6 (relative) of a bucket boundary can land in the neighbouring bucket: a quantile
-//! then moves by one bucket (the histogram's 0.5% accuracy becomes ~1%), counts never change.
-//! Moments: count / mean / M2 / min / max of the finite values, reduced over each workgroup
-//! in workgroup memory (f32), folded by the `fold` entry point into 64 lanes per (row,
-//! metric) with Chan's formula, and merged by the host in f64 into [`Moments`]. Per path: the
-//! final state (128 bytes), from which the host builds the [`PathRecord`] with the CPU's own
-//! [`PathRecord::from_state`]. Row 0 (day 0) is the same for every path and is added on the
-//! host from `PathState::initial` in f64.
-//!
-//! # Memory and time bounds ([`Plan`], [`Budgets`])
-//!
-//! The work is cut four ways, each bounded independently of the run size:
-//! - *passes* of at most [`STATE_BUDGET`] / 128 B paths (2,097,152; 1,048,576 under
-//!   lavapipe's 128 MiB binding limit): the `states` buffer;
-//! - *row blocks* of at most [`HIST_BUDGET`] / 663,456 B report rows (202): the `hist` and
-//!   `block_moments` buffers, cleared per (pass, block) and read back;
-//! - *chunks* of paths per dispatch, bounded by [`PARTIAL_BUDGET`] (240 B of workgroup partials
-//!   per 64 paths), by the grid limits (2-D grids of at most
-//!   `max_compute_workgroups_per_dimension` per side) and by the path-step budget;
-//! - *dispatches* that end at every report row (the workgroup reduction needs barriers, which
-//!   inside the step loop cost lavapipe 4x) or after [`DISPATCH_PATH_STEPS`] /
-//!   [`DISPATCH_PATH_STEPS_SOFTWARE`] path-steps; up to 1,024 of them go in one submission of
-//!   about that many path-steps, which is one timed wait.
-//!
-//! So GPU memory is at most `2 (STATE_BUDGET + HIST_BUDGET) + PARTIAL_BUDGET` plus a few MB
-//! (the factor 2: host-visible staging copies), 781 MiB on a large GPU and 521 MiB on lavapipe,
-//! for any path count and horizon: 10M paths x 3,650 daily steps with weekly rows run as 5 (10 on
-//! lavapipe) passes of 3 row blocks. Host memory beyond the staging buffers is the per-path
-//! records the engine contract returns (`EngineOutput::records`, as for the CPU engine).
-//!
-//! # Adapter selection
-//!
-//! `WGPU_BACKEND` restricts the backends (via `InstanceDescriptor::..._from_env`) and
-//! `WGPU_ADAPTER_NAME` (case-insensitive substring, as in `wgpu::util::
-//! initialize_adapter_from_env`, which panics instead of reporting) the adapter names. Among
-//! the remaining adapters a discrete GPU is preferred, then integrated, then virtual.
-//! [`Selection::Auto`] (`--backend auto`) takes only those real GPUs and otherwise reports
-//! `None` (the caller runs the CPU engine); [`Selection::Any`] (`--backend gpu`) also accepts
-//! software adapters (llvmpipe / lavapipe, `DeviceType::Cpu`) and fails with
-//! [`GpuError::NoAdapter`] when there is none. The device is opened with the adapter's own
-//! limits (large storage buffers) and cached for the process.
-//!
-//! # Failure
-//!
-//! Every wait on the GPU has a timeout ([`timeout`]; `TOKENRISK_GPU_TIMEOUT_S`), device loss is
-//! caught by a callback and validation errors by an error scope or handler: all become
-//! [`GpuError`]s, never hangs or panics. A context that failed is dropped from the cache.
-//!
-//! [`Accumulator`]: crate::measure::Accumulator
-//! [`Moments`]: crate::stats::Moments
-//! [`PathRecord`]: crate::model::PathRecord
-//! [`PathRecord::from_state`]: crate::model::PathRecord::from_state
+//! - Same numbers as the CPU: the same Philox words; discrete decisions (regime switches,
+//!   Poisson counts) compare raw words with integer thresholds derived on the host from the
+//!   CPU's own comparisons ([`layout::words_below`], [`layout::poisson_thresholds`]); the
+//!   per-path records are built by the CPU's own `PathRecord::from_state`. The rest is f32;
+//!   `tests/gpu.rs` states the tolerances.
+//! - Bounded memory and time whatever the run's size ([`Plan`], [`Budgets`]): paths in
+//!   passes, report rows in blocks, dispatches that end at every report row or after a
+//!   budget of path-steps, submissions that are each one timed wait
+//!   (`docs/ARCHITECTURE.md`, "The GPU engine").
+//! - Adapters: `WGPU_BACKEND` and `WGPU_ADAPTER_NAME` filter them; [`Selection::Auto`]
+//!   (`--backend auto`) takes only hardware GPUs, [`Selection::Any`] (`--backend gpu`)
+//!   software adapters too. The device is cached for the process.
+//! - Failure: every wait has a timeout ([`timeout`]), device loss and validation errors are
+//!   caught; all become [`GpuError`]s, never hangs or panics.
 
 pub mod layout;
 mod run;

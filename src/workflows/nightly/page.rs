@@ -69,33 +69,8 @@ enum DeltaKind {
     Relative,
 }
 
-const STYLE: &str = r#"
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2em; color: #1b1f24; }
-h1 { font-size: 1.5em; margin-bottom: 0.2em; }
-p.sub { color: #57606a; margin-top: 0; }
-table { border-collapse: collapse; margin-top: 1em; }
-th, td { border-bottom: 1px solid #d0d7de; padding: 0.45em 0.8em; text-align: right; vertical-align: top; }
-th { background: #f6f8fa; font-weight: 600; }
-td.name, th.name { text-align: left; }
-td.name small { color: #57606a; display: block; max-width: 28em; white-space: normal; }
-td.status { text-align: left; max-width: 30em; }
-tr.alert td { background: #fff1e5; }
-tr.alert td.status { color: #9a3412; font-weight: 600; }
-tr.failed td { background: #ffebe9; }
-tr.failed td.status { color: #a40e26; font-weight: 600; white-space: pre-wrap; font-family: ui-monospace, monospace; font-size: 0.85em; }
-.ci { color: #57606a; font-size: 0.85em; display: block; white-space: nowrap; }
-td.status .ci { white-space: normal; }
-.delta { display: block; font-size: 0.85em; }
-.delta.worse { color: #cf222e; }
-.delta.better { color: #1a7f37; }
-.delta.same, .delta.new, .delta.na { color: #57606a; }
-.sig { font-weight: 700; }
-.badge { display: inline-block; padding: 0.1em 0.6em; border-radius: 1em; font-weight: 600; }
-.badge.clear { background: #dafbe1; color: #1a7f37; }
-.badge.alerts { background: #fff1e5; color: #9a3412; }
-.badge.failures { background: #ffebe9; color: #a40e26; }
-footer { margin-top: 2em; color: #57606a; font-size: 0.85em; }
-"#;
+/// The page's style sheet.
+const STYLE: &str = include_str!("nightly.css");
 
 /// The night's self-contained `index.html`.
 pub fn render_index(night: &Night) -> String {

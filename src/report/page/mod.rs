@@ -1,0 +1,291 @@
+//! HTML assembly: the report page of one run (header, key figures, summary table with
+//! intervals and standard errors, charts over time and at the horizon, optional sweep /
+//! comparison / tornado sections, any other table, the scenario as run) and the index
+//! page of a folder of runs.
+//!
+//! Parts: [`summary`] (cards and the summary table), [`charts`] (over time and at the
+//! horizon), [`extras`] (other tables); the style sheet is `report.css`.
+//!
+//! Invariants:
+//! - The page is self-contained: inline CSS and SVG, no script, no external resource.
+//! - Every text that comes from the data (names, descriptions, table cells, the TOML) is
+//!   escaped; numbers go through the formatters of [`super::format`], so no "NaN" appears.
+//! - A table or column the page does not know is shown as a plain table, never an error.
+
+mod charts;
+mod extras;
+mod summary;
+
+pub use extras::table_html;
+
+use super::data::{Extra, RunData, Table};
+use super::format::{esc, fmt_int, fmt_pct, fmt_si, fmt_sig, DASH};
+use charts::{at_horizon, over_time};
+use extras::extras;
+use std::fmt::Write;
+use summary::{cards, price_change, summary_table, Sum};
+
+/// Rows of a table shown in full before it is cut (with a note).
+pub const MAX_TABLE_ROWS: usize = 500;
+
+/// The page's style sheet.
+const CSS: &str = include_str!("../report.css");
+
+fn section(out: &mut String, id: &str, title: &str) {
+    let _ = write!(out, r#"<section id="{}"><h2>{}</h2>"#, esc(id), esc(title));
+}
+
+fn figure(out: &mut String, svg: &str, caption: &str) {
+    let _ = write!(out, "<figure>{svg}");
+    if !caption.is_empty() {
+        let _ = write!(out, "<figcaption>{}</figcaption>", esc(caption));
+    }
+    out.push_str("</figure>");
+}
+
+/// A document around `body`.
+fn document(title: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <meta name=\"generator\" content=\"tokenrisk {}\">\n<title>{}</title>\n<style>{CSS}</style>\n\
+         </head>\n<body>\n{body}\n<footer>Written by tokenrisk {} (<code>tokenrisk report</code>) \
+         from the run's Parquet files. Quantiles are lower sample quantiles read from \
+         log-bucketed histograms (within 0.5% relative); standard errors are Monte Carlo \
+         standard errors; VaR and CVaR are positive losses. Number suffixes: k = 10^3, \
+         M = 10^6, B = 10^9, T = 10^12; 5e-3 = 0.005.</footer>\n</body>\n</html>\n",
+        env!("CARGO_PKG_VERSION"),
+        esc(title),
+        env!("CARGO_PKG_VERSION"),
+    )
+}
+
+fn header(out: &mut String, run: &RunData, name: &str) {
+    let meta = &run.summary.metadata;
+    let s = Sum { t: &run.summary };
+    let _ = write!(
+        out,
+        r#"<header><div class="kicker">tokenrisk risk report</div><h1>{}</h1>"#,
+        esc(name)
+    );
+    let toml = meta.get("tokenrisk.scenario_toml");
+    let scenario = toml.map(|t| crate::scenario::parse(t, "tokenrisk.scenario_toml"));
+    match &scenario {
+        Some(Ok(sc)) if !sc.scenario.description.is_empty() => {
+            let _ = write!(
+                out,
+                r#"<p class="desc">{}</p>"#,
+                esc(&sc.scenario.description)
+            );
+        }
+        Some(Ok(_)) => {}
+        Some(Err(e)) => {
+            let _ = write!(
+                out,
+                r#"<p class="warn">The scenario stored with the run does not parse with this version: {}</p>"#,
+                esc(&e.to_string())
+            );
+        }
+        None => out.push_str(
+            r#"<p class="warn">No scenario TOML in the metadata of summary.parquet.</p>"#,
+        ),
+    }
+    let m = run.manifest.as_ref();
+    let mut items: Vec<(&str, String)> = Vec::new();
+    let paths = s
+        .get("paths")
+        .or_else(|| meta.get("tokenrisk.paths").and_then(|p| p.parse().ok()))
+        .or(m.map(|m| m.provenance.paths as f64));
+    items.push(("Paths", paths.map_or(DASH.into(), fmt_int)));
+    let steps = match &scenario {
+        Some(Ok(sc)) => format!(
+            " (steps of {} day{}, reported every {} days)",
+            sc.scenario.step_days,
+            if sc.scenario.step_days == 1 { "" } else { "s" },
+            sc.scenario.report_every
+        ),
+        _ => String::new(),
+    };
+    items.push((
+        "Horizon",
+        s.get("horizon_days")
+            .map_or(DASH.into(), |h| format!("{} days{steps}", fmt_int(h))),
+    ));
+    // The seed is an identifier: printed exactly, without separators.
+    let seed = meta
+        .get("tokenrisk.seed")
+        .cloned()
+        .or_else(|| s.get("seed").map(|v| format!("{v:.0}")))
+        .or(m.map(|m| m.provenance.seed.to_string()))
+        .unwrap_or_else(|| DASH.into());
+    items.push(("Seed", seed));
+    let engine = meta
+        .get("tokenrisk.engine")
+        .cloned()
+        .or_else(|| run.summary.text_at("backend", 0).map(str::to_string))
+        .or(m.map(|m| m.backend.clone()))
+        .unwrap_or_else(|| DASH.into());
+    let device = meta
+        .get("tokenrisk.device")
+        .cloned()
+        .or_else(|| run.summary.text_at("device", 0).map(str::to_string))
+        .or(m.map(|m| m.device.clone()))
+        .unwrap_or_default();
+    items.push((
+        "Engine",
+        if device.is_empty() {
+            engine
+        } else {
+            format!("{engine} ({device})")
+        },
+    ));
+    items.push((
+        "Run started",
+        m.map_or("unknown (no manifest.json)".into(), |m| {
+            m.started_at.replacen('T', " ", 1).replace('Z', " UTC")
+        }),
+    ));
+    if let Some(secs) = s.get("simulate_seconds") {
+        let rate = s
+            .get("path_steps_per_s")
+            .map_or(String::new(), |r| format!(", {} path-steps/s", fmt_si(r)));
+        items.push(("Simulated in", format!("{} s{rate}", fmt_sig(secs, 3))));
+    }
+    let version = meta
+        .get("tokenrisk.version")
+        .or(m.map(|m| &m.provenance.tokenrisk_version))
+        .cloned()
+        .unwrap_or_else(|| DASH.into());
+    let model = meta
+        .get("tokenrisk.model_version")
+        .or(m.map(|m| &m.provenance.model_version))
+        .cloned()
+        .unwrap_or_else(|| DASH.into());
+    items.push(("Versions", format!("tokenrisk {version}, model {model}")));
+    if let Some(m) = m {
+        items.push((
+            "Scenario SHA-256",
+            m.provenance.scenario_sha256.chars().take(16).collect(),
+        ));
+    }
+    items.push(("Run folder", run.dir.display().to_string()));
+    out.push_str(r#"<dl class="meta">"#);
+    for (k, v) in items {
+        let _ = write!(out, "<dt>{}</dt><dd>{}</dd>", esc(k), esc(&v));
+    }
+    out.push_str("</dl></header>");
+}
+
+fn scenario_source(out: &mut String, run: &RunData) {
+    if let Some(toml) = run.summary.metadata.get("tokenrisk.scenario_toml") {
+        section(out, "scenario", "Scenario as run");
+        let _ = write!(
+            out,
+            "<details><summary>Show the scenario TOML ({} lines)</summary><pre>{}</pre></details></section>",
+            toml.lines().count(),
+            esc(toml)
+        );
+    }
+}
+
+/// The report page of one run.
+pub fn run_page(run: &RunData) -> String {
+    let name = run
+        .summary
+        .text_at("scenario", 0)
+        .map(str::to_string)
+        .or_else(|| run.summary.metadata.get("tokenrisk.scenario").cloned())
+        .unwrap_or_else(|| {
+            run.dir
+                .file_name()
+                .map_or("run".into(), |n| n.to_string_lossy().into_owned())
+        });
+    let mut body = String::new();
+    header(&mut body, run, &name);
+    section(&mut body, "key-figures", "Key figures");
+    body.push_str(&cards(run));
+    body.push_str("</section>");
+    section(&mut body, "summary", "Summary");
+    if run.summary.rows == 0 {
+        body.push_str(r#"<p class="warn">summary.parquet has no rows.</p>"#);
+    } else {
+        body.push_str(&summary_table(run));
+    }
+    body.push_str("</section>");
+    over_time(&mut body, run, Some(&name));
+    at_horizon(&mut body, run);
+    if run.summary.rows > 1 {
+        section(&mut body, "summary-rows", "All summary rows");
+        let _ = write!(
+            body,
+            r#"<p class="note">summary.parquet holds {} rows; the figures above are those of the first.</p>"#,
+            fmt_int(run.summary.rows as f64)
+        );
+        body.push_str(&table_html(&run.summary));
+        body.push_str("</section>");
+    }
+    extras(&mut body, &run.extras);
+    scenario_source(&mut body, run);
+    document(&format!("{name}: tokenrisk report"), &body)
+}
+
+/// The index page of a folder of runs: a table of their key figures with links to their
+/// reports, and the folder's own tables (comparison, sweep, tornado, others).
+pub fn index_page(
+    dir_name: &str,
+    runs: &[(String, String, Option<Table>)],
+    own: &[Extra],
+) -> String {
+    let mut body = String::new();
+    let lead = match runs.len() {
+        0 => "Tables in this folder.".to_string(),
+        1 => "1 run in this folder.".to_string(),
+        n => format!("{n} runs in this folder."),
+    };
+    let _ = write!(
+        body,
+        r#"<header><div class="kicker">tokenrisk risk report</div><h1>{}</h1><p class="desc">{}</p></header>"#,
+        esc(dir_name),
+        esc(&lead)
+    );
+    if !runs.is_empty() {
+        section(&mut body, "runs", "Runs");
+        body.push_str(
+            r#"<div class="scroll"><table class="data"><thead><tr><th>run</th><th>P(spiral)</th><th>95% CI</th><th>95% VaR, price change</th><th>emissions-to-revenue, median</th><th>final price, median</th></tr></thead><tbody>"#,
+        );
+    }
+    for (name, link, summary) in runs {
+        let cells: [String; 5] = match summary {
+            Some(t) => {
+                let s = Sum { t };
+                [
+                    s.pct("p_spiral"),
+                    match (s.get("p_spiral_lo"), s.get("p_spiral_hi")) {
+                        (Some(a), Some(b)) => format!("{} to {}", fmt_pct(a), fmt_pct(b)),
+                        _ => DASH.into(),
+                    },
+                    s.get("var95_return").map_or(DASH.into(), price_change),
+                    s.sig("er_ratio_p50", 4),
+                    s.get("final_price_p50")
+                        .map_or(DASH.into(), |v| format!("{} USD", fmt_sig(v, 4))),
+                ]
+            }
+            None => Default::default(),
+        };
+        let _ = write!(
+            body,
+            r#"<tr><td><a href="{}">{}</a></td>"#,
+            esc(link),
+            esc(name)
+        );
+        for c in cells {
+            let _ = write!(body, r#"<td class="n">{}</td>"#, esc(&c));
+        }
+        body.push_str("</tr>");
+    }
+    if !runs.is_empty() {
+        body.push_str("</tbody></table></div></section>");
+    }
+    extras(&mut body, own);
+    document(&format!("{dir_name}: tokenrisk report"), &body)
+}

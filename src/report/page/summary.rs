@@ -1,0 +1,404 @@
+//! The key-figure cards and the summary table: every figure with its interval or standard
+//! error, and whether it is exact or read from a histogram.
+
+use crate::report::data::{RunData, Table};
+use crate::report::format::{
+    esc, fmt_fraction_fine, fmt_int, fmt_pct, fmt_pct_fine, fmt_si, fmt_sig, DASH,
+};
+use crate::stats::{wilson_interval, Z95};
+use std::fmt::Write;
+
+/// One row of the summary table.
+pub(super) struct Row {
+    figure: String,
+    estimate: String,
+    interval: String,
+    se: String,
+    meaning: String,
+}
+
+pub(super) fn row(
+    figure: impl Into<String>,
+    estimate: String,
+    interval: String,
+    se: String,
+    meaning: impl Into<String>,
+) -> Row {
+    Row {
+        figure: figure.into(),
+        estimate,
+        interval,
+        se,
+        meaning: meaning.into(),
+    }
+}
+
+/// Reads figures of the first summary row.
+pub(super) struct Sum<'a> {
+    pub(super) t: &'a Table,
+}
+
+impl Sum<'_> {
+    pub(super) fn get(&self, name: &str) -> Option<f64> {
+        self.t.f64_at(name, 0).filter(|v| !v.is_nan())
+    }
+    /// A number with `sig` significant digits, "–" when absent.
+    pub(super) fn sig(&self, name: &str, sig: usize) -> String {
+        self.get(name).map_or(DASH.into(), |v| fmt_sig(v, sig))
+    }
+    pub(super) fn pct(&self, name: &str) -> String {
+        self.get(name).map_or(DASH.into(), fmt_pct)
+    }
+    /// "p05 – p95" of a quantile family, formatted by `f`.
+    pub(super) fn range(&self, stem: &str, f: impl Fn(f64) -> String) -> String {
+        match (
+            self.get(&format!("{stem}_p05")),
+            self.get(&format!("{stem}_p95")),
+        ) {
+            (Some(a), Some(b)) => format!("p05–p95: {} to {}", f(a), f(b)),
+            _ => DASH.into(),
+        }
+    }
+}
+
+/// VaR levels present in the summary, as their column labels ("95", "99", "97_5").
+pub(super) fn var_labels(t: &Table) -> Vec<String> {
+    let mut v: Vec<(f64, String)> = t
+        .columns
+        .iter()
+        .filter_map(|c| {
+            let l = c.name.strip_prefix("var")?.strip_suffix("_return")?;
+            let level: f64 = l.replace('_', ".").parse().ok()?;
+            Some((level, l.to_string()))
+        })
+        .collect();
+    v.sort_by(|a, b| a.0.total_cmp(&b.0));
+    v.into_iter().map(|(_, l)| l).collect()
+}
+
+pub(super) fn level_text(label: &str) -> String {
+    format!("{}%", label.replace('_', "."))
+}
+
+/// The price move a log-return loss stands for: "price down 99.99%" (or "price up 2.78%"
+/// for a negative loss).
+pub(super) fn price_fall(loss: Option<f64>) -> String {
+    loss.map_or(String::new(), |l| {
+        let fall = 1.0 - (-l).exp();
+        if fall >= 0.0 {
+            format!("price down {}", fmt_pct_fine(fall))
+        } else {
+            format!("price up {}", fmt_pct_fine(-fall))
+        }
+    })
+}
+
+/// The price change a log-return loss stands for, signed: "−99.99%", "+2.78%".
+pub(super) fn price_change(loss: f64) -> String {
+    let change = (-loss).exp() - 1.0;
+    if change < 0.0 {
+        format!("−{}", fmt_pct_fine(-change))
+    } else {
+        format!("+{}", fmt_pct_fine(change))
+    }
+}
+
+/// The rows of the summary table, in groups (group title, rows).
+pub(super) fn summary_rows(run: &RunData) -> Vec<(String, Vec<Row>)> {
+    let s = Sum { t: &run.summary };
+    let horizon = s
+        .get("horizon_days")
+        .map_or("the horizon".to_string(), |h| format!("day {}", fmt_int(h)));
+    let mut groups = Vec::new();
+
+    let mut spiral = vec![row(
+        format!("P(spiral by {horizon})"),
+        s.pct("p_spiral"),
+        match (s.get("p_spiral_lo"), s.get("p_spiral_hi")) {
+            (Some(a), Some(b)) => format!("95% CI {} to {} (Wilson)", fmt_pct(a), fmt_pct(b)),
+            _ => DASH.into(),
+        },
+        s.pct("p_spiral_se"),
+        "share of paths that entered a demand spiral",
+    )];
+    let spiraled = s.get("p_spiral").is_some_and(|p| p > 0.0);
+    spiral.push(row(
+        "Time to spiral (day of onset)",
+        if spiraled {
+            s.get("spiral_day_p50").map_or(DASH.into(), fmt_int)
+        } else {
+            DASH.into()
+        },
+        if spiraled {
+            s.range("spiral_day", fmt_int)
+        } else {
+            DASH.into()
+        },
+        DASH.into(),
+        if spiraled {
+            format!(
+                "median day; mean {} (spiraled paths only)",
+                s.sig("spiral_day_mean", 4)
+            )
+        } else {
+            "no path spiraled".into()
+        },
+    ));
+    groups.push(("Demand spiral".to_string(), spiral));
+
+    let mut tail = Vec::new();
+    for l in var_labels(&run.summary) {
+        let lv = level_text(&l);
+        for (kind, what) in [("var", "VaR"), ("cvar", "CVaR")] {
+            let name = format!("{kind}{l}_return");
+            tail.push(row(
+                format!("{lv} {what} of the log-return"),
+                s.sig(&name, 4),
+                price_fall(s.get(&name)),
+                DASH.into(),
+                if kind == "var" {
+                    format!(
+                        "loss −ln(P_H/P_0) exceeded on {} of paths",
+                        level_text_rest(&l)
+                    )
+                } else {
+                    format!("mean loss over the worst {} of paths", level_text_rest(&l))
+                },
+            ));
+        }
+        for (kind, what) in [("var", "VaR"), ("cvar", "CVaR")] {
+            let name = format!("{kind}{l}_drawdown");
+            tail.push(row(
+                format!("{lv} {what} of the maximum drawdown"),
+                s.get(&name).map_or(DASH.into(), fmt_fraction_fine),
+                s.get(&name).map_or(String::new(), |d| {
+                    format!("price {} below its peak", fmt_pct_fine(d))
+                }),
+                DASH.into(),
+                if kind == "var" {
+                    format!("{lv} quantile of the largest fall from a running peak")
+                } else {
+                    format!("mean of the worst {} of drawdowns", level_text_rest(&l))
+                },
+            ));
+        }
+    }
+    tail.push(row(
+        "Log-return ln(P_H/P_0), mean",
+        s.sig("log_return_mean", 4),
+        mean_ci(s.get("log_return_mean"), s.get("log_return_se"), |v| {
+            fmt_sig(v, 4)
+        }),
+        s.sig("log_return_se", 3),
+        "",
+    ));
+    tail.push(row(
+        "Maximum drawdown, mean",
+        s.sig("max_drawdown_mean", 4),
+        mean_ci(s.get("max_drawdown_mean"), s.get("max_drawdown_se"), |v| {
+            fmt_sig(v, 4)
+        }),
+        s.sig("max_drawdown_se", 3),
+        "",
+    ));
+    groups.push((
+        "Price tail risk (VaR and CVaR are positive losses)".to_string(),
+        tail,
+    ));
+
+    let er = vec![
+        row(
+            "Emissions-to-revenue ratio, median",
+            s.sig("er_ratio_p50", 4),
+            s.range("er_ratio", |v| fmt_sig(v, 4)),
+            DASH.into(),
+            "per path: cumulative emission USD / cumulative revenue",
+        ),
+        row(
+            "Emissions-to-revenue ratio, mean",
+            s.sig("er_ratio_mean", 4),
+            mean_ci(s.get("er_ratio_mean"), s.get("er_ratio_se"), |v| {
+                fmt_sig(v, 4)
+            }),
+            s.sig("er_ratio_se", 3),
+            "",
+        ),
+        row(
+            "P(emissions-to-revenue > 1)",
+            s.pct("p_er_above_1"),
+            mean_ci(s.get("p_er_above_1"), s.get("p_er_above_1_se"), fmt_pct),
+            s.pct("p_er_above_1_se"),
+            "share of paths whose emissions outran revenue",
+        ),
+        breakeven_row(run, &s),
+    ];
+    groups.push(("Sustainability".to_string(), er));
+
+    let usd = |v: f64| format!("{} USD", fmt_sig(v, 4));
+    let mut price = vec![
+        row(
+            "Final price, median",
+            s.get("final_price_p50").map_or(DASH.into(), usd),
+            s.range("final_price", usd),
+            DASH.into(),
+            "",
+        ),
+        row(
+            "Final price, mean",
+            s.get("final_price_mean").map_or(DASH.into(), usd),
+            mean_ci(s.get("final_price_mean"), s.get("final_price_se"), usd),
+            s.get("final_price_se").map_or(DASH.into(), usd),
+            "",
+        ),
+        row(
+            "Final circulating supply, mean",
+            s.get("final_circulating_mean")
+                .map_or(DASH.into(), |v| format!("{} tokens", fmt_si(v))),
+            s.get("final_circulating_p50")
+                .map_or(DASH.into(), |v| format!("median {} tokens", fmt_si(v))),
+            DASH.into(),
+            "",
+        ),
+        row(
+            "Tokens minted / burned, mean",
+            format!(
+                "{} / {}",
+                s.get("minted_mean").map_or(DASH.into(), fmt_si),
+                s.get("burned_mean").map_or(DASH.into(), fmt_si)
+            ),
+            String::new(),
+            DASH.into(),
+            "over the horizon, per path",
+        ),
+    ];
+    if let Some(n) = s.get("nonfinite_paths").filter(|&n| n > 0.0) {
+        price.push(row(
+            "Paths with non-finite values",
+            fmt_int(n),
+            String::new(),
+            DASH.into(),
+            "excluded from histograms and means",
+        ));
+    }
+    groups.push(("Price and supply at the horizon".to_string(), price));
+    groups
+}
+
+/// "5%" for level label "95" (the tail beyond the level).
+pub(super) fn level_text_rest(label: &str) -> String {
+    let level: f64 = label.replace('_', ".").parse().unwrap_or(95.0);
+    format!("{}%", fmt_si(100.0 - level))
+}
+
+/// "95% CI a to b" for a mean and its standard error.
+pub(super) fn mean_ci(mean: Option<f64>, se: Option<f64>, f: impl Fn(f64) -> String) -> String {
+    match (mean, se) {
+        (Some(m), Some(se)) if m.is_finite() && se.is_finite() => {
+            format!("95% CI {} to {}", f(m - Z95 * se), f(m + Z95 * se))
+        }
+        _ => DASH.into(),
+    }
+}
+
+pub(super) fn breakeven_row(run: &RunData, s: &Sum) -> Row {
+    let p = s.get("p_breakeven");
+    let n = run.paths.paths;
+    let (interval, se) = match (run.paths.breakeven, p) {
+        (Some(k), _) if n > 0 => {
+            let (lo, hi) = wilson_interval(k.min(n), n, Z95);
+            let q = k as f64 / n as f64;
+            (
+                format!("95% CI {} to {} (Wilson)", fmt_pct(lo), fmt_pct(hi)),
+                fmt_pct((q * (1.0 - q) / n as f64).sqrt()),
+            )
+        }
+        _ => (DASH.into(), DASH.into()),
+    };
+    let day = s.get("breakeven_day_p50").map_or(String::new(), |d| {
+        format!("; median breakeven day {}", fmt_int(d))
+    });
+    row(
+        "Breakeven share",
+        p.map_or(DASH.into(), fmt_pct),
+        interval,
+        se,
+        format!("paths whose trailing revenue covered trailing emissions at some day{day}"),
+    )
+}
+
+pub(super) fn summary_table(run: &RunData) -> String {
+    let mut s = String::from(
+        r#"<div class="scroll"><table class="summary"><thead><tr><th>Figure</th><th>Estimate</th><th>Interval or range</th><th>Std. error</th><th>Meaning</th></tr></thead><tbody>"#,
+    );
+    for (group, rows) in summary_rows(run) {
+        let _ = write!(
+            s,
+            r#"<tr class="group"><td colspan="5">{}</td></tr>"#,
+            esc(&group)
+        );
+        for r in rows {
+            let _ = write!(
+                s,
+                r#"<tr><td>{}</td><td class="n">{}</td><td>{}</td><td class="n">{}</td><td class="muted">{}</td></tr>"#,
+                esc(&r.figure),
+                esc(&r.estimate),
+                esc(&r.interval),
+                esc(&r.se),
+                esc(&r.meaning)
+            );
+        }
+    }
+    s.push_str("</tbody></table></div>");
+    s
+}
+
+pub(super) fn cards(run: &RunData) -> String {
+    let s = Sum { t: &run.summary };
+    let horizon = s
+        .get("horizon_days")
+        .map_or(String::new(), |h| format!(" by day {}", fmt_int(h)));
+    let mut cards: Vec<(String, String, String)> = vec![(
+        format!("P(spiral{horizon})"),
+        s.pct("p_spiral"),
+        match (s.get("p_spiral_lo"), s.get("p_spiral_hi")) {
+            (Some(a), Some(b)) => format!("95% CI {} to {}", fmt_pct(a), fmt_pct(b)),
+            _ => String::new(),
+        },
+    )];
+    if let Some(l) = var_labels(&run.summary).first() {
+        let v = s.get(&format!("var{l}_return"));
+        cards.push((
+            format!("{} VaR of the price", level_text(l)),
+            v.map_or(DASH.into(), price_change),
+            v.map_or(String::new(), |v| {
+                format!("log-return loss {}", fmt_sig(v, 4))
+            }),
+        ));
+    }
+    cards.push((
+        "Emissions-to-revenue, median".into(),
+        s.sig("er_ratio_p50", 3),
+        format!("P(ratio > 1) {}", s.pct("p_er_above_1")),
+    ));
+    cards.push((
+        "Final price, median".into(),
+        s.get("final_price_p50")
+            .map_or(DASH.into(), |v| format!("{} USD", fmt_sig(v, 3))),
+        match (s.get("final_price_mean"), s.get("final_price_se")) {
+            (Some(m), Some(se)) => format!("mean {} ± {} USD", fmt_sig(m, 4), fmt_sig(se, 2)),
+            _ => String::new(),
+        },
+    ));
+    let mut out = String::from(r#"<div class="cards">"#);
+    for (k, v, sub) in cards {
+        let _ = write!(
+            out,
+            r#"<div class="card"><div class="k">{}</div><div class="v">{}</div><div class="s">{}</div></div>"#,
+            esc(&k),
+            esc(&v),
+            esc(&sub)
+        );
+    }
+    out.push_str("</div>");
+    out
+}
