@@ -15,9 +15,10 @@
 // Outputs, for the report row at the end of the dispatch (row 0, the initial state, is added
 // by the host: it is the same for every path):
 // - `partials`: per (workgroup, metric) count / mean / M2 / min / max of the finite values,
-//   reduced over the workgroup's 64 paths in workgroup memory; the `fold` entry point, run
-//   after each reporting dispatch, merges them (Chan et al.) into `block_moments`, 64 lanes
-//   per (row, metric), which the host clears per row block, reads back and merges in f64;
+//   reduced over the workgroup's WG_SIZE paths in workgroup memory; the `fold` stage
+//   (fold.wgsl), run after each reporting dispatch, merges them (Chan et al.) into
+//   `block_moments`, WG_SIZE lanes per (row, metric), which the host clears per row block,
+//   reads back and merges in f64;
 // - `hist`: per (row, metric) dense histogram with the absolute bucket indices of
 //   `stats::bucket_index`, filled with atomicAdd (one atomic per workgroup when all of its
 //   paths fall in the same bucket, as deterministic and 0/1 metrics usually do);
@@ -33,10 +34,10 @@ const N_METRICS: u32 = 12u;
 // MAX_TRACKED, which `LogHistogram::add_count_at_index` clamps and counts as clamped.
 const HIST_MIN_INDEX: i32 = -2763;
 const HIST_MAX_INDEX: i32 = 4145;
-const HIST_SIGN_SLOTS: u32 = 6910u;
-const HIST_ZERO: u32 = 13820u;
-const HIST_NONFINITE: u32 = 13821u;
-const HIST_STRIDE: u32 = 13822u;
+const HIST_SIGN_SLOTS: u32 = u32(HIST_MAX_INDEX - HIST_MIN_INDEX + 2);
+const HIST_ZERO: u32 = 2u * HIST_SIGN_SLOTS;
+const HIST_NONFINITE: u32 = HIST_ZERO + 1u;
+const HIST_STRIDE: u32 = HIST_ZERO + 2u;
 const MIN_TRACKED: f32 = 1e-12;
 const MAX_TRACKED: f32 = 1e18;
 // stats::histogram::INV_LN_GAMMA. The index is computed in f32: a magnitude within ~1e-6
@@ -64,8 +65,8 @@ var<private> s: PathState;
 // max slot); the second phase reuses the first 3 * N_METRICS columns for the squared
 // deviations, minima and maxima.
 const F32_BIG: f32 = 3.0e38;
-var<workgroup> red_in: array<f32, 3072>;
-var<workgroup> red_out: array<f32, 48>;
+var<workgroup> red_in: array<f32, 4u * N_METRICS * WG_SIZE>;
+var<workgroup> red_out: array<f32, 4u * N_METRICS>;
 
 // 2^-n exactly (ldexp is exact; exp2 need not be on every GPU).
 fn pow2_neg(n: u32) -> f32 {
@@ -449,10 +450,10 @@ fn step(key: vec2<u32>, path_lo: u32, path_hi: u32, step: u32) {
 }
 
 // PathState::observe: the values of step.rs METRICS now.
-fn observe() -> array<f32, 12> {
+fn observe() -> array<f32, N_METRICS> {
     let price = s.price;
     let circ = s.issued - s.burned;
-    return array<f32, 12>(
+    return array<f32, N_METRICS>(
         price,
         price * circ,
         circ,
@@ -496,11 +497,11 @@ fn hist_slot(x: f32) -> u32 {
 // `partials` and `hist`. Called once per dispatch by every invocation of the workgroup (it has
 // barriers); inactive invocations contribute nothing.
 fn report(lid: u32, is_active: bool, n_active: u32, wg: u32, row_local: u32) {
-    var v = array<f32, 12>();
+    var v = array<f32, N_METRICS>();
     if (is_active) {
         v = observe();
     }
-    var slots = array<u32, 12>();
+    var slots = array<u32, N_METRICS>();
     for (var m = 0u; m < N_METRICS; m++) {
         let x = v[m];
         let finite = is_active && is_finite(x);
@@ -566,7 +567,7 @@ fn report(lid: u32, is_active: bool, n_active: u32, wg: u32, row_local: u32) {
     // No trailing barrier: a dispatch reports once, at its end.
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG_SIZE)
 fn simulate(
     @builtin(local_invocation_index) lid: u32,
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -600,45 +601,4 @@ fn simulate(
     if (dp.report_row != NO_REPORT) {
         report(lid, is_active, n_active, wg, dp.report_row);
     }
-}
-
-// stats::Moments::merge in f32 (Chan, Golub and LeVeque).
-fn merge_partial(a: Partial, b: Partial) -> Partial {
-    if (b.n == 0u) {
-        return a;
-    }
-    if (a.n == 0u) {
-        return b;
-    }
-    let nt = a.n + b.n;
-    let na = f32(a.n);
-    let nb = f32(b.n);
-    let delta = b.mean - a.mean;
-    return Partial(
-        nt,
-        a.mean + delta * (nb / f32(nt)),
-        a.m2 + b.m2 + delta * delta * (na * nb / f32(nt)),
-        min(a.min, b.min),
-        max(a.max, b.max),
-    );
-}
-
-// Folds the workgroup partials of the dispatch that just reported (same `Dispatch`) into
-// `block_moments`: workgroup m handles metric m; lane l merges workgroups l, l + 64, ...
-@compute @workgroup_size(64)
-fn fold(
-    @builtin(local_invocation_index) lane: u32,
-    @builtin(workgroup_id) wid: vec3<u32>,
-) {
-    let m = wid.x;
-    if (dp.report_row == NO_REPORT || m >= N_METRICS) {
-        return;
-    }
-    let n_wgs = (dp.n_paths + WG_SIZE - 1u) / WG_SIZE;
-    let slot = (dp.report_row * N_METRICS + m) * WG_SIZE + lane;
-    var acc = block_moments[slot];
-    for (var w = lane; w < n_wgs; w += WG_SIZE) {
-        acc = merge_partial(acc, partials[w * N_METRICS + m]);
-    }
-    block_moments[slot] = acc;
 }

@@ -102,9 +102,9 @@ fn halving_by_supply_mints_the_deterministic_schedule() {
                 "issued = 1000000.0",
                 "issued = 10830000.0\nmax_supply = 21000000.0",
             );
-        let text = set(&text, "horizon_days", &horizon.to_string());
-        let text = set(&text, "step_days", &step.to_string());
-        let text = set(&text, "report_every", &(7 * step).to_string());
+        let text = set(&text, "scenario.horizon_days", &horizon.to_string());
+        let text = set(&text, "scenario.step_days", &step.to_string());
+        let text = set(&text, "scenario.report_every", &(7 * step).to_string());
         let s = parse(&text);
         let out = run_cpu(&s, 4);
         let days_at_3600 = (15_750_000.0 - 10_830_000.0) / 3600.0;
@@ -127,9 +127,9 @@ fn halving_by_time_mints_the_deterministic_schedule() {
             "kind = \"none\"",
             "kind = \"halving_by_time\"\nper_day = 100.0\nperiod_days = 300.0",
         );
-        let text = set(&text, "horizon_days", &horizon.to_string());
-        let text = set(&text, "step_days", &step.to_string());
-        let text = set(&text, "report_every", &(7 * step).to_string());
+        let text = set(&text, "scenario.horizon_days", &horizon.to_string());
+        let text = set(&text, "scenario.step_days", &step.to_string());
+        let text = set(&text, "scenario.report_every", &(7 * step).to_string());
         let s = parse(&text);
         let out = run_cpu(&s, 2);
         let mut expected = 0.0;

@@ -1,6 +1,6 @@
 //! GPU engine against the CPU reference. Needs a wgpu adapter of any kind (in CI Mesa lavapipe:
 //! `apt-get install mesa-vulkan-drivers libvulkan1`); without one every test prints a loud
-//! `SKIPPED: no GPU adapter` line to stderr and returns.
+//! `SKIPPED` line to stderr and returns, or fails when `TOKENRISK_REQUIRE_GPU=1` (as in CI).
 //!
 //! (a) Philox words equal `src/rng.rs` exactly on a grid of counters and keys; the f32
 //!     Box-Muller normals are within 1e-5 of the CPU's f64 ones.
@@ -74,12 +74,10 @@ fn have_gpu(test: &str) -> bool {
         }
         Ok(None) => unreachable!("Selection::Any"),
         Err(GpuError::NoAdapter(why)) => {
-            // Straight to the process's stderr: libtest captures eprintln! of passing tests,
-            // and a skipped GPU test must never pass silently.
-            use std::io::Write;
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n=====\nSKIPPED: no GPU adapter (install mesa-vulkan-drivers): {test} did not run ({why})\n====="
+            common::skip(
+                test,
+                &format!("no GPU adapter, install mesa-vulkan-drivers: {why}"),
+                "TOKENRISK_REQUIRE_GPU",
             );
             false
         }
@@ -166,8 +164,8 @@ fn full_model() -> String {
         6.0,
         -0.5,
     );
-    let text = common::set(&text, "horizon_days", "365");
-    common::set(&text, "report_every", "7")
+    let text = common::set(&text, "scenario.horizon_days", "365");
+    common::set(&text, "scenario.report_every", "7")
 }
 
 /// Relative difference, with an absolute floor `scale` for quantities that can be ~0.
@@ -272,9 +270,9 @@ fn model_variants_match_cpu() {
     let emission = "kind = \"halving_by_supply\"\nper_day = 5000.0";
     let burn = "kind = \"bme\"\nfee = 0.1";
     let weekly = |text: &str| {
-        let t = common::set(text, "horizon_days", "728");
-        let t = common::set(&t, "step_days", "7");
-        common::set(&t, "report_every", "28")
+        let t = common::set(text, "scenario.horizon_days", "728");
+        let t = common::set(&t, "scenario.step_days", "7");
+        common::set(&t, "scenario.report_every", "28")
     };
     let variants: Vec<(&str, String)> = vec![
         (
@@ -301,7 +299,7 @@ fn model_variants_match_cpu() {
                     .replace(burn, "kind = \"revenue_burn\"\nfraction = 0.3")
                     .replace("currency = \"token\"", "currency = \"stable\"")
                     .replace("quoted_in = \"token\"", "quoted_in = \"usd\""),
-                "horizon_days",
+                "scenario.horizon_days",
                 "1460",
             ),
         ),
@@ -659,37 +657,4 @@ fn timeout_is_an_error() {
     // The failed device was dropped; the next run opens a fresh one and works.
     let again = run_gpu(&params, 1, range(0, 64), None);
     assert_eq!(again.records.len(), 64);
-}
-
-/// Throughput on lavapipe vs the CPU engine (`cargo test --release --test gpu -- --ignored
-/// --nocapture throughput`; TOKENRISK_BENCH_PATHS, default 20,000, of bittensor_halving).
-#[test]
-#[ignore]
-fn throughput() {
-    let _g = lock();
-    if !have_gpu("throughput") {
-        return;
-    }
-    let paths: u64 = std::env::var("TOKENRISK_BENCH_PATHS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000);
-    let preset = tokenrisk::scenario::preset("bittensor_halving").unwrap();
-    let s = tokenrisk::scenario::parse(preset.toml, preset.file).unwrap();
-    let params = Params::compile(&s);
-    let ps = paths as f64 * params.steps as f64;
-    for rep in 0..2 {
-        let g = run_gpu(&params, s.scenario.seed, range(0, paths), None);
-        let c = cpu::run(&params, s.scenario.seed, range(0, paths), &Control::none()).unwrap();
-        let (tg, tc) = (g.simulate_time.as_secs_f64(), c.simulate_time.as_secs_f64());
-        eprintln!(
-            "rep {rep}: {paths} paths x {} steps: gpu ({}) {tg:.2}s {:.3e} path-steps/s; cpu ({}) {tc:.2}s {:.3e} path-steps/s; gpu/cpu {:.2}",
-            params.steps,
-            g.device,
-            ps / tg,
-            c.device,
-            ps / tc,
-            tc / tg
-        );
-    }
 }

@@ -255,29 +255,7 @@ fn bases() -> Vec<&'static str> {
         .iter()
         .map(|p| p.toml)
         .collect();
-    v.push(
-        r#"
-[scenario]
-name = "gbm"
-horizon_days = 365
-report_every = 7
-paths = 1000
-seed = 7
-[token]
-price = 10.0
-issued = 1000000.0
-[emission]
-kind = "none"
-[demand]
-usd_per_day = 1000.0
-[market]
-drift = 0.10
-volatility = 0.80
-[compute]
-capacity = 10000.0
-cost_per_unit_day = 1.0
-"#,
-    );
+    v.push(common::GBM_BASE);
     v
 }
 
@@ -490,7 +468,7 @@ fn a_scenario_with_infinite_ratios_reports_them() {
 #[test]
 fn runs_too_large_for_memory_are_refused_before_simulating() {
     let tmp = tempfile::tempdir().unwrap();
-    let t0 = std::time::Instant::now();
+    // Refused before any simulation: 4e9 paths would take hours, and nothing is written.
     let o = tokenrisk(&[
         "run",
         "bittensor_halving",
@@ -508,11 +486,6 @@ fn runs_too_large_for_memory_are_refused_before_simulating() {
         "{e}"
     );
     assert!(e.contains("--shard I/N"), "{e}");
-    assert!(
-        t0.elapsed().as_secs() < 10,
-        "refused only after {:?}",
-        t0.elapsed()
-    );
     assert!(!tmp.path().join("bittensor-halving").exists());
     // A shard of the same run that fits is accepted by the check (not simulated here).
     let sc = tokenrisk::scenario::resolve("bittensor_halving").unwrap();

@@ -8,37 +8,16 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 /// A cheap scenario that never spirals (no feedback, constant capacity) and clears its alerts.
-const CALM: &str = r#"
-[scenario]
-name = "calm"
-description = "GBM price, no feedback"
-horizon_days = 365
-report_every = 28
-paths = 100
-seed = 7
-
-[token]
-price = 10.0
-issued = 1000000.0
-
-[emission]
-kind = "none"
-
-[demand]
-usd_per_day = 1000.0
-
-[market]
-drift = 0.10
-volatility = 0.80
-
-[compute]
-capacity = 10000.0
-cost_per_unit_day = 1.0
-
-[alerts]
-max_spiral_probability = 0.5
-max_emissions_to_revenue = 100.0
-"#;
+fn calm() -> String {
+    common::scenario_text(&[
+        ("scenario.name", "\"calm\""),
+        ("scenario.description", "\"GBM price, no feedback\""),
+        ("scenario.report_every", "28"),
+        ("scenario.paths", "100"),
+        ("alerts.max_spiral_probability", "0.5"),
+        ("alerts.max_emissions_to_revenue", "100.0"),
+    ])
+}
 
 /// The Render preset (about one path in ten spirals) with a spiral threshold of 0.
 fn fragile() -> String {
@@ -60,7 +39,8 @@ fn fragile() -> String {
 
 /// A file that parses but fails validation.
 fn broken() -> String {
-    CALM.replace("horizon_days = 365", "horizon_days = 0")
+    calm()
+        .replace("horizon_days = 365", "horizon_days = 0")
         .replace("name = \"calm\"", "name = \"broken\"")
 }
 
@@ -98,7 +78,7 @@ fn names_in(dir: &Path) -> Vec<String> {
 
 #[test]
 fn all_clear_exits_0_and_writes_the_night() {
-    let sc = folder(&[("calm.toml", CALM), ("notes.txt", "not a scenario")]);
+    let sc = folder(&[("calm.toml", &calm()), ("notes.txt", "not a scenario")]);
     let rep = tempfile::tempdir().unwrap();
     let o = nightly(sc.path(), rep.path(), "2026-03-01", "100");
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -127,7 +107,7 @@ fn all_clear_exits_0_and_writes_the_night() {
 
 #[test]
 fn breached_alert_exits_3_and_shows_on_page_and_in_json() {
-    let sc = folder(&[("a_calm.toml", CALM), ("b_fragile.toml", &fragile())]);
+    let sc = folder(&[("a_calm.toml", &calm()), ("b_fragile.toml", &fragile())]);
     let rep = tempfile::tempdir().unwrap();
     let o = nightly(sc.path(), rep.path(), "2026-03-01", "300");
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
@@ -158,7 +138,7 @@ fn breached_alert_exits_3_and_shows_on_page_and_in_json() {
 #[test]
 fn broken_scenario_exits_4_and_the_others_still_run() {
     let sc = folder(&[
-        ("a_calm.toml", CALM),
+        ("a_calm.toml", &calm()),
         ("b_broken.toml", &broken()),
         ("c_fragile.toml", &fragile()),
     ]);
@@ -188,7 +168,7 @@ fn broken_scenario_exits_4_and_the_others_still_run() {
 
 #[test]
 fn previous_night_deltas_and_rerun_replaces_the_folder() {
-    let sc = folder(&[("a_calm.toml", CALM), ("b_fragile.toml", &fragile())]);
+    let sc = folder(&[("a_calm.toml", &calm()), ("b_fragile.toml", &fragile())]);
     let rep = tempfile::tempdir().unwrap();
     // An older night, the previous night, and a later one that must not be compared with.
     assert_eq!(
@@ -255,7 +235,7 @@ fn help_documents_exit_codes_and_bad_dates_are_rejected() {
         "{help}"
     );
 
-    let sc = folder(&[("calm.toml", CALM)]);
+    let sc = folder(&[("calm.toml", &calm())]);
     let rep = tempfile::tempdir().unwrap();
     let o = nightly(sc.path(), rep.path(), "2026-02-30", "10");
     assert_eq!(o.status.code(), Some(1));

@@ -4,6 +4,8 @@
 //! key-value metadata, manifest.json, atomicity (no temp files, old file kept on failure)
 //! and error messages that name the path.
 
+mod common;
+
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::fs;
 use std::path::Path;
@@ -17,23 +19,18 @@ use arrow::array::{
     Array, BooleanArray, Float64Array, RecordBatch, StringArray, UInt32Array, UInt64Array,
 };
 
-const TOML_TEXT: &str = r#"[scenario]
-name = "rt"
-horizon_days = 14
-[token]
-price = 2.0
-issued = 1000.0
-[emission]
-kind = "none"
-[demand]
-usd_per_day = 100.0
-[market]
-drift = 0.0
-volatility = 0.5
-[compute]
-capacity = 100.0
-cost_per_unit_day = 1.0
-"#;
+fn toml_text() -> String {
+    common::scenario_text(&[
+        ("scenario.name", "\"rt\""),
+        ("scenario.horizon_days", "14"),
+        ("token.price", "2.0"),
+        ("token.issued", "1000.0"),
+        ("demand.usd_per_day", "100.0"),
+        ("market.drift", "0.0"),
+        ("market.volatility", "0.5"),
+        ("compute.capacity", "100.0"),
+    ])
+}
 
 // The contract, copied from ARCHITECTURE.md on purpose (not from the crate's constants).
 const SUMMARY_COLS: &[&str] = &[
@@ -126,7 +123,7 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let scenario = tokenrisk::scenario::parse(TOML_TEXT, "test.toml").expect("valid scenario");
+    let scenario = tokenrisk::scenario::parse(&toml_text(), "test.toml").expect("valid scenario");
     let mut acc = Accumulator::new(vec![0, 7, 14]);
     let records: Vec<PathRecord> = (0..10).map(record).collect();
     for r in &records {
@@ -306,7 +303,7 @@ fn write_run_round_trip() {
     // Key-value metadata on every file.
     for name in ["summary.parquet", "timeseries.parquet", "paths.parquet"] {
         let kv = output::read_parquet_metadata(&dir.join(name)).unwrap();
-        assert_eq!(kv["tokenrisk.scenario_toml"], TOML_TEXT, "{name}");
+        assert_eq!(kv["tokenrisk.scenario_toml"], toml_text(), "{name}");
         assert_eq!(kv["tokenrisk.seed"], "1234");
         assert_eq!(kv["tokenrisk.scenario"], "rt");
         assert_eq!(kv["tokenrisk.engine"], "cpu");
@@ -357,7 +354,7 @@ fn write_run_round_trip() {
 #[test]
 fn empty_distributions_write_nulls() {
     // No spirals and no breakeven: their quantile columns are null, not NaN.
-    let scenario = tokenrisk::scenario::parse(TOML_TEXT, "test.toml").unwrap();
+    let scenario = tokenrisk::scenario::parse(&toml_text(), "test.toml").unwrap();
     let mut acc = Accumulator::new(vec![0, 7, 14]);
     let records: Vec<PathRecord> = (0..4)
         .map(|i| PathRecord {

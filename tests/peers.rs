@@ -20,7 +20,9 @@
 //!   peers report theirs; tokenrisk's is computed here from `paths.parquet`.
 //!
 //! Without python3 + numpy (or jax) the corresponding test prints a loud SKIPPED line on
-//! stderr and passes: CI installs them (`pip install numpy jax`).
+//! stderr and passes, unless `TOKENRISK_REQUIRE_PEERS=1` (CI installs them and sets it).
+
+mod common;
 
 use arrow::array::{Array, Float64Array};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -265,7 +267,12 @@ fn compare(peer: &str, script: &str, extra: &[&str]) {
 #[test]
 fn numpy_peer_agrees_with_tokenrisk() {
     if !python_has("numpy") {
-        eprintln!("\n*** SKIPPED: numpy not available (pip install numpy) ***\n");
+        let why = "numpy not available (pip install numpy)";
+        common::skip(
+            "numpy_peer_agrees_with_tokenrisk",
+            why,
+            "TOKENRISK_REQUIRE_PEERS",
+        );
         return;
     }
     compare("numpy", "numpy_peer.py", &[]);
@@ -274,7 +281,12 @@ fn numpy_peer_agrees_with_tokenrisk() {
 #[test]
 fn jax_peer_agrees_with_tokenrisk() {
     if !python_has("numpy") || !python_has("jax") {
-        eprintln!("\n*** SKIPPED: jax not available (pip install numpy jax) ***\n");
+        let why = "jax not available (pip install numpy jax)";
+        common::skip(
+            "jax_peer_agrees_with_tokenrisk",
+            why,
+            "TOKENRISK_REQUIRE_PEERS",
+        );
         return;
     }
     // float32, as the peer runs by default (and as a GPU user runs it).

@@ -11,35 +11,22 @@ use std::sync::Arc;
 use tokenrisk::report::svg::{log_ticks, nice_ticks, use_log_scale};
 
 /// Every feedback off and no randomness anywhere: no path can spiral.
-const CALM: &str = r#"
-[scenario]
-name = "calm"
-description = "No volatility at all: <every> path is the same & none spirals"
-horizon_days = 200
-report_every = 10
-paths = 300
-seed = 11
-
-[token]
-price = 2.0
-issued = 1000000.0
-
-[emission]
-kind = "none"
-
-[demand]
-usd_per_day = 1000.0
-
-[market]
-drift = 0.05
-volatility = 0.0
-impact = 0.0
-revenue_beta = 0.0
-
-[compute]
-capacity = 10000.0
-cost_per_unit_day = 1.0
-"#;
+fn calm() -> String {
+    common::scenario_text(&[
+        ("scenario.name", "\"calm\""),
+        (
+            "scenario.description",
+            "\"No volatility at all: <every> path is the same & none spirals\"",
+        ),
+        ("scenario.horizon_days", "200"),
+        ("scenario.report_every", "10"),
+        ("scenario.paths", "300"),
+        ("scenario.seed", "11"),
+        ("token.price", "2.0"),
+        ("market.drift", "0.05"),
+        ("market.volatility", "0.0"),
+    ])
+}
 
 /// Chart titles every run report holds.
 const TITLES: [&str; 13] = [
@@ -91,7 +78,7 @@ fn printed_p_spiral(stdout: &str) -> String {
 
 fn calm_run(root: &Path) -> (PathBuf, String) {
     let file = root.join("calm.toml");
-    std::fs::write(&file, CALM).unwrap();
+    std::fs::write(&file, calm()).unwrap();
     let stdout = run(file.to_str().unwrap(), &root.join("out"), 300, 11);
     (root.join("out").join("calm"), stdout)
 }

@@ -58,35 +58,43 @@ fn assert_same_run(a: &Path, b: &Path) {
     assert!(b.join("manifest.json").exists());
 }
 
-/// Spawns `args`, waits until the checkpoint holds more blocks than when it started, and
-/// kills the process with SIGKILL. Returns whether it was killed mid-run with a checkpoint
-/// in place (false: it finished first).
-fn kill_after_progress(args: &[&str], ck: &Path) -> bool {
-    kill_after_blocks(args, ck, 1)
-}
-
-/// [`kill_after_progress`] once `more` new blocks are checkpointed.
+/// Spawns `args`, has it stop once it has checkpointed `more` new blocks (the test hook
+/// `TOKENRISK_TEST_STOP_AFTER_BLOCKS`), waits until its state lists them, and kills it with
+/// SIGKILL. Returns whether it was killed mid-run with those blocks checkpointed (false: it
+/// finished first, having fewer blocks left than `more`).
 fn kill_after_blocks(args: &[&str], ck: &Path, more: usize) -> bool {
-    let before = blocks(ck);
+    let before = listed_blocks(ck);
     let mut child: Child = command(args)
+        .env("TOKENRISK_TEST_STOP_AFTER_BLOCKS", more.to_string())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while listed_blocks(ck) < before + more {
         if child.try_wait().unwrap().is_some() {
             return false;
         }
-        if blocks(ck) >= before + more && ck.join("state.json").exists() {
-            break;
-        }
         assert!(Instant::now() < deadline, "no checkpoint progress");
-        std::thread::sleep(Duration::from_millis(2));
+        std::thread::sleep(Duration::from_millis(5));
     }
     child.kill().unwrap(); // SIGKILL
     let status = child.wait().unwrap();
     !status.success()
+}
+
+/// [`kill_after_blocks`] after one new block.
+fn kill_after_progress(args: &[&str], ck: &Path) -> bool {
+    kill_after_blocks(args, ck, 1)
+}
+
+/// Blocks the checkpoint's state lists (0 without a state, or while it is being replaced).
+fn listed_blocks(ck: &Path) -> usize {
+    std::fs::read(ck.join("state.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| v["header"]["paths_files"].as_array().map(Vec::len))
+        .unwrap_or(0)
 }
 
 #[test]
@@ -122,17 +130,14 @@ fn killed_runs_resume_to_the_uninterrupted_result() {
         "1024",
     ];
     let ck = out.join(NAME).join(".checkpoint");
-    let mut kills = 0;
     for k in 0..5 {
-        if kill_after_blocks(&args, &ck, 1 + k % 3) {
-            kills += 1;
-        }
+        assert!(
+            kill_after_blocks(&args, &ck, 1 + k % 3),
+            "attempt {k} finished before its kill"
+        );
     }
-    eprintln!(
-        "resume: {kills} SIGKILLs survived, {} of 40 blocks checkpointed before the final attempt",
-        blocks(&ck)
-    );
-    assert!(kills >= 3, "only {kills} kills landed mid-run");
+    // 1 + 2 + 3 + 1 + 2 blocks of 40 are checkpointed when the last attempt starts.
+    assert_eq!(listed_blocks(&ck), 9);
     let last = ok(&args);
     assert!(last.contains("resumed from checkpoint"), "{last}");
     assert!(!ck.exists(), "checkpoint not removed");

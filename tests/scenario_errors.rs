@@ -141,7 +141,7 @@ fn correlation_must_be_positive_definite() {
 
 #[test]
 fn horizon_must_be_whole_steps_and_shocks_inside_it() {
-    let msg = problems(&set(GBM_BASE, "step_days", "7"));
+    let msg = problems(&set(GBM_BASE, "scenario.step_days", "7"));
     assert!(
         msg.contains("scenario.horizon_days") && msg.contains("whole number of steps"),
         "{msg}"

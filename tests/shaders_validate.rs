@@ -158,3 +158,93 @@ fn wgsl_structs_match_rust_twins() {
         assert_eq!(wgsl_size, rust_size, "{name}: size differs");
     }
 }
+
+/// Every WGSL constant equals its Rust twin (`shaders::shared_constants`) or is one of the
+/// shader's own (`shaders::SHADER_ONLY`), and every listed twin is declared in some WGSL
+/// module: a constant changed on one side only fails here.
+#[test]
+fn wgsl_constants_match_their_rust_values() {
+    use shaders::Value;
+    let shared = shaders::shared_constants();
+    let mut seen = BTreeSet::new();
+    for (name, source, _, _) in shaders::ALL {
+        let module = parse(name, source);
+        for (_, c) in module.constants.iter() {
+            let Some(cname) = c.name.as_deref() else {
+                continue;
+            };
+            let value = match module.global_expressions[c.init] {
+                naga::Expression::Literal(naga::Literal::U32(v)) => Value::U32(v),
+                naga::Expression::Literal(naga::Literal::I32(v)) => Value::I32(v),
+                naga::Expression::Literal(naga::Literal::F32(v)) => Value::F32(v),
+                ref other => {
+                    panic!("{name}: const {cname} does not evaluate to a literal: {other:?}")
+                }
+            };
+            match shared.iter().find(|(n, _)| *n == cname) {
+                Some((_, rust)) => {
+                    assert_eq!(
+                        value, *rust,
+                        "{name}: WGSL {cname} differs from its Rust value"
+                    );
+                    seen.insert(cname.to_string());
+                }
+                None => assert!(
+                    shaders::SHADER_ONLY.iter().any(|(n, _)| *n == cname),
+                    "{name}: WGSL const {cname} has no Rust twin in shaders::shared_constants \
+                     (nor a reason in shaders::SHADER_ONLY)"
+                ),
+            }
+        }
+    }
+    for (n, _) in &shared {
+        assert!(
+            seen.contains(*n),
+            "{n} is listed but no WGSL module declares it"
+        );
+    }
+}
+
+/// Every member of the kernel's `Params` block is read by the kernel: a field the host fills
+/// (from `model::Params`, every field of which `GpuParams::from_params` must name) but the
+/// shader ignores is a model feature missing from the GPU engine.
+#[test]
+fn every_params_member_is_read_by_the_kernel() {
+    let module = parse("simulate", shaders::SIMULATE);
+    let (params_var, params_ty) = module
+        .global_variables
+        .iter()
+        .find(|(_, v)| v.name.as_deref() == Some("params"))
+        .map(|(h, v)| (h, v.ty))
+        .expect("a `params` uniform");
+    let naga::TypeInner::Struct { members, .. } = &module.types[params_ty].inner else {
+        panic!("params is not a struct");
+    };
+    let mut read = BTreeSet::new();
+    let functions = module
+        .functions
+        .iter()
+        .map(|(_, f)| f)
+        .chain(module.entry_points.iter().map(|e| &e.function));
+    for f in functions {
+        for (_, e) in f.expressions.iter() {
+            if let naga::Expression::AccessIndex { base, index } = *e {
+                if matches!(f.expressions[base], naga::Expression::GlobalVariable(g) if g == params_var)
+                {
+                    read.insert(index as usize);
+                }
+            }
+        }
+    }
+    let unread: Vec<&str> = members
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !read.contains(i))
+        .map(|(_, m)| m.name.as_deref().unwrap_or("?"))
+        .filter(|name| !name.starts_with("_pad"))
+        .collect();
+    assert!(
+        unread.is_empty(),
+        "Params members the kernel never reads: {unread:?}"
+    );
+}

@@ -27,6 +27,12 @@ const MAX_HALVINGS: u32 = 64u;
 // Largest Poisson count (rng::POISSON_MAX).
 const POISSON_MAX: u32 = 16u;
 
+// Capacities of the fixed arrays of `Params` (scenario::limits, and the years of the longest
+// horizon: engine::gpu::layout::SCHEDULE_YEARS).
+const MAX_SHOCKS: u32 = 16u;
+const MAX_VESTING: u32 = 8u;
+const SCHEDULE_YEARS: u32 = 100u;
+
 // Rust twin: `GpuPathState`. `model::PathState` in f32 (bools as u32), padded to 128 bytes;
 // max_drawdown is kept as its complement min_price_retained.
 struct PathState {
@@ -90,30 +96,27 @@ struct Tranche {
 // Discrete decisions compare raw Philox words with integer thresholds computed on the host in
 // f64 (`*_below`, `*_above`), so the GPU takes exactly the CPU's branch for the same word.
 struct Params {
-    steps: u32,
     step_days_int: u32,
-    report_every_steps: u32,
-    n_rows: u32,
     seed_lo: u32,
     seed_hi: u32,
     emission_kind: u32,
     burn_kind: u32,
-    pay_in_token: u32,
     quoted_in_token: u32,
     sell_to_cover_cost: u32,
-    n_years: u32,
     n_shocks: u32,
     n_vesting: u32,
     // Regime switch taken when the event word is below this (u < p_calm_to_stress on the CPU).
     calm_to_stress_below: u32,
     stress_to_calm_below: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 
     step_days: f32,
     dt: f32,
     max_supply: f32,
     per_day: f32,
     period_days: f32,
-    decay: f32,
     annual_rate: f32,
     split_providers: f32,
     split_stakers: f32,
@@ -150,7 +153,6 @@ struct Params {
     exit_speed: f32,
     sell_fixed: f32,
     sell_min: f32,
-    fee_sell: f32,
     stake_target: f32,
     stake_panic: f32,
     stake_relax: f32,
@@ -173,18 +175,17 @@ struct Params {
     // PathState::initial, computed on the host in f64.
     state0: PathState,
     // `halving_by_supply`: issued amount of halving n + 1 (Params::supply_thresholds), [n / 4][n % 4].
-    supply_thresholds: array<vec4<f32>, 16>,
+    supply_thresholds: array<vec4<f32>, MAX_HALVINGS / 4u>,
     // `schedule` emission: the amount of year y (yearly[y], then decay per later year),
-    // tabulated on the host in f64 for the 100 years a horizon can span: [y / 4][y % 4].
-    // (n_years and decay above are kept for reference; the kernel reads this table.)
-    schedule_amount: array<vec4<f32>, 25>,
-    // Price-jump count thresholds, regime r, k = 0..15: [r * 4 + k / 4][k % 4]. The count is
+    // tabulated on the host in f64 for every year a horizon can span: [y / 4][y % 4].
+    schedule_amount: array<vec4<f32>, SCHEDULE_YEARS / 4u>,
+    // Price-jump count thresholds, regime r, k = 0..POISSON_MAX - 1: [r * 4 + k / 4][k % 4]. The count is
     // the number of k (in order, stopping at the first miss) with word > threshold k.
-    price_jump_above: array<vec4<u32>, 8>,
+    price_jump_above: array<vec4<u32>, 2u * POISSON_MAX / 4u>,
     // Same for GPU-cost jumps.
-    cost_jump_above: array<vec4<u32>, 4>,
-    shocks: array<Shock, 16>,
-    vesting: array<Tranche, 8>,
+    cost_jump_above: array<vec4<u32>, POISSON_MAX / 4u>,
+    shocks: array<Shock, MAX_SHOCKS>,
+    vesting: array<Tranche, MAX_VESTING>,
 }
 
 // `Dispatch::report_row` of a dispatch that ends between report rows.

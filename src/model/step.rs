@@ -32,6 +32,10 @@ pub const METRICS: [&str; 12] = [
 ];
 pub const N_METRICS: usize = METRICS.len();
 
+/// Providers' revenue is floored here before its log is taken (no revenue: the largest exit
+/// speed, not an error).
+pub const REVENUE_FLOOR: f64 = 1e-300;
+
 /// How a `u32`, `bool` or `i32` field of [`PathState`] is held as f64 in [`LaneState`]
 /// (exactly: all are small integers).
 pub trait LaneValue: Copy {
@@ -464,7 +468,7 @@ pub fn step<const N: usize>(
     let emission_value = e_providers * price;
     let revenue = emission_value + provider_fee_usd;
     let provider_cost = capacity * cost * p.step_days;
-    let ln_profitability = (revenue.max(1e-300) / provider_cost).ln();
+    let ln_profitability = (revenue.max(REVENUE_FLOOR) / provider_cost).ln();
     s.ln_capacity = (s.ln_capacity
         + (p.entry_speed * ln_profitability.max(0.0)
             - p.exit_speed * (-ln_profitability).max(0.0))

@@ -259,6 +259,7 @@ pub fn run(
 
     let t0 = Instant::now();
     let mut blocks_written = 0;
+    let stop_after = test_stop_after();
     ctl.report(header.completed, range.count);
     while header.completed < range.count {
         let from = range.start + header.completed;
@@ -302,6 +303,12 @@ pub fn run(
         partial::write_partial(&state_path, &header, &s.source_toml, &out.acc)?;
         blocks_written += 1;
         ctl.report(header.completed, range.count);
+        if stop_after.is_some_and(|n| blocks_written >= n) {
+            // Test hook: wait here, with the checkpoint complete, until killed.
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
     }
     out.simulate_time = Duration::from_secs_f64(sim_before + t0.elapsed().as_secs_f64());
     Ok(Resumed {
@@ -314,6 +321,14 @@ pub fn run(
             blocks_written,
         },
     })
+}
+
+/// `TOKENRISK_TEST_STOP_AFTER_BLOCKS=N` (tests only): after checkpointing N blocks, the run
+/// waits until it is killed, so a test can kill it at a known point instead of racing it.
+fn test_stop_after() -> Option<usize> {
+    std::env::var("TOKENRISK_TEST_STOP_AFTER_BLOCKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
 }
 
 /// Removes temp files and block files the state does not list (left by a kill).

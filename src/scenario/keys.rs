@@ -145,6 +145,74 @@ pub fn to_toml(table: &toml::Table) -> Result<String, String> {
     })
 }
 
+/// Sets dotted `key` of a TOML text to `value` (a TOML value as written: `0.8`, `"cost"`,
+/// `{ rate = 4.0 }`), keeping the rest of the text, comments and layout included, as it is:
+/// the edit a person would make. Missing tables on the way are created; an index must name an
+/// existing element of an array or array of tables.
+pub fn set_in_toml(text: &str, key: &str, value: &str) -> Result<String, String> {
+    use toml_edit::{Item, TableLike, Value};
+    /// The new value with the old one's surrounding spaces and comment.
+    fn replace_keeping_decor(old: &mut Value, value: Value) {
+        let decor = old.decor().clone();
+        *old = value;
+        *old.decor_mut() = decor;
+    }
+    fn set(t: &mut dyn TableLike, segs: &[Segment], value: Value) -> Result<(), String> {
+        let [Segment::Key(k), rest @ ..] = segs else {
+            return Err("a list needs a key before its index".into());
+        };
+        match rest {
+            [] => {
+                match t.get_mut(k) {
+                    Some(Item::Value(old)) => replace_keeping_decor(old, value),
+                    _ => {
+                        t.insert(k, Item::Value(value));
+                    }
+                }
+                Ok(())
+            }
+            [Segment::Index(n), rest @ ..] => {
+                let item = t.get_mut(k).ok_or_else(|| format!("{k}: no such list"))?;
+                let len =
+                    |l: usize| format!("{k}[{n}]: index out of range (the list has {l} entries)");
+                match item {
+                    Item::ArrayOfTables(a) => {
+                        let l = a.len();
+                        set(a.get_mut(*n).ok_or_else(|| len(l))?, rest, value)
+                    }
+                    Item::Value(Value::Array(a)) => {
+                        let l = a.len();
+                        let v = a.get_mut(*n).ok_or_else(|| len(l))?;
+                        match (rest, v) {
+                            ([], v) => {
+                                replace_keeping_decor(v, value);
+                                Ok(())
+                            }
+                            (rest, Value::InlineTable(t)) => set(t, rest, value),
+                            _ => Err(format!("{k}[{n}] is not a table")),
+                        }
+                    }
+                    _ => Err(format!("{k}: not a list, cannot be indexed")),
+                }
+            }
+            rest => {
+                let item = t.entry(k).or_insert(Item::Table(toml_edit::Table::new()));
+                let sub = item
+                    .as_table_like_mut()
+                    .ok_or_else(|| format!("{k} holds a value, not a table"))?;
+                set(sub, rest, value)
+            }
+        }
+    }
+    let mut doc: toml_edit::DocumentMut =
+        text.parse().map_err(|e| format!("not valid TOML: {e}"))?;
+    let value: Value = value
+        .parse()
+        .map_err(|e| format!("{value:?} is not a TOML value: {e}"))?;
+    set(doc.as_table_mut(), &parse_key(key)?, value)?;
+    Ok(doc.to_string())
+}
+
 /// The scenario as a table with every default filled in (the form sweeps and sensitivity
 /// perturb), without its `[sweep]`. The seed is left out when it does not fit a TOML integer;
 /// callers copy seed and paths from the base scenario after parsing.
@@ -212,6 +280,28 @@ mod tests {
         odd.insert("z".into(), toml::Value::Array(vec![]));
         let back: toml::Table = toml::from_str(&to_toml(&odd).unwrap()).unwrap();
         assert_eq!(back, odd);
+    }
+
+    #[test]
+    fn text_edits_keep_the_rest_of_the_file() {
+        let text = "# a comment\n[market]\nvolatility = 0.8 # why\n\n[[vesting]]\namount = 1.0\n";
+        let t = set_in_toml(text, "market.volatility", "1.1").unwrap();
+        assert_eq!(
+            t,
+            "# a comment\n[market]\nvolatility = 1.1 # why\n\n[[vesting]]\namount = 1.0\n"
+        );
+        let t = set_in_toml(&t, "vesting[0].amount", "2.0").unwrap();
+        assert!(t.contains("amount = 2.0"), "{t}");
+        let t = set_in_toml(&t, "staking.speed", "4.0").unwrap();
+        let back: toml::Table = toml::from_str(&t).unwrap();
+        assert_eq!(
+            get_key(&back, "staking.speed").and_then(|v| v.as_float()),
+            Some(4.0)
+        );
+        assert!(set_in_toml(text, "vesting[3].amount", "1.0")
+            .unwrap_err()
+            .contains("out of range"));
+        assert!(set_in_toml(text, "market.volatility.x", "1.0").is_err());
     }
 
     #[test]

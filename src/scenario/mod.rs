@@ -162,3 +162,14 @@ fn toml_error(text: &str, file: &str, e: &toml::de::Error) -> ScenarioError {
         }],
     }
 }
+
+/// The tests' base scenario (`tests/data/base_scenario.toml`, the template the integration
+/// tests share), with dotted keys set and `tables` appended.
+#[cfg(test)]
+pub(crate) fn test_text(sets: &[(&str, &str)], tables: &str) -> String {
+    let base = include_str!("../../tests/data/base_scenario.toml").to_string();
+    let text = sets.iter().fold(base, |t, (k, v)| {
+        keys::set_in_toml(&t, k, v).unwrap_or_else(|e| panic!("test scenario: {k}: {e}"))
+    });
+    format!("{text}\n{tables}")
+}

@@ -741,9 +741,13 @@ mod tests {
     #[test]
     fn designs_must_share_horizon_step_and_paths() {
         let text = |name: &str, horizon: u32| {
-            format!(
-                "[scenario]\nname = \"{name}\"\nhorizon_days = {horizon}\npaths = 10\n[token]\nprice = 1.0\nissued = 1.0\n[emission]\nkind = \"none\"\n[demand]\nusd_per_day = 1.0\n[market]\ndrift = 0.0\nvolatility = 0.5\n[compute]\ncapacity = 1.0\ncost_per_unit_day = 1.0\n"
-            )
+            let (name, horizon) = (format!("{name:?}"), horizon.to_string());
+            let sets = [
+                ("scenario.name", name.as_str()),
+                ("scenario.horizon_days", horizon.as_str()),
+                ("scenario.paths", "10"),
+            ];
+            crate::scenario::test_text(&sets, "")
         };
         let parse = |t: String| crate::scenario::parse(&t, "t.toml").unwrap();
         let a = parse(text("a", 28));

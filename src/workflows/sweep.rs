@@ -460,49 +460,34 @@ pub fn run_to(
 mod tests {
     use super::*;
 
-    const BASE: &str = r#"
-[scenario]
-name = "sw"
-horizon_days = 28
-paths = 10
+    const SWEEP: &str =
+        "[sweep]\n\"market.volatility\" = [0.6, 0.9, 1.2]\n\"burn.fraction\" = [0.0, 0.1]\n";
 
-[token]
-price = 1.0
-issued = 1000.0
-
-[emission]
-kind = "none"
-
-[burn]
-kind = "revenue_burn"
-fraction = 0.2
-
-[demand]
-usd_per_day = 10.0
-
-[market]
-drift = 0.0
-volatility = 0.5
-
-[compute]
-capacity = 100.0
-cost_per_unit_day = 1.0
-
-[[vesting]]
-amount = 10.0
-
-[sweep]
-"market.volatility" = [0.6, 0.9, 1.2]
-"burn.fraction" = [0.0, 0.1]
-"#;
+    /// The tests' base scenario as a small revenue-burn design with a vesting tranche, and
+    /// `sweep` as its `[sweep]` table.
+    fn text_with(sweep: &str) -> String {
+        let sets = [
+            ("scenario.name", "\"sw\""),
+            ("scenario.horizon_days", "28"),
+            ("scenario.paths", "10"),
+            ("token.price", "1.0"),
+            ("token.issued", "1000.0"),
+            ("burn.kind", "\"revenue_burn\""),
+            ("burn.fraction", "0.2"),
+            ("demand.usd_per_day", "10.0"),
+            ("market.drift", "0.0"),
+            ("market.volatility", "0.5"),
+            ("compute.capacity", "100.0"),
+        ];
+        crate::scenario::test_text(&sets, &format!("[[vesting]]\namount = 10.0\n\n{sweep}"))
+    }
 
     fn base() -> Scenario {
-        scenario::parse(BASE, "base.toml").unwrap()
+        scenario::parse(&text_with(SWEEP), "base.toml").unwrap()
     }
 
     fn with_sweep(sweep: &str) -> Scenario {
-        let text = BASE.split("[sweep]").next().unwrap().to_string() + "[sweep]\n" + sweep;
-        scenario::parse(&text, "base.toml").unwrap()
+        scenario::parse(&text_with(&format!("[sweep]\n{sweep}")), "base.toml").unwrap()
     }
 
     fn err(s: &Scenario) -> String {

@@ -105,29 +105,26 @@ gpu_struct! {
     /// WGSL twin: `Params` in shaders/common/params.wgsl (a uniform buffer). Built by
     /// [`GpuParams::from_params`].
     pub struct GpuParams {
-        pub steps: u32,
         pub step_days_int: u32,
-        pub report_every_steps: u32,
-        pub n_rows: u32,
         pub seed_lo: u32,
         pub seed_hi: u32,
         pub emission_kind: u32,
         pub burn_kind: u32,
-        pub pay_in_token: u32,
         pub quoted_in_token: u32,
         pub sell_to_cover_cost: u32,
-        pub n_years: u32,
         pub n_shocks: u32,
         pub n_vesting: u32,
         pub calm_to_stress_below: u32,
         pub stress_to_calm_below: u32,
+        pub _pad0: u32,
+        pub _pad1: u32,
+        pub _pad2: u32,
 
         pub step_days: f32,
         pub dt: f32,
         pub max_supply: f32,
         pub per_day: f32,
         pub period_days: f32,
-        pub decay: f32,
         pub annual_rate: f32,
         pub split_providers: f32,
         pub split_stakers: f32,
@@ -164,7 +161,6 @@ gpu_struct! {
         pub exit_speed: f32,
         pub sell_fixed: f32,
         pub sell_min: f32,
-        pub fee_sell: f32,
         pub stake_target: f32,
         pub stake_panic: f32,
         pub stake_relax: f32,
@@ -192,7 +188,7 @@ gpu_struct! {
         pub vesting: [GpuTranche; MAX_VESTING],
     }
 }
-const _: () = assert!(std::mem::size_of::<GpuParams>() == 1920);
+const _: () = assert!(std::mem::size_of::<GpuParams>() == 1904);
 const _: () = assert!(std::mem::offset_of!(GpuParams, state0) % 16 == 0);
 
 gpu_struct! {
@@ -369,29 +365,114 @@ impl GpuPathState {
 }
 
 impl GpuParams {
-    /// The one place where `model::Params` becomes the kernel's f32 uniform block.
+    /// The one place where `model::Params` becomes the kernel's f32 uniform block. `Params`
+    /// is destructured field by field, with no `..`: a field added to the model fails to
+    /// compile here until it is put into the block or named as reaching the GPU another way
+    /// (a host-side table, the initial state, the dispatch plan).
     pub fn from_params(p: &Params, seed: u64) -> GpuParams {
+        let &Params {
+            // The host cuts the dispatches by step and report row (run.rs).
+            steps: _,
+            report_every_steps: _,
+            step_days,
+            dt,
+            // Through the initial state (`state0`, PathState::initial in f64).
+            price0: _,
+            issued0: _,
+            burned0: _,
+            staked_fraction0: _,
+            demand0: _,
+            capacity0: _,
+            cost0: _,
+            max_supply,
+            emission_kind,
+            per_day,
+            supply_thresholds: ref thresholds,
+            period_days,
+            // Through the `schedule_amount` table.
+            ref yearly,
+            n_years,
+            decay,
+            annual_rate,
+            split_providers,
+            split_stakers,
+            split_treasury,
+            treasury_sell,
+            // Through `user_net_buy`, netted on the host in f64.
+            pay_in_token: _,
+            fee_sell: _,
+            quoted_in_token,
+            burn_kind,
+            burn_fee,
+            burn_fraction,
+            demand_drift_dt,
+            demand_vol_sqrt_dt,
+            price_elasticity,
+            churn,
+            ref regime,
+            // Through the word thresholds of the regime switch and the jump counts.
+            p_calm_to_stress,
+            p_stress_to_calm,
+            jump_mean,
+            jump_stdev,
+            depth,
+            impact,
+            impact_cap,
+            impact_decay,
+            revenue_beta,
+            ln_capacity_floor,
+            ln_capacity_cap,
+            ln_cost0,
+            cost_reversion,
+            cost_vol_sqrt_dt,
+            cost_deflation,
+            cost_jump_lambda,
+            exp_neg_cost_jump_lambda,
+            cost_jump_mean,
+            cost_jump_stdev,
+            throughput,
+            ln_throughput,
+            entry_speed,
+            exit_speed,
+            sell_to_cover_cost,
+            sell_fixed,
+            sell_min,
+            stake_target,
+            stake_panic,
+            stake_relax,
+            unstake_sell,
+            vesting: ref tranches,
+            n_vesting,
+            chol,
+            spiral_ln_price,
+            spiral_ln_capacity,
+            spiral_ln_demand,
+            spiral_alpha,
+            spiral_persist_days,
+            shocks: ref shock_params,
+            n_shocks,
+            trailing_alpha,
+        } = p;
         let key = seed_key(seed);
-        let n_rows = p.report_days().len() as u32;
         let mut schedule_amount = [[0f32; 4]; SCHEDULE_YEARS / 4];
-        if p.emission_kind == emission_kind::SCHEDULE && p.n_years > 0 {
+        if emission_kind == emission_kind::SCHEDULE && n_years > 0 {
             // emission_tokens' `amount` for each year, with the same f64 operations.
             for year in 0..SCHEDULE_YEARS as u32 {
-                let amount = if year < p.n_years {
-                    p.yearly[year as usize]
+                let amount = if year < n_years {
+                    yearly[year as usize]
                 } else {
-                    p.yearly[p.n_years as usize - 1] * p.decay.powi((year - p.n_years + 1) as i32)
+                    yearly[n_years as usize - 1] * decay.powi((year - n_years + 1) as i32)
                 };
                 schedule_amount[year as usize / 4][year as usize % 4] = amount as f32;
             }
         }
         let mut supply_thresholds = [[0f32; 4]; MAX_HALVINGS / 4];
-        for (n, &x) in p.supply_thresholds.iter().enumerate() {
+        for (n, &x) in thresholds.iter().enumerate() {
             supply_thresholds[n / 4][n % 4] = x as f32;
         }
         let mut price_jump_flat = [[0u32; 16]; 2];
         for (r, flat) in price_jump_flat.iter_mut().enumerate() {
-            *flat = poisson_thresholds(p.regime[r].jump_lambda, p.regime[r].exp_neg_jump_lambda);
+            *flat = poisson_thresholds(regime[r].jump_lambda, regime[r].exp_neg_jump_lambda);
         }
         let calm: [[u32; 4]; 4] = vec4s(&price_jump_flat[0]);
         let stress: [[u32; 4]; 4] = vec4s(&price_jump_flat[1]);
@@ -399,11 +480,11 @@ impl GpuParams {
         price_jump_above[..4].copy_from_slice(&calm);
         price_jump_above[4..].copy_from_slice(&stress);
         let cost_jump_above = vec4s(&poisson_thresholds(
-            p.cost_jump_lambda,
-            p.exp_neg_cost_jump_lambda,
+            cost_jump_lambda,
+            exp_neg_cost_jump_lambda,
         ));
         let mut shocks = [GpuShock::zeroed(); MAX_SHOCKS];
-        for (g, sh) in shocks.iter_mut().zip(&p.shocks[..p.n_shocks as usize]) {
+        for (g, sh) in shocks.iter_mut().zip(&shock_params[..n_shocks as usize]) {
             *g = GpuShock {
                 day: sh.day as f32,
                 ln_price: sh.ln_price as f32,
@@ -416,7 +497,7 @@ impl GpuParams {
             };
         }
         let mut vesting = [GpuTranche::zeroed(); MAX_VESTING];
-        for (g, tr) in vesting.iter_mut().zip(&p.vesting[..p.n_vesting as usize]) {
+        for (g, tr) in vesting.iter_mut().zip(&tranches[..n_vesting as usize]) {
             *g = GpuTranche {
                 amount: tr.amount as f32,
                 cliff_days: tr.cliff_days as f32,
@@ -424,83 +505,79 @@ impl GpuParams {
                 sell_fraction: tr.sell_fraction as f32,
             };
         }
-        let [l11, l21, l22, l31, l32, l33] = p.chol.map(|x| x as f32);
+        let [l11, l21, l22, l31, l32, l33] = chol.map(|x| x as f32);
         GpuParams {
-            steps: p.steps,
-            step_days_int: p.step_days as u32,
-            report_every_steps: p.report_every_steps,
-            n_rows,
+            step_days_int: step_days as u32,
             seed_lo: key[0],
             seed_hi: key[1],
-            emission_kind: p.emission_kind,
-            burn_kind: p.burn_kind,
-            pay_in_token: p.pay_in_token as u32,
-            quoted_in_token: p.quoted_in_token as u32,
-            sell_to_cover_cost: p.sell_to_cover_cost as u32,
-            n_years: p.n_years,
-            n_shocks: p.n_shocks,
-            n_vesting: p.n_vesting,
-            calm_to_stress_below: words_below(p.p_calm_to_stress),
-            stress_to_calm_below: words_below(p.p_stress_to_calm),
-            step_days: p.step_days as f32,
-            dt: p.dt as f32,
-            max_supply: p.max_supply as f32,
-            per_day: p.per_day as f32,
-            period_days: p.period_days as f32,
-            decay: p.decay as f32,
-            annual_rate: p.annual_rate as f32,
-            split_providers: p.split_providers as f32,
-            split_stakers: p.split_stakers as f32,
-            split_treasury: p.split_treasury as f32,
-            treasury_sell: p.treasury_sell as f32,
-            burn_fee: p.burn_fee as f32,
-            burn_fraction: p.burn_fraction as f32,
-            demand_drift_dt: p.demand_drift_dt as f32,
-            demand_vol_sqrt_dt: p.demand_vol_sqrt_dt as f32,
-            price_elasticity: p.price_elasticity as f32,
-            churn: p.churn as f32,
-            drift_dt_calm: p.regime[0].drift_dt as f32,
-            drift_dt_stress: p.regime[1].drift_dt as f32,
-            vol_sqrt_dt_calm: p.regime[0].vol_sqrt_dt as f32,
-            vol_sqrt_dt_stress: p.regime[1].vol_sqrt_dt as f32,
-            jump_mean: p.jump_mean as f32,
-            jump_stdev: p.jump_stdev as f32,
-            depth: p.depth as f32,
-            impact: p.impact as f32,
-            impact_cap: p.impact_cap as f32,
-            impact_decay: p.impact_decay as f32,
-            revenue_beta: p.revenue_beta as f32,
-            ln_capacity_floor: p.ln_capacity_floor as f32,
-            ln_capacity_cap: p.ln_capacity_cap as f32,
-            ln_cost0: p.ln_cost0 as f32,
-            cost_reversion: p.cost_reversion as f32,
-            cost_vol_sqrt_dt: p.cost_vol_sqrt_dt as f32,
-            cost_deflation: p.cost_deflation as f32,
-            cost_jump_mean: p.cost_jump_mean as f32,
-            cost_jump_stdev: p.cost_jump_stdev as f32,
-            throughput: p.throughput as f32,
-            ln_throughput: p.ln_throughput as f32,
-            entry_speed: p.entry_speed as f32,
-            exit_speed: p.exit_speed as f32,
-            sell_fixed: p.sell_fixed as f32,
-            sell_min: p.sell_min as f32,
-            fee_sell: p.fee_sell as f32,
-            stake_target: p.stake_target as f32,
-            stake_panic: p.stake_panic as f32,
-            stake_relax: p.stake_relax as f32,
-            unstake_sell: p.unstake_sell as f32,
+            emission_kind,
+            burn_kind,
+            quoted_in_token: quoted_in_token as u32,
+            sell_to_cover_cost: sell_to_cover_cost as u32,
+            n_shocks,
+            n_vesting,
+            calm_to_stress_below: words_below(p_calm_to_stress),
+            stress_to_calm_below: words_below(p_stress_to_calm),
+            _pad0: 0,
+            _pad1: 0,
+            _pad2: 0,
+            step_days: step_days as f32,
+            dt: dt as f32,
+            max_supply: max_supply as f32,
+            per_day: per_day as f32,
+            period_days: period_days as f32,
+            annual_rate: annual_rate as f32,
+            split_providers: split_providers as f32,
+            split_stakers: split_stakers as f32,
+            split_treasury: split_treasury as f32,
+            treasury_sell: treasury_sell as f32,
+            burn_fee: burn_fee as f32,
+            burn_fraction: burn_fraction as f32,
+            demand_drift_dt: demand_drift_dt as f32,
+            demand_vol_sqrt_dt: demand_vol_sqrt_dt as f32,
+            price_elasticity: price_elasticity as f32,
+            churn: churn as f32,
+            drift_dt_calm: regime[0].drift_dt as f32,
+            drift_dt_stress: regime[1].drift_dt as f32,
+            vol_sqrt_dt_calm: regime[0].vol_sqrt_dt as f32,
+            vol_sqrt_dt_stress: regime[1].vol_sqrt_dt as f32,
+            jump_mean: jump_mean as f32,
+            jump_stdev: jump_stdev as f32,
+            depth: depth as f32,
+            impact: impact as f32,
+            impact_cap: impact_cap as f32,
+            impact_decay: impact_decay as f32,
+            revenue_beta: revenue_beta as f32,
+            ln_capacity_floor: ln_capacity_floor as f32,
+            ln_capacity_cap: ln_capacity_cap as f32,
+            ln_cost0: ln_cost0 as f32,
+            cost_reversion: cost_reversion as f32,
+            cost_vol_sqrt_dt: cost_vol_sqrt_dt as f32,
+            cost_deflation: cost_deflation as f32,
+            cost_jump_mean: cost_jump_mean as f32,
+            cost_jump_stdev: cost_jump_stdev as f32,
+            throughput: throughput as f32,
+            ln_throughput: ln_throughput as f32,
+            entry_speed: entry_speed as f32,
+            exit_speed: exit_speed as f32,
+            sell_fixed: sell_fixed as f32,
+            sell_min: sell_min as f32,
+            stake_target: stake_target as f32,
+            stake_panic: stake_panic as f32,
+            stake_relax: stake_relax as f32,
+            unstake_sell: unstake_sell as f32,
             chol_l11: l11,
             chol_l21: l21,
             chol_l22: l22,
             chol_l31: l31,
             chol_l32: l32,
             chol_l33: l33,
-            spiral_ln_price: p.spiral_ln_price as f32,
-            spiral_ln_capacity: p.spiral_ln_capacity as f32,
-            spiral_ln_demand: p.spiral_ln_demand as f32,
-            spiral_alpha: p.spiral_alpha as f32,
-            spiral_persist_days: p.spiral_persist_days as f32,
-            trailing_alpha: p.trailing_alpha as f32,
+            spiral_ln_price: spiral_ln_price as f32,
+            spiral_ln_capacity: spiral_ln_capacity as f32,
+            spiral_ln_demand: spiral_ln_demand as f32,
+            spiral_alpha: spiral_alpha as f32,
+            spiral_persist_days: spiral_persist_days as f32,
+            trailing_alpha: trailing_alpha as f32,
             user_net_buy: user_net_buy(p) as f32,
             state0: GpuPathState::from_state(&PathState::initial(p)),
             supply_thresholds,

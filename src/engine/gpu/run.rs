@@ -19,8 +19,8 @@ pub const WG_SIZE: u64 = 64;
 pub const HIST_SIGN_SLOTS: usize = (MAX_INDEX - MIN_INDEX + 2) as usize;
 /// u32 counts per (row, metric): positive, negative, zero, non-finite (`HIST_STRIDE`).
 pub const HIST_STRIDE: usize = 2 * HIST_SIGN_SLOTS + 2;
-const HIST_ZERO: usize = 2 * HIST_SIGN_SLOTS;
-const HIST_NONFINITE: usize = 2 * HIST_SIGN_SLOTS + 1;
+pub(super) const HIST_ZERO: usize = 2 * HIST_SIGN_SLOTS;
+pub(super) const HIST_NONFINITE: usize = 2 * HIST_SIGN_SLOTS + 1;
 const _: () = assert!(HIST_STRIDE == 13822);
 
 const STATE_BYTES: u64 = std::mem::size_of::<GpuPathState>() as u64;
@@ -32,7 +32,7 @@ const MOMENTS_ROW_BYTES: u64 = N_METRICS as u64 * WG_SIZE * PARTIAL_BYTES;
 /// Most dispatches in one submission (each is one `GpuDispatch` slot of the uniform buffer).
 const MAX_BATCH: usize = 1024;
 /// `report_row` of a dispatch that ends between report rows (`NO_REPORT` in params.wgsl).
-const NO_REPORT: u32 = u32::MAX;
+pub(super) const NO_REPORT: u32 = u32::MAX;
 
 /// How a run is cut into passes, row blocks and dispatches (see the module docs of
 /// `engine::gpu`), from the budgets and the adapter's limits.

@@ -3,7 +3,8 @@
 //! WGSL has no `#include`, so each kernel is the concatenation of the files it needs from
 //! `shaders/common/` followed by its own file (`concat!(include_str!(..))`); the shared
 //! structs and the Philox generator are therefore written once. tests/shaders_validate.rs
-//! parses and validates every entry of [`ALL`] with naga, without a GPU.
+//! parses and validates every entry of [`ALL`] with naga, without a GPU, and compares every
+//! WGSL constant with its Rust value ([`shared_constants`]).
 
 /// shaders/common/params.wgsl: the structs shared with `layout.rs`.
 pub const COMMON_PARAMS: &str = include_str!("../../../shaders/common/params.wgsl");
@@ -11,13 +12,15 @@ pub const COMMON_PARAMS: &str = include_str!("../../../shaders/common/params.wgs
 pub const COMMON_PHILOX: &str = include_str!("../../../shaders/common/philox.wgsl");
 
 /// The simulation kernel (entry points [`SIMULATE_ENTRY`] and [`FOLD_ENTRY`]): params +
-/// philox + simulate.wgsl.
+/// philox + simulate.wgsl + fold.wgsl.
 pub const SIMULATE: &str = concat!(
     include_str!("../../../shaders/common/params.wgsl"),
     "\n",
     include_str!("../../../shaders/common/philox.wgsl"),
     "\n",
     include_str!("../../../shaders/simulate.wgsl"),
+    "\n",
+    include_str!("../../../shaders/fold.wgsl"),
 );
 pub const SIMULATE_ENTRY: &str = "simulate";
 /// Folds one reporting dispatch's workgroup partials into the row block's moments.
@@ -43,7 +46,12 @@ pub const ALL: &[Module] = &[
         "simulate",
         SIMULATE,
         &[SIMULATE_ENTRY, FOLD_ENTRY],
-        &["common/params.wgsl", "common/philox.wgsl", "simulate.wgsl"],
+        &[
+            "common/params.wgsl",
+            "common/philox.wgsl",
+            "simulate.wgsl",
+            "fold.wgsl",
+        ],
     ),
     (
         "rng_check",
@@ -52,3 +60,71 @@ pub const ALL: &[Module] = &[
         &["common/philox.wgsl", "rng_check.wgsl"],
     ),
 ];
+
+/// A constant's value as WGSL types it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value {
+    U32(u32),
+    I32(i32),
+    F32(f32),
+}
+
+/// Every WGSL `const` that mirrors a Rust value: (WGSL name, the Rust value, as the shader
+/// must hold it). `tests/shaders_validate.rs` evaluates each WGSL constant with naga and
+/// compares, and refuses a WGSL constant that is in neither this list nor [`SHADER_ONLY`].
+pub fn shared_constants() -> Vec<(&'static str, Value)> {
+    use crate::model::params::{burn_kind, emission_kind, MAX_HALVINGS};
+    use crate::model::step::{N_METRICS, REVENUE_FLOOR};
+    use crate::rng::{self, stream, POISSON_MAX};
+    use crate::scenario::limits::{MAX_SHOCKS, MAX_VESTING};
+    use crate::stats::histogram::{INV_LN_GAMMA, MAX_INDEX, MAX_TRACKED, MIN_INDEX, MIN_TRACKED};
+    use Value::{F32, I32, U32};
+    let u = |x: usize| U32(u32::try_from(x).expect("fits a u32"));
+    vec![
+        ("EMISSION_NONE", U32(emission_kind::NONE)),
+        (
+            "EMISSION_HALVING_BY_SUPPLY",
+            U32(emission_kind::HALVING_BY_SUPPLY),
+        ),
+        (
+            "EMISSION_HALVING_BY_TIME",
+            U32(emission_kind::HALVING_BY_TIME),
+        ),
+        ("EMISSION_SCHEDULE", U32(emission_kind::SCHEDULE)),
+        ("EMISSION_INFLATION", U32(emission_kind::INFLATION)),
+        ("BURN_NONE", U32(burn_kind::NONE)),
+        ("BURN_BME", U32(burn_kind::BME)),
+        ("BURN_REVENUE_BURN", U32(burn_kind::REVENUE_BURN)),
+        ("MAX_HALVINGS", u(MAX_HALVINGS)),
+        ("POISSON_MAX", U32(POISSON_MAX)),
+        ("MAX_SHOCKS", u(MAX_SHOCKS)),
+        ("MAX_VESTING", u(MAX_VESTING)),
+        ("SCHEDULE_YEARS", u(super::layout::SCHEDULE_YEARS)),
+        ("NO_REPORT", U32(super::run::NO_REPORT)),
+        ("STREAM_MARKET_NORMALS", U32(stream::MARKET_NORMALS)),
+        ("STREAM_EVENT_UNIFORMS", U32(stream::EVENT_UNIFORMS)),
+        ("STREAM_COST_JUMP_NORMALS", U32(stream::COST_JUMP_NORMALS)),
+        ("PHILOX_M0", U32(rng::PHILOX_M0)),
+        ("PHILOX_M1", U32(rng::PHILOX_M1)),
+        ("PHILOX_W0", U32(rng::PHILOX_W0)),
+        ("PHILOX_W1", U32(rng::PHILOX_W1)),
+        ("WG_SIZE", u(super::run::WG_SIZE as usize)),
+        ("N_METRICS", u(N_METRICS)),
+        ("HIST_MIN_INDEX", I32(MIN_INDEX)),
+        ("HIST_MAX_INDEX", I32(MAX_INDEX)),
+        ("HIST_SIGN_SLOTS", u(super::run::HIST_SIGN_SLOTS)),
+        ("HIST_ZERO", u(super::run::HIST_ZERO)),
+        ("HIST_NONFINITE", u(super::run::HIST_NONFINITE)),
+        ("HIST_STRIDE", u(super::run::HIST_STRIDE)),
+        ("MIN_TRACKED", F32(MIN_TRACKED as f32)),
+        ("MAX_TRACKED", F32(MAX_TRACKED as f32)),
+        ("INV_LN_GAMMA", F32(INV_LN_GAMMA as f32)),
+        ("LN_REVENUE_FLOOR", F32(REVENUE_FLOOR.ln() as f32)),
+    ]
+}
+
+/// WGSL constants with no Rust twin, and why.
+pub const SHADER_ONLY: &[(&str, &str)] = &[(
+    "F32_BIG",
+    "a finite stand-in for +-infinity in the f32 min/max reductions",
+)];

@@ -354,48 +354,36 @@ pub fn plan(
 mod tests {
     use super::*;
 
-    const BASE: &str = r#"
-[scenario]
-name = "sens"
-horizon_days = 28
-paths = 50000
-
-[token]
-price = 2.0
-issued = 1000.0
-max_supply = 2000.0
-
-[emission]
-kind = "halving_by_supply"
-per_day = 1.0
-split = { providers = 0.5, stakers = 0.3, treasury = 0.2 }
-
-[demand]
-usd_per_day = 10.0
-growth = 0.0
-
-[market]
-drift = -0.1
-volatility = 0.5
-impact = 0.0
-
-[compute]
-capacity = 100.0
-cost_per_unit_day = 1.0
-
-[correlation]
-price_demand = 0.97
-
-[[vesting]]
-amount = 10.0
-sell_fraction = 0.0
-
-[spiral]
-persist_days = 14
-"#;
+    /// The tests' base scenario as a capped halving design with every split share, a
+    /// correlation and a vesting tranche; `max_supply` as given.
+    fn text(max_supply: &str) -> String {
+        let sets = [
+            ("scenario.name", "\"sens\""),
+            ("scenario.horizon_days", "28"),
+            ("scenario.paths", "50000"),
+            ("scenario.seed", "42"),
+            ("token.price", "2.0"),
+            ("token.issued", "1000.0"),
+            ("token.max_supply", max_supply),
+            ("emission.kind", "\"halving_by_supply\""),
+            ("emission.per_day", "1.0"),
+            (
+                "emission.split",
+                "{ providers = 0.5, stakers = 0.3, treasury = 0.2 }",
+            ),
+            ("demand.usd_per_day", "10.0"),
+            ("demand.growth", "0.0"),
+            ("market.drift", "-0.1"),
+            ("market.volatility", "0.5"),
+            ("compute.capacity", "100.0"),
+            ("correlation.price_demand", "0.97"),
+            ("spiral.persist_days", "14"),
+        ];
+        crate::scenario::test_text(&sets, "[[vesting]]\namount = 10.0\nsell_fraction = 0.0\n")
+    }
 
     fn plan_base() -> (Vec<Perturbation>, Vec<Skip>) {
-        let s = scenario::parse(BASE, "sens.toml").unwrap();
+        let s = scenario::parse(&text("2000.0"), "sens.toml").unwrap();
         plan(&s, 0.1, 0.05).unwrap()
     }
 
@@ -460,8 +448,7 @@ persist_days = 14
     fn invalid_sides_are_listed_and_read_as_base() {
         // issued 1000 + vesting 10 <= max_supply 2000; issued * 1.1 is fine, but
         // max_supply * 0.9 = 1800 is fine too; token.price * 0.9 fine. Make one fail:
-        let text = BASE.replace("max_supply = 2000.0", "max_supply = 1010.0");
-        let s = scenario::parse(&text, "sens.toml").unwrap();
+        let s = scenario::parse(&text("1010.0"), "sens.toml").unwrap();
         let (ps, skips) = plan(&s, 0.1, 0.05).unwrap();
         let m = find(&ps, "token.max_supply");
         assert!(m.low.is_none() && m.low_value == m.base_value);
