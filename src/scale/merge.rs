@@ -17,12 +17,12 @@
 //!   relative, tested within 1e-12.
 //! - Parts run on different engines (CPU f64 and GPU f32) are refused unless asked for.
 
+use super::split::ShardSpec;
 use crate::engine::EngineOutput;
 use crate::measure::Accumulator;
 use crate::model::PathRecord;
 use crate::output::partial::{self, Header, PARTIAL_FILE};
 use crate::output::Written;
-use crate::scale::shard::ShardSpec;
 use crate::scenario::Scenario;
 use crate::workflows::preflight;
 use crate::workflows::single::RunResult;

@@ -6,3 +6,4 @@
 pub mod merge;
 pub mod resume;
 pub mod shard;
+pub mod split;

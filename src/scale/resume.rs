@@ -34,13 +34,13 @@
 //! Leftover temp files and blocks the state does not list (a kill between a block and its
 //! state) are removed on resume. The checkpoint folder is removed once the outputs are written.
 
+use super::split::ShardSpec;
 use crate::engine::cpu::CHUNK_PATHS;
 use crate::engine::{self, Control, EngineOutput, PathRange};
 use crate::model::Params;
 use crate::output::partial::{self, Header};
 use crate::output::RunInfo;
 use crate::output::Written;
-use crate::scale::shard::ShardSpec;
 use crate::workflows::preflight;
 use crate::workflows::single::{RunPlan, RunResult};
 use anyhow::{bail, Context, Result};

@@ -2,14 +2,6 @@
 //! processes, machines, scheduler tasks) and are merged afterwards ([`super::merge`]). A
 //! finished shard is its path rows and a partial file (`output::partial`).
 //!
-//! # The split
-//!
-//! Shard `I` of `N` (0-based) over `P` paths simulates the path ids `start .. start + count`
-//! with `count = P / N + (1 if I < P % N)` and `start = I * (P / N) + min(I, P % N)`: the
-//! first `P % N` shards get one extra path, and the shards tile `0 .. P` in order. Path ids
-//! address the Philox counters, so a shard's per-path results are exactly those of the same
-//! ids in the unsharded run.
-//!
 //! # Where the shard index comes from ([`resolve`])
 //!
 //! - `--shard I/N`: explicit; the environment is ignored (`--shards M` must then equal N).
@@ -24,6 +16,7 @@
 //!
 
 use super::resume::{self, CheckpointReport, Checkpoints};
+pub use super::split::{parse_spec, shard_range, ShardSpec, MAX_SHARDS};
 use crate::engine::{self, Control, EngineOutput, PathRange};
 use crate::model::Params;
 use crate::output::partial::{write_partial, write_paths_file, Header, PARTIAL_FILE};
@@ -34,77 +27,6 @@ use crate::workflows::single::RunPlan;
 use anyhow::{anyhow, bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
-/// Largest shard count accepted.
-pub const MAX_SHARDS: u64 = 1_000_000;
-
-/// Shard `index` of `count` (0-based).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ShardSpec {
-    pub index: u64,
-    pub count: u64,
-}
-
-impl ShardSpec {
-    /// The shard's folder name under `OUT/<name>/`: `shard-I-of-N`.
-    pub fn dir_name(&self) -> String {
-        format!("shard-{}-of-{}", self.index, self.count)
-    }
-
-    /// The path ids of this shard of a `paths`-path run (see the module notes).
-    pub fn range(&self, paths: u64) -> PathRange {
-        shard_range(paths, self.index, self.count)
-    }
-
-    /// Checks the shard against the run's path count.
-    pub fn check(&self, paths: u64) -> Result<()> {
-        if self.count == 0 || self.count > MAX_SHARDS {
-            bail!(
-                "shard count {} is out of range; allowed: 1 to {MAX_SHARDS}",
-                self.count
-            );
-        }
-        if self.index >= self.count {
-            bail!(
-                "shard index {} is out of range for {} shards; allowed: 0 to {} (indices are 0-based)",
-                self.index,
-                self.count,
-                self.count - 1
-            );
-        }
-        if self.count > paths {
-            bail!(
-                "{} shards of {paths} paths would leave shards without paths; allowed: at most {paths} shards",
-                self.count
-            );
-        }
-        Ok(())
-    }
-}
-
-/// `PathRange` of shard `index` of `shards` over `paths` paths: the first `paths % shards`
-/// shards get one extra path.
-pub fn shard_range(paths: u64, index: u64, shards: u64) -> PathRange {
-    let base = paths / shards;
-    let extra = paths % shards;
-    PathRange {
-        start: index * base + index.min(extra),
-        count: base + u64::from(index < extra),
-    }
-}
-
-/// Parses `I/N` (0-based I).
-pub fn parse_spec(text: &str) -> Result<ShardSpec> {
-    let bad =
-        || anyhow!("--shard {text:?}: expected I/N with 0 <= I < N (0-based, e.g. 0/8), or auto");
-    let (i, n) = text.split_once('/').ok_or_else(bad)?;
-    let index: u64 = i.trim().parse().map_err(|_| bad())?;
-    let count: u64 = n.trim().parse().map_err(|_| bad())?;
-    if count == 0 || index >= count {
-        return Err(bad());
-    }
-    Ok(ShardSpec { index, count })
-}
-
 /// Resolves the shard of this process from `--shard`, `--shards` and the environment (`env`
 /// reads a variable; see the module notes for the precedence). Returns the shard and a phrase
 /// saying where it came from, or `None` for an unsharded run.
@@ -323,31 +245,6 @@ pub fn write_shard(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ranges_tile_the_paths() {
-        for paths in [1u64, 2, 7, 10, 1000, 1023, 4097] {
-            for n in 1..=paths.min(9) {
-                let mut next = 0;
-                for i in 0..n {
-                    let r = shard_range(paths, i, n);
-                    assert_eq!(r.start, next);
-                    assert!(r.count == paths / n || r.count == paths / n + 1);
-                    assert_eq!(r.count == paths / n + 1, i < paths % n);
-                    next += r.count;
-                }
-                assert_eq!(next, paths);
-            }
-        }
-    }
-
-    #[test]
-    fn spec_parsing() {
-        assert_eq!(parse_spec("2/8").unwrap(), ShardSpec { index: 2, count: 8 });
-        for bad in ["8/8", "1/0", "a/2", "3", "-1/2", "1/2/3"] {
-            assert!(parse_spec(bad).is_err(), "{bad}");
-        }
-    }
 
     fn env_of<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
         move |k| {
