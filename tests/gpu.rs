@@ -150,20 +150,7 @@ fn philox_words_match_cpu_exactly() {
 /// jobs, regimes, jumps, impact, staking with panic, vesting, correlated shocks and a
 /// deterministic shock; one year, weekly report rows.
 fn full_model() -> String {
-    let text = common::full_model_text(
-        "kind = \"halving_by_supply\"\nper_day = 5000.0",
-        "kind = \"bme\"\nfee = 0.1",
-        "token",
-        "token",
-        0.9,
-        1.0,
-        0.5,
-        1.2,
-        0.6,
-        1.0,
-        6.0,
-        -0.5,
-    );
+    let text = common::full_model_reference();
     let text = common::set(&text, "scenario.horizon_days", "365");
     common::set(&text, "scenario.report_every", "7")
 }

@@ -5,7 +5,7 @@
 //! and leave no half-written file under a final name.
 
 mod common;
-use common::{path_arg as s, text as text_of, tokenrisk};
+use common::{path_arg as s, run_args, text as text_of, tokenrisk};
 use proptest::prelude::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -423,17 +423,7 @@ fn a_scenario_with_infinite_ratios_reports_them() {
     let file = tmp.path().join("no-revenue.toml");
     std::fs::write(&file, text).unwrap();
     let out = tmp.path().join("out");
-    let o = tokenrisk(&[
-        "run",
-        s(&file),
-        "--paths",
-        "200",
-        "--backend",
-        "cpu",
-        "-q",
-        "--out",
-        s(&out),
-    ]);
+    let o = tokenrisk(&run_args(s(&file), "200", s(&out)));
     assert!(o.status.success(), "{}", text_of(&o));
     let t = text_of(&o);
     assert!(
@@ -622,20 +612,7 @@ fn a_full_disk_leaves_no_half_written_file() {
     let tmp = tempfile::tempdir().unwrap();
     // A run: summary fits under 64 KiB, paths.parquet of 4,000 paths does not.
     let out = tmp.path().join("run");
-    let o = with_file_limit(
-        64,
-        &[
-            "run",
-            "bittensor_halving",
-            "--paths",
-            "4000",
-            "--backend",
-            "cpu",
-            "-q",
-            "--out",
-            s(&out),
-        ],
-    );
+    let o = with_file_limit(64, &run_args("bittensor_halving", "4000", s(&out)));
     assert_eq!(o.status.code(), Some(1), "{}", text_of(&o));
     let e = text_of(&o);
     assert!(e.contains("cannot write") && e.contains(".parquet"), "{e}");
@@ -720,17 +697,7 @@ fn a_real_full_tmpfs_leaves_no_half_written_file() {
         }
     }
     let _guard = Unmount(mnt.clone());
-    let o = tokenrisk(&[
-        "run",
-        "bittensor_halving",
-        "--paths",
-        "6000",
-        "--backend",
-        "cpu",
-        "-q",
-        "--out",
-        s(&mnt),
-    ]);
+    let o = tokenrisk(&run_args("bittensor_halving", "6000", s(&mnt)));
     assert_eq!(o.status.code(), Some(1), "{}", text_of(&o));
     let e = text_of(&o);
     assert!(e.contains("No space left on device"), "{e}");
@@ -788,17 +755,7 @@ fn damaged_checkpoints_are_named() {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tokenrisk"));
     let o = cmd
         .current_dir(tmp.path())
-        .args([
-            "run",
-            "gbm.toml",
-            "--paths",
-            "4096",
-            "--backend",
-            "cpu",
-            "-q",
-            "--out",
-            s(&out),
-        ])
+        .args(run_args("gbm.toml", "4096", s(&out)))
         .args(["--checkpoint-every", "1024"])
         .output()
         .unwrap();
@@ -828,17 +785,7 @@ fn damaged_checkpoints_are_named() {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tokenrisk"));
     let o = cmd
         .current_dir(tmp.path())
-        .args([
-            "run",
-            "gbm.toml",
-            "--paths",
-            "4096",
-            "--backend",
-            "cpu",
-            "-q",
-            "--out",
-            s(&out),
-        ])
+        .args(run_args("gbm.toml", "4096", s(&out)))
         .args(["--resume"])
         .output()
         .unwrap();

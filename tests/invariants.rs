@@ -79,20 +79,7 @@ proptest! {
 /// (histograms, counts and means) and identical records.
 #[test]
 fn results_do_not_depend_on_thread_count() {
-    let text = full_model_text(
-        "kind = \"halving_by_supply\"\nper_day = 5000.0",
-        "kind = \"bme\"\nfee = 0.1",
-        "token",
-        "token",
-        0.9,
-        1.0,
-        0.5,
-        1.2,
-        0.6,
-        1.0,
-        6.0,
-        -0.5,
-    );
+    let text = common::full_model_reference();
     let s = parse(&text);
     let params = Params::compile(&s);
     let range = PathRange {

@@ -4,7 +4,9 @@
 //! other arguments is refused and kept.
 
 mod common;
-use common::{path_arg as s, read_parquet as read_table, text, tokenrisk_command as command};
+use common::{
+    path_arg as s, read_parquet as read_table, run_args, text, tokenrisk_command as command,
+};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -103,17 +105,7 @@ fn killed_runs_resume_to_the_uninterrupted_result() {
     let scn = scenario_file(tmp.path());
     let paths = "40960";
     let full = tmp.path().join("full");
-    ok(&[
-        "run",
-        s(&scn),
-        "--paths",
-        paths,
-        "--backend",
-        "cpu",
-        "-q",
-        "--out",
-        s(&full),
-    ]);
+    ok(&run_args(s(&scn), paths, s(&full)));
 
     let out = tmp.path().join("killed");
     let args = [
@@ -200,17 +192,7 @@ fn stale_checkpoints_are_refused_and_kept() {
     let o = ok(&args);
     assert!(o.contains("resumed from checkpoint"), "{o}");
     let full = tmp.path().join("full");
-    ok(&[
-        "run",
-        s(&scn),
-        "--paths",
-        "20480",
-        "--backend",
-        "cpu",
-        "-q",
-        "--out",
-        s(&full),
-    ]);
+    ok(&run_args(s(&scn), "20480", s(&full)));
     assert_same_run(&full.join(NAME), &out.join(NAME));
 }
 
@@ -251,17 +233,7 @@ fn a_killed_shard_resumes_and_merges() {
     let merged = tmp.path().join("merged");
     ok(&["merge", s(&out.join(NAME)), "--out", s(&merged)]);
     let full = tmp.path().join("full");
-    ok(&[
-        "run",
-        s(&scn),
-        "--paths",
-        "12000",
-        "--backend",
-        "cpu",
-        "-q",
-        "--out",
-        s(&full),
-    ]);
+    ok(&run_args(s(&scn), "12000", s(&full)));
     // Paths and every count/histogram column are exact; compare the path rows here (the
     // means are covered within 1e-12 by tests/shards.rs).
     let (a, b) = (

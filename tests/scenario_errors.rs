@@ -17,21 +17,22 @@ fn base_scenario_is_valid() {
     parse(GBM_BASE);
 }
 
+/// `msg` names the line of `text` that starts with `start`.
+fn assert_names_line(msg: &str, text: &str, start: &str) {
+    let line = text.lines().position(|l| l.starts_with(start)).unwrap() + 1;
+    assert!(
+        msg.contains(&format!("bad.toml:{line}")),
+        "line {line} not named: {msg}"
+    );
+}
+
 #[test]
 fn unknown_key_is_named_with_its_line() {
     let text = GBM_BASE.replace("volatility = 0.80", "volatility = 0.80\nvolatilty = 0.3");
     let msg = problems(&text);
     assert!(msg.contains("bad.toml"), "{msg}");
     assert!(msg.contains("volatilty"), "{msg}");
-    let line = text
-        .lines()
-        .position(|l| l.starts_with("volatilty"))
-        .unwrap()
-        + 1;
-    assert!(
-        msg.contains(&format!("bad.toml:{line}")),
-        "line {line} not named: {msg}"
-    );
+    assert_names_line(&msg, &text, "volatilty");
 }
 
 #[test]
@@ -50,15 +51,7 @@ fn out_of_range_names_field_value_and_range() {
     assert!(msg.contains("market.volatility"), "{msg}");
     assert!(msg.contains("-0.5"), "{msg}");
     assert!(msg.contains("allowed: 0 to 10"), "{msg}");
-    let line = GBM_BASE
-        .lines()
-        .position(|l| l.starts_with("volatility = 0.80"))
-        .unwrap()
-        + 1;
-    assert!(
-        msg.contains(&format!("bad.toml:{line}")),
-        "line {line} not named: {msg}"
-    );
+    assert_names_line(&msg, GBM_BASE, "volatility = 0.80");
 }
 
 #[test]

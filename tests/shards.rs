@@ -6,7 +6,7 @@
 
 mod common;
 use arrow::array::{Array, Float64Array};
-use common::{path_arg as s, read_parquet as read_table, text};
+use common::{path_arg as s, read_parquet as read_table, run_args, text};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use tokenrisk::engine::Control;
@@ -49,20 +49,7 @@ fn fails(o: Output) -> String {
 }
 
 fn run_full(scn: &Path, out: &Path) {
-    ok(tokenrisk(
-        &[
-            "run",
-            s(scn),
-            "--paths",
-            "3000",
-            "--backend",
-            "cpu",
-            "-q",
-            "--out",
-            s(out),
-        ],
-        &[],
-    ));
+    ok(tokenrisk(&run_args(s(scn), "3000", s(out)), &[]));
 }
 
 fn run_shard(scn: &Path, out: &Path, spec: &str, extra: &[&str]) -> Output {
@@ -458,17 +445,7 @@ fn scheduler_environments_pick_the_shard() {
     let tmp = tempfile::tempdir().unwrap();
     let scn = scenario_file(tmp.path());
     let out = tmp.path().join("env");
-    let base = [
-        "run",
-        s(&scn),
-        "--paths",
-        "3000",
-        "--backend",
-        "cpu",
-        "-q",
-        "--out",
-        s(&out),
-    ];
+    let base = run_args(s(&scn), "3000", s(&out));
     let with = |extra: &[&'static str]| {
         let mut v: Vec<&str> = base.to_vec();
         v.extend_from_slice(extra);
@@ -551,17 +528,7 @@ fn scheduler_environments_pick_the_shard() {
     // Without a shard flag the environment is ignored: a whole run.
     let plain = tmp.path().join("plain");
     let o = ok(tokenrisk(
-        &[
-            "run",
-            s(&scn),
-            "--paths",
-            "300",
-            "--backend",
-            "cpu",
-            "-q",
-            "--out",
-            s(&plain),
-        ],
+        &run_args(s(&scn), "300", s(&plain)),
         &[
             ("SLURM_ARRAY_TASK_ID", "1"),
             ("SLURM_ARRAY_TASK_COUNT", "3"),

@@ -3,11 +3,10 @@
 //! library (a shape lowers the median final price on the same seed), and the overlays
 //! recorded in the output metadata.
 
+mod common;
+
 use std::process::Command;
-use tokenrisk::engine::Control;
-use tokenrisk::engine::{cpu, PathRange};
 use tokenrisk::measure::summary::Summary;
-use tokenrisk::model::Params;
 use tokenrisk::scenario::overlay::{apply_overlays, parse_shock, parse_stress};
 use tokenrisk::scenario::{self, Scenario};
 
@@ -19,16 +18,7 @@ fn preset(name: &str) -> Scenario {
 }
 
 fn run(s: &Scenario, paths: u64) -> tokenrisk::engine::EngineOutput {
-    cpu::run(
-        &Params::compile(s),
-        s.scenario.seed,
-        PathRange {
-            start: 0,
-            count: paths,
-        },
-        &Control::none(),
-    )
-    .unwrap()
+    common::run_cpu(s, paths)
 }
 
 #[test]

@@ -78,6 +78,21 @@ pub fn tokenrisk_command(args: &[&str]) -> Command {
     cmd
 }
 
+/// `run SCENARIO --paths PATHS --backend cpu -q --out OUT`: the command most tests run.
+pub fn run_args<'a>(scenario: &'a str, paths: &'a str, out: &'a str) -> Vec<&'a str> {
+    vec![
+        "run",
+        scenario,
+        "--paths",
+        paths,
+        "--backend",
+        "cpu",
+        "-q",
+        "--out",
+        out,
+    ]
+}
+
 /// Runs the `tokenrisk` binary built for this test run (see [`tokenrisk_command`]).
 pub fn tokenrisk(args: &[&str]) -> Output {
     tokenrisk_command(args).output().expect("run tokenrisk")
@@ -106,6 +121,25 @@ pub fn read_parquet(path: &std::path::Path) -> arrow::array::RecordBatch {
         .unwrap();
     let batches: Vec<_> = reader.map(|b| b.unwrap()).collect();
     arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap()
+}
+
+/// The full model with the parameters the GPU and invariant tests share: halving by supply,
+/// bme, token payments, every feedback on ([`full_model_text`]).
+pub fn full_model_reference() -> String {
+    full_model_text(
+        "kind = \"halving_by_supply\"\nper_day = 5000.0",
+        "kind = \"bme\"\nfee = 0.1",
+        "token",
+        "token",
+        0.9,
+        1.0,
+        0.5,
+        1.2,
+        0.6,
+        1.0,
+        6.0,
+        -0.5,
+    )
 }
 
 /// A full-model scenario whose every mechanism is switched on with drawn parameters.
