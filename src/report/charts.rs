@@ -108,6 +108,17 @@ impl Plot {
             .map(|f| self.bottom - f * (self.bottom - self.top))
     }
 
+    /// The x axis title, under the plot.
+    fn x_title(&self, x_label: &str, height: f64) -> String {
+        text(
+            (self.left + self.right) / 2.0,
+            height - 8.0,
+            "middle",
+            "label",
+            x_label,
+        )
+    }
+
     /// Grid, ticks, tick labels and axis titles.
     fn axes(&self, x_label: &str, y_label: &str, height: f64) -> String {
         let mut s = String::new();
@@ -125,13 +136,7 @@ impl Plot {
         }
         s += &line(self.left, self.bottom, self.right, self.bottom, "axis");
         s += &line(self.left, self.top, self.left, self.bottom, "axis");
-        s += &text(
-            (self.left + self.right) / 2.0,
-            height - 8.0,
-            "middle",
-            "label",
-            x_label,
-        );
+        s += &self.x_title(x_label, height);
         let cy = (self.top + self.bottom) / 2.0;
         let _ = write!(
             s,
@@ -603,13 +608,7 @@ pub fn bar_chart(spec: &BarSpec, bars: &[Bar]) -> String {
         }
     }
     s += &line(plot.left, plot.bottom, plot.right, plot.bottom, "axis");
-    s += &text(
-        (plot.left + plot.right) / 2.0,
-        height - 8.0,
-        "middle",
-        "label",
-        spec.x_label,
-    );
+    s += &plot.x_title(spec.x_label, height);
     for (i, b) in bars.iter().enumerate() {
         let y = plot.top + i as f64 * row;
         s += &text(
