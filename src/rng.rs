@@ -5,11 +5,12 @@
 //! stream id, path id high word). A path therefore sees the same numbers whatever the
 //! thread count, chunking, sharding or design being simulated (common random numbers).
 //!
-//! One Philox call yields four 32-bit words, and the model uses all four (see `StepDraws`).
-//! Uniforms use one word each: `u = (w + 0.5) / 2^32` in f64 here, and `(w >> 8 + 0.5) / 2^24`
-//! in f32 on the GPU, so both engines turn the *same word* into the same number up to f32
-//! rounding. (MODEL.md suggests 53-bit f64 uniforms; that would need two words per uniform
-//! and break the word-for-word correspondence with the GPU, so we use 32 bits and say so.)
+//! One Philox call yields four 32-bit words (`docs/MODEL.md`, "Random numbers", says which
+//! word each draw uses: stream 0's four feed two Box-Muller pairs, stream 1 has one word
+//! reserved, stream 2 is drawn only on steps with a cost jump). A uniform uses one word,
+//! `u = (w + 0.5) / 2^32` in f64 here; the GPU takes its discrete decisions by comparing the
+//! same raw word with integer thresholds, so both engines turn the *same word* into the same
+//! decision. (53-bit uniforms would need two words each and break that correspondence.)
 
 use crate::lanes::{self, F64s};
 
@@ -167,8 +168,10 @@ pub fn sin_cos_tau(u: f64) -> (f64, f64) {
     (sin, cos)
 }
 
-/// Largest Poisson count returned: per-step jump intensities are small (a rate of 12 per year
-/// is 0.033 per daily step), so P(N > 16) is below 1e-40 for any validated scenario.
+/// Largest Poisson count returned per step. Typical per-step intensities are small (a rate
+/// of 12 per year is 0.033 per daily step: P(N > 16) below 1e-40), but validation allows
+/// rates up to 365 per year with steps up to 365 days, where the cap binds; `docs/MODEL.md`
+/// lists this among the model's choices.
 pub const POISSON_MAX: u32 = 16;
 
 /// Poisson count by inversion of the CDF, given `exp(-lambda)` precomputed by the caller.

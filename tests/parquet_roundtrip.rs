@@ -32,7 +32,7 @@ fn toml_text() -> String {
     ])
 }
 
-// The contract, copied from ARCHITECTURE.md on purpose (not from the crate's constants).
+// The contract, copied from docs/ARCHITECTURE.md on purpose (not from the crate's constants).
 const SUMMARY_COLS: &[&str] = &[
     "scenario",
     "paths",

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""JAX peer of tokenrisk: the whole model of shared/design/MODEL.md as a `jax.jit`-compiled
+"""JAX peer of tokenrisk: the whole model of docs/MODEL.md as a `jax.jit`-compiled
 `lax.scan` over steps, each step vectorized over paths: the way a GPU user writes it.
 
 The step is the same as numpy_peer.py (and tokenrisk's src/model/step.rs; the numbered

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""NumPy peer of tokenrisk: the whole model of shared/design/MODEL.md, vectorized over paths
+"""NumPy peer of tokenrisk: the whole model of docs/MODEL.md, vectorized over paths
 (arrays of shape [paths]) with a Python loop over steps: the way a risk analyst writes it.
 
 Same mechanisms, order and parameter meaning as tokenrisk's reference step function

@@ -2,7 +2,7 @@
 with the same defaults as tokenrisk (src/scenario/types.rs), compiling it to the same flat
 parameters (src/model/params.rs), the command line, and the JSON summary.
 
-The peers are what a risk analyst would otherwise write to simulate shared/design/MODEL.md;
+The peers are what a risk analyst would otherwise write to simulate docs/MODEL.md;
 tokenrisk is benchmarked against them (scripts/bench-peers.sh) and checked against them
 statistically (tests/peers.rs). They do not validate scenario files: run
 `tokenrisk validate FILE` first. Only the standard library is used here, so the JAX peer

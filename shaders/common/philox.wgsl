@@ -4,8 +4,8 @@
 // each kernel (`concat!(include_str!(..), ..)`), so this file is plain declarations only.
 //
 // Key = (seed low word, seed high word); counter = (path low word, step, stream id, path high
-// word). Stream ids are the constants of `rng::stream`. One call yields four words and the
-// model uses all four (src/model/step.rs "Draws").
+// word). Stream ids are the constants of `rng::stream`. One call yields four words
+// (src/model/step.rs "Draws" says which draw uses which).
 
 const STREAM_MARKET_NORMALS: u32 = 0u;
 const STREAM_EVENT_UNIFORMS: u32 = 1u;

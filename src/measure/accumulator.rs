@@ -98,7 +98,8 @@ pub struct Accumulator {
     pub spiraled: u64,
     pub er_above_1: u64,
     pub broke_even: u64,
-    /// Paths with any non-finite value in their record (counted, excluded from histograms).
+    /// Paths with any non-finite value in their record (counted; the non-finite values are
+    /// left out of every histogram and mean, the path's finite values are not).
     pub nonfinite_paths: u64,
     pub per_path: PathSummaries,
 }

@@ -226,7 +226,8 @@ const _: () = assert!(std::mem::size_of::<GpuPartial>() == 20);
 /// Number of words `w` with `(w + 0.5) / 2^32 < p` (the CPU's `uniform_open(w) < p`), so
 /// that `w < words_below(p)` takes exactly the CPU's branch. Saturates at `u32::MAX`: for
 /// `p > 1 - 2^-33` the single word `u32::MAX` then differs (probability 2^-32 per draw;
-/// p = 1 only occurs as `stress_to_calm` without regimes, where stress is unreachable).
+/// p = 1, as `stress_to_calm = 1` or without regimes, gives `u32::MAX`: the GPU then stays
+/// in stress on that one word where the CPU leaves it).
 pub fn words_below(p: f64) -> u32 {
     // (w + 0.5) * 2^-32 and p * 2^32 are exact in f64, and so is y - 0.5 for y < 2^52.
     saturating_word((p * 4_294_967_296.0 - 0.5).ceil())
