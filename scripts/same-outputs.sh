@@ -17,7 +17,7 @@
 # Compared byte for byte, except what measures time, which is masked first:
 # - Parquet files byte for byte; where they differ, decoded (pyarrow, installed into
 #   target/same-outputs/venv when missing) and compared column by column, value by value
-#   (floats by their bits), with the key-value metadata, ignoring only the timing columns
+#   (floats by their bits), with the file's key-value metadata, ignoring only the timing columns
 #   `simulate_seconds` and `path_steps_per_s`;
 # - JSON without `timings`, `started_at`, `created_at`, `generated_at`, `simulate_seconds`
 #   and the sizes of the files that hold timing columns;
@@ -171,8 +171,11 @@ def bits(v):
 def compare_parquet(a, b):
     ta, tb = pq.read_table(a), pq.read_table(b)
     diffs = []
-    if ta.schema.metadata != tb.schema.metadata:
-        ka, kb = ta.schema.metadata or {}, tb.schema.metadata or {}
+    # The file's key-value metadata (tokenrisk.*), and the Arrow schema's.
+    for ka, kb in [
+        (pq.ParquetFile(a).metadata.metadata or {}, pq.ParquetFile(b).metadata.metadata or {}),
+        (ta.schema.metadata or {}, tb.schema.metadata or {}),
+    ]:
         for k in sorted(set(ka) | set(kb)):
             if ka.get(k) != kb.get(k):
                 diffs.append(f"metadata {k.decode()} differs")
