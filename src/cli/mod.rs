@@ -1,6 +1,6 @@
 //! The command line: clap definitions (here), raw flags turned into the library's plans
-//! (`SimArgs::overrides`, each command's module), a progress bar ([`progress`]), printing
-//! ([`print`]) and one module per command. A thin layer: every simulation, aggregation and
+//! (`SimArgs::overrides`, each command's module), a progress bar (`progress`), printing
+//! (`print`) and one module per command. A thin layer: every simulation, aggregation and
 //! file the commands produce comes from the library (`workflows`, `scale`, `report`); this
 //! is the only layer that prints. Library errors get their context here; nothing here
 //! panics on user input.

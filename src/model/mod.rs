@@ -1,5 +1,5 @@
 //! The model of `docs/MODEL.md`: parameters compiled from a scenario ([`params`]), the
-//! per-path state and the step function ([`step`], written once; `shaders/simulate.wgsl`
+//! per-path state and the step function ([`step`](mod@step), written once; `shaders/simulate.wgsl`
 //! mirrors it section by section), and the per-path record both engines produce
 //! ([`record`]). Depends only on `scenario`, `rng`, `lanes` and `stats`.
 

@@ -5,7 +5,7 @@
 //! folder, read back with arrow's Parquet reader, so it works on any finished run, on any
 //! machine, long after the run.
 //!
-//! Layout: [`data`] reads the folder, [`format`] formats every number and escapes every
+//! Layout: [`data`] reads the folder, [`format`](mod@format) formats every number and escapes every
 //! text, [`svg`] holds the drawing primitives, [`charts`] the chart kinds, [`page`] assembles
 //! the HTML.
 //!

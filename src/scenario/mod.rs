@@ -4,7 +4,7 @@
 //! it knows nothing of the model or the engines.
 //!
 //! Invariant: a `Scenario` that came out of [`load`], [`parse`] or [`resolve`] has passed
-//! [`validate`], so the model can compile it to flat parameters without further checks.
+//! [`validate`](fn@validate), so the model can compile it to flat parameters without further checks.
 //!
 //! Also here, because they edit or name scenarios: the embedded presets and stress shapes
 //! ([`library`]), the command-line shock overlays ([`overlay`]), dotted keys ([`keys`]) and

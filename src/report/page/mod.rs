@@ -3,8 +3,8 @@
 //! comparison / tornado sections, any other table, the scenario as run) and the index
 //! page of a folder of runs.
 //!
-//! Parts: [`summary`] (cards and the summary table), [`charts`] (over time and at the
-//! horizon), [`extras`] (other tables); the style sheet is `report.css`.
+//! Parts: `summary` (cards and the summary table), `charts` (over time and at the
+//! horizon), `extras` (other tables); the style sheet is `report.css`.
 //!
 //! Invariants:
 //! - The page is self-contained: inline CSS and SVG, no script, no external resource.
