@@ -2,7 +2,7 @@
 //!
 //! Layers, lowest first; a module depends only on layers below it (`docs/ARCHITECTURE.md`):
 //!
-//! 1. [`lanes`], [`rng`], [`stats`]: primitives with no domain knowledge;
+//! 1. [`lanes`], then [`rng`] and [`stats`]: primitives with no domain knowledge;
 //! 2. [`scenario`]: the scenario format, validation, presets and stress shapes;
 //! 3. [`model`]: parameters, the step function, the per-path record;
 //! 4. [`measure`]: the accumulators both engines fill, and the summary figures;

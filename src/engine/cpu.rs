@@ -24,7 +24,7 @@ pub const CHUNK_PATHS: u64 = 1024;
 /// Chunks simulated between in-order merges, per worker thread. Each chunk holds its own
 /// accumulator (report moments and per-path summaries, ~0.4 MB for a 4-year weekly
 /// scenario) and records until merged, and each running chunk a worker scratch with a full
-/// set of report histograms (~14 MB), so this bounds memory (`shard::estimate` counts a
+/// set of report histograms (~14 MB), so this bounds memory (`workflows::preflight::estimate` counts a
 /// full accumulator per chunk in flight, an upper bound); it does not affect results.
 const BATCH_CHUNKS_PER_THREAD: u64 = 2;
 

@@ -6,8 +6,8 @@
 //!
 //! - `block-<first path id, 12 digits>.parquet`: the per-path rows of one block of K paths
 //!   (`paths.parquet` contract), written atomically.
-//! - `state.json`: a partial file ([`crate::scale::shard`], `kind = "checkpoint"`, the same header as
-//!   a shard) holding the accumulator of *every* path done so far, `completed`, and the list
+//! - `state.json`: a partial file ([`crate::output::partial`], `kind = "checkpoint"`, the
+//!   same header as a shard) holding the accumulator of *every* path done so far, `completed`, and the list
 //!   of block files with their SHA-256. Rewritten atomically after each block's rows are in
 //!   place, so it never lists a block that is not complete.
 //!
@@ -323,8 +323,10 @@ pub fn run(
     })
 }
 
-/// `TOKENRISK_TEST_STOP_AFTER_BLOCKS=N` (tests only): after checkpointing N blocks, the run
-/// waits until it is killed, so a test can kill it at a known point instead of racing it.
+/// `TOKENRISK_TEST_STOP_AFTER_BLOCKS=N`, a test hook (`tests/resume.rs`): after checkpointing
+/// N blocks of this attempt, the run waits, doing nothing, until it is killed, so a test
+/// kills it at a known point instead of racing it. Never set it otherwise: the run would
+/// never finish.
 fn test_stop_after() -> Option<usize> {
     std::env::var("TOKENRISK_TEST_STOP_AFTER_BLOCKS")
         .ok()

@@ -1,5 +1,6 @@
-//! How a run is cut into shards: shard `I` of `N` and the path ids it holds. Its own module
-//! because shards, checkpoints and merges all need it (and none of them may need another).
+//! How a run is cut into shards: shard `I` of `N` and the path ids it holds. Its own module,
+//! below the shard runs, checkpointed runs and merges that all use it: shard runs use
+//! checkpointed runs, and a split kept in either would make the two import each other.
 //!
 //! Shard `I` of `N` (0-based) over `P` paths simulates the path ids `start .. start + count`
 //! with `count = P / N + (1 if I < P % N)` and `start = I * (P / N) + min(I, P % N)`: the

@@ -1,7 +1,7 @@
 //! The `#[repr(C)]` twins of the WGSL structs in `shaders/common/params.wgsl`, and their
 //! construction from [`model::Params`](crate::model::Params) (f64 to f32, in one function).
 //!
-//! Rules (ARCHITECTURE.md "Shared buffer structs"): 4-byte scalar fields only (u32/f32/i32),
+//! Rules (docs/ARCHITECTURE.md, "The GPU engine"): 4-byte scalar fields only (u32/f32/i32),
 //! fixed arrays of `[_; 4]` (vec4) or of structs whose size is a multiple of 16 bytes, explicit
 //! padding, a compile-time size assertion, and a comment naming the WGSL twin. Field names are
 //! the WGSL member names; `tests/shaders_validate.rs` compares every offset from
