@@ -134,10 +134,61 @@ pub fn format_value(v: &toml::Value) -> String {
 
 /// A table written as a TOML document (the `toml` crate's serializer): plain keys first, then
 /// sub-tables as `[a.b]` and arrays of tables as `[[a]]`, each header after a blank line.
+/// Floats are spelled as Rust's shortest round trip (`2e-5`, `1e20`, `0.1`) rather than
+/// `toml`'s positional form (`0.00002`, `100000000000000000000.0`), and strings always
+/// double-quoted (`toml` single-quotes one that holds a `"`), as the hand-written writer this
+/// replaced spelled them, so a sweep point's recorded text (and its hash) is unchanged.
 pub fn to_toml(table: &toml::Table) -> Result<String, String> {
+    use toml_edit::visit_mut::{visit_value_mut, VisitMut};
+    struct ShortestFloats;
+    impl VisitMut for ShortestFloats {
+        fn visit_value_mut(&mut self, node: &mut toml_edit::Value) {
+            let spelled = match node {
+                toml_edit::Value::Float(f) => {
+                    let x = *f.value();
+                    Some(if x.is_nan() {
+                        "nan".to_string()
+                    } else if x.is_infinite() {
+                        if x > 0.0 { "inf" } else { "-inf" }.to_string()
+                    } else {
+                        format!("{x:?}")
+                    })
+                }
+                // A basic (double-quoted) string, as JSON escapes it, where toml would
+                // choose a literal one; kept only where TOML reads back the same string.
+                toml_edit::Value::String(t) => serde_json::to_string(t.value()).ok(),
+                _ => None,
+            };
+            let Some(spelled) = spelled else {
+                visit_value_mut(self, node);
+                return;
+            };
+            // Parsing keeps the spelling.
+            if let Ok(mut v) = spelled.parse::<toml_edit::Value>() {
+                let same = match (&v, &*node) {
+                    (toml_edit::Value::Float(a), toml_edit::Value::Float(b)) => {
+                        a.value().to_bits() == b.value().to_bits()
+                            || (a.value().is_nan() && b.value().is_nan())
+                    }
+                    (toml_edit::Value::String(a), toml_edit::Value::String(b)) => {
+                        a.value() == b.value()
+                    }
+                    _ => false,
+                };
+                if same {
+                    *v.decor_mut() = node.decor().clone();
+                    *node = v;
+                }
+            }
+        }
+    }
     let text = toml::to_string(table).map_err(|e| format!("cannot write the scenario: {e}"))?;
-    // A blank line before the first header too, as before every other (and as the
-    // hand-written writer this replaced did, so sweep points' recorded texts are unchanged).
+    let mut doc: toml_edit::DocumentMut = text
+        .parse()
+        .map_err(|e| format!("cannot write the scenario: {e}"))?;
+    ShortestFloats.visit_document_mut(&mut doc);
+    let text = doc.to_string();
+    // A blank line before the first header too, as before every other.
     Ok(if text.starts_with('[') {
         format!("\n{text}")
     } else {
@@ -273,6 +324,30 @@ mod tests {
         let mut only_tables = toml::Table::new();
         only_tables.insert("a".into(), toml::Value::Table(toml::Table::new()));
         assert!(to_toml(&only_tables).unwrap().starts_with("\n[a]"));
+        // Floats in their shortest round-trip spelling, with the same value.
+        let mut floats = toml::Table::new();
+        for (k, x) in [
+            ("tiny", 2e-5),
+            ("huge", 1e20),
+            ("plain", 0.1),
+            ("neg", -0.0),
+        ] {
+            floats.insert(k.into(), toml::Value::Float(x));
+        }
+        let text = to_toml(&floats).unwrap();
+        for line in ["tiny = 2e-5", "huge = 1e20", "plain = 0.1", "neg = -0.0"] {
+            assert!(text.contains(line), "{text}");
+        }
+        assert_eq!(toml::from_str::<toml::Table>(&text).unwrap(), floats);
+        // Strings double-quoted, even with a quote inside.
+        let mut strings = toml::Table::new();
+        strings.insert(
+            "d".into(),
+            toml::Value::String("a \"quoted\" \\ name".into()),
+        );
+        let text = to_toml(&strings).unwrap();
+        assert_eq!(text, "d = \"a \\\"quoted\\\" \\\\ name\"\n");
+        assert_eq!(toml::from_str::<toml::Table>(&text).unwrap(), strings);
         let mut odd = toml::Table::new();
         odd.insert("a b".into(), toml::Value::String("q\"\\\n\u{1}".into()));
         odd.insert("x".into(), toml::Value::Float(1e-7));

@@ -7,5 +7,7 @@
 pub const MAX_SHOCKS: usize = 16;
 pub const MAX_VESTING: usize = 8;
 pub const MAX_SCHEDULE_YEARS: usize = 32;
+/// Most paths a run may have.
+pub const MAX_PATHS: u64 = 4_000_000_000;
 /// Largest horizon accepted (100 years of days).
 pub const MAX_HORIZON_DAYS: u32 = 36_500;

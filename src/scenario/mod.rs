@@ -19,7 +19,7 @@ mod types;
 pub mod validate;
 
 pub use library::{preset, Embedded, PRESETS, STRESS_SHAPES};
-pub use spans::locate_line;
+pub use spans::{key_line, locate_line};
 pub use types::*;
 pub use validate::validate;
 
@@ -143,7 +143,9 @@ fn toml_error(text: &str, file: &str, e: &toml::de::Error) -> ScenarioError {
     let (field, line) = match (e.span(), unknown) {
         (Some(span), Some(name)) => (name, Some(spans::line_of(text, span.start))),
         (Some(span), None) => (
-            spans::field_at(text, span.start).unwrap_or_else(|| "(syntax)".into()),
+            spans::field_at(text, span.start)
+                .or_else(|| spans::field_on_line(text, span.start))
+                .unwrap_or_else(|| "(syntax)".into()),
             Some(spans::line_of(text, span.start)),
         ),
         // Without spans (a table built in memory), find the unknown key by name.

@@ -66,6 +66,72 @@ pub fn locate_line(text: &str, field: &str) -> Option<usize> {
     span.map(|s| line_of(text, s.start))
 }
 
+/// 1-based line of `key` (taken whole: `"market.volatility"` in a `[sweep]`) in the table
+/// `table` of `text`.
+pub fn key_line(text: &str, table: &str, key: &str) -> Option<usize> {
+    let doc = ImDocument::parse(text).ok()?;
+    let (k, _) = doc
+        .as_table()
+        .get(table)?
+        .as_table_like()?
+        .get_key_value(key)?;
+    k.span().map(|s| line_of(text, s.start))
+}
+
+/// The dotted path of the `key = ...` on the line of byte `offset`, for a text that does not
+/// parse (a syntax error there): the key, under the last table header of the text before
+/// that line (which parses, as the error is on the line).
+pub(super) fn field_on_line(text: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(text.len());
+    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[start..].lines().next().unwrap_or("");
+    let key = line
+        .split_once('=')?
+        .0
+        .trim()
+        .trim_matches(|c| c == '"' || c == '\'');
+    if key.is_empty() || key.starts_with('[') || key.starts_with('#') {
+        return None;
+    }
+    fn offer(best: &mut Option<(usize, String)>, span: Option<std::ops::Range<usize>>, path: &str) {
+        if let Some(s) = span {
+            if best.as_ref().is_none_or(|(b, _)| s.start > *b) {
+                *best = Some((s.start, path.to_string()));
+            }
+        }
+    }
+    fn last_header(t: &Table, prefix: &str, best: &mut Option<(usize, String)>) {
+        for (k, item) in t.iter() {
+            let path = if prefix.is_empty() {
+                k.to_string()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            match item {
+                Item::Table(sub) => {
+                    offer(best, sub.span(), &path);
+                    last_header(sub, &path, best);
+                }
+                Item::ArrayOfTables(a) => {
+                    for (i, sub) in a.iter().enumerate() {
+                        let p = format!("{path}[{i}]");
+                        offer(best, sub.span(), &p);
+                        last_header(sub, &p, best);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let before = ImDocument::parse(&text[..start]).ok()?;
+    let mut best = None;
+    last_header(before.as_table(), "", &mut best);
+    Some(match best {
+        Some((_, header)) => format!("{header}.{key}"),
+        None => key.to_string(),
+    })
+}
+
 /// 1-based line of the first key named `name`, in document order.
 pub fn line_of_key(text: &str, name: &str) -> Option<usize> {
     fn find(t: &Table, name: &str) -> Option<usize> {
@@ -199,5 +265,20 @@ cliff_days = 10
         );
         assert_eq!(field_at(TEXT, at("[market]")), None);
         assert_eq!(field_at(TEXT, at("# a comment")), None);
+        // A syntax error: the key on the error's line, under the header above it.
+        let broken = TEXT.replace("horizon_days = 30", "horizon_days = 30 30");
+        let at = broken.find("30 30").unwrap() + 3;
+        assert_eq!(field_at(&broken, at), None);
+        assert_eq!(
+            field_on_line(&broken, at).as_deref(),
+            Some("scenario.horizon_days")
+        );
+        let broken = TEXT.replace("cliff_days = 10", "cliff_days = 1 0");
+        let at = broken.find("1 0").unwrap() + 2;
+        assert_eq!(
+            field_on_line(&broken, at).as_deref(),
+            Some("vesting[1].cliff_days")
+        );
+        assert_eq!(key_line(TEXT, "market", "volatility"), Some(7));
     }
 }

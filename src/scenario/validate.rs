@@ -122,11 +122,11 @@ pub fn validate(s: &Scenario) -> Vec<(String, String)> {
             ),
         );
     }
-    if m.paths == 0 || m.paths > 4_000_000_000 {
+    if m.paths == 0 || m.paths > MAX_PATHS {
         c.push(
             "scenario.paths",
             format!(
-                "value {} is out of range; allowed: 1 to 4000000000",
+                "value {} is out of range; allowed: 1 to {MAX_PATHS}",
                 m.paths
             ),
         );

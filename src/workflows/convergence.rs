@@ -24,6 +24,7 @@ use crate::engine::cpu::CHUNK_PATHS;
 use crate::engine::{self, Control, PathRange};
 use crate::model::Params;
 use crate::report::format::{fmt_count, fmt_plain_sig};
+use crate::scenario::limits::MAX_PATHS;
 use anyhow::{bail, Context, Result};
 use std::time::{Instant, SystemTime};
 
@@ -45,9 +46,9 @@ impl Target {
                 self.se
             );
         }
-        if self.max_paths == 0 || self.max_paths > 4_000_000_000 {
+        if self.max_paths == 0 || self.max_paths > MAX_PATHS {
             bail!(
-                "--max-paths {} is out of range; allowed: 1 to 4000000000",
+                "--max-paths {} is out of range; allowed: 1 to {MAX_PATHS}",
                 self.max_paths
             );
         }

@@ -80,27 +80,6 @@ pub fn point_dir_name(index: usize) -> String {
     format!("point-{index:04}")
 }
 
-/// 1-based line of `key` inside the `[sweep]` table of `text`, if written there.
-fn sweep_key_line(text: &str, key: &str) -> Option<usize> {
-    let mut in_sweep = false;
-    for (n, line) in text.lines().enumerate() {
-        let l = line.trim();
-        if l.starts_with('[') {
-            in_sweep = l.split('#').next().unwrap_or("").trim() == "[sweep]";
-            continue;
-        }
-        if in_sweep {
-            if let Some((lhs, _)) = l.split_once('=') {
-                let lhs = lhs.trim().trim_matches(|c| c == '"' || c == '\'');
-                if lhs == key {
-                    return Some(n + 1);
-                }
-            }
-        }
-    }
-    None
-}
-
 /// The axes of a `[sweep]` table, in the order the keys appear in `text` (the file); keys
 /// not found there (an inline `sweep = { .. }`) follow in alphabetical order.
 pub fn axes(sweep: &toml::Table, text: &str) -> Result<Vec<Axis>, SweepError> {
@@ -127,7 +106,7 @@ pub fn axes(sweep: &toml::Table, text: &str) -> Result<Vec<Axis>, SweepError> {
             values,
         });
     }
-    out.sort_by_key(|a| sweep_key_line(text, &a.key).unwrap_or(usize::MAX));
+    out.sort_by_key(|a| scenario::key_line(text, "sweep", &a.key).unwrap_or(usize::MAX));
     Ok(out)
 }
 
@@ -202,7 +181,7 @@ pub fn expand(base: &Scenario, file: &str) -> Result<(Vec<Axis>, Vec<Point>), Sw
     // the other keys hold; check each key alone so the error names it.
     for axis in &axes {
         let mut t = table.clone();
-        let at = sweep_key_line(&base.source_toml, &axis.key)
+        let at = scenario::key_line(&base.source_toml, "sweep", &axis.key)
             .map(|l| format!(" (line {l})"))
             .unwrap_or_default();
         set_key(&mut t, &axis.key, axis.values[0].clone())
