@@ -1,7 +1,9 @@
 //! What the commands print on stdout: the human summaries of runs, comparisons, sweeps,
 //! sensitivity analyses and nights. Numbers go through `report::format`.
 
-use crate::report::format::{fmt_dec4, fmt_fraction_fine, fmt_pct, fmt_pct_fine};
+use crate::report::format::{
+    fmt_dec4, fmt_fixed, fmt_fraction_fine, fmt_pct, fmt_pct_fine, fmt_pp,
+};
 use crate::workflows::compare::{PairComparison, METRICS};
 use crate::workflows::single::RunResult;
 
@@ -85,10 +87,6 @@ pub fn summary(r: &RunResult, total_s: f64) {
     }
 }
 
-fn pp(x: f64) -> String {
-    format!("{:+.2} pp", 100.0 * x)
-}
-
 /// One compared pair: P(spiral) difference with its paired and independent SEs, McNemar,
 /// and the metric differences.
 pub fn comparison(r: &PairComparison, seed: u64) {
@@ -101,15 +99,15 @@ pub fn comparison(r: &PairComparison, seed: u64) {
         "  P(spiral)              {:.2}% vs {:.2}%: difference {} (95% CI {} to {})",
         100.0 * s.p_a,
         100.0 * s.p_b,
-        pp(s.diff),
-        pp(s.lo),
-        pp(s.hi)
+        fmt_pp(s.diff),
+        fmt_pp(s.lo),
+        fmt_pp(s.hi)
     );
     println!(
-        "  its standard error     paired {:.3} pp, independent runs {:.3} pp: variance reduction {:.2}x",
-        100.0 * s.se_paired,
-        100.0 * s.se_independent,
-        s.variance_reduction
+        "  its standard error     paired {} pp, independent runs {} pp: variance reduction {}x",
+        fmt_fixed(100.0 * s.se_paired, 3),
+        fmt_fixed(100.0 * s.se_independent, 3),
+        fmt_fixed(s.variance_reduction, 2)
     );
     let p = if s.mcnemar_p_value > 0.0 {
         format!("{:.3e}", s.mcnemar_p_value)

@@ -205,6 +205,38 @@ pub fn fmt_plain_sig(x: f64, sig: usize) -> String {
     format!("{x:.digits$}")
 }
 
+/// A number with `decimals` decimals (`0.155`), for figures of one known scale.
+pub fn fmt_fixed(x: f64, decimals: usize) -> String {
+    match non_finite_text(x) {
+        Some(s) => s,
+        None => format!("{x:.decimals$}"),
+    }
+}
+
+/// A difference of two probabilities in percentage points, signed (`+1.25 pp`).
+pub fn fmt_pp(x: f64) -> String {
+    match non_finite_text(x) {
+        Some(s) => s,
+        None => format!("{:+.2} pp", 100.0 * x),
+    }
+}
+
+/// A relative change as a signed whole percentage (`-50%`, `+20%`).
+pub fn fmt_change_pct(x: f64) -> String {
+    match non_finite_text(x) {
+        Some(s) => s,
+        None => format!("{:+.0}%", 100.0 * x),
+    }
+}
+
+/// A parameter value with up to `decimals` decimals, trailing zeros dropped (`0.45`, `12`).
+pub fn fmt_trimmed(x: f64, decimals: usize) -> String {
+    match non_finite_text(x) {
+        Some(s) => s,
+        None => trim_zeros(format!("{x:.decimals$}")),
+    }
+}
+
 /// A count with thousands separators (`240,000`).
 pub fn fmt_count(n: u64) -> String {
     group_thousands(&n.to_string())
@@ -238,6 +270,11 @@ mod tests {
         assert_eq!(fmt_plain_sig(0.012345, 2), "0.012");
         assert_eq!(fmt_count(240_000), "240,000");
         assert_eq!(fmt_count(999), "999");
+        assert_eq!(fmt_pp(0.0125), "+1.25 pp");
+        assert_eq!(fmt_pp(-0.2271), "-22.71 pp");
+        assert_eq!(fmt_change_pct(-0.5), "-50%");
+        assert_eq!(fmt_trimmed(0.45, 6), "0.45");
+        assert_eq!(fmt_trimmed(12.0, 6), "12");
     }
 
     #[test]
@@ -250,6 +287,10 @@ mod tests {
             fmt_pct_fine,
             fmt_fraction_fine,
             fmt_dec4,
+            fmt_pp,
+            |x| fmt_fixed(x, 3),
+            fmt_change_pct,
+            |x| fmt_trimmed(x, 6),
             |x| fmt_plain_sig(x, 2),
             |x| fmt_sci(x, 2),
         ] {

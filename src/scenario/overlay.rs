@@ -321,47 +321,6 @@ pub fn apply_overlays(
     Ok(())
 }
 
-fn pct(v: f64) -> String {
-    format!("{:+.0}%", v * 100.0)
-}
-
-/// The text of `tokenrisk stress list`: every library shape with its shocks.
-pub fn render_list() -> Result<String> {
-    let mut out = String::new();
-    for p in STRESS_SHAPES {
-        let shape = library_shape(p)?;
-        let _ = writeln!(
-            out,
-            "{:<18} {:>3} days  {}",
-            shape.name,
-            shape.span_days(),
-            shape.description
-        );
-        if !shape.episode.is_empty() {
-            let _ = writeln!(out, "{:<29}imitates: {}", "", shape.episode);
-        }
-        let steps: Vec<String> = shape
-            .shocks
-            .iter()
-            .map(|sh| {
-                let parts: Vec<String> = sh
-                    .changes()
-                    .iter()
-                    .filter(|(_, v)| *v != 0.0)
-                    .map(|(k, v)| format!("{k} {}", pct(*v)))
-                    .collect();
-                format!("+{}d {}", sh.offset_days, parts.join(", "))
-            })
-            .collect();
-        let _ = writeln!(out, "{:<29}shocks: {}", "", steps.join("; "));
-    }
-    out.push_str(
-        "\nApply with `--stress NAME@DAY` (offsets are days after DAY); every figure is an assumption, \
-         see data/stress/NAME.toml.\n",
-    );
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -378,7 +337,6 @@ mod tests {
         for name in ["crash", "cost_spike", "demand_collapse"] {
             assert!(library::find(STRESS_SHAPES, name).is_some(), "{name}");
         }
-        assert!(render_list().unwrap().contains("crash"));
     }
 
     #[test]

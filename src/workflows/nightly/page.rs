@@ -4,7 +4,7 @@
 //! and text go through `report::format` like every other page.
 
 use super::{exit_code, status_word, Headline, Night, EXIT_ALERTS};
-use crate::report::format::{esc, fmt_pct, fmt_pct_fine, fmt_sig};
+use crate::report::format::{esc, fmt_pct, fmt_pct_fine, fmt_pp, fmt_sig};
 use std::fmt::Write as _;
 
 /// Whether a rise of the figure is bad (risks) or good (price).
@@ -35,7 +35,7 @@ fn delta_html(now: f64, before: Option<f64>, sense: Sense, kind: DeltaKind, sig:
     let worse = (d > 0.0) == (sense == Sense::RiseIsWorse);
     let class = if worse { "worse" } else { "better" };
     let text = match kind {
-        DeltaKind::Points => format!("{:+.2} pp", 100.0 * d),
+        DeltaKind::Points => fmt_pp(d),
         DeltaKind::Absolute => {
             let s = fmt_sig(d, 3);
             if d > 0.0 {
