@@ -8,21 +8,25 @@
 # which takes a few minutes the first time). NEW defaults to target/release/tokenrisk (built
 # with `cargo build --release` first). PATHS=N sets the path count of the runs (default 2000).
 #
-# The jobs: every bundled preset, a stress run, a --target-se run, a sweep, a compare, a
-# sensitivity run, a 3-shard run and its merge, a checkpointed run, two nightly runs (so the
-# second compares with the first), `report` on every run folder, and the text commands
-# (presets, validate, stress list). Both binaries run in folders of the same name, so paths
-# printed and written are the same.
+# The jobs: every bundled preset, a stress run, a --target-se run, two sweeps (one with tiny
+# floats in its base), a compare, a sensitivity run, a 3-shard run and its merge, a
+# checkpointed run, two nightly runs (so the second compares with the first), `report` on
+# every run folder, the text commands (presets, validate, stress list), and commands that
+# must fail (syntax and type errors, bad flags, incomparable designs, a missing shard). Both
+# binaries run in folders of the same name, so paths printed and written are the same.
 #
-# Compared byte for byte, except what measures time, which is masked first:
+# Every file is compared byte for byte first; where bytes differ, by content, after masking
+# what measures time:
 # - Parquet files byte for byte; where they differ, decoded (pyarrow, installed into
 #   target/same-outputs/venv when missing) and compared column by column, value by value
 #   (floats by their bits), with the file's key-value metadata, ignoring only the timing columns
 #   `simulate_seconds` and `path_steps_per_s`;
-# - JSON without `timings`, `started_at`, `created_at`, `generated_at`, `simulate_seconds`
-#   and the sizes of the files that hold timing columns;
+# - JSON as parsed values (so a change of layout alone passes), without `timings`,
+#   `started_at`, `created_at`, `generated_at`, `simulate_seconds` and the sizes of the files
+#   that hold timing columns;
 # - HTML and printed text with durations ("2.19 s"), rates ("6.680e7 path-steps/s"),
-#   timestamps, process ids in temp folder names and the timing cells of tables masked.
+#   timestamps, process ids in temp folder names and the timing cells of tables (timing
+#   columns, or timing rows where a table has one column per sweep point) masked.
 # Exits 0 when everything matches, 1 listing every difference.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -94,6 +98,11 @@ jobs() {
     cp "$root/data/scenarios/icp_revenue_burn.toml" scen/icp_sweep.toml
     printf '\n[sweep]\n"burn.fraction" = [0.0, 0.2, 0.4]\n"market.volatility" = [0.8, 1.1]\n' >>scen/icp_sweep.toml
     step run scen/icp_sweep.toml --paths "$paths" --backend cpu -q --out out/sweep
+    # Tiny and huge floats and a quoted description in the base of a sweep (the points' TOML).
+    sed -e '0,/^price = .*/s//price = 0.00002/' -e 's/^description = .*/description = "a \\"quoted\\" design"/' \
+        "$root/data/scenarios/fetch_inflation.toml" >scen/tiny_sweep.toml
+    printf '\n[sweep]\n"market.volatility" = [0.8, 1.2]\n' >>scen/tiny_sweep.toml
+    step run scen/tiny_sweep.toml --paths 1000 --backend cpu -q --out out/sweep-tiny
     step compare "$root/data/scenarios/compare/halving.toml" "$root/data/scenarios/compare/bme.toml" \
         --paths "$paths" --backend cpu -q --out out/compare
     step sensitivity death_spiral_stress --paths 500 --backend cpu -q --out out/sens
@@ -105,7 +114,7 @@ jobs() {
     cp "$root/data/scenarios/render_bme.toml" "$root/data/scenarios/death_spiral_stress.toml" nightly-in/
     step nightly nightly-in --out out/nightly --date 2026-01-01 --paths 1000 --backend cpu -q
     step nightly nightly-in --out out/nightly --date 2026-01-02 --paths 1000 --seed 7 --backend cpu -q
-    for d in out/run out/stress out/converge out/sweep out/compare out/sens out/merged out/resume; do
+    for d in out/run out/stress out/converge out/sweep out/sweep-tiny out/compare out/sens out/merged out/resume; do
         step report "$d"
     done
     step presets
@@ -114,6 +123,15 @@ jobs() {
     printf '[scenario]\nname = "bad"\nhorizon_days = 0\n[market]\nvolatility = -1\n' >scen/bad.toml
     step validate scen/bad.toml
     step run no_such_preset
+    sed 's/^horizon_days = .*/horizon_days = 30 30/' "$root/data/scenarios/render_bme.toml" >scen/syntax.toml
+    step validate scen/syntax.toml
+    sed 's/^volatility = .*/volatility = "high"/' "$root/data/scenarios/render_bme.toml" >scen/type.toml
+    step validate scen/type.toml
+    step sensitivity no_such_preset --relative 2
+    sed 's/^horizon_days = .*/horizon_days = 730/' "$root/data/scenarios/compare/bme.toml" >scen/short_bme.toml
+    step compare "$root/data/scenarios/compare/halving.toml" scen/short_bme.toml --paths 100 -q --out out/bad-compare
+    step run bittensor_halving --paths 100 --shard 5/3 -q --out out/bad-shard
+    step merge out/shards/bittensor-halving/shard-0-of-3 --out out/bad-merge
 }
 
 # Both run in the same folder, one after the other, so printed and written paths agree.
@@ -159,6 +177,8 @@ def mask_text(t):
     def timing_cells(m):
         return re.sub(r'<td class="n">[^<]*</td><td class="n">[^<]*</td></tr>', "<TIMING CELLS></tr>", m.group(0))
     t = re.sub(r"<table.*?<th>path_steps_per_s</th><th>simulate_seconds</th></tr>.*?</table>", timing_cells, t, flags=re.S)
+    # Tables laid out one point per column (a sweep of few points): the timing rows.
+    t = re.sub(r"<tr><td>(path_steps_per_s|simulate_seconds)</td>(<td[^>]*>[^<]*</td>)*</tr>", r"<tr><td>\1</td><TIMING CELLS></tr>", t)
     return t
 
 def bits(v):

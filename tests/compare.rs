@@ -4,7 +4,7 @@
 //! counts agree with the designs' own `paths.parquet`; a design compared with itself differs
 //! by exactly nothing; incomparable designs are refused with a message naming the field.
 //! The formulas themselves are unit-tested against a hand-computed example in
-//! `src/compare.rs`.
+//! `src/workflows/compare.rs`.
 
 mod common;
 use arrow::array::{Array, BooleanArray, Float64Array, RecordBatch, StringArray, UInt64Array};

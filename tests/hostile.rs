@@ -458,8 +458,9 @@ fn a_scenario_with_infinite_ratios_reports_them() {
 #[test]
 fn runs_too_large_for_memory_are_refused_before_simulating() {
     let tmp = tempfile::tempdir().unwrap();
-    // Refused before any simulation: 4e9 paths would take hours, and nothing is written.
-    let o = tokenrisk(&[
+    // Refused before any simulation, and nothing is written. 4e9 paths would take hours: a
+    // process still running after five minutes was not refused up front (killed, failed).
+    let mut child = common::tokenrisk_command(&[
         "run",
         "bittensor_halving",
         "--paths",
@@ -468,7 +469,20 @@ fn runs_too_large_for_memory_are_refused_before_simulating() {
         "cpu",
         "--out",
         s(tmp.path()),
-    ]);
+    ])
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the 4e9-path run was not refused up front: still running after 300 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", text_of(&o));
     let e = text_of(&o);
     assert!(

@@ -49,20 +49,39 @@ fn module_of(src: &Path, file: &Path) -> Vec<String> {
     parts
 }
 
-/// The paths (first two segments) named after `prefix` in `code`: `[a, b]` of
-/// `prefix::a::b::c`, and `[a]`, `[b, c]` of `prefix::{a, b::c}`.
+/// The paths named after `prefix` in `code`: `[a, b, c]` of `prefix::a::b::c`, and `[a]`,
+/// `[b, c]`, `[d, e]`, `[d, f]` of `prefix::{a, b::c, d::{e, f}}`.
 fn paths_after(code: &str, prefix: &str) -> Vec<Vec<String>> {
-    fn segments(s: &str) -> Vec<String> {
-        s.split("::")
-            .map(|seg| {
-                seg.trim()
-                    .chars()
-                    .take_while(|c| c.is_alphanumeric() || *c == '_')
-                    .collect::<String>()
-            })
-            .take_while(|seg| !seg.is_empty())
-            .take(2)
-            .collect()
+    /// Parses a use tree at the start of `s` into its paths; returns them and the rest.
+    fn tree<'a>(s: &'a str, head: &[String], out: &mut Vec<Vec<String>>) -> &'a str {
+        let s = s.trim_start();
+        if let Some(mut rest) = s.strip_prefix('{') {
+            loop {
+                rest = tree(rest, head, out).trim_start();
+                match rest.chars().next() {
+                    Some(',') => rest = &rest[1..],
+                    Some('}') => return &rest[1..],
+                    _ => return rest,
+                }
+            }
+        }
+        let len = s
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(s.len());
+        let mut path = head.to_vec();
+        if len > 0 {
+            path.push(s[..len].to_string());
+        }
+        let rest = &s[len..];
+        match rest.strip_prefix("::") {
+            Some(more) if len > 0 => tree(more, &path, out),
+            _ => {
+                if !path.is_empty() {
+                    out.push(path);
+                }
+                rest
+            }
+        }
     }
     let mut out = Vec::new();
     let mut rest = code;
@@ -72,20 +91,24 @@ fn paths_after(code: &str, prefix: &str) -> Vec<Vec<String>> {
         if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
             continue;
         }
-        if let Some(group) = rest.strip_prefix('{') {
-            let inner = &group[..group.find('}').unwrap_or(group.len())];
-            out.extend(inner.split(',').map(segments).filter(|p| !p.is_empty()));
-        } else {
-            let end = rest
-                .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
-                .unwrap_or(rest.len());
-            let p = segments(&rest[..end]);
-            if !p.is_empty() {
-                out.push(p);
-            }
-        }
+        tree(rest, &[], &mut out);
     }
     out
+}
+
+#[test]
+fn use_trees_are_read_whole() {
+    let got = paths_after(
+        "use crate::{measure::{Summary, x}, workflows::single, a::b::c};",
+        "crate::",
+    );
+    let want = [
+        vec!["measure", "Summary"],
+        vec!["measure", "x"],
+        vec!["workflows", "single"],
+        vec!["a", "b", "c"],
+    ];
+    assert_eq!(got, want);
 }
 
 /// Module-to-module uses: (module path, module path it uses), both at most two deep.
@@ -113,10 +136,15 @@ fn uses() -> BTreeSet<(String, String)> {
             let depth = if target[0] == module[0] { 2 } else { 1 };
             edges.insert((from.clone(), at_depth(&target[..depth.min(target.len())])));
         }
-        // `super::x` in module a::b::c (file c.rs) or in a::b's mod.rs names a sibling.
-        let parent = &module[..module.len() - 1];
-        for path in paths_after(&code, "super::") {
-            let target: Vec<String> = parent.iter().chain(&path).cloned().collect();
+        // `super::x` in module a::b::c (file c.rs) or in a::b's mod.rs names a sibling;
+        // each further `super` goes up one more.
+        for mut path in paths_after(&code, "super::") {
+            let mut base = module[..module.len() - 1].to_vec();
+            while path.first().is_some_and(|p| p == "super") {
+                path.remove(0);
+                base.pop();
+            }
+            let target: Vec<String> = base.into_iter().chain(path).collect();
             edges.insert((from.clone(), at_depth(&target)));
         }
     }

@@ -1,13 +1,13 @@
 //! The library API, as a caller other than the CLI (a notebook binding, a service) uses it:
 //! a run planned and simulated in memory gives exactly the tables `tokenrisk run` writes,
-//! progress is reported, and a run can be cancelled between chunks.
+//! progress is reported, and a run can be cancelled between batches of chunks.
 
 mod common;
 use arrow::array::RecordBatch;
 use common::{path_arg, read_parquet, tokenrisk};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
-use tokenrisk::engine::{Backend, Cancelled, Control};
+use tokenrisk::engine::{cpu, Backend, Cancelled, Control};
 use tokenrisk::scenario::{self, overlay};
 use tokenrisk::workflows::single::{self, Overrides, RunPlan};
 
@@ -93,10 +93,13 @@ fn a_run_in_memory_gives_the_tables_tokenrisk_run_writes() {
 
 #[test]
 fn progress_is_reported_and_a_run_can_be_cancelled() {
+    // Four batches of chunks, whatever the thread count (a batch is what runs between two
+    // checks of the flag).
+    let paths = 4 * cpu::chunks_in_flight() * cpu::CHUNK_PATHS;
     let plan = RunPlan::new(
         scenario::resolve("death_spiral_stress").unwrap(),
         &Overrides {
-            paths: Some(40_000),
+            paths: Some(paths),
             ..Overrides::default()
         },
         Backend::Cpu,
@@ -113,11 +116,11 @@ fn progress_is_reported_and_a_run_can_be_cancelled() {
     assert!(e.chain().any(|c| c.is::<Cancelled>()), "{e:#}");
 
     // Cancelled from the progress callback after the first batch of chunks: the run stops
-    // well before its 40,000 paths, with `Cancelled` as the root cause.
+    // well before its paths are done, with `Cancelled` as the root cause.
     let stop = AtomicBool::new(false);
     let last = AtomicU64::new(0);
     let on_progress = |done: u64, total: u64| {
-        assert_eq!(total, 40_000);
+        assert_eq!(total, paths);
         last.store(done, Ordering::Relaxed);
         stop.store(true, Ordering::Relaxed);
     };
@@ -128,7 +131,10 @@ fn progress_is_reported_and_a_run_can_be_cancelled() {
     let e = single::run(&plan, &ctl).err().expect("cancelled");
     assert!(e.chain().any(|c| c.is::<Cancelled>()), "{e:#}");
     let done = last.load(Ordering::Relaxed);
-    assert!(done > 0 && done < 40_000, "stopped after {done} paths");
+    assert!(
+        done > 0 && done < paths,
+        "stopped after {done} of {paths} paths"
+    );
 
     // Uncancelled, progress rises to the total.
     let seen = Mutex::new(Vec::new());
@@ -143,4 +149,47 @@ fn progress_is_reported_and_a_run_can_be_cancelled() {
     let seen = seen.into_inner().unwrap();
     assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
     assert_eq!(seen.last(), Some(&5000));
+}
+
+#[test]
+fn a_cancelled_night_writes_nothing_and_keeps_the_last_one() {
+    use tokenrisk::workflows::nightly::{self, NightPlan};
+    let tmp = tempfile::tempdir().unwrap();
+    let scenarios = tmp.path().join("scenarios");
+    std::fs::create_dir(&scenarios).unwrap();
+    let calm = common::scenario_text(&[("scenario.name", "\"calm\""), ("scenario.paths", "200")]);
+    std::fs::write(scenarios.join("calm.toml"), calm).unwrap();
+    let reports = tmp.path().join("reports");
+    let plan = NightPlan::new(
+        &scenarios,
+        Some("2026-03-01"),
+        Overrides::default(),
+        Backend::Cpu,
+    )
+    .unwrap();
+    // A finished night of that date...
+    let first = nightly::run(&plan, &reports, &Control::none(), &mut |_| {}).unwrap();
+    assert_eq!(first.code, 0);
+    let index = std::fs::read(first.dir.join("index.html")).unwrap();
+    // ...is kept when the rerun is cancelled: the error is `Cancelled`, not a failed night.
+    let stop = AtomicBool::new(true);
+    let ctl = Control {
+        progress: None,
+        cancel: Some(&stop),
+    };
+    let mut seen = 0;
+    let e = nightly::run(&plan, &reports, &ctl, &mut |_| seen += 1)
+        .err()
+        .expect("cancelled");
+    assert!(e.chain().any(|c| c.is::<Cancelled>()), "{e:#}");
+    assert_eq!(
+        seen, 0,
+        "no scenario result is reported for a cancelled night"
+    );
+    assert_eq!(std::fs::read(first.dir.join("index.html")).unwrap(), index);
+    let leftovers: Vec<_> = std::fs::read_dir(&reports)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(leftovers, ["2026-03-01"], "temp folders left behind");
 }

@@ -40,10 +40,12 @@ pub fn cmd_compare(args: CompareArgs) -> Result<i32> {
         println!("note: {note}");
     }
     let mut t0 = Instant::now();
-    let (comparison, file) = with_bar(!args.quiet, "compare", |ctl| {
+    let (comparison, file) = with_bar(!args.quiet, "compare", |ctl, bar| {
         compare::run_to(&plan, &args.out, ctl, &mut |result, written| {
-            print::summary(result, t0.elapsed().as_secs_f64());
-            println!("  wrote {}", written.dir.display());
+            bar.print(|| {
+                print::summary(result, t0.elapsed().as_secs_f64());
+                println!("  wrote {}", written.dir.display());
+            });
             t0 = Instant::now();
         })
     })?;

@@ -186,7 +186,18 @@ pub fn main() -> Result<i32> {
             return Ok(code);
         }
     };
-    if let Some(why) = crate::engine::cpu::Isa::selection_warning() {
+    let simulates = matches!(
+        cli.command,
+        Command::Run(_)
+            | Command::Bench(_)
+            | Command::Compare(_)
+            | Command::Sensitivity(_)
+            | Command::Nightly(_)
+    );
+    if let Some(why) = simulates
+        .then(crate::engine::cpu::Isa::selection_warning)
+        .flatten()
+    {
         eprintln!("warning: {why}");
     }
     match cli.command {

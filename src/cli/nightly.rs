@@ -80,8 +80,8 @@ pub fn cmd_nightly(args: NightlyArgs) -> Result<i32> {
         plan.files.len(),
         args.scenario_dir.display()
     );
-    let done = with_bar(!args.quiet, "nightly", |ctl| {
-        nightly::run(&plan, &args.out, ctl, &mut print_line)
+    let done = with_bar(!args.quiet, "nightly", |ctl, bar| {
+        nightly::run(&plan, &args.out, ctl, &mut |r| bar.print(|| print_line(r)))
     })?;
     let night = &done.night;
     let n_alert = night.results.iter().filter(|r| r.alerted()).count();

@@ -4,10 +4,24 @@
 use crate::engine::Control;
 use std::io::IsTerminal;
 
+/// Prints around the bar: the bar is hidden while `print` runs and drawn again after, so
+/// lines printed during a run (a sweep's points, a comparison's designs) do not garble it.
+pub struct Bar(Option<indicatif::ProgressBar>);
+
+impl Bar {
+    pub fn print(&self, print: impl FnOnce()) {
+        match &self.0 {
+            Some(b) => b.suspend(print),
+            None => print(),
+        }
+    }
+}
+
 /// Runs `f` with a [`Control`] that moves a bar labelled `label` (no bar when `!enabled` or
-/// stderr is not a terminal), and clears the bar when `f` returns.
-pub fn with_bar<T>(enabled: bool, label: &str, f: impl FnOnce(&Control) -> T) -> T {
-    let bar = (enabled && std::io::stderr().is_terminal()).then(|| {
+/// stderr is not a terminal) and the [`Bar`] to print through, and clears the bar when `f`
+/// returns. Each run reports its own (paths done, total), so the bar starts over per run.
+pub fn with_bar<T>(enabled: bool, label: &str, f: impl FnOnce(&Control, &Bar) -> T) -> T {
+    let bar = Bar((enabled && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
@@ -18,9 +32,9 @@ pub fn with_bar<T>(enabled: bool, label: &str, f: impl FnOnce(&Control) -> T) ->
         );
         bar.set_prefix(label.to_string());
         bar
-    });
+    }));
     let report = |done: u64, total: u64| {
-        if let Some(b) = &bar {
+        if let Some(b) = &bar.0 {
             b.set_length(total);
             b.set_position(done);
         }
@@ -29,8 +43,8 @@ pub fn with_bar<T>(enabled: bool, label: &str, f: impl FnOnce(&Control) -> T) ->
         progress: Some(&report),
         cancel: None,
     };
-    let out = f(&ctl);
-    if let Some(b) = bar {
+    let out = f(&ctl, &bar);
+    if let Some(b) = &bar.0 {
         b.finish_and_clear();
     }
     out

@@ -40,7 +40,7 @@ pub fn cmd_run(args: RunArgs) -> Result<i32> {
                 base.scenario.horizon_days,
                 base.scenario.seed
             );
-            let w = with_bar(show, &name, |ctl| {
+            let w = with_bar(show, &name, |ctl, bar| {
                 sweep::run_to(
                     base,
                     &axes,
@@ -48,7 +48,9 @@ pub fn cmd_run(args: RunArgs) -> Result<i32> {
                     plan.backend,
                     &args.out,
                     ctl,
-                    &mut |p, r| print::sweep_point(&point_dir_name(p.index), &p.describe(), r),
+                    &mut |p, r| {
+                        bar.print(|| print::sweep_point(&point_dir_name(p.index), &p.describe(), r))
+                    },
                 )
             })?;
             println!(
@@ -65,14 +67,15 @@ pub fn cmd_run(args: RunArgs) -> Result<i32> {
                 .max_paths
                 .unwrap_or(plan.paths().saturating_mul(10).min(MAX_PATHS));
             let target = Target { se, max_paths };
-            let conv = with_bar(show, &name, |ctl| convergence::run(&plan, target, ctl))?;
+            let conv = with_bar(show, &name, |ctl, _| convergence::run(&plan, target, ctl))?;
             let written = conv.result.write(&args.out)?;
             print::summary(&conv.result, t0.elapsed().as_secs_f64());
             println!("  convergence: {}", conv.describe());
             println!("  wrote {}", written.dir.display());
             continue;
         }
-        let (result, written) = with_bar(show, &name, |ctl| single::run_to(&plan, &args.out, ctl))?;
+        let (result, written) =
+            with_bar(show, &name, |ctl, _| single::run_to(&plan, &args.out, ctl))?;
         print::summary(&result, t0.elapsed().as_secs_f64());
         println!("  wrote {}", written.dir.display());
     }
@@ -108,7 +111,7 @@ fn scaled(arg: &str, plan: &RunPlan, args: &RunArgs, t0: Instant) -> Result<bool
     let show = !args.quiet;
     let Some((spec, from)) = sharded else {
         let checkpoints = checkpoints.expect("checkpointing when not sharded");
-        let (result, written, report) = with_bar(show, &name, |ctl| {
+        let (result, written, report) = with_bar(show, &name, |ctl, _| {
             resume::run_to(plan, &args.out, checkpoints, ctl)
         })?;
         print::summary(&result, t0.elapsed().as_secs_f64());
@@ -116,7 +119,7 @@ fn scaled(arg: &str, plan: &RunPlan, args: &RunArgs, t0: Instant) -> Result<bool
         println!("  wrote {}", written.dir.display());
         return Ok(true);
     };
-    let done = with_bar(show, &name, |ctl| {
+    let done = with_bar(show, &name, |ctl, _| {
         shard::run(plan, arg, spec, &from, &args.out, checkpoints, ctl)
     })?;
     let (r, out) = (done.range, &done.output);

@@ -3,6 +3,7 @@
 //! (common random numbers); writes `OUT/<name>/tornado.parquet` and prints the top rows.
 
 use super::{progress::with_bar, SimArgs};
+use crate::report::format::fmt_trimmed;
 use crate::scenario;
 use crate::workflows::sensitivity::{self as sens, SensitivityPlan};
 use anyhow::Result;
@@ -46,6 +47,7 @@ pub struct SensitivityArgs {
 }
 
 pub fn cmd_sensitivity(args: SensitivityArgs) -> Result<i32> {
+    sens::check_steps(args.relative, args.absolute)?;
     let s = scenario::resolve(&args.scenario)?;
     let plan = SensitivityPlan::new(
         &args.scenario,
@@ -68,20 +70,22 @@ pub fn cmd_sensitivity(args: SensitivityArgs) -> Result<i32> {
         args.absolute
     );
     let n = plan.perturbations.len();
-    let tornado = with_bar(!args.quiet, &base.scenario.name, |ctl| {
+    let tornado = with_bar(!args.quiet, &base.scenario.name, |ctl, bar| {
         sens::run(&plan, ctl, &mut |i, e| {
             if !args.quiet {
-                println!(
-                    "  [{}/{n}] {:<36} {} / {}: P(spiral) {:.2}% / {:.2}%, CVaR95 {:.3} / {:.3}",
-                    i + 1,
-                    e.parameter,
-                    e.low_value,
-                    e.high_value,
-                    100.0 * e.p_spiral_low,
-                    100.0 * e.p_spiral_high,
-                    e.cvar95_low,
-                    e.cvar95_high
-                );
+                bar.print(|| {
+                    println!(
+                        "  [{}/{n}] {:<36} {} / {}: P(spiral) {:.2}% / {:.2}%, CVaR95 {:.3} / {:.3}",
+                        i + 1,
+                        e.parameter,
+                        e.low_value,
+                        e.high_value,
+                        100.0 * e.p_spiral_low,
+                        100.0 * e.p_spiral_high,
+                        e.cvar95_low,
+                        e.cvar95_high
+                    )
+                });
             }
         })
     })?;
@@ -102,19 +106,13 @@ pub fn cmd_sensitivity(args: SensitivityArgs) -> Result<i32> {
         "  {:>4}  {:<36} {:>12} {:>12} {:>16} {:>10} {:>5}",
         "rank", "parameter", "low", "high", "dP(spiral) (SE)", "dCVaR95", "rankC"
     );
-    let value = |x: f64| {
-        format!("{x:.6}")
-            .trim_end_matches('0')
-            .trim_end_matches('.')
-            .to_string()
-    };
     for e in tornado.effects.iter().take(args.top) {
         println!(
             "  {:>4}  {:<36} {:>12} {:>12} {:>16} {:>10.3} {:>5}",
             e.rank,
             e.parameter,
-            value(e.low_value),
-            value(e.high_value),
+            fmt_trimmed(e.low_value, 6),
+            fmt_trimmed(e.high_value, 6),
             format!(
                 "{:+.2} ({:.2}) pp",
                 100.0 * e.effect_p_spiral,

@@ -524,6 +524,24 @@ mod tests {
         for c in PATHS_CONTRACT_COLUMNS {
             assert!(ps.field_with_name(c).is_ok(), "paths lacks {c}");
         }
+        let p = crate::scenario::preset("render_bme").unwrap();
+        let sc = crate::scenario::parse(p.toml, p.file).unwrap();
+        let acc = Accumulator::new(vec![0]);
+        let info = RunInfo {
+            scenario: &sc,
+            seed: 1,
+            engine: "cpu",
+            device: "test",
+            simulate_seconds: 1.0,
+            started_at: std::time::SystemTime::now(),
+        };
+        let summary = summary_batch(&info, &Summary::from_acc(&acc, &sc.risk)).unwrap();
+        for c in SUMMARY_CONTRACT_COLUMNS {
+            assert!(
+                summary.schema().field_with_name(c).is_ok(),
+                "summary lacks {c}"
+            );
+        }
     }
 
     #[test]

@@ -348,7 +348,8 @@ pub struct ComparePlan {
 
 impl ComparePlan {
     /// Plans the comparison of `designs` (argument, plan): one seed for all (common random
-    /// numbers: `--seed`, else the first design's), then [`check_comparable`].
+    /// numbers: `--seed`, else the first design's), with a note for each design whose own
+    /// seed is replaced. [`run`] checks that they can be compared ([`ComparePlan::check`]).
     pub fn new(mut designs: Vec<(String, RunPlan)>) -> Result<ComparePlan> {
         let Some(seed) = designs.first().map(|(_, p)| p.seed()) else {
             bail!("compare needs at least two designs");
@@ -363,16 +364,21 @@ impl ComparePlan {
                 plan.scenario.scenario.seed = seed;
             }
         }
-        let refs: Vec<(&str, &Scenario)> = designs
-            .iter()
-            .map(|(a, p)| (a.as_str(), &p.scenario))
-            .collect();
-        check_comparable(&refs)?;
         Ok(ComparePlan {
             designs,
             seed,
             notes,
         })
+    }
+
+    /// [`check_comparable`] on the planned designs.
+    pub fn check(&self) -> Result<()> {
+        let refs: Vec<(&str, &Scenario)> = self
+            .designs
+            .iter()
+            .map(|(a, p)| (a.as_str(), &p.scenario))
+            .collect();
+        check_comparable(&refs)
     }
 }
 
@@ -409,6 +415,7 @@ pub fn run(
     ctl: &Control,
     on_design: &mut dyn FnMut(RunResult) -> Result<()>,
 ) -> Result<Comparison> {
+    plan.check()?;
     let mut paths = Vec::with_capacity(plan.designs.len());
     let mut engines = Vec::with_capacity(plan.designs.len());
     for (_, design) in &plan.designs {
@@ -447,6 +454,7 @@ pub fn run_to(
     ctl: &Control,
     on_design: &mut dyn FnMut(&RunResult, &Written),
 ) -> Result<(Comparison, PathBuf)> {
+    plan.check()?;
     for (_, design) in &plan.designs {
         preflight::check_memory(&design.scenario, design.paths(), "the run")?;
         preflight::check_writable(&out_root.join(design.name()))?;

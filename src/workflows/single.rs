@@ -18,8 +18,7 @@ use arrow::array::RecordBatch;
 use std::path::Path;
 use std::time::SystemTime;
 
-/// Most paths a run may have.
-pub const MAX_PATHS: u64 = 4_000_000_000;
+pub use crate::scenario::limits::MAX_PATHS;
 
 /// What a caller changes about a scenario without editing its file: the path count, the
 /// seed, and shocks laid over it (`--shock`, `--stress`).
@@ -151,8 +150,13 @@ impl RunResult {
 
 /// Simulates the plan (refused up front when it cannot fit in memory).
 pub fn run(plan: &RunPlan, ctl: &Control) -> Result<RunResult> {
+    preflight::check_memory(&plan.scenario, plan.paths(), "the run")?;
+    simulate(plan, ctl)
+}
+
+/// The simulation of [`run`], its checks made.
+fn simulate(plan: &RunPlan, ctl: &Control) -> Result<RunResult> {
     let s = &plan.scenario;
-    preflight::check_memory(s, s.scenario.paths, "the run")?;
     let started_at = SystemTime::now();
     let range = PathRange {
         start: 0,
@@ -174,7 +178,7 @@ pub fn run(plan: &RunPlan, ctl: &Control) -> Result<RunResult> {
 pub fn run_to(plan: &RunPlan, out_root: &Path, ctl: &Control) -> Result<(RunResult, Written)> {
     preflight::check_memory(&plan.scenario, plan.paths(), "the run")?;
     preflight::check_writable(&out_root.join(plan.name()))?;
-    let result = run(plan, ctl)?;
+    let result = simulate(plan, ctl)?;
     let written = result.write(out_root)?;
     Ok((result, written))
 }

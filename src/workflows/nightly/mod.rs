@@ -17,7 +17,7 @@ pub mod page;
 pub use alerts::{evaluate, AlertCheck, Headline};
 
 use super::single::{self, Overrides, RunPlan};
-use crate::engine::{Backend, Control};
+use crate::engine::{Backend, Cancelled, Control};
 use crate::output::atomic::{remove_stale_siblings, swap_dir_in, temp_sibling, write_atomic_bytes};
 use crate::output::clock::{is_date, parse_date, rfc3339_utc, today_utc};
 use crate::report::data::read_table;
@@ -287,8 +287,11 @@ pub struct NightRun {
     pub dir: PathBuf,
 }
 
-/// Runs the night into `reports/DATE/` (see the module notes). `on_result` sees each
-/// scenario's result as soon as it is done.
+/// Runs the night into `reports/DATE/` (see the module notes) and returns what it found; the
+/// night's folder is its product, so this writes as it goes (into a temp folder swapped in
+/// at the end). `on_result` sees each scenario's result as soon as it is done. A cancelled
+/// night (`Control::cancel`) fails with `Cancelled` and leaves any earlier night of the date
+/// in place.
 pub fn run(
     plan: &NightPlan,
     reports: &Path,
@@ -325,6 +328,10 @@ pub fn run(
                 notes: Vec::new(),
             };
             if let Err(e) = run_one(path, plan, &tmp, ctl, &mut seen, &mut r) {
+                // A cancelled night is not a night of failed scenarios: stop, write nothing.
+                if e.chain().any(|c| c.is::<Cancelled>()) {
+                    return Err(e);
+                }
                 r.error = Some(format!("{e:#}"));
                 r.headline = None;
                 r.checks.clear();

@@ -24,6 +24,17 @@ pub const DEFAULT_ABSOLUTE: f64 = 0.05;
 pub const DEFAULT_MAX_PATHS: u64 = 20_000;
 pub const TORNADO_FILE: &str = "tornado.parquet";
 
+/// Checks the perturbation steps (`--relative`, `--absolute`) before anything else is read.
+pub fn check_steps(relative: f64, absolute: f64) -> Result<()> {
+    if !(relative > 0.0 && relative < 1.0) {
+        bail!("--relative {relative} is out of range; allowed: strictly between 0 and 1");
+    }
+    if !(absolute > 0.0 && absolute <= 0.5) {
+        bail!("--absolute {absolute} is out of range; allowed: greater than 0, at most 0.5");
+    }
+    Ok(())
+}
+
 /// A sensitivity analysis ready to run: the base plan and every perturbation.
 pub struct SensitivityPlan {
     pub base: RunPlan,
@@ -45,12 +56,7 @@ impl SensitivityPlan {
         relative: f64,
         absolute: f64,
     ) -> Result<SensitivityPlan> {
-        if !(relative > 0.0 && relative < 1.0) {
-            bail!("--relative {relative} is out of range; allowed: strictly between 0 and 1");
-        }
-        if !(absolute > 0.0 && absolute <= 0.5) {
-            bail!("--absolute {absolute} is out of range; allowed: greater than 0, at most 0.5");
-        }
+        check_steps(relative, absolute)?;
         if scenario.sweep.is_some() {
             bail!(
                 "{file}: has a [sweep] table; sensitivity perturbs one scenario (remove the [sweep])"
