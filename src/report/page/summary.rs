@@ -59,6 +59,18 @@ impl Sum<'_> {
             _ => DASH.into(),
         }
     }
+    /// The row of a sample mean `{stem}_mean` with its 95% interval and standard error
+    /// `{stem}_se` (4 and 3 significant digits).
+    pub(super) fn mean_row(&self, figure: &str, stem: &str, meaning: &str) -> Row {
+        let (mean, se) = (format!("{stem}_mean"), format!("{stem}_se"));
+        row(
+            figure,
+            self.sig(&mean, 4),
+            mean_ci(self.get(&mean), self.get(&se), |v| fmt_sig(v, 4)),
+            self.sig(&se, 3),
+            meaning,
+        )
+    }
 }
 
 /// VaR levels present in the summary, as their column labels ("95", "99", "97_5").
@@ -183,24 +195,8 @@ pub(super) fn summary_rows(run: &RunData) -> Vec<(String, Vec<Row>)> {
             ));
         }
     }
-    tail.push(row(
-        "Log-return ln(P_H/P_0), mean",
-        s.sig("log_return_mean", 4),
-        mean_ci(s.get("log_return_mean"), s.get("log_return_se"), |v| {
-            fmt_sig(v, 4)
-        }),
-        s.sig("log_return_se", 3),
-        "",
-    ));
-    tail.push(row(
-        "Maximum drawdown, mean",
-        s.sig("max_drawdown_mean", 4),
-        mean_ci(s.get("max_drawdown_mean"), s.get("max_drawdown_se"), |v| {
-            fmt_sig(v, 4)
-        }),
-        s.sig("max_drawdown_se", 3),
-        "",
-    ));
+    tail.push(s.mean_row("Log-return ln(P_H/P_0), mean", "log_return", ""));
+    tail.push(s.mean_row("Maximum drawdown, mean", "max_drawdown", ""));
     groups.push((
         "Price tail risk (VaR and CVaR are positive losses)".to_string(),
         tail,
@@ -214,15 +210,7 @@ pub(super) fn summary_rows(run: &RunData) -> Vec<(String, Vec<Row>)> {
             DASH.into(),
             "per path: cumulative emission USD / cumulative revenue",
         ),
-        row(
-            "Emissions-to-revenue ratio, mean",
-            s.sig("er_ratio_mean", 4),
-            mean_ci(s.get("er_ratio_mean"), s.get("er_ratio_se"), |v| {
-                fmt_sig(v, 4)
-            }),
-            s.sig("er_ratio_se", 3),
-            "",
-        ),
+        s.mean_row("Emissions-to-revenue ratio, mean", "er_ratio", ""),
         row(
             "P(emissions-to-revenue > 1)",
             s.pct("p_er_above_1"),
