@@ -776,21 +776,6 @@ mod tests {
         assert!(h.quantile(0.0).unwrap() < 0.0);
     }
 
-    /// Splits `xs` (shuffled) into `parts` random-sized pieces.
-    fn split(xs: &[f64], parts: usize, rng: &mut StdRng) -> Vec<Vec<f64>> {
-        let mut shuffled = xs.to_vec();
-        shuffled.shuffle(rng);
-        let mut cuts: Vec<usize> = (0..parts - 1)
-            .map(|_| rng.random_range(0..=xs.len()))
-            .collect();
-        cuts.push(0);
-        cuts.push(xs.len());
-        cuts.sort_unstable();
-        cuts.windows(2)
-            .map(|w| shuffled[w[0]..w[1]].to_vec())
-            .collect()
-    }
-
     #[test]
     fn merge_of_parts_equals_one_pass() {
         let mut rng = StdRng::seed_from_u64(31);
@@ -806,7 +791,7 @@ mod tests {
 
         for parts in [1usize, 2, 3, 7] {
             for round in 0..3 {
-                let pieces = split(&xs, parts, &mut rng);
+                let pieces = crate::stats::random_pieces(&xs, parts, &mut rng);
                 let mut hs: Vec<LogHistogram> = pieces.iter().map(|p| hist_of(p)).collect();
                 hs.shuffle(&mut rng);
                 let merged = if round == 2 {

@@ -33,3 +33,26 @@ pub use histogram::{
 pub use interval::{exact_quantile_lower, wilson_interval, Z95};
 pub use linalg::cholesky3;
 pub use moments::Moments;
+
+/// Test helper shared by the merge tests of the accumulators: `xs` shuffled and cut into
+/// `parts` pieces of random sizes (some may be empty).
+#[cfg(test)]
+pub(crate) fn random_pieces(
+    xs: &[f64],
+    parts: usize,
+    rng: &mut rand::rngs::StdRng,
+) -> Vec<Vec<f64>> {
+    use rand::seq::SliceRandom;
+    use rand::Rng;
+    let mut shuffled = xs.to_vec();
+    shuffled.shuffle(rng);
+    let mut cuts: Vec<usize> = (0..parts - 1)
+        .map(|_| rng.random_range(0..=xs.len()))
+        .collect();
+    cuts.push(0);
+    cuts.push(xs.len());
+    cuts.sort_unstable();
+    cuts.windows(2)
+        .map(|w| shuffled[w[0]..w[1]].to_vec())
+        .collect()
+}

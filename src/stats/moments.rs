@@ -280,17 +280,9 @@ mod tests {
         let xs = sample(6, 20_000, 10.0);
         let whole = one_pass(&xs);
         for parts in [1usize, 2, 3, 7] {
-            let mut shuffled = xs.clone();
-            shuffled.shuffle(&mut rng);
-            let mut cuts: Vec<usize> = (0..parts - 1)
-                .map(|_| rng.random_range(0..=xs.len()))
-                .collect();
-            cuts.push(0);
-            cuts.push(xs.len());
-            cuts.sort_unstable();
-            let mut pieces: Vec<Moments> = cuts
-                .windows(2)
-                .map(|w| one_pass(&shuffled[w[0]..w[1]]))
+            let mut pieces: Vec<Moments> = crate::stats::random_pieces(&xs, parts, &mut rng)
+                .iter()
+                .map(|p| one_pass(p))
                 .collect();
             pieces.shuffle(&mut rng);
             let mut merged = Moments::default();
