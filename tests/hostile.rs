@@ -731,32 +731,22 @@ fn damaged_checkpoints_are_named() {
         scenario: s4096,
         backend: tokenrisk::engine::Backend::Cpu,
     };
-    let r = tokenrisk::scale::resume::run(
-        &plan4096,
-        ShardSpec { index: 0, count: 1 },
-        PathRange {
-            start: 0,
-            count: 2048,
-        },
-        &ck,
-        1024,
-        &Control::none(),
-    );
+    // Checkpoints paths 0..count of the 4,096-path run in blocks of `every`.
+    let checkpoint = |count: u64, every: u64| {
+        tokenrisk::scale::resume::run(
+            &plan4096,
+            ShardSpec { index: 0, count: 1 },
+            PathRange { start: 0, count },
+            &ck,
+            every,
+            &Control::none(),
+        )
+    };
+    let r = checkpoint(2048, 1024);
     assert!(r.is_ok());
     // That state is for a 2,048-path range of a 4,096-path run: a plain 4,096-path run with
     // the same seed refuses it (different range), naming the folder.
-    let args = [
-        "run",
-        "gbm.toml",
-        "--paths",
-        "4096",
-        "--backend",
-        "cpu",
-        "-q",
-        "--out",
-        s(&out),
-        "--resume",
-    ];
+    let args = [run_args("gbm.toml", "4096", s(&out)), vec!["--resume"]].concat();
     std::fs::write(tmp.path().join("gbm.toml"), bases().last().unwrap()).unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tokenrisk"));
     cmd.current_dir(tmp.path()).args(args);
@@ -775,17 +765,7 @@ fn damaged_checkpoints_are_named() {
         .unwrap();
     assert!(o.status.success(), "{}", text_of(&o));
     assert!(!ck.exists());
-    let r = tokenrisk::scale::resume::run(
-        &plan4096,
-        ShardSpec { index: 0, count: 1 },
-        PathRange {
-            start: 0,
-            count: 4096,
-        },
-        &ck,
-        2048,
-        &Control::none(),
-    );
+    let r = checkpoint(4096, 2048);
     // (The whole range is checkpointed and not finished: damage its first block.)
     assert!(r.is_ok());
     let block = ck.join("block-000000000000.parquet");

@@ -109,18 +109,10 @@ fn killed_runs_resume_to_the_uninterrupted_result() {
 
     let out = tmp.path().join("killed");
     let args = [
-        "run",
-        s(&scn),
-        "--paths",
-        paths,
-        "--backend",
-        "cpu",
-        "-q",
-        "--out",
-        s(&out),
-        "--checkpoint-every",
-        "1024",
-    ];
+        run_args(s(&scn), paths, s(&out)),
+        vec!["--checkpoint-every", "1024"],
+    ]
+    .concat();
     let ck = out.join(NAME).join(".checkpoint");
     for k in 0..5 {
         assert!(
@@ -137,7 +129,7 @@ fn killed_runs_resume_to_the_uninterrupted_result() {
 
     // Checkpointing without any kill gives the same result too.
     let clean = tmp.path().join("clean");
-    let mut a = args;
+    let mut a = args.clone();
     a[8] = s(&clean);
     let o = ok(&a);
     assert!(
@@ -152,18 +144,7 @@ fn stale_checkpoints_are_refused_and_kept() {
     let tmp = tempfile::tempdir().unwrap();
     let scn = scenario_file(tmp.path());
     let out = tmp.path().join("o");
-    let args = [
-        "run",
-        s(&scn),
-        "--paths",
-        "20480",
-        "--backend",
-        "cpu",
-        "-q",
-        "--out",
-        s(&out),
-        "--resume",
-    ];
+    let args = [run_args(s(&scn), "20480", s(&out)), vec!["--resume"]].concat();
     let ck = out.join(NAME).join(".checkpoint");
     assert!(
         kill_after_progress(&args, &ck),
@@ -203,24 +184,12 @@ fn a_killed_shard_resumes_and_merges() {
     let out = tmp.path().join("o");
     let shard = |i: &'static str| {
         [
-            "run",
-            s(&scn),
-            "--paths",
-            "12000",
-            "--backend",
-            "cpu",
-            "-q",
-            "--out",
-            s(&out),
-            "--shard",
-            i,
-            "--checkpoint-every",
-            "1024",
+            run_args(s(&scn), "12000", s(&out)),
+            vec!["--shard", i, "--checkpoint-every", "1024"],
         ]
-        .map(str::to_string)
+        .concat()
     };
     let a1 = shard("1/2");
-    let a1: Vec<&str> = a1.iter().map(String::as_str).collect();
     let ck = out.join(NAME).join("shard-1-of-2/.checkpoint");
     assert!(
         kill_after_progress(&a1, &ck),
@@ -229,7 +198,7 @@ fn a_killed_shard_resumes_and_merges() {
     let o = ok(&a1);
     assert!(o.contains("resumed from checkpoint"), "{o}");
     let a0 = shard("0/2");
-    ok(&a0.iter().map(String::as_str).collect::<Vec<_>>());
+    ok(&a0);
     let merged = tmp.path().join("merged");
     ok(&["merge", s(&out.join(NAME)), "--out", s(&merged)]);
     let full = tmp.path().join("full");
