@@ -1,13 +1,18 @@
 //! The `tokenrisk` binary: parse the command line, run, print errors once with their whole
-//! context chain, and map outcomes to exit codes (0 ok, 1 error, 2 usage; `nightly` adds 3
-//! and 4).
+//! context chain, and map outcomes to exit codes (0 ok, 1 error, 2 usage, 130 interrupted;
+//! `nightly` adds 3 and 4).
 
 fn main() {
     let runtime_dir = quiet_vulkan_runtime_dir();
     let code = match tokenrisk::cli::main() {
         Ok(code) => code,
+        Err(err) if tokenrisk::cli::is_interrupted(&err) => {
+            eprintln!("interrupted: {}", tokenrisk::cli::error_text(&err));
+            eprintln!("  no outputs were written; earlier outputs are as they were");
+            tokenrisk::cli::interrupt::EXIT_INTERRUPTED
+        }
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", tokenrisk::cli::error_text(&err));
             1
         }
     };

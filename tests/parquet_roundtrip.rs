@@ -96,8 +96,8 @@ fn record(i: u64) -> PathRecord {
     let x = i as f64;
     PathRecord {
         path: i,
-        spiral: i % 3 == 0,
-        spiral_day: (i % 3 == 0).then_some(5 + i as u32),
+        spiral: i.is_multiple_of(3),
+        spiral_day: i.is_multiple_of(3).then_some(5 + i as u32),
         final_price: 2.0 + 0.1 * x,
         min_price: 1.0 + 0.05 * x,
         max_drawdown: 0.1 + 0.01 * x,

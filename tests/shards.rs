@@ -183,7 +183,7 @@ fn merged_accumulators_match_exactly_where_they_must() {
             let out = run(range);
             shard::write_shard(&root.join(spec.dir_name()), &scn, spec, range, &out).unwrap();
         }
-        let (_, merged, parts, _) =
+        let (_, merged, parts, _, _) =
             tokenrisk::scale::merge::merge_parts(&[root], false, None).unwrap();
         assert_eq!(parts as u64, n);
         assert_eq!(merged.records, full.records, "per-path rows, {n} shards");

@@ -7,6 +7,7 @@
 
 mod bench;
 mod compare;
+pub mod interrupt;
 mod merge;
 mod nightly;
 mod presets;
@@ -21,7 +22,7 @@ mod validate;
 use crate::engine::Backend;
 use crate::scenario::overlay::{ShockOverlay, StressOverlay};
 use crate::workflows::single::Overrides;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -34,6 +35,10 @@ use std::path::PathBuf;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// When an output folder is being written by another tokenrisk process, wait for it to
+    /// finish instead of failing at once.
+    #[arg(long, global = true)]
+    wait: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -200,6 +205,10 @@ pub fn main() -> Result<i32> {
     {
         eprintln!("warning: {why}");
     }
+    crate::output::folder::set_wait(cli.wait);
+    if simulates && !matches!(cli.command, Command::Bench(_)) {
+        interrupt::install().context("cannot install the Ctrl-C handler")?;
+    }
     match cli.command {
         Command::Run(args) => run::cmd_run(args),
         Command::Validate { scenarios } => validate::cmd_validate(&scenarios),
@@ -213,5 +222,51 @@ pub fn main() -> Result<i32> {
         } => stress::cmd_list(),
         Command::Nightly(args) => nightly::cmd_nightly(args),
         Command::Merge(args) => merge::cmd_merge(args),
+    }
+}
+
+/// An error as one line: its context chain joined by ": ", without a cause whose text the
+/// line already holds (a Parquet error repeats the I/O error it wraps, so "(os error 28)"
+/// would be printed twice).
+pub fn error_text(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+/// Whether `err` is a run stopped by Ctrl-C / SIGTERM (`engine::Cancelled` in its chain).
+pub fn is_interrupted(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| c.is::<crate::engine::Cancelled>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_text_says_a_repeated_cause_once() {
+        let io = std::io::Error::from_raw_os_error(28);
+        let wrapped = parquet::errors::ParquetError::External(Box::new(io));
+        let err = anyhow::Error::new(wrapped).context("cannot write out/x/paths.parquet");
+        let text = error_text(&err);
+        assert_eq!(text.matches("os error 28").count(), 1, "{text}");
+        assert!(
+            text.starts_with("cannot write out/x/paths.parquet: "),
+            "{text}"
+        );
+        // Unrelated causes are all kept.
+        let err = anyhow::anyhow!("disk full")
+            .context("writing x")
+            .context("run y");
+        assert_eq!(error_text(&err), "run y: writing x: disk full");
     }
 }

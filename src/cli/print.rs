@@ -4,12 +4,37 @@
 use crate::report::format::{
     fmt_dec4, fmt_fixed, fmt_fraction_fine, fmt_pct, fmt_pct_fine, fmt_pp,
 };
+use crate::scale::resume::CheckpointReport;
 use crate::workflows::compare::{PairComparison, METRICS};
 use crate::workflows::single::RunResult;
 
 /// The summary a run prints: throughput, P(spiral), time to spiral, tail risks, the
 /// emissions-to-revenue ratio, the final price, and a warning naming any non-finite values.
 pub fn summary(r: &RunResult, total_s: f64) {
+    let sim_s = r.output.simulate_time.as_secs_f64();
+    summary_timed(
+        r,
+        &format!("simulated in {sim_s:.2} s"),
+        &format!("{total_s:.2} s with outputs"),
+    )
+}
+
+/// [`summary`] of a checkpointed run: when it resumed an earlier attempt, each time is
+/// labelled with the attempts it covers (the rate is over all paths and all attempts).
+pub fn summary_resumed(r: &RunResult, ck: &CheckpointReport, total_s: f64) {
+    let this = if ck.resumed_paths > 0 {
+        " this attempt"
+    } else {
+        ""
+    };
+    summary_timed(
+        r,
+        &ck.simulated(r.output.simulate_time.as_secs_f64()),
+        &format!("{total_s:.2} s with outputs{this}"),
+    )
+}
+
+fn summary_timed(r: &RunResult, simulated: &str, with_outputs: &str) {
     let (s, out, sum) = (&r.scenario, &r.output, &r.summary);
     let steps = s.steps() as f64;
     let sim_s = out.simulate_time.as_secs_f64();
@@ -19,15 +44,13 @@ pub fn summary(r: &RunResult, total_s: f64) {
         String::new()
     };
     println!(
-        "{}: {} paths x {} days on {} [{}{threads}]: simulated in {:.2} s ({:.3e} path-steps/s), {:.2} s with outputs",
+        "{}: {} paths x {} days on {} [{}{threads}]: {simulated} ({:.3e} path-steps/s), {with_outputs}",
         s.scenario.name,
         sum.paths,
         s.scenario.horizon_days,
         out.engine,
         out.device,
-        sim_s,
         sum.paths as f64 * steps / sim_s,
-        total_s
     );
     println!(
         "  P(spiral by day {})       {}  (95% CI {} to {}, SE {})",

@@ -18,7 +18,8 @@ impl Bar {
 }
 
 /// Runs `f` with a [`Control`] that moves a bar labelled `label` (no bar when `!enabled` or
-/// stderr is not a terminal) and the [`Bar`] to print through, and clears the bar when `f`
+/// stderr is not a terminal) and stops at Ctrl-C ([`super::interrupt`]), and the [`Bar`] to
+/// print through, and clears the bar when `f`
 /// returns. Each run reports its own (paths done, total), so the bar starts over per run.
 pub fn with_bar<T>(enabled: bool, label: &str, f: impl FnOnce(&Control, &Bar) -> T) -> T {
     let bar = Bar((enabled && std::io::stderr().is_terminal()).then(|| {
@@ -41,7 +42,7 @@ pub fn with_bar<T>(enabled: bool, label: &str, f: impl FnOnce(&Control, &Bar) ->
     };
     let ctl = Control {
         progress: Some(&report),
-        cancel: None,
+        cancel: Some(super::interrupt::flag()),
     };
     let out = f(&ctl, &bar);
     if let Some(b) = &bar.0 {

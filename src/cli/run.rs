@@ -114,7 +114,7 @@ fn scaled(arg: &str, plan: &RunPlan, args: &RunArgs, t0: Instant) -> Result<bool
         let (result, written, report) = with_bar(show, &name, |ctl, _| {
             resume::run_to(plan, &args.out, checkpoints, ctl)
         })?;
-        print::summary(&result, t0.elapsed().as_secs_f64());
+        print::summary_resumed(&result, &report, t0.elapsed().as_secs_f64());
         println!("  {}", report.describe());
         println!("  wrote {}", written.dir.display());
         return Ok(true);
@@ -124,8 +124,12 @@ fn scaled(arg: &str, plan: &RunPlan, args: &RunArgs, t0: Instant) -> Result<bool
     })?;
     let (r, out) = (done.range, &done.output);
     let sim = out.simulate_time.as_secs_f64();
+    let (simulated, this) = match &done.checkpoints {
+        Some(ck) if ck.resumed_paths > 0 => (ck.simulated(sim), " this attempt"),
+        _ => (format!("simulated in {sim:.2} s"), ""),
+    };
     println!(
-        "{name}: shard {} of {} ({from}): paths {}..{} ({} of {}) on {} [{}]: simulated in {:.2} s ({:.3e} path-steps/s), {:.2} s with outputs",
+        "{name}: shard {} of {} ({from}): paths {}..{} ({} of {}) on {} [{}]: {simulated} ({:.3e} path-steps/s), {:.2} s with outputs{this}",
         spec.index,
         spec.count,
         r.start,
@@ -134,7 +138,6 @@ fn scaled(arg: &str, plan: &RunPlan, args: &RunArgs, t0: Instant) -> Result<bool
         plan.paths(),
         out.engine,
         out.device,
-        sim,
         r.count as f64 * plan.scenario.steps() as f64 / sim.max(1e-9),
         t0.elapsed().as_secs_f64()
     );

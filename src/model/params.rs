@@ -337,6 +337,6 @@ impl Params {
     /// Whether a report row is due after `steps_done` steps.
     #[inline(always)]
     pub fn is_report_step(&self, steps_done: u32) -> bool {
-        steps_done % self.report_every_steps == 0 || steps_done == self.steps
+        steps_done.is_multiple_of(self.report_every_steps) || steps_done == self.steps
     }
 }

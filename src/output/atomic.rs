@@ -1,7 +1,7 @@
 //! Atomic replacement: every output file of a run appears under its final name only once it
-//! is complete and durable (temp file, fsync, rename), and a folder built aside can replace
-//! another in one rename ([`swap_dir_in`], the nightly run's folder). Hand-written: the
-//! guarantees below are the point, and they are a few system calls.
+//! is complete and durable (temp file, fsync, rename). Whole folders are built aside and
+//! moved into place by [`super::folder`]. Hand-written: the guarantees below are the point,
+//! and they are a few system calls.
 //!
 //! Invariants:
 //! - The content is written to a fresh temp file in the *same directory* as the final
@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Directory holding `path` (`.` for a bare file name).
-fn parent_dir(path: &Path) -> PathBuf {
+pub(crate) fn parent_dir(path: &Path) -> PathBuf {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -47,7 +47,7 @@ fn temp_path(path: &Path) -> Result<PathBuf> {
 
 /// Fsyncs a directory so that a rename inside it is durable. Unix only; file systems
 /// that do not support fsync on directories (EINVAL) are tolerated.
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         let d = File::open(dir)?;
@@ -101,85 +101,6 @@ pub fn write_atomic_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
         f.write_all(bytes)?;
         Ok(())
     })
-}
-
-/// The temp sibling a folder is built in before [`swap_dir_in`]: `PARENT/.NAME.tmp-PID`.
-pub fn temp_sibling(dest: &Path) -> PathBuf {
-    sibling(dest, "tmp")
-}
-
-/// `PARENT/.NAME.KIND-PID`.
-fn sibling(dest: &Path, kind: &str) -> PathBuf {
-    let name = dest
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    parent_dir(dest).join(format!(".{name}.{kind}-{}", std::process::id()))
-}
-
-/// Removes leftovers of crashed builds of `dest` (`.NAME.tmp-PID` and `.NAME.old-PID`
-/// siblings whose process is gone; Linux only, elsewhere they are left alone).
-pub fn remove_stale_siblings(dest: &Path) {
-    let Some(name) = dest.file_name().map(|n| n.to_string_lossy().into_owned()) else {
-        return;
-    };
-    let Ok(entries) = fs::read_dir(parent_dir(dest)) else {
-        return;
-    };
-    for e in entries.filter_map(|e| e.ok()) {
-        let entry = e.file_name().to_string_lossy().into_owned();
-        let pid = [".tmp-", ".old-"].iter().find_map(|tag| {
-            entry
-                .strip_prefix(&format!(".{name}{tag}"))
-                .and_then(|p| p.parse::<u32>().ok())
-        });
-        let Some(pid) = pid else { continue };
-        let alive = if pid == std::process::id() {
-            false
-        } else if cfg!(target_os = "linux") {
-            Path::new(&format!("/proc/{pid}")).exists()
-        } else {
-            true
-        };
-        if !alive {
-            let _ = fs::remove_dir_all(e.path());
-        }
-    }
-}
-
-/// Moves the finished folder `tmp` to `dest`: an existing `dest` is renamed aside, the new
-/// one renamed in, the old one deleted. `dest` never holds a partial folder; if the second
-/// rename fails, the old folder is put back.
-pub fn swap_dir_in(tmp: &Path, dest: &Path) -> Result<()> {
-    let parent = parent_dir(dest);
-    let _ = sync_dir(tmp);
-    if dest.exists() {
-        let aside = sibling(dest, "old");
-        if aside.exists() {
-            fs::remove_dir_all(&aside)
-                .with_context(|| format!("cannot remove {}", aside.display()))?;
-        }
-        fs::rename(dest, &aside).with_context(|| {
-            format!(
-                "cannot move the previous {} aside to {}",
-                dest.display(),
-                aside.display()
-            )
-        })?;
-        if let Err(e) = fs::rename(tmp, dest) {
-            let _ = fs::rename(&aside, dest);
-            return Err(e)
-                .with_context(|| format!("cannot rename {} to {}", tmp.display(), dest.display()));
-        }
-        let _ = sync_dir(&parent);
-        fs::remove_dir_all(&aside)
-            .with_context(|| format!("cannot remove the replaced folder {}", aside.display()))?;
-    } else {
-        fs::rename(tmp, dest)
-            .with_context(|| format!("cannot rename {} to {}", tmp.display(), dest.display()))?;
-        let _ = sync_dir(&parent);
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 
 pub mod atomic;
 pub mod clock;
+pub mod folder;
 pub mod manifest;
 pub mod parquet;
 pub mod partial;
@@ -37,6 +38,8 @@ pub const SUMMARY_FILE: &str = "summary.parquet";
 pub const TIMESERIES_FILE: &str = "timeseries.parquet";
 pub const PATHS_FILE: &str = "paths.parquet";
 pub const MANIFEST_FILE: &str = "manifest.json";
+/// The HTML report `tokenrisk report` writes into a run folder.
+pub const REPORT_FILE: &str = "report.html";
 
 /// What a run was and how it ran, beyond the accumulated results.
 pub struct RunInfo<'a> {
@@ -77,8 +80,9 @@ fn write_file(
     Ok((name.to_string(), rows, bytes))
 }
 
-/// Writes a run's output into `out_root/<scenario name>/` (created if needed): the three
-/// Parquet files, then `manifest.json`, each atomically. `summary` must come from
+/// Writes a run's output as the folder `out_root/<scenario name>/`, built aside and moved
+/// into place whole ([`folder::Staged`], replacing an earlier run there): the three Parquet
+/// files, then `manifest.json`. `summary` must come from
 /// `Summary::from_acc(acc, &info.scenario.risk)`, and `records` are the per-path records
 /// in path order.
 pub fn write_run(
@@ -88,12 +92,16 @@ pub fn write_run(
     summary: &Summary,
     records: &[PathRecord],
 ) -> Result<Written> {
-    let dir = out_root.join(&info.scenario.scenario.name);
-    write_run_in(&dir, info, acc, summary, records)
+    let dest = out_root.join(&info.scenario.scenario.name);
+    let staged = folder::Staged::begin(&dest)?;
+    let mut written = write_run_in(staged.dir(), info, acc, summary, records)?;
+    written.dir = staged.commit()?;
+    Ok(written)
 }
 
-/// [`write_run`] into `dir` itself rather than `out_root/<scenario name>/` (a sweep writes
-/// each point to `DIR/<name>/point-0000/`, keeping the point's scenario name).
+/// The files of [`write_run`] written into `dir` itself, each atomically, the manifest last
+/// (into a folder being built by [`folder::Staged`], or a sweep's
+/// `DIR/<name>/point-0000/`, which keeps the point's scenario name).
 pub fn write_run_in(
     dir: &Path,
     info: &RunInfo,

@@ -12,8 +12,9 @@
 //! Invariants:
 //! - `report.html` appears atomically (temp file, fsync, rename), like every output.
 //! - A missing or unreadable required file (`summary.parquet`, `timeseries.parquet`,
-//!   `paths.parquet`; `manifest.json` when present) is an error naming the file; an
-//!   optional table that cannot be read is shown as a warning in the page.
+//!   `paths.parquet`, `manifest.json`) is an error naming the file, and so is a folder whose
+//!   files belong to different runs (`output::folder::check_run_folder`); an optional table
+//!   that cannot be read is shown as a warning in the page.
 //! - The same files give the same bytes: the page holds no timestamp of its own.
 
 pub mod charts;
@@ -23,19 +24,26 @@ pub mod page;
 pub mod svg;
 
 use crate::output::atomic::write_atomic_bytes;
+use crate::output::folder::{check_run_folder, Lock};
+use crate::output::{MANIFEST_FILE, PATHS_FILE, SUMMARY_FILE, TIMESERIES_FILE};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
 /// The report's file name inside a run folder.
-pub const REPORT_FILE: &str = "report.html";
+pub use crate::output::REPORT_FILE;
 
-/// Whether `dir` is a run folder (holds `summary.parquet`).
+/// Whether `dir` is a run folder (holds any of a run's files: `summary.parquet`,
+/// `timeseries.parquet`, `paths.parquet`, `manifest.json`).
 pub fn is_run_dir(dir: &Path) -> bool {
-    dir.join(data::SUMMARY).is_file()
+    [SUMMARY_FILE, TIMESERIES_FILE, PATHS_FILE, MANIFEST_FILE]
+        .iter()
+        .any(|f| dir.join(f).is_file())
 }
 
-/// The report of the run in `run_dir`, as HTML.
+/// The report of the run in `run_dir`, as HTML; refused when the folder's files do not
+/// all belong to one complete run (`output::folder::check_run_folder`).
 pub fn render_report(run_dir: &Path) -> Result<String> {
+    check_run_folder(run_dir)?;
     let run = data::load_run(run_dir, page::MAX_TABLE_ROWS)?;
     Ok(page::run_page(&run))
 }
@@ -45,8 +53,11 @@ pub fn write_report(run_dir: &Path) -> Result<PathBuf> {
     write_report_to(run_dir, &run_dir.join(REPORT_FILE))
 }
 
-/// Writes the report of the run in `run_dir` to `out`; returns `out`.
+/// Writes the report of the run in `run_dir` to `out`; returns `out`. Holds the run
+/// folder's lock while it reads and writes, so a run replacing the folder meanwhile cannot
+/// pair its files with a report of the old ones.
 pub fn write_report_to(run_dir: &Path, out: &Path) -> Result<PathBuf> {
+    let _lock = Lock::acquire(run_dir)?;
     let html = render_report(run_dir)
         .with_context(|| format!("cannot report on {}", run_dir.display()))?;
     write_atomic_bytes(out, html.as_bytes())?;

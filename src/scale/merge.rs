@@ -21,6 +21,7 @@ use super::split::ShardSpec;
 use crate::engine::EngineOutput;
 use crate::measure::Accumulator;
 use crate::model::PathRecord;
+use crate::output::folder::Staged;
 use crate::output::partial::{self, Header, PARTIAL_FILE};
 use crate::output::Written;
 use crate::scenario::Scenario;
@@ -334,22 +335,29 @@ pub fn merge(checked: &Checked) -> Result<EngineOutput> {
 
 /// Discovers, checks (memory included) and merges the shards among `parts`, in memory;
 /// returns the scenario, the merged output, the number of shards and the wall time. With
-/// `out_root`, also checks that `out_root/<name>/` can be written before reading any rows.
+/// `out_root`, also locks and starts the folder `out_root/<name>/` before reading any rows
+/// (returned, to write the merged run into).
 pub fn merge_parts(
     parts: &[PathBuf],
     allow_mixed_engines: bool,
     out_root: Option<&Path>,
-) -> Result<(Scenario, EngineOutput, usize, Duration)> {
+) -> Result<(Scenario, EngineOutput, usize, Duration, Option<Staged>)> {
     let t0 = Instant::now();
     let found = discover(parts)?;
     let checked = check(&found, allow_mixed_engines)?;
     let s = &checked.scenario;
     preflight::check_memory(s, s.scenario.paths, "merging")?;
-    if let Some(root) = out_root {
-        preflight::check_writable(&root.join(&s.scenario.name))?;
-    }
+    let staged = out_root
+        .map(|root| Staged::begin(&root.join(&s.scenario.name)))
+        .transpose()?;
     let out = merge(&checked)?;
-    Ok((checked.scenario, out, checked.parts.len(), t0.elapsed()))
+    Ok((
+        checked.scenario,
+        out,
+        checked.parts.len(),
+        t0.elapsed(),
+        staged,
+    ))
 }
 
 /// A merged run, written.
@@ -363,13 +371,13 @@ pub struct Merged {
 }
 
 /// [`merge_parts`], then the merged run written to `out_root/<name>/` exactly as a single
-/// run writes it.
+/// run writes it (the shard folders in it are kept).
 pub fn merge_to(parts: &[PathBuf], allow_mixed_engines: bool, out_root: &Path) -> Result<Merged> {
     let started_at = SystemTime::now();
-    let (scenario, output, shards, merge_time) =
+    let (scenario, output, shards, merge_time, staged) =
         merge_parts(parts, allow_mixed_engines, Some(out_root))?;
     let result = RunResult::new(scenario, output, started_at);
-    let written = result.write(out_root)?;
+    let written = result.write_staged(staged.expect("staged with an out_root"))?;
     Ok(Merged {
         result,
         written,

@@ -38,6 +38,7 @@ use super::split::ShardSpec;
 use crate::engine::cpu::CHUNK_PATHS;
 use crate::engine::{self, Control, EngineOutput, PathRange};
 use crate::model::Params;
+use crate::output::folder::Staged;
 use crate::output::partial::{self, Header};
 use crate::output::RunInfo;
 use crate::output::Written;
@@ -48,7 +49,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 /// The checkpoint folder's name inside a run (or shard) folder.
-pub const CHECKPOINT_DIR: &str = ".checkpoint";
+pub const CHECKPOINT_DIR: &str = crate::output::folder::CHECKPOINT_DIR;
 /// The checkpoint's state file.
 pub const STATE_FILE: &str = "state.json";
 /// Blocks per run when `--resume` is given without `--checkpoint-every`.
@@ -87,6 +88,25 @@ pub struct CheckpointReport {
     pub resumed_paths: u64,
     /// Blocks this attempt simulated and checkpointed.
     pub blocks_written: usize,
+    /// Seconds earlier attempts spent simulating (0 when started afresh); the output's
+    /// `simulate_time` is the total over all attempts.
+    pub earlier_simulate_s: f64,
+}
+
+impl CheckpointReport {
+    /// "simulated in T s" of a checkpointed run whose simulation took `total_s` over all
+    /// attempts: this attempt's time, and the total when earlier attempts did part of it.
+    pub fn simulated(&self, total_s: f64) -> String {
+        if self.resumed_paths > 0 {
+            format!(
+                "simulated in {:.2} s this attempt ({:.2} s over all attempts)",
+                (total_s - self.earlier_simulate_s).max(0.0),
+                total_s
+            )
+        } else {
+            format!("simulated in {total_s:.2} s")
+        }
+    }
 }
 
 impl CheckpointReport {
@@ -126,7 +146,8 @@ pub fn run_to(
     let paths = plan.paths();
     let run_dir = out_root.join(plan.name());
     preflight::check_memory(&plan.scenario, paths, "the run")?;
-    preflight::check_writable(&run_dir)?;
+    // Locked for the whole run: the checkpoint in the folder is this process's alone.
+    let staged = Staged::begin(&run_dir)?;
     let started_at = SystemTime::now();
     let ck = checkpoint_dir(&run_dir);
     let block = block_paths(checkpoints.every, paths);
@@ -144,7 +165,7 @@ pub fn run_to(
     )
     .with_context(|| format!("simulating {}", plan.name()))?;
     let result = RunResult::new(plan.scenario.clone(), r.output, started_at);
-    let written = result.write(out_root)?;
+    let written = result.write_staged(staged)?;
     finish(&ck)?;
     Ok((result, written, r.report))
 }
@@ -279,7 +300,15 @@ pub fn run(
                 progress: None,
                 cancel: ctl.cancel,
             },
-        )?;
+        )
+        .with_context(|| {
+            format!(
+                "checkpoint at {} of {} paths kept in {} (rerun with --resume to continue from it)",
+                header.completed,
+                range.count,
+                dir.display()
+            )
+        })?;
         header.device = out.device.clone();
         header.simulate_seconds = sim_before + t0.elapsed().as_secs_f64();
         let info = RunInfo {
@@ -319,6 +348,7 @@ pub fn run(
             block,
             resumed_paths,
             blocks_written,
+            earlier_simulate_s: sim_before,
         },
     })
 }

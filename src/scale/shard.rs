@@ -19,6 +19,7 @@ use super::resume::{self, CheckpointReport, Checkpoints};
 pub use super::split::{parse_spec, shard_range, ShardSpec, MAX_SHARDS};
 use crate::engine::{self, Control, EngineOutput, PathRange};
 use crate::model::Params;
+use crate::output::folder::Staged;
 use crate::output::partial::{write_partial, write_paths_file, Header, PARTIAL_FILE};
 use crate::output::{self, RunInfo};
 use crate::scenario::Scenario;
@@ -167,7 +168,9 @@ pub fn run(
     let what = format!("shard {} of {}", spec.index, spec.count);
     preflight::check_memory(s, range.count, &what)?;
     let dir = out_root.join(name).join(spec.dir_name());
-    preflight::check_writable(&dir)?;
+    // Locked for the whole run (the checkpoint in the folder is this process's alone), and
+    // built aside: the shard folder appears whole.
+    let staged = Staged::begin(&dir)?;
     let simulating = || format!("simulating {name}, {what}");
     let (output, report) = match checkpoints {
         Some(c) => {
@@ -183,8 +186,9 @@ pub fn run(
             (out, None)
         }
     };
-    write_shard(&dir, s, spec, range, &output)
+    write_shard(staged.dir(), s, spec, range, &output)
         .with_context(|| format!("writing {what} of {name}"))?;
+    staged.commit()?;
     if let Some(r) = &report {
         resume::finish(&r.dir)?;
     }

@@ -100,7 +100,7 @@ pub fn validate(s: &Scenario) -> Vec<(String, String)> {
                 m.horizon_days
             ),
         );
-    } else if m.step_days > 0 && m.horizon_days % m.step_days != 0 {
+    } else if m.step_days > 0 && !m.horizon_days.is_multiple_of(m.step_days) {
         c.push(
             "scenario.horizon_days",
             format!(
@@ -111,7 +111,7 @@ pub fn validate(s: &Scenario) -> Vec<(String, String)> {
     }
     if m.step_days > 0
         && (m.report_every < m.step_days
-            || m.report_every % m.step_days != 0
+            || !m.report_every.is_multiple_of(m.step_days)
             || m.report_every > m.horizon_days.max(1))
     {
         c.push(

@@ -29,6 +29,7 @@ use super::preflight;
 use super::single::{self, RunPlan, RunResult};
 use crate::engine::Control;
 use crate::model::PathRecord;
+use crate::output::folder::{Lock, Staged};
 use crate::output::{parquet as pq, Written, MODEL_VERSION};
 use crate::scenario::Scenario;
 use crate::stats::{exact_quantile_lower, Z95};
@@ -444,10 +445,13 @@ pub fn run(
     })
 }
 
-/// [`run`] with every design written to `out_root/<scenario.name>/` as it finishes (every
-/// folder checked writable before anything runs), then `out_root/comparison.parquet`.
-/// `on_design` sees each design's run after it is written. Returns the comparison and the
-/// path of its table.
+/// [`run`] with every design written to `out_root/<scenario.name>/`, then
+/// `out_root/comparison.parquet`. Every design's folder is locked and started before
+/// anything runs (in name order, so two comparisons sharing designs cannot deadlock under
+/// `--wait`), each is built aside as it finishes, and all are moved into place together
+/// once the comparison is done: a failure or cancellation leaves every earlier folder as it
+/// was. `on_design` sees each design's run after it is written (the written folder names
+/// its final place). Returns the comparison and the path of its table.
 pub fn run_to(
     plan: &ComparePlan,
     out_root: &Path,
@@ -457,14 +461,29 @@ pub fn run_to(
     plan.check()?;
     for (_, design) in &plan.designs {
         preflight::check_memory(&design.scenario, design.paths(), "the run")?;
-        preflight::check_writable(&out_root.join(design.name()))?;
     }
+    let mut order: Vec<usize> = (0..plan.designs.len()).collect();
+    order.sort_by(|&a, &b| plan.designs[a].1.name().cmp(plan.designs[b].1.name()));
+    let mut staged: Vec<Option<Staged>> = (0..plan.designs.len()).map(|_| None).collect();
+    for i in order {
+        let dest = out_root.join(plan.designs[i].1.name());
+        staged[i] = Some(Staged::begin(&dest)?);
+    }
+    let table_lock = Lock::acquire(&out_root.join(COMPARISON_FILE))?;
+    let mut next = 0;
     let comparison = run(plan, ctl, &mut |result| {
-        let written = result.write(out_root)?;
+        let s = staged[next].as_ref().expect("one staged folder per design");
+        next += 1;
+        let mut written = result.write_in(s.dir())?;
+        written.dir = s.dest().to_path_buf();
         on_design(&result, &written);
         Ok(())
     })?;
+    for s in staged.into_iter().flatten() {
+        s.commit()?;
+    }
     let file = comparison.write(out_root)?;
+    drop(table_lock);
     Ok((comparison, file))
 }
 

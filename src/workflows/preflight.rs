@@ -1,6 +1,7 @@
 //! Checks made before a run starts, so that a run that cannot finish fails in seconds, not
 //! after hours: will it fit in memory ([`check_memory`], with what would fit and how to split
-//! it), and can its output folder be written ([`check_writable`]).
+//! it). Whether its output folder can be written is checked by starting it
+//! (`output::folder::Staged::begin`).
 //!
 //! Here rather than in `scale`: every single run makes these checks, and the messages point
 //! to `--shard` when a run is too big for one machine.
@@ -9,9 +10,8 @@ use crate::measure::MetricAcc;
 use crate::model::{PathRecord, N_METRICS};
 use crate::output::parquet as pq;
 use crate::scenario::Scenario;
-use anyhow::{bail, Context, Result};
-use std::io::Write;
-use std::path::Path;
+use anyhow::{bail, Result};
+use std::path::{Path, PathBuf};
 
 /// Bytes a report-day histogram typically holds. Measured on `bittensor_halving` (four years,
 /// weekly rows): a 1,024-path chunk accumulator takes about 14 MB, i.e. 5.5 KB per
@@ -54,9 +54,11 @@ pub fn estimate(s: &Scenario, paths: u64) -> MemoryEstimate {
     }
 }
 
-/// Memory available to this process: the smallest of `MemAvailable` (`/proc/meminfo`) and
-/// the cgroup limit less usage (v2 `memory.max`, v1 `memory.limit_in_bytes`), with where it
-/// came from. `None` where none can be read (not Linux).
+/// Memory available to this process: the smallest of `MemAvailable` (`/proc/meminfo`), the
+/// address-space limit (`RLIMIT_AS`, `ulimit -v`) less the address space in use, and the
+/// memory limit less usage of the process's own cgroup and each cgroup above it (v2
+/// `memory.max`, v1 `memory.limit_in_bytes`), with where it came from. `None` where none
+/// can be read (not Linux).
 pub fn available_memory() -> Option<(u64, String)> {
     let mut best: Option<(u64, String)> = None;
     let mut offer = |bytes: u64, what: String| {
@@ -64,32 +66,39 @@ pub fn available_memory() -> Option<(u64, String)> {
             best = Some((bytes, what));
         }
     };
-    if let Ok(info) = std::fs::read_to_string("/proc/meminfo") {
-        if let Some(kb) = info
-            .lines()
-            .find(|l| l.starts_with("MemAvailable:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<u64>().ok())
-        {
-            offer(kb * 1024, "MemAvailable in /proc/meminfo".into());
-        }
+    let read = |p: &str| std::fs::read_to_string(p).ok();
+    if let Some(kb) = read("/proc/meminfo").and_then(|t| proc_kb(&t, "MemAvailable:")) {
+        offer(kb * 1024, "MemAvailable in /proc/meminfo".into());
+    }
+    if let Some(limit) = read("/proc/self/limits").and_then(|t| address_space_limit(&t)) {
+        let used = read("/proc/self/status")
+            .and_then(|t| proc_kb(&t, "VmSize:"))
+            .unwrap_or(0)
+            * 1024;
+        offer(
+            limit.saturating_sub(used),
+            format!(
+                "the address-space limit (RLIMIT_AS, ulimit -v) of {}, {} of it in use",
+                gib(limit),
+                gib(used)
+            ),
+        );
     }
     let read_num =
-        |p: &str| -> Option<u64> { std::fs::read_to_string(p).ok()?.trim().parse().ok() };
-    for (limit, usage) in [
-        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-        (
-            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
-            "/sys/fs/cgroup/memory/memory.usage_in_bytes",
-        ),
-    ] {
-        if let Some(l) = read_num(limit) {
-            // v1 reports "no limit" as a huge number.
+        |p: &Path| -> Option<u64> { std::fs::read_to_string(p).ok()?.trim().parse().ok() };
+    let own = read("/proc/self/cgroup").unwrap_or_default();
+    for (limit_file, usage_file, dir) in cgroup_dirs(&own) {
+        if let Some(l) = read_num(&dir.join(limit_file)) {
+            // v1 reports "no limit" as a huge number (v2 as "max", which does not parse).
             if l < (1u64 << 60) {
-                let used = read_num(usage).unwrap_or(0);
+                let used = read_num(&dir.join(usage_file)).unwrap_or(0);
                 offer(
                     l.saturating_sub(used),
-                    format!("the cgroup memory limit ({limit})"),
+                    format!(
+                        "the cgroup memory limit {} ({})",
+                        gib(l),
+                        dir.join(limit_file).display()
+                    ),
                 );
             }
         }
@@ -97,20 +106,68 @@ pub fn available_memory() -> Option<(u64, String)> {
     best
 }
 
-/// Checks, before any work, that the output folder `dir` can be created and written in (a
-/// probe file is created and removed), so a bad `--out` fails before a long simulation.
-pub fn check_writable(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create output directory {}", dir.display()))?;
-    let probe = dir.join(format!(".tokenrisk-write-probe.{}.tmp", std::process::id()));
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&probe)
-        .and_then(|mut f| f.write_all(b"probe"))
-        .with_context(|| format!("cannot write in output directory {}", dir.display()))?;
-    let _ = std::fs::remove_file(&probe);
-    Ok(())
+/// A `NAME: N kB` line of `/proc/meminfo` or `/proc/self/status`, in kB.
+fn proc_kb(text: &str, name: &str) -> Option<u64> {
+    text.lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+}
+
+/// The soft `Max address space` of `/proc/self/limits`, in bytes (`None`: unlimited).
+fn address_space_limit(limits: &str) -> Option<u64> {
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max address space"))?;
+    line["Max address space".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The memory-controller folders that limit this process, with their (limit, usage) file
+/// names: for each cgroup of `/proc/self/cgroup` (v2 `0::/PATH`, v1 `N:...memory...:/PATH`),
+/// its folder and every folder above it up to the mount point.
+fn cgroup_dirs(own: &str) -> Vec<(&'static str, &'static str, PathBuf)> {
+    let mut out = Vec::new();
+    for line in own.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (Some(id), Some(ctrls), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        let (root, limit, usage) = if id == "0" && ctrls.is_empty() {
+            ("/sys/fs/cgroup", "memory.max", "memory.current")
+        } else if ctrls.split(',').any(|c| c == "memory") {
+            (
+                "/sys/fs/cgroup/memory",
+                "memory.limit_in_bytes",
+                "memory.usage_in_bytes",
+            )
+        } else {
+            continue;
+        };
+        let mut dir = PathBuf::from(root).join(path.trim_start_matches('/'));
+        loop {
+            out.push((limit, usage, dir.clone()));
+            if dir == Path::new(root) || !dir.pop() {
+                break;
+            }
+        }
+    }
+    if out.is_empty() {
+        out.push((
+            "memory.max",
+            "memory.current",
+            PathBuf::from("/sys/fs/cgroup"),
+        ));
+        out.push((
+            "memory.limit_in_bytes",
+            "memory.usage_in_bytes",
+            PathBuf::from("/sys/fs/cgroup/memory"),
+        ));
+    }
+    out
 }
 
 fn gib(bytes: u64) -> String {
@@ -141,6 +198,20 @@ pub fn check_memory_with(
     if est.total <= avail {
         return Ok(());
     }
+    if est.fixed >= avail {
+        let rows = crate::model::Params::compile(s).report_days().len();
+        bail!(
+            "{}: {what} would need about {} in memory for its accumulators alone ({rows} report \
+             rows of every metric's histogram, whatever the path count), but only {} is \
+             available ({source}); fewer paths or shards do not help: report fewer rows \
+             (a larger scenario.report_every, now {}, or a shorter scenario.horizon_days), or \
+             run on a machine with more memory. TOKENRISK_MEMORY_CHECK=off skips this check",
+            s.scenario.name,
+            gib(est.total),
+            gib(avail),
+            s.scenario.report_every,
+        );
+    }
     let fit = avail.saturating_sub(est.fixed) / est.per_path.max(1);
     let shards = paths.div_ceil(fit.max(1));
     bail!(
@@ -161,6 +232,31 @@ pub fn check_memory_with(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_the_address_space_limit_and_own_cgroups() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                      Max address space         2147483648           unlimited            bytes     \n";
+        assert_eq!(address_space_limit(limits), Some(2147483648));
+        let unlimited =
+            "Max address space         unlimited            unlimited            bytes\n";
+        assert_eq!(address_space_limit(unlimited), None);
+        let v2 = cgroup_dirs("0::/user.slice/job.scope\n");
+        let dirs: Vec<_> = v2.iter().map(|(l, _, d)| d.join(l)).collect();
+        assert_eq!(
+            dirs,
+            [
+                "/sys/fs/cgroup/user.slice/job.scope/memory.max",
+                "/sys/fs/cgroup/user.slice/memory.max",
+                "/sys/fs/cgroup/memory.max",
+            ]
+            .map(PathBuf::from)
+        );
+        let v1 = cgroup_dirs("4:cpu,cpuacct:/a\n7:memory:/docker/abc\n");
+        assert_eq!(v1[0].2, PathBuf::from("/sys/fs/cgroup/memory/docker/abc"));
+        assert_eq!(v1[0].0, "memory.limit_in_bytes");
+        assert_eq!(v1.len(), 3);
+    }
 
     #[test]
     fn memory_refusal_says_what_fits() {

@@ -10,6 +10,7 @@ use crate::engine::{self, Backend, Control, EngineOutput, PathRange};
 use crate::measure::summary::report_quantiles;
 use crate::measure::Summary;
 use crate::model::Params;
+use crate::output::folder::Staged;
 use crate::output::{self, parquet as pq, RunInfo, Written};
 use crate::scenario::overlay::{self, ShockOverlay, StressOverlay};
 use crate::scenario::Scenario;
@@ -130,9 +131,18 @@ impl RunResult {
             .map(move |chunk| pq::paths_batch(&schema, name, chunk))
     }
 
-    /// Writes the run's tables and manifest to `out_root/<scenario.name>/`.
+    /// Writes the run's tables and manifest as the folder `out_root/<scenario.name>/`,
+    /// built aside and moved into place whole (`output::folder`).
     pub fn write(&self, out_root: &Path) -> Result<Written> {
-        self.write_in(&out_root.join(&self.scenario.scenario.name))
+        let dest = out_root.join(&self.scenario.scenario.name);
+        self.write_staged(Staged::begin(&dest)?)
+    }
+
+    /// Writes the run into the folder `staged` builds and moves it into place.
+    pub fn write_staged(&self, staged: Staged) -> Result<Written> {
+        let mut written = self.write_in(staged.dir())?;
+        written.dir = staged.commit()?;
+        Ok(written)
     }
 
     /// Writes the run's tables and manifest into `dir` itself (a sweep point's folder).
@@ -173,12 +183,12 @@ fn simulate(plan: &RunPlan, ctl: &Control) -> Result<RunResult> {
     Ok(RunResult::new(s.clone(), output, started_at))
 }
 
-/// Simulates the plan and writes it to `out_root/<name>/`, checking first that the folder can
-/// be written (so a bad folder fails before a long run, not after it).
+/// Simulates the plan and writes it as the folder `out_root/<name>/`, locking and starting
+/// that folder first (so a bad or busy folder fails before a long run, not after it).
 pub fn run_to(plan: &RunPlan, out_root: &Path, ctl: &Control) -> Result<(RunResult, Written)> {
     preflight::check_memory(&plan.scenario, plan.paths(), "the run")?;
-    preflight::check_writable(&out_root.join(plan.name()))?;
+    let staged = Staged::begin(&out_root.join(plan.name()))?;
     let result = simulate(plan, ctl)?;
-    let written = result.write(out_root)?;
+    let written = result.write_staged(staged)?;
     Ok((result, written))
 }

@@ -21,7 +21,8 @@
 
 use super::single::{self, RunPlan, RunResult};
 use crate::engine::{Backend, Control};
-use crate::output::{parquet as pq, RunInfo, Written};
+use crate::output::folder::Staged;
+use crate::output::{parquet as pq, RunInfo};
 use crate::scenario::keys::{format_value, parse_key, scenario_table, set_key, to_toml};
 use crate::scenario::{self, Scenario};
 use anyhow::{Context, Result};
@@ -403,11 +404,12 @@ pub struct SweepWritten {
     pub dir: PathBuf,
     /// `DIR/<name>/sweep.parquet`.
     pub table: PathBuf,
-    pub points: Vec<Written>,
+    /// `DIR/<name>/point-NNNN/`, in point order.
+    pub points: Vec<PathBuf>,
 }
 
-/// [`run`] with every point written to `out_root/<name>/point-NNNN/` as it finishes, then
-/// `out_root/<name>/sweep.parquet`. `on_point` sees each point's run after it is written.
+/// [`run`] written as the folder `out_root/<name>/` (built aside, moved into place whole once
+/// every point is done): each point to `point-NNNN/` as it finishes, then `sweep.parquet`. `on_point` sees each point's run after it is written.
 pub fn run_to(
     base: &Scenario,
     axes: &[Axis],
@@ -417,21 +419,22 @@ pub fn run_to(
     ctl: &Control,
     on_point: &mut dyn FnMut(&Point, &RunResult),
 ) -> Result<SweepWritten> {
-    let dir = out_root.join(&base.scenario.name);
-    let mut written = Vec::with_capacity(points.len());
+    let staged = Staged::begin(&out_root.join(&base.scenario.name))?;
+    let mut points_written = Vec::with_capacity(points.len());
     let result = run(base, axes, points, backend, ctl, &mut |p, r| {
-        let w = r
-            .write_in(&dir.join(point_dir_name(p.index)))
+        let name = point_dir_name(p.index);
+        r.write_in(&staged.dir().join(&name))
             .with_context(|| format!("writing sweep point {}", p.index))?;
-        written.push(w);
+        points_written.push(name);
         on_point(p, &r);
         Ok(())
     })?;
-    let table = result.write(&dir)?;
+    result.write(staged.dir())?;
+    let dir = staged.commit()?;
     Ok(SweepWritten {
+        table: dir.join(SWEEP_FILE),
+        points: points_written.iter().map(|n| dir.join(n)).collect(),
         dir,
-        table,
-        points: written,
     })
 }
 

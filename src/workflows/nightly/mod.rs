@@ -5,7 +5,7 @@
 //! simulation or write error) is recorded and the others still run.
 //!
 //! The night is built in a temp sibling `.DATE.tmp-PID` and swapped into place at the end
-//! (`output::atomic::swap_dir_in`), replacing an earlier run of the same date, so the final
+//! (`output::folder::Staged`), replacing an earlier run of the same date, so the final
 //! name only ever holds a complete night.
 //!
 //! Exit codes ([`exit_code`]): 0 all clear, [`EXIT_ALERTS`] (3) one or more alerts breached,
@@ -18,8 +18,9 @@ pub use alerts::{evaluate, AlertCheck, Headline};
 
 use super::single::{self, Overrides, RunPlan};
 use crate::engine::{Backend, Cancelled, Control};
-use crate::output::atomic::{remove_stale_siblings, swap_dir_in, temp_sibling, write_atomic_bytes};
+use crate::output::atomic::write_atomic_bytes;
 use crate::output::clock::{is_date, parse_date, rfc3339_utc, today_utc};
+use crate::output::folder::Staged;
 use crate::report::data::read_table;
 use crate::scenario;
 use anyhow::{bail, Context, Result};
@@ -302,14 +303,9 @@ pub fn run(
     std::fs::create_dir_all(reports)
         .with_context(|| format!("cannot create the reports folder {}", reports.display()))?;
     let dest = reports.join(date);
-    remove_stale_siblings(&dest);
+    let staged = Staged::begin(&dest)?;
+    let tmp = staged.dir().to_path_buf();
     let previous = previous_night(reports, date).map(|(d, dir)| (d, read_night(&dir)));
-    let tmp = temp_sibling(&dest);
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp)
-            .with_context(|| format!("cannot remove {}", tmp.display()))?;
-    }
-    std::fs::create_dir(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     let built = (|| -> Result<(Night, i32)> {
         let mut results = Vec::with_capacity(plan.files.len());
         let mut seen = Vec::new();
@@ -353,17 +349,8 @@ pub fn run(
         write_atomic_bytes(&tmp.join(ALERTS_FILE), json.as_bytes())?;
         Ok((night, code))
     })();
-    let (night, code) = match built {
-        Ok(x) => x,
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&tmp);
-            return Err(e.context(format!("nightly {date}")));
-        }
-    };
-    if let Err(e) = swap_dir_in(&tmp, &dest) {
-        let _ = std::fs::remove_dir_all(&tmp);
-        return Err(e);
-    }
+    let (night, code) = built.with_context(|| format!("nightly {date}"))?;
+    staged.commit()?;
     Ok(NightRun {
         night,
         code,

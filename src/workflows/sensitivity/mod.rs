@@ -11,6 +11,7 @@ pub use tornado::{effect, rank, tornado_batch, Effect, Outcome, TORNADO_COLUMNS}
 
 use super::single::{self, Overrides, RunPlan, RunResult};
 use crate::engine::{Backend, Control};
+use crate::output::folder::Lock;
 use crate::output::{parquet as pq, RunInfo};
 use crate::scenario::Scenario;
 use anyhow::{bail, Context, Result};
@@ -136,9 +137,14 @@ impl Tornado {
         meta
     }
 
-    /// Writes `out_root/<name>/tornado.parquet` atomically; returns its path.
+    /// Writes `out_root/<name>/tornado.parquet` atomically, under the folder's lock (the
+    /// folder may hold a run of the same scenario, which the table joins as an extra);
+    /// returns its path.
     pub fn write(&self, out_root: &Path) -> Result<PathBuf> {
         let dir = out_root.join(&self.scenario.scenario.name);
+        std::fs::create_dir_all(out_root)
+            .with_context(|| format!("cannot create output directory {}", out_root.display()))?;
+        let _lock = Lock::acquire(&dir)?;
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create output directory {}", dir.display()))?;
         let file = dir.join(TORNADO_FILE);
