@@ -379,3 +379,82 @@ fn finding_08_an_address_space_limit_is_refused_up_front_with_no_folder() {
     assert!(t.contains("scenario.report_every"), "{t}");
     assert!(!out.join(NAME).exists(), "an empty run folder was left");
 }
+
+/// Rewrites `dir/summary.parquet` as `batch` (the file's own key-value metadata kept) and
+/// updates the size `manifest.json` lists, so only the table itself is wrong.
+fn replace_summary(dir: &Path, batch: &arrow::array::RecordBatch) {
+    use parquet::file::metadata::KeyValue;
+    let path = dir.join("summary.parquet");
+    let kv: Vec<KeyValue> = tokenrisk::output::read_parquet_metadata(&path)
+        .unwrap()
+        .into_iter()
+        .map(|(k, v)| KeyValue::new(k, v))
+        .collect();
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_key_value_metadata(Some(kv))
+        .build();
+    let file = fs::File::create(&path).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), Some(props)).unwrap();
+    w.write(batch).unwrap();
+    w.close().unwrap();
+    let bytes = fs::metadata(&path).unwrap().len();
+    let mpath = dir.join("manifest.json");
+    let mut m: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&mpath).unwrap()).unwrap();
+    for f in m["files"].as_array_mut().unwrap() {
+        if f["name"] == "summary.parquet" {
+            f["bytes"] = bytes.into();
+        }
+    }
+    fs::write(&mpath, serde_json::to_string_pretty(&m).unwrap()).unwrap();
+}
+
+#[test]
+fn finding_10_report_refuses_a_summary_no_run_writes() {
+    use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray};
+    use std::sync::Arc;
+    let root = tempfile::tempdir().unwrap();
+    let out = root.path().join("out");
+    let o = tokenrisk(&refs(&run_seed(&out, "1", "300")));
+    assert!(o.status.success(), "{}", text(&o));
+    let dir = out.join(NAME);
+    let good = common::read_parquet(&dir.join("summary.parquet"));
+    let with_column = |name: &str, col: ArrayRef| {
+        let schema = good.schema();
+        let i = schema.index_of(name).unwrap();
+        let mut fields: Vec<_> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+        fields[i] = arrow::datatypes::Field::new(name, col.data_type().clone(), true);
+        let mut cols = good.columns().to_vec();
+        cols[i] = col;
+        RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), cols).unwrap()
+    };
+    let cases: Vec<(RecordBatch, &str)> = vec![
+        (
+            with_column("p_spiral", Arc::new(StringArray::from(vec!["0.5"]))),
+            "column p_spiral is not a number",
+        ),
+        (
+            with_column("p_spiral", Arc::new(Float64Array::from(vec![f64::NAN]))),
+            "p_spiral = NaN (a probability",
+        ),
+        (
+            arrow::compute::concat_batches(&good.schema(), [&good, &good]).unwrap(),
+            "2 rows, a run's summary has exactly 1",
+        ),
+    ];
+    for (batch, want) in &cases {
+        replace_summary(&dir, batch);
+        let o = tokenrisk(&["report", path_arg(&dir)]);
+        assert_eq!(o.status.code(), Some(1), "{want}: {}", text(&o));
+        assert!(text(&o).contains(want), "{want}: {}", text(&o));
+    }
+    // A run folder without its summary is refused, not shown as a page of other tables.
+    fs::remove_file(dir.join("summary.parquet")).unwrap();
+    let o = tokenrisk(&["report", path_arg(&dir)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("summary.parquet is missing"),
+        "{}",
+        text(&o)
+    );
+}

@@ -417,10 +417,69 @@ pub fn read_extras(dir: &Path, skip: &[&str], max_rows: usize) -> Result<Vec<Ext
         .collect())
 }
 
+/// Text columns of the summary contract; every other contract column is a number.
+const SUMMARY_TEXT_COLUMNS: [&str; 2] = ["scenario", "backend"];
+/// Summary columns that are probabilities: finite, in [0, 1].
+const SUMMARY_PROBABILITIES: [&str; 4] = ["p_spiral", "p_spiral_lo", "p_spiral_hi", "p_er_above_1"];
+
+/// Refuses a `summary.parquet` a run could not have written, with every problem at once:
+/// not exactly one row, a contract column missing or of the wrong kind (text for a number),
+/// a probability that is not a finite number in [0, 1], a path count below 1. (A page built
+/// from such a table would print "–" everywhere, or "no path spiraled" from a NaN.)
+pub fn check_summary(t: &Table) -> Result<()> {
+    let mut problems = Vec::new();
+    if t.total_rows != 1 {
+        problems.push(format!(
+            "{} rows, a run's summary has exactly 1",
+            t.total_rows
+        ));
+    }
+    for c in crate::output::parquet::SUMMARY_CONTRACT_COLUMNS {
+        let text = SUMMARY_TEXT_COLUMNS.contains(&c);
+        match t.column(c).map(|col| &col.data) {
+            None => problems.push(format!("column {c} is missing")),
+            Some(ColumnData::Num { .. }) if !text => {}
+            Some(ColumnData::Text(_)) if text => {}
+            Some(_) => problems.push(format!(
+                "column {c} is not {}",
+                if text { "text" } else { "a number" }
+            )),
+        }
+    }
+    if t.total_rows >= 1 {
+        for c in SUMMARY_PROBABILITIES {
+            if let Some(ColumnData::Num { values, .. }) = t.column(c).map(|col| &col.data) {
+                match values.first().copied().flatten() {
+                    Some(v) if v.is_finite() && (0.0..=1.0).contains(&v) => {}
+                    v => problems.push(format!(
+                        "{c} = {} (a probability: a number in [0, 1])",
+                        v.map_or("null".to_string(), |v| v.to_string())
+                    )),
+                }
+            }
+        }
+        match t.f64_at("paths", 0) {
+            Some(n) if n >= 1.0 => {}
+            Some(n) => problems.push(format!("paths = {n} (at least 1)")),
+            None if t.num("paths").is_some() => problems.push("paths is null".to_string()),
+            None => {}
+        }
+    }
+    if !problems.is_empty() {
+        bail!(
+            "{}: not a run's summary ({})",
+            t.path.display(),
+            problems.join("; ")
+        );
+    }
+    Ok(())
+}
+
 /// Reads a run folder: the three tables (required), `manifest.json` (optional) and any
 /// other Parquet file.
 pub fn load_run(dir: &Path, max_extra_rows: usize) -> Result<RunData> {
     let summary = read_table(&dir.join(SUMMARY), None)?;
+    check_summary(&summary)?;
     let timeseries = read_table(&dir.join(TIMESERIES), None)?;
     let horizon = summary.f64_at("horizon_days", 0).unwrap_or_else(|| {
         timeseries
