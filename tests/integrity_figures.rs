@@ -95,3 +95,107 @@ fn finding_04_cvar_is_never_below_var() {
         }
     }
 }
+
+/// Every file under `dir` whose name ends in `.parquet`, by its path relative to `dir`.
+fn parquet_files(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "parquet") {
+                let rel = p.strip_prefix(dir).unwrap().display().to_string();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// A run, a sweep and a comparison, each twice with different thread counts: every Parquet
+/// file they write is byte-identical (the timings live in `manifest.json`, which says how
+/// fast each run went).
+#[test]
+fn finding_11_same_command_writes_byte_identical_parquet() {
+    let dir = tempfile::tempdir().unwrap();
+    let sweep = dir.path().join("sweep.toml");
+    std::fs::write(
+        &sweep,
+        format!(
+            "{}\n[sweep]\n\"market.volatility\" = [0.4, 0.8]\n",
+            common::GBM_BASE
+        ),
+    )
+    .unwrap();
+    let halving = "data/scenarios/compare/halving.toml";
+    let bme = "data/scenarios/compare/bme.toml";
+    let mut outputs = Vec::new();
+    for threads in ["1", "2"] {
+        let out = dir.path().join(format!("out-{threads}"));
+        let o = common::path_arg(&out);
+        let jobs: [Vec<&str>; 3] = [
+            common::run_args("fetch_inflation", "700", o),
+            common::run_args(common::path_arg(&sweep), "300", o),
+            vec![
+                "compare",
+                halving,
+                bme,
+                "--paths",
+                "300",
+                "--backend",
+                "cpu",
+                "-q",
+                "--out",
+                o,
+            ],
+        ];
+        for args in jobs {
+            let r = common::tokenrisk_command(&args)
+                .env("RAYON_NUM_THREADS", threads)
+                .output()
+                .unwrap();
+            assert!(r.status.success(), "{args:?}: {}", common::text(&r));
+        }
+        outputs.push(parquet_files(&out));
+    }
+    let names: Vec<&String> = outputs[0].keys().collect();
+    assert!(
+        names.iter().any(|n| n.ends_with("sweep.parquet"))
+            && names.iter().any(|n| n.ends_with("comparison.parquet"))
+            && names
+                .iter()
+                .filter(|n| n.ends_with("summary.parquet"))
+                .count()
+                >= 5,
+        "expected a run, a sweep and a comparison: {names:?}"
+    );
+    assert_eq!(names, outputs[1].keys().collect::<Vec<_>>());
+    for (name, bytes) in &outputs[0] {
+        assert!(
+            bytes == &outputs[1][name],
+            "{name} differs between 1 and 2 threads"
+        );
+    }
+    // The timings are in the manifest: simulate_s and the throughput.
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("out-1/fetch-inflation/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let t = &manifest["timings"];
+    assert!(
+        t["simulate_s"].as_f64().is_some_and(|s| s > 0.0)
+            && t["path_steps_per_s"].as_f64().is_some_and(|r| r > 0.0),
+        "manifest timings: {t}"
+    );
+    // The report page reads the throughput from there.
+    let run = dir.path().join("out-1/fetch-inflation");
+    let r = common::tokenrisk(&["report", common::path_arg(&run)]);
+    assert!(r.status.success(), "{}", common::text(&r));
+    let page = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(
+        page.contains("<dt>Simulated in</dt>") && page.contains(" path-steps/s</dd>"),
+        "the report shows no throughput"
+    );
+}
