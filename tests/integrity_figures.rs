@@ -199,3 +199,82 @@ fn finding_11_same_command_writes_byte_identical_parquet() {
         "the report shows no throughput"
     );
 }
+
+/// The Python the peer tests use (`PYTHON`, else `python3`).
+fn python() -> String {
+    std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_string())
+}
+
+/// A run folder whose three tables pyarrow has rewritten with each compression codec it
+/// offers (its default, snappy, among them) reads back to the same values, and `report`
+/// makes its page from it.
+#[test]
+fn finding_10_reads_parquet_of_every_codec() {
+    let has_pyarrow = std::process::Command::new(python())
+        .args(["-c", "import pyarrow"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_pyarrow {
+        common::skip(
+            "finding_10_reads_parquet_of_every_codec",
+            "no pyarrow for python3",
+            "TOKENRISK_REQUIRE_PEERS",
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = common::tokenrisk(&common::run_args(
+        "fetch_inflation",
+        "200",
+        common::path_arg(&out),
+    ));
+    assert!(o.status.success(), "{}", common::text(&o));
+    let run = out.join("fetch-inflation");
+    let tables = ["summary.parquet", "timeseries.parquet", "paths.parquet"];
+    let codecs = ["snappy", "gzip", "lz4", "zstd", "brotli"];
+    // One Python process rewrites every table with every codec (and checks it used it).
+    let script = "import pyarrow.parquet as pq, os, sys\n\
+        run, root = sys.argv[1], sys.argv[2]\n\
+        for codec in sys.argv[3].split(','):\n\
+        \x20   os.makedirs(os.path.join(root, codec))\n\
+        \x20   for t in sys.argv[4].split(','):\n\
+        \x20       dst = os.path.join(root, codec, t)\n\
+        \x20       pq.write_table(pq.read_table(os.path.join(run, t)), dst, compression=codec)\n\
+        \x20       used = pq.ParquetFile(dst).metadata.row_group(0).column(0).compression\n\
+        \x20       assert used.startswith(codec.upper()[:3]), (codec, used)\n";
+    let py = std::process::Command::new(python())
+        .args(["-c", script])
+        .arg(&run)
+        .arg(dir.path())
+        .arg(codecs.join(","))
+        .arg(tables.join(","))
+        .output()
+        .unwrap();
+    assert!(py.status.success(), "pyarrow: {}", common::text(&py));
+    for codec in codecs {
+        let copy = dir.path().join(codec);
+        std::fs::copy(run.join("manifest.json"), copy.join("manifest.json")).unwrap();
+        for t in tables {
+            let (a, b) = (
+                common::read_parquet(&run.join(t)),
+                common::read_parquet(&copy.join(t)),
+            );
+            assert_eq!(a.num_columns(), b.num_columns(), "{codec} {t}");
+            for (i, (ca, cb)) in a.columns().iter().zip(b.columns()).enumerate() {
+                assert!(
+                    ca.to_data() == cb.to_data(),
+                    "{codec} {t}: column {} differs",
+                    a.schema().field(i).name()
+                );
+            }
+        }
+        let r = common::tokenrisk(&["report", common::path_arg(&copy)]);
+        assert!(
+            r.status.success(),
+            "report of {codec} files: {}",
+            common::text(&r)
+        );
+        assert!(copy.join("report.html").exists());
+    }
+}
