@@ -8,7 +8,7 @@
 #
 # and exits non-zero when any test failed, a test binary crashed or the build failed.
 #
-# A GPU or peer test that cannot run here (no Vulkan adapter, no NumPy/JAX) prints a SKIPPED
+# A GPU or peer test that cannot run here (no Vulkan adapter, no NumPy/JAX/pyarrow) prints a SKIPPED
 # line and passes; with TOKENRISK_REQUIRE_GPU=1 / TOKENRISK_REQUIRE_PEERS=1 (set by .ci/run)
 # it fails instead.
 set -uo pipefail
@@ -16,7 +16,8 @@ cd "$(dirname "$0")/.."
 
 # What the tests need beyond Rust, installed when missing (skip with TOKENRISK_NO_INSTALL=1):
 # Mesa lavapipe (software Vulkan) so the GPU engine's tests run on machines without a GPU,
-# and NumPy and JAX for the peer-agreement tests (tests/peers.rs).
+# NumPy and JAX for the peer-agreement tests (tests/peers.rs), and pyarrow, whose Parquet
+# files of every compression tokenrisk must read (tests/integrity_figures.rs).
 if [ -z "${TOKENRISK_NO_INSTALL:-}" ]; then
   if ! ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1; then
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
@@ -27,10 +28,10 @@ if [ -z "${TOKENRISK_NO_INSTALL:-}" ]; then
       echo "test.sh: WARNING: no lavapipe and not root; GPU tests will report SKIPPED" >&2
     fi
   fi
-  if ! python3 -c "import numpy, jax" 2>/dev/null; then
-    echo "test.sh: installing numpy and jax for the peer tests" >&2
-    python3 -m pip install --quiet --disable-pip-version-check numpy jax >&2 ||
-      echo "test.sh: WARNING: pip install numpy jax failed; peer tests will report SKIPPED" >&2
+  if ! python3 -c "import numpy, jax, pyarrow" 2>/dev/null; then
+    echo "test.sh: installing numpy, jax and pyarrow for the peer tests" >&2
+    python3 -m pip install --quiet --disable-pip-version-check numpy jax pyarrow >&2 ||
+      echo "test.sh: WARNING: pip install numpy jax pyarrow failed; peer tests will report SKIPPED" >&2
   fi
 fi
 

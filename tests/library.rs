@@ -21,17 +21,6 @@ fn overrides() -> Overrides {
     }
 }
 
-/// `batch` without the columns that time the run.
-fn untimed(batch: &RecordBatch) -> RecordBatch {
-    let keep: Vec<usize> = (0..batch.num_columns())
-        .filter(|&i| {
-            let name = batch.schema().field(i).name().clone();
-            name != "simulate_seconds" && name != "path_steps_per_s"
-        })
-        .collect();
-    batch.project(&keep).unwrap()
-}
-
 #[test]
 fn a_run_in_memory_gives_the_tables_tokenrisk_run_writes() {
     let plan = RunPlan::new(
@@ -63,10 +52,7 @@ fn a_run_in_memory_gives_the_tables_tokenrisk_run_writes() {
     let dir = tmp.path().join("render-bme");
 
     let summary = result.summary_batch().unwrap();
-    assert_eq!(
-        untimed(&summary),
-        untimed(&read_parquet(&dir.join("summary.parquet")))
-    );
+    assert_eq!(summary, read_parquet(&dir.join("summary.parquet")));
     assert_eq!(
         result.timeseries_batch().unwrap(),
         read_parquet(&dir.join("timeseries.parquet"))

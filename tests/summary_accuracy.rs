@@ -6,7 +6,7 @@ mod common;
 use tokenrisk::measure::summary::{report_quantiles, Summary};
 use tokenrisk::model::{simulate_path, Params, METRICS};
 use tokenrisk::rng::seed_key;
-use tokenrisk::stats::exact_quantile_lower;
+use tokenrisk::stats::{exact_lower_tail, exact_quantile_lower, exact_upper_tail};
 
 fn sorted(mut v: Vec<f64>) -> Vec<f64> {
     v.sort_by(|a, b| a.total_cmp(b));
@@ -67,11 +67,9 @@ fn summary_figures_match_exact_sample_statistics() {
         assert_eq!(sum.p_er_above_1, above_1 as f64 / n as f64);
 
         for t in &sum.tail {
-            let k = ((1.0 - t.level) * n as f64).ceil() as usize;
-            let var_r = -exact_quantile_lower(&returns, 1.0 - t.level);
-            let cvar_r = -returns[..k].iter().sum::<f64>() / k as f64;
-            let var_d = exact_quantile_lower(&drawdowns, t.level);
-            let cvar_d = drawdowns[n - k..].iter().sum::<f64>() / k as f64;
+            let (var_r, cvar_r) = exact_lower_tail(&returns, t.level);
+            let (var_r, cvar_r) = (-var_r, -cvar_r);
+            let (var_d, cvar_d) = exact_upper_tail(&drawdowns, t.level);
             close(
                 t.var_return,
                 var_r,

@@ -7,7 +7,7 @@
 //! path order, so results do not depend on thread count.
 
 use crate::model::{PathRecord, N_METRICS};
-use crate::stats::{LogHistogram, Moments};
+use crate::stats::{tail_count, LogHistogram, Moments};
 use serde::{Deserialize, Serialize};
 
 /// Moments and histogram of one metric on one report day.
@@ -37,6 +37,36 @@ impl MetricAcc {
     /// The order statistic of 0-based `rank`, clamped likewise.
     pub fn value_at_rank(&self, rank: u64) -> Option<f64> {
         self.clamp(self.hist.value_at_rank(rank)?)
+    }
+
+    /// (VaR, CVaR) of the lower tail at `level`, as values of the quantity: the k-th
+    /// smallest value and the mean of the k smallest, `k = stats::tail_count(level, n)`;
+    /// NaN when empty. The mean is clamped like the quantiles and never above the VaR (the
+    /// mean of values at or below a bucket is at most its representative, up to the
+    /// rounding of the sum), so a CVaR can never fall short of its VaR.
+    pub fn lower_tail(&self, level: f64) -> (f64, f64) {
+        let k = tail_count(level, self.hist.count());
+        match (
+            self.value_at_rank(k.wrapping_sub(1)),
+            self.hist.mean_of_lowest(k),
+        ) {
+            (Some(var), Some(mean)) => (var, self.clamp(mean).map_or(var, |m| m.min(var))),
+            _ => (f64::NAN, f64::NAN),
+        }
+    }
+
+    /// (VaR, CVaR) of the upper tail at `level`: the k-th largest value and the mean of the
+    /// k largest (never below the VaR), like [`lower_tail`](Self::lower_tail).
+    pub fn upper_tail(&self, level: f64) -> (f64, f64) {
+        let n = self.hist.count();
+        let k = tail_count(level, n);
+        if k == 0 {
+            return (f64::NAN, f64::NAN);
+        }
+        match (self.value_at_rank(n - k), self.hist.mean_of_highest(k)) {
+            (Some(var), Some(mean)) => (var, self.clamp(mean).map_or(var, |m| m.max(var))),
+            _ => (f64::NAN, f64::NAN),
+        }
     }
 
     fn clamp(&self, v: f64) -> Option<f64> {

@@ -6,8 +6,10 @@
 //! Sign conventions (README "Outputs"): VaR and CVaR are reported as positive losses. For
 //! the return, the loss is -ln(P_H / P_0), so `var95_return = -q_0.05(log return)` and
 //! `cvar95_return` is minus the mean of the worst 5% of log-returns. For the drawdown (a
-//! loss already, in [0, 1]), `var95_drawdown = q_0.95(max drawdown)` and the CVaR is the
-//! mean of the worst 5%.
+//! loss already, in [0, 1]), `var95_drawdown` is the upper 95% quantile (the mirror of the
+//! lower quantile: the k-th largest drawdown) and the CVaR is the mean of the worst 5%. "The
+//! worst 5%" is the k worst paths of `stats::tail_count`, and the VaR is the k-th worst, so
+//! CVaR >= VaR always.
 
 use crate::measure::{Accumulator, MetricAcc, PathSummaries};
 use crate::scenario::Risk;
@@ -106,28 +108,18 @@ pub struct Summary {
     pub nonfinite_paths: u64,
 }
 
-/// VaR and CVaR of the maximum drawdown at `level`. Below a drawdown of 0.5 the drawdown's
-/// own histogram is the more precise; above it, the histogram of 1 - drawdown (relative
-/// accuracy on what is left of the price), read at the mirrored rank. Either way the
-/// result is within 0.5% relative of the exact sample figure.
+/// VaR and CVaR of the maximum drawdown at `level` (its upper tail). Below a drawdown of
+/// 0.5 the drawdown's own histogram is the more precise; above it, the lower tail of the
+/// histogram of 1 - drawdown (relative accuracy on what is left of the price), the same k
+/// paths mirrored. Either way the result is within 0.5% relative of the exact sample figure,
+/// and the CVaR is at least the VaR.
 fn drawdown_tail(pp: &PathSummaries, level: f64) -> (f64, f64) {
-    let n = pp.max_drawdown.hist.count();
-    if n == 0 {
-        return (f64::NAN, f64::NAN);
+    let (var, cvar) = pp.max_drawdown.upper_tail(level);
+    if var.is_nan() || var < 0.5 {
+        return (var, cvar);
     }
-    let k = ((1.0 - level) * n as f64).ceil().max(1.0) as u64;
-    let rank = ((level * (n - 1) as f64).floor() as u64).min(n - 1);
-    let direct = pp.max_drawdown.value_at_rank(rank).unwrap_or(f64::NAN);
-    if direct < 0.5 {
-        let cvar = pp.max_drawdown.hist.mean_of_highest(k).unwrap_or(f64::NAN);
-        return (direct, cvar);
-    }
-    let var = 1.0
-        - pp.price_retained
-            .value_at_rank(n - 1 - rank)
-            .unwrap_or(f64::NAN);
-    let cvar = 1.0 - pp.price_retained.hist.mean_of_lowest(k).unwrap_or(f64::NAN);
-    (var, cvar)
+    let (var, cvar) = pp.price_retained.lower_tail(level);
+    (1.0 - var, 1.0 - cvar)
 }
 
 fn proportion_se(k: u64, n: u64) -> f64 {
@@ -147,13 +139,12 @@ impl Summary {
         let tail = var_levels(risk)
             .into_iter()
             .map(|level| {
-                let count = pp.log_return.hist.count();
-                let k = ((1.0 - level) * count as f64).ceil().max(1.0) as u64;
                 let (var_drawdown, cvar_drawdown) = drawdown_tail(pp, level);
+                let (var, cvar) = pp.log_return.lower_tail(level);
                 TailRisk {
                     level,
-                    var_return: -pp.log_return.quantile(1.0 - level).unwrap_or(f64::NAN),
-                    cvar_return: -pp.log_return.hist.mean_of_lowest(k).unwrap_or(f64::NAN),
+                    var_return: -var,
+                    cvar_return: -cvar,
                     var_drawdown,
                     cvar_drawdown,
                 }

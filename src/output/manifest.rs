@@ -10,6 +10,8 @@
 //!   read (`Scenario::source_toml`), so a run can be matched to its input byte for byte.
 //! - `started_at` is RFC 3339 in UTC with whole seconds (`YYYY-MM-DDTHH:MM:SSZ`,
 //!   [`super::clock::rfc3339_utc`]).
+//! - `timings` holds every figure that measures time (`summary.parquet` held the
+//!   throughput and the simulation time before; see [`Timings`]).
 //! - Field names are a contract for tools; new fields may be added, none renamed.
 
 use super::MODEL_VERSION;
@@ -58,12 +60,22 @@ pub struct Manifest {
 }
 
 /// Seconds; `total_s` is wall time from `started_at` to the end of writing (at least
-/// `simulate_s + write_s`).
+/// `simulate_s + write_s`). The run's only record of how fast it went: the Parquet files
+/// hold no timing, so that they are the same bytes whatever the machine's speed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Timings {
     pub simulate_s: f64,
     pub write_s: f64,
     pub total_s: f64,
+    /// Paths times steps over `simulate_s`; null where the time was not positive, and absent
+    /// from manifests written before it moved here from `summary.parquet`.
+    #[serde(default)]
+    pub path_steps_per_s: Option<f64>,
+}
+
+/// Path-steps per second of simulation; None when the time is not positive.
+pub fn path_steps_per_s(paths: u64, steps: u32, simulate_seconds: f64) -> Option<f64> {
+    (simulate_seconds > 0.0).then(|| paths as f64 * steps as f64 / simulate_seconds)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -101,5 +113,11 @@ mod tests {
             sha256_hex("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn path_steps_rate() {
+        assert_eq!(path_steps_per_s(10, 100, 2.0), Some(500.0));
+        assert_eq!(path_steps_per_s(10, 100, 0.0), None);
     }
 }

@@ -149,6 +149,11 @@ pub fn write_run_in(
             simulate_s: info.simulate_seconds,
             write_s,
             total_s: wall.max(info.simulate_seconds + write_s),
+            path_steps_per_s: manifest::path_steps_per_s(
+                acc.paths,
+                sc.steps(),
+                info.simulate_seconds,
+            ),
         },
         files: files
             .iter()

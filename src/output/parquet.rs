@@ -11,6 +11,8 @@
 //!   every other float column is non-nullable and keeps NaN as NaN.
 //! - Every file is written with the same explicit [`WriterProperties`]: ZSTD (default
 //!   level) and the run's key-value metadata (`tokenrisk.*`, see [`run_metadata`]).
+//! - No file holds a timing or a timestamp (they are in `manifest.json`), so the same
+//!   command writes the same bytes at any thread count and speed.
 //! - `paths.parquet` is written in batches of at most [`ROWS_PER_BATCH`] rows, so memory
 //!   does not grow with the number of paths beyond the records themselves.
 
@@ -38,7 +40,7 @@ pub const ROWS_PER_BATCH: usize = 65_536;
 pub const ROW_GROUP_ROWS: usize = 1 << 20;
 
 /// The contract's minimum column set of `summary.parquet` (ARCHITECTURE.md).
-pub const SUMMARY_CONTRACT_COLUMNS: [&str; 20] = [
+pub const SUMMARY_CONTRACT_COLUMNS: [&str; 19] = [
     "scenario",
     "paths",
     "horizon_days",
@@ -58,7 +60,6 @@ pub const SUMMARY_CONTRACT_COLUMNS: [&str; 20] = [
     "er_ratio_p95",
     "p_er_above_1",
     "final_price_p50",
-    "path_steps_per_s",
 ];
 
 /// The contract's minimum column set of `timeseries.parquet` (ARCHITECTURE.md).
@@ -214,15 +215,6 @@ fn check_unique(fields: &[Field]) -> Result<()> {
     Ok(())
 }
 
-/// Path-steps per second of simulation; NaN when the time is not positive.
-pub fn path_steps_per_s(paths: u64, steps: u32, simulate_seconds: f64) -> f64 {
-    if simulate_seconds > 0.0 {
-        paths as f64 * steps as f64 / simulate_seconds
-    } else {
-        f64::NAN
-    }
-}
-
 /// The one-row `summary.parquet` batch. `summary` must have been computed with
 /// `info.scenario.risk` (its quantile lists define the columns).
 pub fn summary_batch(info: &RunInfo, summary: &Summary) -> Result<RecordBatch> {
@@ -283,11 +275,6 @@ pub fn summary_batch(info: &RunInfo, summary: &Summary) -> Result<RecordBatch> {
     );
     r.quantile("breakeven_day_p50", summary.breakeven_day.q(0.5));
     r.u64("nonfinite_paths", summary.nonfinite_paths);
-    r.f64(
-        "path_steps_per_s",
-        path_steps_per_s(summary.paths, sc.steps(), info.simulate_seconds),
-    );
-    r.f64("simulate_seconds", info.simulate_seconds);
     // The quantile lists of `summary` must match the scenario's, or columns would be missing.
     let qs = report_quantiles(risk);
     if summary.er_ratio.quantiles.len() != qs.len() {
@@ -542,11 +529,5 @@ mod tests {
                 "summary lacks {c}"
             );
         }
-    }
-
-    #[test]
-    fn path_steps_rate() {
-        assert_eq!(path_steps_per_s(10, 100, 2.0), 500.0);
-        assert!(path_steps_per_s(10, 100, 0.0).is_nan());
     }
 }

@@ -20,12 +20,15 @@
 //! * [`interval`] holds the Wilson score interval for probabilities estimated by
 //!   counting, and [`exact_quantile_lower`], the reference quantile definition
 //!   that [`LogHistogram::quantile`] approximates.
+//! * [`tail`] defines the tail beyond a VaR (its count, exact VaR and CVaR), shared by
+//!   the histogram-read figures and the exact references.
 //! * [`linalg`] is the 3 x 3 Cholesky factor of the shock correlations.
 
 pub mod histogram;
 pub mod interval;
 pub mod linalg;
 pub mod moments;
+pub mod tail;
 
 pub use histogram::{
     bucket_index, bucket_value, LogHistogram, MAX_TRACKED, MIN_TRACKED, RELATIVE_ACCURACY,
@@ -33,6 +36,7 @@ pub use histogram::{
 pub use interval::{exact_quantile_lower, wilson_interval, Z95};
 pub use linalg::cholesky3;
 pub use moments::Moments;
+pub use tail::{exact_lower_tail, exact_upper_tail, tail_count};
 
 /// Test helper shared by the merge tests of the accumulators: `xs` shuffled and cut into
 /// `parts` pieces of random sizes (some may be empty).

@@ -145,9 +145,15 @@ fn header(out: &mut String, run: &RunData, name: &str) {
             m.started_at.replacen('T', " ", 1).replace('Z', " UTC")
         }),
     ));
-    if let Some(secs) = s.get("simulate_seconds") {
-        let rate = s
-            .get("path_steps_per_s")
+    // Timings are the manifest's (summary.parquet held them before, and old folders may
+    // have them only there).
+    let secs = m
+        .map(|m| m.timings.simulate_s)
+        .or_else(|| s.get("simulate_seconds"));
+    if let Some(secs) = secs {
+        let rate = m
+            .and_then(|m| m.timings.path_steps_per_s)
+            .or_else(|| s.get("path_steps_per_s"))
             .map_or(String::new(), |r| format!(", {} path-steps/s", fmt_si(r)));
         items.push(("Simulated in", format!("{} s{rate}", fmt_sig(secs, 3))));
     }
