@@ -46,24 +46,62 @@ fn parse_dir_name(name: &str) -> Option<(u64, u64)> {
     Some((i.parse().ok()?, n.parse().ok()?))
 }
 
-/// The shard folders among `parts`: each part is a shard folder (it holds `partial.json`) or
-/// a folder whose subfolders are (those holding `partial.json` or named `shard-I-of-N`).
+/// Whether `dir` holds a `partial.json` (of any file type: one that is not a regular file
+/// is found here and refused when read).
+fn has_partial(dir: &Path) -> bool {
+    std::fs::symlink_metadata(dir.join(PARTIAL_FILE)).is_ok()
+}
+
+/// The subfolders of `dir`, sorted; symbolic links are not followed.
+fn subfolders(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+/// A shard folder: it holds `partial.json`, or is named `shard-I-of-N` (an unfinished one).
+fn shard_folder(dir: &Path) -> Option<Found> {
+    let complete = has_partial(dir);
+    let named = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(parse_dir_name)
+        .is_some();
+    (complete || named).then(|| Found {
+        dir: dir.to_path_buf(),
+        complete,
+    })
+}
+
+/// The shard folders among `parts`: each part is a shard folder (it holds `partial.json`),
+/// or a folder with shard folders (holding `partial.json` or named `shard-I-of-N`) one or
+/// two levels below it: `OUT/<name>/` and `OUT/` both work (symbolic links below a part are
+/// not followed). A shard folder found twice (given twice, or given and found below another
+/// part) is refused: the README promises a doubled shard is never merged silently.
 pub fn discover(parts: &[PathBuf]) -> Result<Vec<Found>> {
-    let mut found = Vec::new();
+    let mut found: Vec<(Found, &PathBuf)> = Vec::new();
     for part in parts {
-        if !part.exists() {
+        if std::fs::symlink_metadata(part).is_err() {
             bail!("{}: no such file or folder", part.display());
         }
-        let part_dir = if part.is_file() && part.file_name().is_some_and(|n| n == PARTIAL_FILE) {
+        let part_dir = if part.file_name().is_some_and(|n| n == PARTIAL_FILE) && !part.is_dir() {
             part.parent().unwrap_or(Path::new(".")).to_path_buf()
         } else {
             part.clone()
         };
-        if part_dir.join(PARTIAL_FILE).exists() {
-            found.push(Found {
-                dir: part_dir,
-                complete: true,
-            });
+        if has_partial(&part_dir) {
+            found.push((
+                Found {
+                    dir: part_dir,
+                    complete: true,
+                },
+                part,
+            ));
             continue;
         }
         if !part_dir.is_dir() {
@@ -72,31 +110,41 @@ pub fn discover(parts: &[PathBuf]) -> Result<Vec<Found>> {
                 part.display()
             );
         }
-        let mut below: Vec<Found> = std::fs::read_dir(&part_dir)
-            .with_context(|| format!("cannot list {}", part_dir.display()))?
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .filter(|p| p.is_dir())
-            .filter_map(|p| {
-                let complete = p.join(PARTIAL_FILE).exists();
-                let named = p
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .and_then(parse_dir_name)
-                    .is_some();
-                (complete || named).then_some(Found { dir: p, complete })
-            })
-            .collect();
+        let mut below = Vec::new();
+        for sub in subfolders(&part_dir)? {
+            match shard_folder(&sub) {
+                Some(f) => below.push(f),
+                None => below.extend(subfolders(&sub)?.iter().filter_map(|d| shard_folder(d))),
+            }
+        }
         if below.is_empty() {
             bail!(
-                "{}: no {PARTIAL_FILE} here and no shard folder (shard-I-of-N) below it",
+                "{}: no {PARTIAL_FILE} here and no shard folder (shard-I-of-N) one or two \
+                 levels below it",
                 part.display()
             );
         }
-        below.sort_by(|a, b| a.dir.cmp(&b.dir));
-        found.extend(below);
+        found.extend(below.into_iter().map(|f| (f, part)));
     }
-    Ok(found)
+    // The same folder twice, however it was reached.
+    let key = |d: &Path| d.canonicalize().unwrap_or_else(|_| d.to_path_buf());
+    for (i, (a, from_a)) in found.iter().enumerate() {
+        if let Some((_, from_b)) = found[i + 1..]
+            .iter()
+            .find(|(b, _)| key(&b.dir) == key(&a.dir))
+        {
+            let how = if from_a == from_b {
+                format!("as {}", from_a.display())
+            } else {
+                format!("as {} and as {}", from_a.display(), from_b.display())
+            };
+            bail!(
+                "shard folder {} is given twice ({how}); give each shard once",
+                a.dir.display()
+            );
+        }
+    }
+    Ok(found.into_iter().map(|(f, _)| f).collect())
 }
 
 /// A shard read and checked.
@@ -117,13 +165,6 @@ fn dir_list(found: &[&Found]) -> Vec<String> {
     found.iter().map(|f| f.dir.display().to_string()).collect()
 }
 
-fn same_dir(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => a == b,
-    }
-}
-
 fn list(ids: &[u64]) -> String {
     match ids {
         [] => String::new(),
@@ -137,15 +178,12 @@ fn list(ids: &[u64]) -> String {
 
 /// Reads every found shard and checks that together they are one whole run (module notes).
 pub fn check(found: &[Found], allow_mixed_engines: bool) -> Result<Checked> {
-    // Read the complete ones; the same folder twice counts once.
+    // Read the complete ones ([`discover`] refused any folder found twice).
     let mut parts: Vec<Part> = Vec::new();
     let mut incomplete: Vec<&Found> = Vec::new();
     for f in found {
         if !f.complete {
             incomplete.push(f);
-            continue;
-        }
-        if parts.iter().any(|p| same_dir(&p.dir, &f.dir)) {
             continue;
         }
         let header = partial::read_header(&f.dir.join(PARTIAL_FILE))?;
@@ -296,11 +334,13 @@ pub fn merge(checked: &Checked) -> Result<EngineOutput> {
         if &partial.header != h {
             bail!("{} changed while it was being merged", file.display());
         }
+        let from = records.len();
+        for k in 0..h.paths_files.len() {
+            records.extend(partial::read_paths_file(&file, h, k)?);
+        }
+        partial::check_rows(&file, &partial.acc, &records[from..])?;
         acc.merge(&partial.acc);
         drop(partial);
-        for f in &h.paths_files {
-            records.extend(partial::read_paths_file(&part.dir, f)?);
-        }
         simulate += h.simulate_seconds;
         if !devices.contains(&h.device) {
             devices.push(h.device.clone());
