@@ -226,13 +226,8 @@ fn check_accumulator(acc: &Accumulator) -> Result<()> {
     Ok(())
 }
 
-/// Writes a partial file to `path` atomically, filling in `header.accumulator_sha256`.
-pub fn write_partial(
-    path: &Path,
-    header: &Header,
-    scenario_toml: &str,
-    acc: &Accumulator,
-) -> Result<()> {
+/// The bytes of a partial file, with `header.accumulator_sha256` filled in.
+pub fn partial_bytes(header: &Header, scenario_toml: &str, acc: &Accumulator) -> Result<Vec<u8>> {
     let acc_json = RawValue::from_string(serde_json::to_string(acc)?)?;
     let mut header = header.clone();
     header.accumulator_sha256 = sha256_hex(acc_json.get().as_bytes());
@@ -243,7 +238,17 @@ pub fn write_partial(
     };
     let mut text = serde_json::to_string_pretty(&file)?;
     text.push('\n');
-    super::write_atomic_bytes(path, text.as_bytes())
+    Ok(text.into_bytes())
+}
+
+/// Writes a partial file ([`partial_bytes`]) to `path` atomically.
+pub fn write_partial(
+    path: &Path,
+    header: &Header,
+    scenario_toml: &str,
+    acc: &Accumulator,
+) -> Result<()> {
+    super::write_atomic_bytes(path, &partial_bytes(header, scenario_toml, acc)?)
 }
 
 /// The largest partial file read (`partial.json`, `state.json`): one accumulator, megabytes
@@ -483,13 +488,18 @@ pub fn rows_problems(acc: &Accumulator, records: &[PathRecord]) -> Vec<String> {
                 bad.push(format!("moments.{what} is {x} but the rows give {y}"));
             }
         }
-        let scale = mb.min.abs().max(mb.max.abs());
-        let n = mb.n as f64;
+        // No rows: nothing to round, everything exact.
+        let (tol_mean, tol_m2) = if mb.n > 0 {
+            let scale = mb.min.abs().max(mb.max.abs());
+            (1e-8 * scale, 1e-7 * mb.n as f64 * scale * scale)
+        } else {
+            (0.0, 0.0)
+        };
         for (what, x, y, tol) in [
             ("min", ma.min, mb.min, 0.0),
             ("max", ma.max, mb.max, 0.0),
-            ("mean", ma.mean, mb.mean, 1e-8 * scale),
-            ("m2", ma.m2, mb.m2, 1e-7 * n * scale * scale),
+            ("mean", ma.mean, mb.mean, tol_mean),
+            ("m2", ma.m2, mb.m2, tol_m2),
         ] {
             let same = x == y || (x.is_nan() && y.is_nan()) || (x - y).abs() <= tol;
             if !same {

@@ -176,6 +176,43 @@ fn list(ids: &[u64]) -> String {
     }
 }
 
+/// Every reason a verified partial header ([`partial::parse_header`]) is not a finished
+/// shard of its run, each naming its field: the kind, the shard index and count against the
+/// run's paths, and the range against the split's ([`ShardSpec::range`]).
+pub fn shard_problems(h: &Header) -> Vec<String> {
+    let mut p = Vec::new();
+    if h.kind != "shard" {
+        p.push(format!(
+            "header.kind is {:?}, not \"shard\": not a finished shard",
+            h.kind
+        ));
+    }
+    let spec = ShardSpec {
+        index: h.shard,
+        count: h.shards,
+    };
+    match spec.check(h.provenance.paths) {
+        Err(e) => p.push(format!("header.shard, header.shards: {e}")),
+        Ok(()) => {
+            let r = spec.range(h.provenance.paths);
+            if h.path_start != r.start || h.path_count != r.count || h.completed != r.count {
+                p.push(format!(
+                    "header.path_start, path_count, completed: shard {} of {} holds paths \
+                     {}..{} ({} completed) but the split gives {}..{}",
+                    h.shard,
+                    h.shards,
+                    h.path_start,
+                    h.path_start.saturating_add(h.path_count),
+                    h.completed,
+                    r.start,
+                    r.start + r.count
+                ));
+            }
+        }
+    }
+    p
+}
+
 /// Reads every found shard and checks that together they are one whole run (module notes).
 pub fn check(found: &[Found], allow_mixed_engines: bool) -> Result<Checked> {
     // Read the complete ones ([`discover`] refused any folder found twice).
@@ -186,12 +223,14 @@ pub fn check(found: &[Found], allow_mixed_engines: bool) -> Result<Checked> {
             incomplete.push(f);
             continue;
         }
-        let header = partial::read_header(&f.dir.join(PARTIAL_FILE))?;
-        if header.kind != "shard" {
+        let file = f.dir.join(PARTIAL_FILE);
+        let header = partial::read_header(&file)?;
+        let problems = shard_problems(&header);
+        if !problems.is_empty() {
             bail!(
-                "{}: a {} file, not a finished shard",
-                f.dir.join(PARTIAL_FILE).display(),
-                header.kind
+                "cannot use partial result {}: {}",
+                file.display(),
+                problems.join("; ")
             );
         }
         parts.push(Part {
@@ -243,30 +282,6 @@ pub fn check(found: &[Found], allow_mixed_engines: bool) -> Result<Checked> {
         }
     }
     let n = first.header.shards;
-    let paths = first.header.provenance.paths;
-    // Each shard's range must be the split's.
-    for p in &parts {
-        let h = &p.header;
-        let spec = ShardSpec {
-            index: h.shard,
-            count: h.shards,
-        };
-        spec.check(h.provenance.paths)
-            .with_context(|| format!("{}", p.dir.join(PARTIAL_FILE).display()))?;
-        let r = spec.range(paths);
-        if h.path_start != r.start || h.path_count != r.count || h.completed != r.count {
-            bail!(
-                "{}: shard {} of {n} holds paths {}..{} ({} completed) but the split gives {}..{}",
-                p.dir.join(PARTIAL_FILE).display(),
-                h.shard,
-                h.path_start,
-                h.path_start + h.path_count,
-                h.completed,
-                r.start,
-                r.start + r.count
-            );
-        }
-    }
     // Duplicates and missing shards.
     let mut by_index: BTreeMap<u64, &Part> = BTreeMap::new();
     for p in &parts {
