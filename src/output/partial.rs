@@ -22,6 +22,12 @@
 //! accumulator therefore comes back bit for bit. `accumulator_sha256` (of the accumulator's
 //! compact JSON) and the `sha256` of every path-rows file detect truncation and corruption;
 //! every error names the file.
+//!
+//! Reading treats the file as untrusted (it may be edited, with hashes recomputed): parsing
+//! and verification ([`parse_partial`]) need no file system, so they are fuzzed; every
+//! header problem is reported at once, naming its field; listed names must be plain file
+//! names; [`read_paths_file`] opens rows only through [`untrusted`] and checks their Parquet
+//! metadata against the header; [`rows_problems`] checks the accumulator against the rows.
 
 use super::manifest::{hex, sha256_hex, Provenance};
 use super::{parquet as pq, untrusted, write_atomic, RunInfo};
@@ -687,7 +693,7 @@ fn metadata_problems(meta: &HashMap<String, String>, h: &Header, k: usize) -> Ve
 /// Reads the per-path rows listed as `header.paths_files[k]` of the partial file
 /// `partial_file` (in its folder): a regular file opened without following links, of the
 /// size and SHA-256 recorded, whose Parquet metadata agrees with the header
-/// ([`metadata_problems`]) and which holds exactly the path ids it should, in order. Errors
+/// (`metadata_problems`) and which holds exactly the path ids it should, in order. Errors
 /// name the rows file and the partial file.
 pub fn read_paths_file(partial_file: &Path, header: &Header, k: usize) -> Result<Vec<PathRecord>> {
     let entry = &header.paths_files[k];

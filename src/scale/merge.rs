@@ -8,7 +8,12 @@
 //!   count and report days; a difference names the field, both values and both folders), and
 //!   the shard indices must be exactly `0..N`: a missing shard is named (with the folder it
 //!   should be in, and any incomplete shard folder found), and so is a shard given twice
-//!   from two different folders. The same folder given twice counts once.
+//!   (the same folder twice, or two folders holding the same index).
+//! - Nothing read is trusted (`output::partial`, `output::untrusted`): listed files are
+//!   plain names inside the shard folder, opened only if regular files (no link followed,
+//!   no FIFO waited on), size-capped and hashed; each rows file's Parquet metadata must
+//!   agree with its header, and each shard's accumulator with its rows
+//!   (`partial::check_rows`), so an edited seed or a re-hashed accumulator is refused.
 //! - Accumulators are merged in shard order and path rows concatenated in path order, so the
 //!   result does not depend on the order the parts are given. Counts, histograms (hence every
 //!   quantile, VaR and CVaR), spiral flags and per-path rows are identical to the unsharded

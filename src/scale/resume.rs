@@ -33,6 +33,15 @@
 //! and never mixes two runs. A damaged state or block file is an error naming the file.
 //! Leftover temp files and blocks the state does not list (a kill between a block and its
 //! state) are removed on resume. The checkpoint folder is removed once the outputs are written.
+//!
+//! # Nothing trusted
+//!
+//! The state and its blocks get the checks a merge makes of a shard (`output::partial`:
+//! plain names, regular files only, sizes, hashes, the blocks' Parquet metadata against the
+//! state, the accumulator against the rows) plus [`state_problems`]; a tampered file is
+//! refused naming the file and field, never resumed from. A `.checkpoint` that is not a
+//! plain folder (a symbolic link) is refused before anything is read, removed or written
+//! through it, and the folder is created and removed without following links.
 
 use super::split::ShardSpec;
 use crate::engine::cpu::CHUNK_PATHS;
