@@ -8,6 +8,11 @@
 //! paths simulated on the CPU engine over a short horizon (at most 16 steps, where the
 //! shortened scenario is still valid; else the whole horizon), then summarised and turned
 //! into the three output tables in memory.
+//!
+//! The targets for `partial.json` and `state.json` are in [`inputs`].
+
+pub mod inputs;
+pub use inputs::{partial, state, InputOutcome};
 
 use tokenrisk::engine::Control;
 use tokenrisk::engine::{cpu, PathRange};
@@ -30,6 +35,18 @@ pub enum Outcome {
         nonfinite: bool,
         short: bool,
     },
+    /// A `partial.json` / `state.json` input ([`inputs`]).
+    Input(InputOutcome),
+}
+
+impl Outcome {
+    /// Inputs that got through every check (the driver mutates mostly these).
+    pub fn is_valid(&self) -> bool {
+        matches!(
+            self,
+            Outcome::Simulated { .. } | Outcome::Input(InputOutcome::Accepted(_))
+        )
+    }
 }
 
 /// Runs one input. Panics only on a bug in tokenrisk.

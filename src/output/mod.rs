@@ -17,6 +17,7 @@ pub mod folder;
 pub mod manifest;
 pub mod parquet;
 pub mod partial;
+pub mod untrusted;
 
 pub use atomic::{write_atomic, write_atomic_bytes};
 pub use manifest::{FileEntry, Manifest, Provenance, Timings};

@@ -22,18 +22,26 @@
 //! accumulator therefore comes back bit for bit. `accumulator_sha256` (of the accumulator's
 //! compact JSON) and the `sha256` of every path-rows file detect truncation and corruption;
 //! every error names the file.
+//!
+//! Reading treats the file as untrusted (it may be edited, with hashes recomputed): parsing
+//! and verification ([`parse_partial`]) need no file system, so they are fuzzed; every
+//! header problem is reported at once, naming its field; listed names must be plain file
+//! names; [`read_paths_file`] opens rows only through [`untrusted`] and checks their Parquet
+//! metadata against the header; [`rows_problems`] checks the accumulator against the rows.
 
 use super::manifest::{hex, sha256_hex, Provenance};
-use super::{parquet as pq, write_atomic, RunInfo};
+use super::{parquet as pq, untrusted, write_atomic, RunInfo};
 use crate::engine::PathRange;
-use crate::measure::Accumulator;
+use crate::measure::{Accumulator, MetricAcc};
 use crate::model::{PathRecord, N_METRICS};
 use crate::scenario::Scenario;
+use ::parquet::file::reader::{FileReader, SerializedFileReader};
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
-use std::io::Write;
+use std::collections::HashMap;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -224,13 +232,8 @@ fn check_accumulator(acc: &Accumulator) -> Result<()> {
     Ok(())
 }
 
-/// Writes a partial file to `path` atomically, filling in `header.accumulator_sha256`.
-pub fn write_partial(
-    path: &Path,
-    header: &Header,
-    scenario_toml: &str,
-    acc: &Accumulator,
-) -> Result<()> {
+/// The bytes of a partial file, with `header.accumulator_sha256` filled in.
+pub fn partial_bytes(header: &Header, scenario_toml: &str, acc: &Accumulator) -> Result<Vec<u8>> {
     let acc_json = RawValue::from_string(serde_json::to_string(acc)?)?;
     let mut header = header.clone();
     header.accumulator_sha256 = sha256_hex(acc_json.get().as_bytes());
@@ -241,8 +244,26 @@ pub fn write_partial(
     };
     let mut text = serde_json::to_string_pretty(&file)?;
     text.push('\n');
-    super::write_atomic_bytes(path, text.as_bytes())
+    Ok(text.into_bytes())
 }
+
+/// Writes a partial file ([`partial_bytes`]) to `path` atomically.
+pub fn write_partial(
+    path: &Path,
+    header: &Header,
+    scenario_toml: &str,
+    acc: &Accumulator,
+) -> Result<()> {
+    super::write_atomic_bytes(path, &partial_bytes(header, scenario_toml, acc)?)
+}
+
+/// The largest partial file read (`partial.json`, `state.json`): one accumulator, megabytes
+/// for a long daily run; the cap only keeps a wrong or endless file from exhausting memory.
+pub const MAX_PARTIAL_BYTES: u64 = 1 << 30;
+/// A path-rows file may have at most this many bytes per row it lists, plus
+/// [`MAX_ROWS_FIXED_BYTES`] (a row takes about a hundred bytes).
+pub const MAX_ROW_BYTES: u64 = 1 << 10;
+pub const MAX_ROWS_FIXED_BYTES: u64 = 1 << 20;
 
 /// The JSON error of a partial file, saying whether it was cut short.
 fn json_error(e: serde_json::Error) -> anyhow::Error {
@@ -267,78 +288,250 @@ fn check_format(h: &Header) -> Result<()> {
     Ok(())
 }
 
-/// Reads only the header of a partial file: the whole file is parsed (so a truncated one is
-/// an error), but the accumulator is skipped rather than kept. Errors name the file.
-pub fn read_header(path: &Path) -> Result<Header> {
+fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Every problem of a header read from a file, each naming its field: kind, shard and
+/// ranges that cannot hold, a listed file name that is not a plain name inside the partial's
+/// folder ([`untrusted::check_file_name`]), listed files that do not tile the completed
+/// paths in order, hashes that are not SHA-256 hex.
+pub fn header_problems(h: &Header) -> Vec<String> {
+    let mut p = Vec::new();
+    if h.kind != "shard" && h.kind != "checkpoint" {
+        p.push(format!(
+            "header.kind {:?} is not allowed; allowed: \"shard\" or \"checkpoint\"",
+            h.kind
+        ));
+    }
+    if h.shards == 0 || h.shard >= h.shards {
+        p.push(format!(
+            "header.shard {} of header.shards {} is out of range; allowed: 0 to shards - 1",
+            h.shard, h.shards
+        ));
+    }
+    let end = h.path_start.checked_add(h.path_count);
+    if end.is_none_or(|e| e > h.provenance.paths) {
+        p.push(format!(
+            "header.path_start {} + header.path_count {} is past the run's {} paths",
+            h.path_start, h.path_count, h.provenance.paths
+        ));
+    }
+    if h.completed > h.path_count {
+        p.push(format!(
+            "header.completed {} is more than header.path_count {}",
+            h.completed, h.path_count
+        ));
+    }
+    if !is_sha256_hex(&h.provenance.scenario_sha256) {
+        p.push("header.scenario_sha256 is not a SHA-256 in lowercase hex".into());
+    }
+    if !is_sha256_hex(&h.accumulator_sha256) {
+        p.push("header.accumulator_sha256 is not a SHA-256 in lowercase hex".into());
+    }
+    let mut next = Some(h.path_start);
+    for (k, f) in h.paths_files.iter().enumerate() {
+        if let Some(why) = untrusted::check_file_name(&f.name) {
+            p.push(format!(
+                "header.paths_files[{k}].name {:?} is not allowed: {why}",
+                f.name
+            ));
+        }
+        if !is_sha256_hex(&f.sha256) {
+            p.push(format!(
+                "header.paths_files[{k}].sha256 is not a SHA-256 in lowercase hex"
+            ));
+        }
+        if next != Some(f.path_start) {
+            p.push(format!(
+                "header.paths_files[{k}].path_start is {}, expected {} (the files must hold \
+                 the completed paths in order, each starting where the last ended)",
+                f.path_start,
+                next.map_or("(past the last path id)".into(), |n| n.to_string())
+            ));
+        }
+        next = f.path_start.checked_add(f.path_count);
+    }
+    let listed = h
+        .paths_files
+        .iter()
+        .try_fold(0u64, |s, f| s.checked_add(f.path_count));
+    if listed != Some(h.completed) {
+        p.push(format!(
+            "header.paths_files hold {} paths but header.completed is {}",
+            listed.map_or("more than 2^64".into(), |n| n.to_string()),
+            h.completed
+        ));
+    }
+    p
+}
+
+fn problems_result(problems: Vec<String>) -> Result<()> {
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        bail!("{}", problems.join("; "))
+    }
+}
+
+/// Parses and verifies the header of a partial file's bytes (no file system): the format,
+/// then every [`header_problems`] at once.
+pub fn parse_header(bytes: &[u8]) -> Result<Header> {
     #[derive(Deserialize)]
     struct HeaderOnly {
         header: Header,
     }
-    let read = || -> Result<Header> {
-        let file = std::fs::File::open(path).context("cannot read it")?;
-        if file.metadata()?.len() == 0 {
-            bail!("the file is empty (the writer did not finish, or the file was damaged)");
-        }
-        let h: HeaderOnly =
-            serde_json::from_reader(std::io::BufReader::new(file)).map_err(json_error)?;
-        check_format(&h.header)?;
-        Ok(h.header)
-    };
+    if bytes.is_empty() {
+        bail!("the file is empty (the writer did not finish, or the file was damaged)");
+    }
+    // The whole file is parsed (a truncated one is an error); the accumulator is skipped.
+    let h: HeaderOnly = serde_json::from_slice(bytes).map_err(json_error)?;
+    check_format(&h.header)?;
+    problems_result(header_problems(&h.header))?;
+    Ok(h.header)
+}
+
+/// Parses and verifies a partial file's bytes (no file system): the header
+/// ([`parse_header`]), the accumulator against its SHA-256 and the header, the scenario
+/// text against its SHA-256.
+pub fn parse_partial(bytes: &[u8]) -> Result<Partial> {
+    parse_header(bytes)?;
+    let owned: FileIn = serde_json::from_slice(bytes).map_err(json_error)?;
+    let h = &owned.header;
+    let acc_json = owned.accumulator.get();
+    if sha256_hex(acc_json.as_bytes()) != h.accumulator_sha256 {
+        bail!("the accumulator does not match its SHA-256, header.accumulator_sha256 (the file was damaged)");
+    }
+    let acc: Accumulator =
+        serde_json::from_str(acc_json).map_err(|e| anyhow!("not a valid accumulator ({e})"))?;
+    check_accumulator(&acc)?;
+    if acc.report_days != h.report_days {
+        bail!("accumulator.report_days differ from header.report_days");
+    }
+    if acc.paths != h.completed {
+        bail!(
+            "accumulator.paths is {} but header.completed is {}",
+            acc.paths,
+            h.completed
+        );
+    }
+    if sha256_hex(&owned.scenario_toml) != h.provenance.scenario_sha256 {
+        bail!("scenario_toml does not match its SHA-256, header.scenario_sha256 (the file was damaged)");
+    }
+    Ok(Partial {
+        header: owned.header,
+        scenario_toml: owned.scenario_toml,
+        acc,
+    })
+}
+
+/// Reads only the header of a partial file ([`parse_header`]); errors name the file.
+pub fn read_header(path: &Path) -> Result<Header> {
+    let read = || parse_header(&untrusted::read_capped(path, MAX_PARTIAL_BYTES)?);
     read().with_context(|| format!("cannot use partial result {}", path.display()))
 }
 
-/// Reads and checks a partial file; every error names it.
+/// Reads and checks a partial file ([`parse_partial`]); every error names it.
 pub fn read_partial(path: &Path) -> Result<Partial> {
-    let read = || -> Result<Partial> {
-        let bytes = std::fs::read(path).context("cannot read it")?;
-        if bytes.is_empty() {
-            bail!("the file is empty (the writer did not finish, or the file was damaged)");
-        }
-        let owned: FileIn = serde_json::from_slice(&bytes).map_err(json_error)?;
-        let h = &owned.header;
-        check_format(h)?;
-        let acc_json = owned.accumulator.get();
-        if sha256_hex(acc_json.as_bytes()) != h.accumulator_sha256 {
-            bail!("the accumulator does not match its SHA-256 (the file was damaged)");
-        }
-        let acc: Accumulator =
-            serde_json::from_str(acc_json).map_err(|e| anyhow!("not a valid accumulator ({e})"))?;
-        check_accumulator(&acc)?;
-        if acc.report_days != h.report_days {
-            bail!("the accumulator's report days differ from the header's");
-        }
-        if acc.paths != h.completed {
-            bail!(
-                "the accumulator holds {} paths but the header says {} were completed",
-                acc.paths,
-                h.completed
-            );
-        }
-        if h.completed > h.path_count || h.path_start.checked_add(h.path_count).is_none() {
-            bail!(
-                "inconsistent ranges in the header (completed {}, range {} + {})",
-                h.completed,
-                h.path_start,
-                h.path_count
-            );
-        }
-        let listed: u64 = h.paths_files.iter().map(|f| f.path_count).sum();
-        if listed != h.completed {
-            bail!(
-                "the header lists path files of {listed} paths but {} were completed",
-                h.completed
-            );
-        }
-        if sha256_hex(&owned.scenario_toml) != h.provenance.scenario_sha256 {
-            bail!("the scenario text does not match scenario_sha256 (the file was damaged)");
-        }
-        Ok(Partial {
-            header: owned.header,
-            scenario_toml: owned.scenario_toml,
-            acc,
-        })
-    };
+    let read = || parse_partial(&untrusted::read_capped(path, MAX_PARTIAL_BYTES)?);
     read().with_context(|| format!("cannot use partial result {}", path.display()))
+}
+
+/// The per-path parts of an accumulator, by name.
+fn per_path_parts(acc: &Accumulator) -> [(&'static str, &MetricAcc); 10] {
+    let p = &acc.per_path;
+    [
+        ("log_return", &p.log_return),
+        ("max_drawdown", &p.max_drawdown),
+        ("price_retained", &p.price_retained),
+        ("final_price", &p.final_price),
+        ("final_circulating", &p.final_circulating),
+        ("er_ratio", &p.er_ratio),
+        ("minted", &p.minted),
+        ("burned", &p.burned),
+        ("spiral_day", &p.spiral_day),
+        ("breakeven_day", &p.breakeven_day),
+    ]
+}
+
+/// Every disagreement between an accumulator read from a file and the per-path rows it
+/// claims to summarise, each naming its field. The rows determine exactly the path counts
+/// (`paths`, `spiraled`, `er_above_1`, `broke_even`, `nonfinite_paths`) and, of every
+/// per-path quantity, the histogram and the moments' `n`, `nonfinite`, `min` and `max`:
+/// those must be identical. The means and `m2` depend on the order the paths were folded
+/// in (engine chunks, GPU passes) and agree to rounding: within 1e-8 of the largest
+/// magnitude (means) and 1e-7 of `n` times its square (`m2`), far looser than any
+/// summation order and far tighter than any edit that matters. The per-report-day series
+/// are not in the rows and cannot be checked against them.
+pub fn rows_problems(acc: &Accumulator, records: &[PathRecord]) -> Vec<String> {
+    let mut fresh = Accumulator::new(Vec::new());
+    for r in records {
+        fresh.add_path(r);
+    }
+    let mut p = Vec::new();
+    for (name, have, want) in [
+        ("paths", acc.paths, fresh.paths),
+        ("spiraled", acc.spiraled, fresh.spiraled),
+        ("er_above_1", acc.er_above_1, fresh.er_above_1),
+        ("broke_even", acc.broke_even, fresh.broke_even),
+        (
+            "nonfinite_paths",
+            acc.nonfinite_paths,
+            fresh.nonfinite_paths,
+        ),
+    ] {
+        if have != want {
+            p.push(format!(
+                "accumulator.{name} is {have} but the path rows give {want}"
+            ));
+        }
+    }
+    for ((name, a), (_, b)) in per_path_parts(acc).into_iter().zip(per_path_parts(&fresh)) {
+        let (ma, mb) = (&a.moments, &b.moments);
+        let mut bad: Vec<String> = Vec::new();
+        for (what, x, y) in [("n", ma.n, mb.n), ("nonfinite", ma.nonfinite, mb.nonfinite)] {
+            if x != y {
+                bad.push(format!("moments.{what} is {x} but the rows give {y}"));
+            }
+        }
+        // No rows: nothing to round, everything exact.
+        let (tol_mean, tol_m2) = if mb.n > 0 {
+            let scale = mb.min.abs().max(mb.max.abs());
+            (1e-8 * scale, 1e-7 * mb.n as f64 * scale * scale)
+        } else {
+            (0.0, 0.0)
+        };
+        for (what, x, y, tol) in [
+            ("min", ma.min, mb.min, 0.0),
+            ("max", ma.max, mb.max, 0.0),
+            ("mean", ma.mean, mb.mean, tol_mean),
+            ("m2", ma.m2, mb.m2, tol_m2),
+        ] {
+            let same = x == y || (x.is_nan() && y.is_nan()) || (x - y).abs() <= tol;
+            if !same {
+                bad.push(format!("moments.{what} is {x:e} but the rows give {y:e}"));
+            }
+        }
+        if a.hist != b.hist {
+            bad.push("hist differs from the histogram of the rows".into());
+        }
+        p.extend(
+            bad.into_iter()
+                .map(|b| format!("accumulator.per_path.{name}.{b}")),
+        );
+    }
+    p
+}
+
+/// [`rows_problems`] as an error naming `file` (the partial whose accumulator it is).
+pub fn check_rows(file: &Path, acc: &Accumulator, records: &[PathRecord]) -> Result<()> {
+    problems_result(rows_problems(acc, records)).with_context(|| {
+        format!(
+            "cannot use partial result {}: its accumulator does not summarise the path rows it \
+             lists (the file was edited, or rows from elsewhere put in its folder)",
+            file.display()
+        )
+    })
 }
 
 /// Parses the scenario a partial was run with, with its paths and seed as run.
@@ -414,40 +607,161 @@ pub fn write_paths_file(
     })
 }
 
-/// Reads the per-path rows of `entry` (in `dir`), after checking its size and SHA-256, and
-/// that it holds exactly the path ids it should, in order. Errors name the file.
-pub fn read_paths_file(dir: &Path, entry: &PathsFile) -> Result<Vec<PathRecord>> {
+/// Every disagreement between the key-value metadata of the path-rows file listed as
+/// `header.paths_files[k]` and the header: the run (versions, scenario name and text, seed,
+/// engine), the shard and the file's range (timings are not compared).
+fn metadata_problems(meta: &HashMap<String, String>, h: &Header, k: usize) -> Vec<String> {
+    let e = &h.paths_files[k];
+    let p = &h.provenance;
+    let scenario_sha = meta.get("tokenrisk.scenario_toml").map(sha256_hex);
+    let mut problems = Vec::new();
+    for (field, want, key, have) in [
+        (
+            "tokenrisk_version".to_string(),
+            p.tokenrisk_version.clone(),
+            "tokenrisk.version",
+            meta.get("tokenrisk.version").cloned(),
+        ),
+        (
+            "model_version".into(),
+            p.model_version.clone(),
+            "tokenrisk.model_version",
+            meta.get("tokenrisk.model_version").cloned(),
+        ),
+        (
+            "scenario".into(),
+            p.scenario.clone(),
+            "tokenrisk.scenario",
+            meta.get("tokenrisk.scenario").cloned(),
+        ),
+        (
+            "scenario_sha256".into(),
+            p.scenario_sha256.clone(),
+            "tokenrisk.scenario_toml (its SHA-256)",
+            scenario_sha,
+        ),
+        (
+            "seed".into(),
+            p.seed.to_string(),
+            "tokenrisk.seed",
+            meta.get("tokenrisk.seed").cloned(),
+        ),
+        (
+            "engine".into(),
+            h.engine.clone(),
+            "tokenrisk.engine",
+            meta.get("tokenrisk.engine").cloned(),
+        ),
+        (
+            "shard".into(),
+            format!("{}/{}", h.shard, h.shards),
+            "tokenrisk.shard",
+            meta.get("tokenrisk.shard").cloned(),
+        ),
+        (
+            "kind".into(),
+            h.kind.clone(),
+            "tokenrisk.partial",
+            meta.get("tokenrisk.partial").cloned(),
+        ),
+        (
+            format!("paths_files[{k}].path_start"),
+            e.path_start.to_string(),
+            "tokenrisk.path_start",
+            meta.get("tokenrisk.path_start").cloned(),
+        ),
+        (
+            format!("paths_files[{k}].path_count"),
+            e.path_count.to_string(),
+            "tokenrisk.path_count",
+            meta.get("tokenrisk.path_count").cloned(),
+        ),
+    ] {
+        match have {
+            None => problems.push(format!(
+                "header.{field} is {want}, but the rows' Parquet metadata has no {key}"
+            )),
+            Some(v) if v != want => problems.push(format!(
+                "header.{field} is {want}, but the rows' Parquet metadata {key} is {v}"
+            )),
+            Some(_) => {}
+        }
+    }
+    problems
+}
+
+/// Reads the per-path rows listed as `header.paths_files[k]` of the partial file
+/// `partial_file` (in its folder): a regular file opened without following links, of the
+/// size and SHA-256 recorded, whose Parquet metadata agrees with the header
+/// (`metadata_problems`) and which holds exactly the path ids it should, in order. Errors
+/// name the rows file and the partial file.
+pub fn read_paths_file(partial_file: &Path, header: &Header, k: usize) -> Result<Vec<PathRecord>> {
+    let entry = &header.paths_files[k];
+    let dir = partial_file.parent().unwrap_or(Path::new("."));
+    // The header was verified on reading ([`header_problems`]); checked again here because
+    // a header can be built by other code.
+    if let Some(why) = untrusted::check_file_name(&entry.name) {
+        bail!(
+            "cannot use partial result {}: header.paths_files[{k}].name {:?} is not allowed: {why}",
+            partial_file.display(),
+            entry.name
+        );
+    }
     let path = dir.join(&entry.name);
+    let cap = entry
+        .path_count
+        .saturating_mul(MAX_ROW_BYTES)
+        .saturating_add(MAX_ROWS_FIXED_BYTES);
     let read = || -> Result<Vec<PathRecord>> {
-        let mut file = std::fs::File::open(&path).context("cannot open it")?;
-        let len = file.metadata()?.len();
+        if entry.bytes > cap {
+            bail!(
+                "header.paths_files[{k}].bytes is {}, more than the {cap} allowed for {} rows",
+                entry.bytes,
+                entry.path_count
+            );
+        }
+        let (mut file, len) = untrusted::open_regular(&path, cap)?;
         if len != entry.bytes {
             bail!(
-                "it has {len} bytes but its partial file recorded {}: truncated or replaced",
+                "it has {len} bytes but header.paths_files[{k}].bytes is {}: truncated or replaced",
                 entry.bytes
             );
         }
         let mut hasher = Sha256::new();
-        std::io::copy(&mut file, &mut hasher)?;
-        let sha = hex(&hasher.finalize());
-        if sha != entry.sha256 {
-            bail!("its SHA-256 differs from the one its partial file recorded: the file was damaged or replaced");
+        let hashed = std::io::copy(&mut (&mut file).take(entry.bytes + 1), &mut hasher)?;
+        if hashed != entry.bytes {
+            bail!("it changed size while it was read");
         }
-        let file = std::fs::File::open(&path)?;
+        if hex(&hasher.finalize()) != entry.sha256 {
+            bail!(
+                "its SHA-256 differs from header.paths_files[{k}].sha256: the file was damaged \
+                 or replaced"
+            );
+        }
+        file.seek(SeekFrom::Start(0))?;
+        let meta: HashMap<String, String> = SerializedFileReader::new(file.try_clone()?)?
+            .metadata()
+            .file_metadata()
+            .key_value_metadata()
+            .into_iter()
+            .flatten()
+            .filter_map(|kv| Some((kv.key.clone(), kv.value.clone()?)))
+            .collect();
+        problems_result(metadata_problems(&meta, header, k))?;
         let records = pq::read_paths(file)?;
         if records.len() as u64 != entry.path_count {
             bail!(
-                "it holds {} rows, expected {}",
+                "it holds {} rows, expected {} (header.paths_files[{k}].path_count)",
                 records.len(),
                 entry.path_count
             );
         }
-        for (k, r) in records.iter().enumerate() {
-            if r.path != entry.path_start + k as u64 {
+        for (i, r) in records.iter().enumerate() {
+            if r.path != entry.path_start + i as u64 {
                 bail!(
-                    "row {k} is path {}, expected path {} (rows must be the ids {}..{} in order)",
+                    "row {i} is path {}, expected path {} (rows must be the ids {}..{} in order)",
                     r.path,
-                    entry.path_start + k as u64,
+                    entry.path_start + i as u64,
                     entry.path_start,
                     entry.path_start + entry.path_count
                 );
@@ -455,7 +769,13 @@ pub fn read_paths_file(dir: &Path, entry: &PathsFile) -> Result<Vec<PathRecord>>
         }
         Ok(records)
     };
-    read().with_context(|| format!("cannot use path rows {}", path.display()))
+    read().with_context(|| {
+        format!(
+            "cannot use path rows {} (header.paths_files[{k}] of {})",
+            path.display(),
+            partial_file.display()
+        )
+    })
 }
 
 #[cfg(test)]

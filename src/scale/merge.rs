@@ -8,7 +8,12 @@
 //!   count and report days; a difference names the field, both values and both folders), and
 //!   the shard indices must be exactly `0..N`: a missing shard is named (with the folder it
 //!   should be in, and any incomplete shard folder found), and so is a shard given twice
-//!   from two different folders. The same folder given twice counts once.
+//!   (the same folder twice, or two folders holding the same index).
+//! - Nothing read is trusted (`output::partial`, `output::untrusted`): listed files are
+//!   plain names inside the shard folder, opened only if regular files (no link followed,
+//!   no FIFO waited on), size-capped and hashed; each rows file's Parquet metadata must
+//!   agree with its header, and each shard's accumulator with its rows
+//!   (`partial::check_rows`), so an edited seed or a re-hashed accumulator is refused.
 //! - Accumulators are merged in shard order and path rows concatenated in path order, so the
 //!   result does not depend on the order the parts are given. Counts, histograms (hence every
 //!   quantile, VaR and CVaR), spiral flags and per-path rows are identical to the unsharded
@@ -47,24 +52,62 @@ fn parse_dir_name(name: &str) -> Option<(u64, u64)> {
     Some((i.parse().ok()?, n.parse().ok()?))
 }
 
-/// The shard folders among `parts`: each part is a shard folder (it holds `partial.json`) or
-/// a folder whose subfolders are (those holding `partial.json` or named `shard-I-of-N`).
+/// Whether `dir` holds a `partial.json` (of any file type: one that is not a regular file
+/// is found here and refused when read).
+fn has_partial(dir: &Path) -> bool {
+    std::fs::symlink_metadata(dir.join(PARTIAL_FILE)).is_ok()
+}
+
+/// The subfolders of `dir`, sorted; symbolic links are not followed.
+fn subfolders(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+/// A shard folder: it holds `partial.json`, or is named `shard-I-of-N` (an unfinished one).
+fn shard_folder(dir: &Path) -> Option<Found> {
+    let complete = has_partial(dir);
+    let named = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(parse_dir_name)
+        .is_some();
+    (complete || named).then(|| Found {
+        dir: dir.to_path_buf(),
+        complete,
+    })
+}
+
+/// The shard folders among `parts`: each part is a shard folder (it holds `partial.json`),
+/// or a folder with shard folders (holding `partial.json` or named `shard-I-of-N`) one or
+/// two levels below it: `OUT/<name>/` and `OUT/` both work (symbolic links below a part are
+/// not followed). A shard folder found twice (given twice, or given and found below another
+/// part) is refused: the README promises a doubled shard is never merged silently.
 pub fn discover(parts: &[PathBuf]) -> Result<Vec<Found>> {
-    let mut found = Vec::new();
+    let mut found: Vec<(Found, &PathBuf)> = Vec::new();
     for part in parts {
-        if !part.exists() {
+        if std::fs::symlink_metadata(part).is_err() {
             bail!("{}: no such file or folder", part.display());
         }
-        let part_dir = if part.is_file() && part.file_name().is_some_and(|n| n == PARTIAL_FILE) {
+        let part_dir = if part.file_name().is_some_and(|n| n == PARTIAL_FILE) && !part.is_dir() {
             part.parent().unwrap_or(Path::new(".")).to_path_buf()
         } else {
             part.clone()
         };
-        if part_dir.join(PARTIAL_FILE).exists() {
-            found.push(Found {
-                dir: part_dir,
-                complete: true,
-            });
+        if has_partial(&part_dir) {
+            found.push((
+                Found {
+                    dir: part_dir,
+                    complete: true,
+                },
+                part,
+            ));
             continue;
         }
         if !part_dir.is_dir() {
@@ -73,31 +116,41 @@ pub fn discover(parts: &[PathBuf]) -> Result<Vec<Found>> {
                 part.display()
             );
         }
-        let mut below: Vec<Found> = std::fs::read_dir(&part_dir)
-            .with_context(|| format!("cannot list {}", part_dir.display()))?
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .filter(|p| p.is_dir())
-            .filter_map(|p| {
-                let complete = p.join(PARTIAL_FILE).exists();
-                let named = p
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .and_then(parse_dir_name)
-                    .is_some();
-                (complete || named).then_some(Found { dir: p, complete })
-            })
-            .collect();
+        let mut below = Vec::new();
+        for sub in subfolders(&part_dir)? {
+            match shard_folder(&sub) {
+                Some(f) => below.push(f),
+                None => below.extend(subfolders(&sub)?.iter().filter_map(|d| shard_folder(d))),
+            }
+        }
         if below.is_empty() {
             bail!(
-                "{}: no {PARTIAL_FILE} here and no shard folder (shard-I-of-N) below it",
+                "{}: no {PARTIAL_FILE} here and no shard folder (shard-I-of-N) one or two \
+                 levels below it",
                 part.display()
             );
         }
-        below.sort_by(|a, b| a.dir.cmp(&b.dir));
-        found.extend(below);
+        found.extend(below.into_iter().map(|f| (f, part)));
     }
-    Ok(found)
+    // The same folder twice, however it was reached.
+    let key = |d: &Path| d.canonicalize().unwrap_or_else(|_| d.to_path_buf());
+    for (i, (a, from_a)) in found.iter().enumerate() {
+        if let Some((_, from_b)) = found[i + 1..]
+            .iter()
+            .find(|(b, _)| key(&b.dir) == key(&a.dir))
+        {
+            let how = if from_a == from_b {
+                format!("as {}", from_a.display())
+            } else {
+                format!("as {} and as {}", from_a.display(), from_b.display())
+            };
+            bail!(
+                "shard folder {} is given twice ({how}); give each shard once",
+                a.dir.display()
+            );
+        }
+    }
+    Ok(found.into_iter().map(|(f, _)| f).collect())
 }
 
 /// A shard read and checked.
@@ -118,13 +171,6 @@ fn dir_list(found: &[&Found]) -> Vec<String> {
     found.iter().map(|f| f.dir.display().to_string()).collect()
 }
 
-fn same_dir(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => a == b,
-    }
-}
-
 fn list(ids: &[u64]) -> String {
     match ids {
         [] => String::new(),
@@ -136,9 +182,46 @@ fn list(ids: &[u64]) -> String {
     }
 }
 
+/// Every reason a verified partial header ([`partial::parse_header`]) is not a finished
+/// shard of its run, each naming its field: the kind, the shard index and count against the
+/// run's paths, and the range against the split's ([`ShardSpec::range`]).
+pub fn shard_problems(h: &Header) -> Vec<String> {
+    let mut p = Vec::new();
+    if h.kind != "shard" {
+        p.push(format!(
+            "header.kind is {:?}, not \"shard\": not a finished shard",
+            h.kind
+        ));
+    }
+    let spec = ShardSpec {
+        index: h.shard,
+        count: h.shards,
+    };
+    match spec.check(h.provenance.paths) {
+        Err(e) => p.push(format!("header.shard, header.shards: {e}")),
+        Ok(()) => {
+            let r = spec.range(h.provenance.paths);
+            if h.path_start != r.start || h.path_count != r.count || h.completed != r.count {
+                p.push(format!(
+                    "header.path_start, path_count, completed: shard {} of {} holds paths \
+                     {}..{} ({} completed) but the split gives {}..{}",
+                    h.shard,
+                    h.shards,
+                    h.path_start,
+                    h.path_start.saturating_add(h.path_count),
+                    h.completed,
+                    r.start,
+                    r.start + r.count
+                ));
+            }
+        }
+    }
+    p
+}
+
 /// Reads every found shard and checks that together they are one whole run (module notes).
 pub fn check(found: &[Found], allow_mixed_engines: bool) -> Result<Checked> {
-    // Read the complete ones; the same folder twice counts once.
+    // Read the complete ones ([`discover`] refused any folder found twice).
     let mut parts: Vec<Part> = Vec::new();
     let mut incomplete: Vec<&Found> = Vec::new();
     for f in found {
@@ -146,15 +229,14 @@ pub fn check(found: &[Found], allow_mixed_engines: bool) -> Result<Checked> {
             incomplete.push(f);
             continue;
         }
-        if parts.iter().any(|p| same_dir(&p.dir, &f.dir)) {
-            continue;
-        }
-        let header = partial::read_header(&f.dir.join(PARTIAL_FILE))?;
-        if header.kind != "shard" {
+        let file = f.dir.join(PARTIAL_FILE);
+        let header = partial::read_header(&file)?;
+        let problems = shard_problems(&header);
+        if !problems.is_empty() {
             bail!(
-                "{}: a {} file, not a finished shard",
-                f.dir.join(PARTIAL_FILE).display(),
-                header.kind
+                "cannot use partial result {}: {}",
+                file.display(),
+                problems.join("; ")
             );
         }
         parts.push(Part {
@@ -206,30 +288,6 @@ pub fn check(found: &[Found], allow_mixed_engines: bool) -> Result<Checked> {
         }
     }
     let n = first.header.shards;
-    let paths = first.header.provenance.paths;
-    // Each shard's range must be the split's.
-    for p in &parts {
-        let h = &p.header;
-        let spec = ShardSpec {
-            index: h.shard,
-            count: h.shards,
-        };
-        spec.check(h.provenance.paths)
-            .with_context(|| format!("{}", p.dir.join(PARTIAL_FILE).display()))?;
-        let r = spec.range(paths);
-        if h.path_start != r.start || h.path_count != r.count || h.completed != r.count {
-            bail!(
-                "{}: shard {} of {n} holds paths {}..{} ({} completed) but the split gives {}..{}",
-                p.dir.join(PARTIAL_FILE).display(),
-                h.shard,
-                h.path_start,
-                h.path_start + h.path_count,
-                h.completed,
-                r.start,
-                r.start + r.count
-            );
-        }
-    }
     // Duplicates and missing shards.
     let mut by_index: BTreeMap<u64, &Part> = BTreeMap::new();
     for p in &parts {
@@ -297,11 +355,13 @@ pub fn merge(checked: &Checked) -> Result<EngineOutput> {
         if &partial.header != h {
             bail!("{} changed while it was being merged", file.display());
         }
+        let from = records.len();
+        for k in 0..h.paths_files.len() {
+            records.extend(partial::read_paths_file(&file, h, k)?);
+        }
+        partial::check_rows(&file, &partial.acc, &records[from..])?;
         acc.merge(&partial.acc);
         drop(partial);
-        for f in &h.paths_files {
-            records.extend(partial::read_paths_file(&part.dir, f)?);
-        }
         simulate += h.simulate_seconds;
         if !devices.contains(&h.device) {
             devices.push(h.device.clone());

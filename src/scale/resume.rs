@@ -33,6 +33,15 @@
 //! and never mixes two runs. A damaged state or block file is an error naming the file.
 //! Leftover temp files and blocks the state does not list (a kill between a block and its
 //! state) are removed on resume. The checkpoint folder is removed once the outputs are written.
+//!
+//! # Nothing trusted
+//!
+//! The state and its blocks get the checks a merge makes of a shard (`output::partial`:
+//! plain names, regular files only, sizes, hashes, the blocks' Parquet metadata against the
+//! state, the accumulator against the rows) plus [`state_problems`]; a tampered file is
+//! refused naming the file and field, never resumed from. A `.checkpoint` that is not a
+//! plain folder (a symbolic link) is refused before anything is read, removed or written
+//! through it, and the folder is created and removed without following links.
 
 use super::split::ShardSpec;
 use crate::engine::cpu::CHUNK_PATHS;
@@ -40,8 +49,8 @@ use crate::engine::{self, Control, EngineOutput, PathRange};
 use crate::model::Params;
 use crate::output::folder::Staged;
 use crate::output::partial::{self, Header};
-use crate::output::RunInfo;
 use crate::output::Written;
+use crate::output::{untrusted, RunInfo};
 use crate::workflows::preflight;
 use crate::workflows::single::{RunPlan, RunResult};
 use anyhow::{bail, Context, Result};
@@ -203,13 +212,21 @@ pub fn run(
     out.records.reserve(range.count as usize);
     let mut sim_before = 0.0;
     let mut resumed_paths = 0;
-    if state_path.exists() {
-        let old = partial::read_partial(&state_path).with_context(|| {
+    // A .checkpoint that is a symbolic link (or a file) is refused before anything is read,
+    // removed or written through it.
+    untrusted::check_dir(dir).context(
+        "the checkpoint folder must be a plain folder inside the run's folder; nothing was \
+         read or written through it",
+    )?;
+    // Any kind of file named state.json is read (and refused unless a regular file).
+    if std::fs::symlink_metadata(&state_path).is_ok() {
+        let unusable = || {
             format!(
                 "the checkpoint in {} cannot be used; delete that folder to start over",
                 dir.display()
             )
-        })?;
+        };
+        let old = partial::read_partial(&state_path).with_context(unusable)?;
         let h = &old.header;
         let mut diffs = header.identity_differences(h);
         for (name, a, b) in [
@@ -240,41 +257,27 @@ pub fn run(
                 dir.display()
             );
         }
-        if h.completed % CHUNK_PATHS != 0 && h.completed != h.path_count {
+        let problems = state_problems(h);
+        if !problems.is_empty() {
             bail!(
-                "{}: {} paths completed is not a whole number of 1,024-path chunks; delete {} to start over",
+                "cannot use checkpoint state {}: {}; delete {} to start over",
                 state_path.display(),
-                h.completed,
+                problems.join("; "),
                 dir.display()
             );
         }
-        let mut next = range.start;
-        for f in &h.paths_files {
-            if f.path_start != next {
-                bail!(
-                    "{}: block {} starts at path {}, expected {next}; delete {} to start over",
-                    state_path.display(),
-                    f.name,
-                    f.path_start,
-                    dir.display()
-                );
-            }
+        for k in 0..h.paths_files.len() {
             out.records
-                .extend(partial::read_paths_file(dir, f).with_context(|| {
-                    format!(
-                        "the checkpoint in {} cannot be used; delete that folder to start over",
-                        dir.display()
-                    )
-                })?);
-            next += f.path_count;
+                .extend(partial::read_paths_file(&state_path, h, k).with_context(unusable)?);
         }
+        partial::check_rows(&state_path, &old.acc, &out.records).with_context(unusable)?;
         resumed_paths = h.completed;
         sim_before = h.simulate_seconds;
         header.paths_files = h.paths_files.clone();
         header.completed = h.completed;
         out.acc = old.acc;
     }
-    std::fs::create_dir_all(dir)
+    untrusted::ensure_dir(dir)
         .with_context(|| format!("cannot create checkpoint folder {}", dir.display()))?;
     remove_strays(dir, &header)?;
 
@@ -353,6 +356,33 @@ pub fn run(
     })
 }
 
+/// Every problem of a checkpoint state's header beyond those of any partial file
+/// ([`partial::header_problems`], checked on reading), each naming its field: `completed`
+/// must be whole 1,024-path chunks (or the whole range), and each listed block must be named
+/// for its first path (`block-<id>.parquet`), as this module writes them.
+pub fn state_problems(h: &Header) -> Vec<String> {
+    let mut p = Vec::new();
+    if h.kind != "checkpoint" {
+        p.push(format!("header.kind {:?} is not \"checkpoint\"", h.kind));
+    }
+    if h.completed % CHUNK_PATHS != 0 && h.completed != h.path_count {
+        p.push(format!(
+            "header.completed {} is not a whole number of 1,024-path chunks",
+            h.completed
+        ));
+    }
+    for (k, f) in h.paths_files.iter().enumerate() {
+        let want = block_name(f.path_start);
+        if f.name != want {
+            p.push(format!(
+                "header.paths_files[{k}].name {:?} is not the block name {want:?}",
+                f.name
+            ));
+        }
+    }
+    p
+}
+
 /// `TOKENRISK_TEST_STOP_AFTER_BLOCKS=N`, a test hook (`tests/resume.rs`): after checkpointing
 /// N blocks of this attempt, the run waits, doing nothing, until it is killed, so a test
 /// kills it at a known point instead of racing it. Never set it otherwise: the run would
@@ -383,18 +413,15 @@ fn remove_strays(dir: &Path, header: &Header) -> Result<()> {
     Ok(())
 }
 
-/// Removes the checkpoint folder once the run's outputs are written.
+/// Removes the checkpoint folder once the run's outputs are written, following no
+/// symbolic link ([`untrusted::remove_dir`]).
 pub fn finish(dir: &Path) -> Result<()> {
-    match std::fs::remove_dir_all(dir) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e).with_context(|| {
-            format!(
-                "the outputs are written, but the checkpoint {} could not be removed",
-                dir.display()
-            )
-        }),
-    }
+    untrusted::remove_dir(dir).with_context(|| {
+        format!(
+            "the outputs are written, but the checkpoint {} could not be removed",
+            dir.display()
+        )
+    })
 }
 
 /// The checkpoint folder of a run or shard folder.

@@ -211,7 +211,8 @@ pub fn write_shard(
     range: PathRange,
     out: &EngineOutput,
 ) -> Result<PathBuf> {
-    std::fs::create_dir_all(dir)
+    // Not through a symbolic link: a shard folder is the run's own.
+    output::untrusted::ensure_dir(dir)
         .with_context(|| format!("cannot create shard folder {}", dir.display()))?;
     let partial_path = dir.join(PARTIAL_FILE);
     match std::fs::remove_file(&partial_path) {

@@ -6,15 +6,19 @@
 //! (rejected at a new field, or simulated with new flags) join the corpus; inputs that
 //! panic are written to `artifacts/scenario/crash-<hash>` and reported.
 //!
-//! Usage: `stable_fuzz [SECONDS] [--seed N]` (run from `fuzz/`). Exit code 1 if any input
-//! panicked.
+//! `--target partial` or `--target state` fuzzes a shard's `partial.json` or a checkpoint's
+//! `state.json` instead (`tokenrisk_fuzz::inputs`), seeded with the files of a small run made
+//! in memory plus `corpus/<target>/`; the same mutations apply to their JSON lines.
+//!
+//! Usage: `stable_fuzz [SECONDS] [--seed N] [--target scenario|partial|state]` (run from
+//! `fuzz/`). Exit code 1 if any input panicked.
 
 use std::collections::{BTreeMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use tokenrisk_fuzz::{scenario, Outcome};
+use tokenrisk_fuzz::{inputs, partial, scenario, state, Outcome};
 
 struct Rng(u64);
 impl Rng {
@@ -109,12 +113,19 @@ fn join(lines: &[Vec<u8>]) -> Vec<u8> {
     lines.join(&b'\n')
 }
 
-/// Replaces the value of a `key = value` line.
+/// Replaces the value of a `key = value` line (TOML) or a `"key": value,` line (JSON, its
+/// trailing comma kept).
 fn with_value(line: &[u8], value: &str) -> Option<Vec<u8>> {
-    let eq = line.iter().position(|&b| b == b'=')?;
+    let eq = line
+        .iter()
+        .position(|&b| b == b'=')
+        .or_else(|| line.windows(2).position(|w| w == b"\":").map(|i| i + 1))?;
     let mut out = line[..=eq].to_vec();
     out.push(b' ');
     out.extend_from_slice(value.as_bytes());
+    if line.ends_with(b",") {
+        out.push(b',');
+    }
     Some(out)
 }
 
@@ -172,8 +183,9 @@ fn mutate(
                 ls.insert(i, l);
             }
             4 | 5 => {
-                let with_eq: Vec<usize> =
-                    (0..ls.len()).filter(|&i| ls[i].contains(&b'=')).collect();
+                let with_eq: Vec<usize> = (0..ls.len())
+                    .filter(|&i| ls[i].contains(&b'=') || ls[i].windows(2).any(|w| w == b"\":"))
+                    .collect();
                 if with_eq.is_empty() {
                     continue;
                 }
@@ -280,16 +292,41 @@ fn main() {
                 .unwrap()
                 .as_nanos() as u64
         });
+    let target = args
+        .iter()
+        .position(|a| a == "--target")
+        .and_then(|i| args.get(i + 1))
+        .map_or("scenario", String::as_str)
+        .to_string();
+    let run: fn(&[u8]) -> Outcome = match target.as_str() {
+        "scenario" => scenario,
+        "partial" => |d| Outcome::Input(partial(d)),
+        "state" => |d| Outcome::Input(state(d)),
+        other => {
+            eprintln!("--target {other}: allowed: scenario, partial, state");
+            std::process::exit(2);
+        }
+    };
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let corpus_dir = here.join("corpus/scenario");
-    let artifacts = here.join("artifacts/scenario");
+    let corpus_dir = here.join("corpus").join(&target);
+    let artifacts = here.join("artifacts").join(&target);
     std::fs::create_dir_all(&corpus_dir).expect("create corpus folder");
 
     let mut seeds = Vec::new();
-    load_dir(&here.join("../data/scenarios"), &mut seeds);
+    if target == "scenario" {
+        load_dir(&here.join("../data/scenarios"), &mut seeds);
+    } else {
+        seeds.extend(
+            inputs::seeds()
+                .into_iter()
+                .filter(|(name, _)| *name == target)
+                .map(|(_, bytes)| bytes),
+        );
+    }
     let n_seeds = seeds.len();
     let mut corpus = seeds.clone();
     load_dir(&corpus_dir, &mut corpus);
+    let ext = if target == "scenario" { "toml" } else { "json" };
     let mut known: HashSet<u64> = corpus.iter().map(|d| hash_of(d)).collect();
     let mut valid: Vec<usize> = Vec::new();
     // Keys and table headers of the seeds, for insertions.
@@ -309,8 +346,8 @@ fn main() {
     std::panic::set_hook(Box::new(|_| {}));
     let mut outcomes: BTreeMap<Outcome, u64> = BTreeMap::new();
     for (i, d) in corpus.iter().enumerate() {
-        if let Ok(o) = catch_unwind(AssertUnwindSafe(|| scenario(d))) {
-            if matches!(o, Outcome::Simulated { .. }) {
+        if let Ok(o) = catch_unwind(AssertUnwindSafe(|| run(d))) {
+            if o.is_valid() {
                 valid.push(i);
             }
             *outcomes.entry(o).or_default() += 1;
@@ -326,7 +363,7 @@ fn main() {
     while Instant::now() < deadline {
         let input = mutate(&mut rng, &corpus, &valid, &keys, &headers);
         let t = Instant::now();
-        let r = catch_unwind(AssertUnwindSafe(|| scenario(&input)));
+        let r = catch_unwind(AssertUnwindSafe(|| run(&input)));
         let dt = t.elapsed();
         execs += 1;
         let h = hash_of(&input);
@@ -335,7 +372,7 @@ fn main() {
         }
         match r {
             Ok(o) => {
-                let sim = matches!(o, Outcome::Simulated { .. });
+                let sim = o.is_valid();
                 if matches!(
                     o,
                     Outcome::Simulated {
@@ -369,7 +406,7 @@ fn main() {
                 // New outcomes, and a trickle of valid inputs (they vary the model's inputs).
                 let keep = new || (sim && rng.below(64) == 0 && valid.len() < 4096);
                 if keep && known.insert(h) {
-                    let _ = std::fs::write(corpus_dir.join(format!("{h:016x}.toml")), &input);
+                    let _ = std::fs::write(corpus_dir.join(format!("{h:016x}.{ext}")), &input);
                     if sim {
                         valid.push(corpus.len());
                     }
@@ -396,7 +433,7 @@ fn main() {
     }
     let secs = t0.elapsed().as_secs_f64();
     println!(
-        "stable_fuzz: {execs} executions in {secs:.0} s ({:.0}/s, seed {seed}), {simulated} simulated; \
+        "stable_fuzz --target {target}: {execs} executions in {secs:.0} s ({:.0}/s, seed {seed}), {simulated} accepted (simulated); \
          corpus {} inputs ({n_seeds} seeds + {} saved, {added} new this run); {} distinct outcomes; \
          slowest input {:.1} ms; {nonfinite_seen} valid inputs with non-finite path values; {} distinct panics",
         execs as f64 / secs.max(1e-9),
