@@ -47,9 +47,7 @@ pub struct Found {
 
 /// `shard-I-of-N` -> (I, N).
 fn parse_dir_name(name: &str) -> Option<(u64, u64)> {
-    let rest = name.strip_prefix("shard-")?;
-    let (i, n) = rest.split_once("-of-")?;
-    Some((i.parse().ok()?, n.parse().ok()?))
+    crate::output::folder::shard_dir_name(name)
 }
 
 /// Whether `dir` holds a `partial.json` (of any file type: one that is not a regular file
@@ -58,12 +56,14 @@ fn has_partial(dir: &Path) -> bool {
     std::fs::symlink_metadata(dir.join(PARTIAL_FILE)).is_ok()
 }
 
-/// The subfolders of `dir`, sorted; symbolic links are not followed.
+/// The subfolders of `dir`, sorted; symbolic links are not followed, and hidden ones (a
+/// shard still being built, `.shard-I-of-N.tmp-PID`, a `.checkpoint`) are not shards.
 fn subfolders(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot list {}", dir.display()))?
         .filter_map(|e| e.ok())
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
         .map(|e| e.path())
         .collect();
     v.sort();
