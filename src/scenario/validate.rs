@@ -6,6 +6,16 @@ use super::types::*;
 
 use super::limits::*;
 
+/// A number as a message shows it: plainly in the everyday range, with an exponent when it is
+/// tiny or huge (`1e-300`, not three hundred zeros).
+fn number(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() || (1e-4..1e16).contains(&v.abs()) {
+        format!("{v}")
+    } else {
+        format!("{v:e}")
+    }
+}
+
 struct Checker {
     problems: Vec<(String, String)>,
 }
@@ -20,7 +30,12 @@ impl Checker {
         if !(v >= lo && v <= hi) {
             self.push(
                 field,
-                format!("value {v} is out of range; allowed: {lo} to {hi}"),
+                format!(
+                    "value {} is out of range; allowed: {} to {}",
+                    number(v),
+                    number(lo),
+                    number(hi)
+                ),
             );
         }
     }
@@ -41,6 +56,17 @@ impl Checker {
             self.push(
                 field,
                 format!("value {v} is out of range; allowed: strictly between {lo} and {hi}"),
+            );
+        }
+    }
+
+    /// A text of at most `max` characters.
+    fn text(&mut self, field: &str, v: &str, max: usize, why: &str) {
+        let n = v.chars().count();
+        if n > max {
+            self.push(
+                field,
+                format!("has {n} characters; allowed: at most {max} ({why})"),
             );
         }
     }
@@ -86,6 +112,18 @@ pub fn validate(s: &Scenario) -> Vec<(String, String)> {
             ),
         );
     }
+    c.text(
+        "scenario.name",
+        &m.name,
+        MAX_NAME_CHARS,
+        "it names the output folder",
+    );
+    c.text(
+        "scenario.description",
+        &m.description,
+        MAX_DESCRIPTION_CHARS,
+        "it is copied into every output file and shown on report pages",
+    );
     if m.step_days == 0 || m.step_days > 365 {
         c.push(
             "scenario.step_days",
@@ -360,6 +398,12 @@ pub fn validate(s: &Scenario) -> Vec<(String, String)> {
     }
     let mut vesting_total = 0.0;
     for (i, v) in s.vesting.iter().enumerate() {
+        c.text(
+            &format!("vesting[{i}].name"),
+            &v.name,
+            MAX_LABEL_CHARS,
+            "a label",
+        );
         c.range(&format!("vesting[{i}].amount"), v.amount, 0.0, 1e18);
         c.range(&format!("vesting[{i}].cliff_days"), v.cliff_days, 0.0, 1e6);
         c.range(
@@ -479,16 +523,6 @@ pub fn validate(s: &Scenario) -> Vec<(String, String)> {
             c.range_open_lo("alerts.max_emissions_to_revenue", v, 0.0, 1e12);
         }
     }
-    if let Some(sw) = &s.sweep {
-        for (key, values) in sw {
-            match values.as_array() {
-                Some(a) if !a.is_empty() => {}
-                _ => c.push(
-                    format!("sweep.\"{key}\""),
-                    "must be a non-empty list of values".to_string(),
-                ),
-            }
-        }
-    }
+    // `[sweep]` is checked where it is expanded (`workflows::sweep::expand`).
     c.problems
 }
