@@ -1,6 +1,7 @@
 //! `validate` finds everything `run` would refuse, all at once, and the simulating commands
 //! refuse it before they simulate or write anything: unknown keys, missing tables, wrong
-//! types, bad sweeps, over-long names, files that are not small regular text files, two files with one name, a name the command writes itself, an output folder
+//! types, bad sweeps, over-long names, files that are not small regular text files, tiny
+//! magnitudes, two files with one name, a name the command writes itself, an output folder
 //! that holds an input. Everything runs the binary, as a user would.
 
 mod common;
@@ -316,6 +317,50 @@ fn finding_07_files_that_are_not_small_regular_files_are_refused_before_reading(
         msg.contains("scenario.description: has 5000 characters; allowed: at most 1000"),
         "{msg}"
     );
+}
+
+#[test]
+fn finding_03_magnitudes_no_computation_can_carry_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "token.price",
+            "1e-300",
+            "value 1e-300 is out of range; allowed: 1e-12 to 1000000000000",
+        ),
+        (
+            "token.price",
+            "5e-324",
+            "value 5e-324 is out of range; allowed: 1e-12 to",
+        ),
+        ("demand.usd_per_day", "1e-310", "allowed: 1e-12 to"),
+        ("token.issued", "1e-320", "allowed: 0, or 1e-12 to 1e18"),
+        ("compute.cost_per_unit_day", "1e-200", "allowed: 1e-12 to"),
+        ("compute.capacity_floor", "1e-300", "allowed: 1e-12 to"),
+        (
+            "token.burned",
+            "0.9999999999999999",
+            "the circulating supply must stay at least 1e-12",
+        ),
+    ];
+    for (i, (key, value, want)) in cases.iter().enumerate() {
+        // One token issued, so that burning nearly all of it leaves a tiny supply.
+        let base = set(GBM_BASE, "token.issued", "1.0");
+        let f = write(dir.path(), &format!("m{i}.toml"), &set(&base, key, value));
+        let msg = refused(&[s(&f)]);
+        assert!(
+            msg.contains(&format!("{key}: ")) && msg.contains(want),
+            "{key} = {value}: wanted {want:?} in:\n{msg}"
+        );
+    }
+    // The smallest allowed price still validates.
+    let f = write(
+        dir.path(),
+        "ok.toml",
+        &set(GBM_BASE, "token.price", "1e-12"),
+    );
+    let o = tokenrisk(&["validate", s(&f)]);
+    assert!(o.status.success(), "{}", text(&o));
 }
 
 /// SCENARIO.md's key tables (section 2) and the format as the program reads it

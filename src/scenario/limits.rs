@@ -23,3 +23,8 @@ pub const MAX_NAME_CHARS: usize = 100;
 pub const MAX_DESCRIPTION_CHARS: usize = 1000;
 /// Longest other text value (`vesting[i].name`), in characters.
 pub const MAX_LABEL_CHARS: usize = 100;
+/// Smallest non-zero magnitude (prices, supplies, amounts, demand, capacities, costs,
+/// durations): every such input is 0 (where 0 is allowed) or at least this. With the largest
+/// magnitudes allowed, the model's products (price x supply, demand / price) and its running
+/// sums stay finite and normal in f64 and in the GPU engine's f32.
+pub const MIN_MAGNITUDE: f64 = 1e-12;
