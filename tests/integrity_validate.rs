@@ -406,3 +406,30 @@ fn scenario_md_documents_every_key_of_the_format() {
         );
     }
 }
+
+#[test]
+fn finding_09_nightly_refuses_a_scenario_folder_inside_the_night_it_replaces() {
+    let dir = tempfile::tempdir().unwrap();
+    let reports = dir.path().join("reports");
+    let scenarios = reports.join("2026-01-02").join("scenarios");
+    std::fs::create_dir_all(&scenarios).unwrap();
+    let f = write(&scenarios, "a.toml", &small("a"));
+    let o = tokenrisk(&[
+        "nightly",
+        s(&scenarios),
+        "--out",
+        s(&reports),
+        "--date",
+        "2026-01-02",
+        "--backend",
+        "cpu",
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("which the night replaces"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(std::fs::read_to_string(&f).unwrap(), small("a"));
+}

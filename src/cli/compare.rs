@@ -33,7 +33,6 @@ pub fn cmd_compare(args: CompareArgs) -> Result<i32> {
     // Every design checked, with the names the comparison writes, before anything runs.
     let writes = Writes {
         root: Some(args.out.clone()),
-        whole_root: false,
         own_files: &[compare::COMPARISON_FILE],
     };
     let designs = inputs::check_all(&args.designs, &overrides, &writes)?

@@ -17,10 +17,9 @@ use std::path::{Path, PathBuf};
 /// What a command writes, for the checks of names and folders.
 #[derive(Debug, Clone, Default)]
 pub struct Writes {
-    /// The output root (`--out`, or the night's folder); `None`: nothing is written.
+    /// The output root (`--out`) whose `ROOT/<scenario.name>/` folders a run replaces;
+    /// `None`: no such folder is written.
     pub root: Option<PathBuf>,
-    /// The whole root is replaced (a night), not only `ROOT/<scenario.name>/`.
-    pub whole_root: bool,
     /// Names of the files the command writes in the root besides the scenarios' folders: no
     /// scenario may be named so.
     pub own_files: &'static [&'static str],
@@ -94,11 +93,7 @@ pub fn check_each(
             ));
         }
         if let Some(root) = &writes.root {
-            let replaced = if writes.whole_root {
-                root.clone()
-            } else {
-                root.join(name)
-            };
+            let replaced = root.join(name);
             for (j, arg) in args.iter().enumerate() {
                 if inside(Path::new(arg), &replaced) {
                     extra.push((
@@ -191,7 +186,7 @@ fn check_one(arg: &str, overrides: &Overrides) -> Result<Checked, ScenarioError>
 
 /// Whether `file` is `folder` or lies inside it, comparing absolute paths with every link
 /// resolved (a folder that does not exist yet holds nothing).
-fn inside(file: &Path, folder: &Path) -> bool {
+pub fn inside(file: &Path, folder: &Path) -> bool {
     let (Ok(file), Some(folder)) = (file.canonicalize(), resolved(folder)) else {
         return false;
     };

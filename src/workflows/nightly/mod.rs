@@ -300,6 +300,14 @@ pub fn run(
     on_result: &mut dyn FnMut(&ScenarioResult),
 ) -> Result<NightRun> {
     let date = &plan.date;
+    // The night replaces REPORTS/DATE/ whole: a scenario folder inside it would be lost.
+    if inputs::inside(&plan.scenario_dir, &reports.join(date)) {
+        bail!(
+            "the scenario folder {} lies inside the night's folder {}, which the night replaces; allowed: a --out outside the scenario folder",
+            plan.scenario_dir.display(),
+            reports.join(date).display()
+        );
+    }
     std::fs::create_dir_all(reports)
         .with_context(|| format!("cannot create the reports folder {}", reports.display()))?;
     let dest = reports.join(date);
@@ -311,13 +319,12 @@ pub fn run(
             .with_context(|| format!("cannot remove {}", tmp.display()))?;
     }
     std::fs::create_dir(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    // Every file checked before anything runs, with the names and the folder the night
-    // writes: a file that fails (two files with one name both do) is a failure of the night.
+    // Every file checked before anything runs, with the names the night writes: a file that
+    // fails (two files with one name both do) is a failure of the night.
     let args: Vec<String> = plan.files.iter().map(|p| p.display().to_string()).collect();
     let writes = Writes {
-        root: Some(dest.clone()),
-        whole_root: true,
         own_files: &RESERVED,
+        ..Writes::default()
     };
     let checked = inputs::check_each(&args, &plan.overrides, &writes);
     let built = (|| -> Result<(Night, i32)> {
