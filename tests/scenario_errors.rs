@@ -39,7 +39,9 @@ fn unknown_key_is_named_with_its_line() {
 fn wrong_type_is_named() {
     let msg = problems(&GBM_BASE.replace("horizon_days = 365", "horizon_days = \"a year\""));
     assert!(
-        msg.contains("scenario.horizon_days") && msg.contains("invalid type"),
+        msg.contains(
+            "scenario.horizon_days: value \"a year\" is a string; allowed: a whole number"
+        ),
         "{msg}"
     );
     assert!(msg.contains("bad.toml:"), "{msg}");

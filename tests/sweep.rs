@@ -225,7 +225,7 @@ fn bad_sweeps_fail_before_running_with_clear_errors() {
     let cases: [(&str, &[&str]); 5] = [
         (
             "\"market.volatilty\" = [0.5]\n",
-            &["\"market.volatilty\"", "not a scenario field", "unknown field `volatilty`"],
+            &["\"market.volatilty\"", "not a scenario field", "unknown key `volatilty`"],
         ),
         (
             "\"market.volatility\" = [0.5, 0.9]\n\"burn.fraction\" = [0.1]\n",

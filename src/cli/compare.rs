@@ -3,8 +3,8 @@
 //! comparison of every pair into `OUT/comparison.parquet` (see `workflows::compare`).
 
 use super::{print, progress::with_bar, SimArgs};
-use crate::scenario;
 use crate::workflows::compare::{self, ComparePlan};
+use crate::workflows::inputs::{self, Writes};
 use crate::workflows::single::RunPlan;
 use anyhow::Result;
 use clap::Args;
@@ -30,12 +30,23 @@ pub struct CompareArgs {
 
 pub fn cmd_compare(args: CompareArgs) -> Result<i32> {
     let overrides = args.sim.overrides();
-    let mut designs = Vec::with_capacity(args.designs.len());
-    for arg in &args.designs {
-        let plan = RunPlan::new(scenario::resolve(arg)?, &overrides, args.sim.backend)?;
-        designs.push((arg.clone(), plan));
-    }
+    // Every design checked, with the names the comparison writes, before anything runs.
+    let writes = Writes {
+        root: Some(args.out.clone()),
+        own_files: &[compare::COMPARISON_FILE],
+    };
+    let designs = inputs::check_all(&args.designs, &overrides, &writes)?
+        .into_iter()
+        .map(|c| {
+            let plan = RunPlan {
+                scenario: c.scenario,
+                backend: args.sim.backend,
+            };
+            (c.arg, plan)
+        })
+        .collect();
     let plan = ComparePlan::new(designs)?;
+    plan.check()?;
     for note in &plan.notes {
         println!("note: {note}");
     }

@@ -6,8 +6,8 @@
 use super::{print, progress::with_bar, RunArgs};
 use crate::scale::resume::{self, Checkpoints};
 use crate::scale::shard;
-use crate::scenario;
 use crate::workflows::convergence::{self, Target};
+use crate::workflows::inputs::{self, Writes};
 use crate::workflows::single::{self, RunPlan, MAX_PATHS};
 use crate::workflows::sweep::{self, point_dir_name};
 use anyhow::{bail, Result};
@@ -16,18 +16,28 @@ use std::time::Instant;
 pub fn cmd_run(args: RunArgs) -> Result<i32> {
     let overrides = args.sim.overrides();
     let show = !args.quiet;
-    for arg in &args.scenarios {
+    // Every file checked (sweeps expanded, names and folders compared) before anything runs.
+    let writes = Writes {
+        root: Some(args.out.clone()),
+        ..Writes::default()
+    };
+    let checked = inputs::check_all(&args.scenarios, &overrides, &writes)?;
+    for c in &checked {
+        check_flags(&c.arg, c.sweep.is_some(), &args)?;
+    }
+    for c in checked {
         let t0 = Instant::now();
-        let plan = RunPlan::new(scenario::resolve(arg)?, &overrides, args.sim.backend)?;
+        let arg = &c.arg;
+        let plan = RunPlan {
+            scenario: c.scenario,
+            backend: args.sim.backend,
+        };
         let name = plan.name().to_string();
         if scaled(arg, &plan, &args, t0)? {
             continue;
         }
-        if let Some(base) = plan.scenario.sweep.as_ref().map(|_| &plan.scenario) {
-            if args.target_se.is_some() {
-                bail!("{arg}: --target-se does not combine with a [sweep] (every point runs the same paths)");
-            }
-            let (axes, points) = sweep::expand(base, arg)?;
+        if let Some((axes, points)) = c.sweep {
+            let base = &plan.scenario;
             let keys: Vec<String> = axes
                 .iter()
                 .map(|a| format!("{} x{}", a.key, a.values.len()))
@@ -82,6 +92,37 @@ pub fn cmd_run(args: RunArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// The flags that do not combine with each other or with a `[sweep]`, refused before
+/// anything runs.
+fn check_flags(arg: &str, has_sweep: bool, args: &RunArgs) -> Result<()> {
+    let env = |k: &str| std::env::var(k).ok();
+    let sharded = shard::resolve(args.shard.as_deref(), args.shards, &env)?.is_some();
+    let scaled = if sharded {
+        Some("--shard/--shards")
+    } else if args.resume || args.checkpoint_every.is_some() {
+        Some("--resume/--checkpoint-every")
+    } else {
+        None
+    };
+    if let Some(what) = scaled {
+        if has_sweep {
+            bail!("{arg}: {what} does not combine with a [sweep]; run the sweep's points as separate scenarios");
+        }
+        if args.target_se.is_some() {
+            bail!("{arg}: {what} does not combine with --target-se (its path count is not known in advance)");
+        }
+        if args.checkpoint_every == Some(0) {
+            bail!("--checkpoint-every 0 is out of range; allowed: 1 or more paths (rounded up to whole 1,024-path chunks)");
+        }
+    }
+    if has_sweep && args.target_se.is_some() {
+        bail!(
+            "{arg}: --target-se does not combine with a [sweep] (every point runs the same paths)"
+        );
+    }
+    Ok(())
+}
+
 /// `run` with a shard or checkpoint flag: runs, writes and prints, and returns `true`;
 /// `false` when none of those flags applies.
 fn scaled(arg: &str, plan: &RunPlan, args: &RunArgs, t0: Instant) -> Result<bool> {
@@ -92,20 +133,6 @@ fn scaled(arg: &str, plan: &RunPlan, args: &RunArgs, t0: Instant) -> Result<bool
     });
     if sharded.is_none() && checkpoints.is_none() {
         return Ok(false);
-    }
-    let what = if sharded.is_some() {
-        "--shard/--shards"
-    } else {
-        "--resume/--checkpoint-every"
-    };
-    if plan.scenario.sweep.is_some() {
-        bail!("{arg}: {what} does not combine with a [sweep]; run the sweep's points as separate scenarios");
-    }
-    if args.target_se.is_some() {
-        bail!("{arg}: {what} does not combine with --target-se (its path count is not known in advance)");
-    }
-    if args.checkpoint_every == Some(0) {
-        bail!("--checkpoint-every 0 is out of range; allowed: 1 or more paths (rounded up to whole 1,024-path chunks)");
     }
     let name = plan.name().to_string();
     let show = !args.quiet;

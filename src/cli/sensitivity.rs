@@ -4,8 +4,9 @@
 
 use super::{progress::with_bar, SimArgs};
 use crate::report::format::fmt_trimmed;
-use crate::scenario;
+use crate::workflows::inputs::{self, Writes};
 use crate::workflows::sensitivity::{self as sens, SensitivityPlan};
+use crate::workflows::single::Overrides;
 use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
@@ -48,7 +49,17 @@ pub struct SensitivityArgs {
 
 pub fn cmd_sensitivity(args: SensitivityArgs) -> Result<i32> {
     sens::check_steps(args.relative, args.absolute)?;
-    let s = scenario::resolve(&args.scenario)?;
+    // The file checked as `validate` checks it (the plan lays the overrides over it).
+    let checked = inputs::check_all(
+        std::slice::from_ref(&args.scenario),
+        &Overrides::default(),
+        &Writes::default(),
+    )?;
+    let s = checked
+        .into_iter()
+        .next()
+        .expect("one scenario checked")
+        .scenario;
     let plan = SensitivityPlan::new(
         &args.scenario,
         s,

@@ -1,15 +1,21 @@
-//! `tokenrisk validate`: every problem of every file, or `ok`.
+//! `tokenrisk validate`: the checks every simulating command makes before it starts
+//! (`workflows::inputs`), on every file given: `ok`, or every problem of every file.
 
-use crate::scenario;
+use crate::workflows::inputs::{self, Writes};
+use crate::workflows::single::Overrides;
 
 pub fn cmd_validate(files: &[String]) -> anyhow::Result<i32> {
     let mut bad = 0;
-    for f in files {
-        match scenario::resolve(f) {
+    for (f, result) in files.iter().zip(inputs::check_each(
+        files,
+        &Overrides::default(),
+        &Writes::default(),
+    )) {
+        match result {
             Ok(_) => println!("{f}: ok"),
             Err(e) => {
                 bad += 1;
-                println!("{e:#}");
+                println!("{e}");
             }
         }
     }

@@ -365,7 +365,7 @@ pub fn state_problems(h: &Header) -> Vec<String> {
     if h.kind != "checkpoint" {
         p.push(format!("header.kind {:?} is not \"checkpoint\"", h.kind));
     }
-    if h.completed % CHUNK_PATHS != 0 && h.completed != h.path_count {
+    if !h.completed.is_multiple_of(CHUNK_PATHS) && h.completed != h.path_count {
         p.push(format!(
             "header.completed {} is not a whole number of 1,024-path chunks",
             h.completed

@@ -14,6 +14,7 @@ pub mod keys;
 pub mod library;
 pub mod limits;
 pub mod overlay;
+pub mod schema;
 mod spans;
 mod types;
 pub mod validate;
@@ -85,55 +86,123 @@ pub fn resolve(arg: &str) -> Result<Scenario, LoadError> {
     }
 }
 
-/// Reads, parses and validates a scenario file.
+/// Reads, parses and validates a scenario file (see [`read_text`] for what is refused before
+/// parsing).
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+    let text = read_text(path).map_err(|message| ScenarioError {
         file: file.clone(),
         problems: vec![Problem {
             field: "(file)".into(),
-            message: format!("cannot read: {e}"),
+            message,
             line: None,
         }],
     })?;
     parse(&text, &file)
 }
 
-/// Parses and validates scenario TOML; `file` names the source in messages.
-pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
-    // Deserializing straight from the text keeps spans, so type errors and unknown keys
-    // come with their line.
-    let scenario: Scenario = toml::from_str(text).map_err(|e| toml_error(text, file, &e))?;
-    checked(scenario, text, file)
-}
-
-/// Deserializes and validates an already parsed TOML table (sweeps override keys on the
-/// table first, then come through here). `text` is used only to locate lines.
-pub fn from_table(table: toml::Table, text: &str, file: &str) -> Result<Scenario, ScenarioError> {
-    let scenario: Scenario = toml::Value::Table(table)
-        .try_into()
-        .map_err(|e: toml::de::Error| toml_error(text, file, &e))?;
-    checked(scenario, text, file)
-}
-
-fn checked(mut scenario: Scenario, text: &str, file: &str) -> Result<Scenario, ScenarioError> {
-    scenario.source_toml = text.to_string();
-    let problems = validate(&scenario);
-    if problems.is_empty() {
-        Ok(scenario)
-    } else {
-        Err(ScenarioError {
-            file: file.to_string(),
-            problems: problems
-                .into_iter()
-                .map(|(field, message)| Problem {
-                    line: locate_line(text, &field),
-                    field,
-                    message,
-                })
-                .collect(),
-        })
+/// Reads a scenario or stress shape file as untrusted input: only a regular file (a
+/// directory, device, FIFO or socket is refused before it is opened, so `/dev/zero` or a pipe
+/// is never read), at most [`limits::MAX_FILE_BYTES`] (checked on the file's size and again
+/// while reading, for a file that grows), and UTF-8 text. The error is the message alone.
+pub fn read_text(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let max = limits::MAX_FILE_BYTES;
+    let not_regular = |meta: &std::fs::Metadata| {
+        let what = if meta.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file (a device, FIFO or socket)"
+        };
+        format!("is {what}; allowed: a regular scenario file")
+    };
+    let too_big = |size: String| {
+        format!("is {size} bytes; allowed: at most {max} bytes (1 MiB); a scenario is a few kilobytes of keys")
+    };
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
+    if !meta.is_file() {
+        return Err(not_regular(&meta));
     }
+    if meta.len() > max {
+        return Err(too_big(meta.len().to_string()));
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        // A file swapped for a FIFO after the check above must not block the open.
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options
+        .open(path)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    let meta = file.metadata().map_err(|e| format!("cannot read: {e}"))?;
+    if !meta.is_file() {
+        return Err(not_regular(&meta));
+    }
+    let mut bytes = Vec::new();
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if bytes.len() as u64 > max {
+        return Err(too_big(format!("more than {max}")));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "is not UTF-8 text (invalid byte at offset {}); allowed: a TOML text file",
+            e.utf8_error().valid_up_to()
+        )
+    })
+}
+
+/// Parses and validates scenario TOML; `file` names the source in messages. Every problem is
+/// reported at once: each unknown key, missing key and wrong type ([`schema::check`]), then,
+/// once the file reads, every range and consistency problem ([`validate`](fn@validate)).
+pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+    // Parsing the text keeps spans, so a syntax error comes with its line.
+    let table: toml::Table = toml::from_str(text).map_err(|e| toml_error(text, file, &e))?;
+    from_table(table, text, file)
+}
+
+/// Checks and validates an already parsed TOML table (sweeps override keys on the table
+/// first, then come through here). `text` is used only to locate lines.
+pub fn from_table(table: toml::Table, text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+    let (issues, readable) = schema::check(&table);
+    let mut problems: Vec<(String, String)> =
+        issues.into_iter().map(|i| (i.field, i.message)).collect();
+    if let Some(table) = readable {
+        match toml::Value::Table(table).try_into::<Scenario>() {
+            Ok(mut scenario) => {
+                scenario.source_toml = text.to_string();
+                problems.extend(validate(&scenario));
+                if problems.is_empty() {
+                    return Ok(scenario);
+                }
+            }
+            // What the walk cannot see (an untagged choice such as `sell_fraction`).
+            Err(e) => {
+                let e = toml_error(text, file, &e);
+                problems.extend(e.problems.into_iter().map(|p| (p.field, p.message)));
+            }
+        }
+    }
+    Err(ScenarioError {
+        file: file.to_string(),
+        problems: problems
+            .into_iter()
+            .map(|(field, message)| Problem {
+                line: locate_line(text, &field).or_else(|| {
+                    // A missing key: the line of the table it is missing from.
+                    field
+                        .rsplit_once('.')
+                        .and_then(|(parent, _)| locate_line(text, parent))
+                }),
+                field,
+                message,
+            })
+            .collect(),
+    })
 }
 
 fn toml_error(text: &str, file: &str, e: &toml::de::Error) -> ScenarioError {

@@ -197,7 +197,7 @@ pub fn parse_stress(text: &str) -> std::result::Result<StressOverlay, String> {
     let shape = if let Some(p) = library::find(STRESS_SHAPES, name) {
         library_shape(p).map_err(|e| format!("{e:#}"))?
     } else if Path::new(name).is_file() {
-        let body = std::fs::read_to_string(name).map_err(|e| format!("cannot read {name}: {e}"))?;
+        let body = super::read_text(Path::new(name)).map_err(|e| format!("{name}: {e}"))?;
         let stem = Path::new(name)
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())

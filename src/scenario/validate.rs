@@ -6,6 +6,16 @@ use super::types::*;
 
 use super::limits::*;
 
+/// A number as a message shows it: plainly in the everyday range, with an exponent when it is
+/// tiny or huge (`1e-300`, not three hundred zeros).
+fn number(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() || (1e-4..1e16).contains(&v.abs()) {
+        format!("{v}")
+    } else {
+        format!("{v:e}")
+    }
+}
+
 struct Checker {
     problems: Vec<(String, String)>,
 }
@@ -20,17 +30,12 @@ impl Checker {
         if !(v >= lo && v <= hi) {
             self.push(
                 field,
-                format!("value {v} is out of range; allowed: {lo} to {hi}"),
-            );
-        }
-    }
-
-    /// `lo < v <= hi`.
-    fn range_open_lo(&mut self, field: &str, v: f64, lo: f64, hi: f64) {
-        if !(v > lo && v <= hi) {
-            self.push(
-                field,
-                format!("value {v} is out of range; allowed: greater than {lo}, at most {hi}"),
+                format!(
+                    "value {} is out of range; allowed: {} to {}",
+                    number(v),
+                    number(lo),
+                    number(hi)
+                ),
             );
         }
     }
@@ -41,6 +46,37 @@ impl Checker {
             self.push(
                 field,
                 format!("value {v} is out of range; allowed: strictly between {lo} and {hi}"),
+            );
+        }
+    }
+
+    /// A positive magnitude (a price, supply, amount, demand, capacity, cost or duration):
+    /// `MIN_MAGNITUDE <= v <= hi`, or exactly 0 when `zero` allows it. Smaller non-zero
+    /// values (subnormal ones included) are refused: the model divides by some of these and
+    /// multiplies others together, and the GPU engine carries them in f32.
+    fn magnitude(&mut self, field: &str, v: f64, hi: f64, zero: bool) {
+        if (zero && v == 0.0) || (v >= MIN_MAGNITUDE && v <= hi) {
+            return;
+        }
+        let (lo, hi) = (number(MIN_MAGNITUDE), number(hi));
+        let allowed = if zero {
+            format!("0, or {lo} to {hi}")
+        } else {
+            format!("{lo} to {hi}")
+        };
+        self.push(
+            field,
+            format!("value {} is out of range; allowed: {allowed}", number(v)),
+        );
+    }
+
+    /// A text of at most `max` characters.
+    fn text(&mut self, field: &str, v: &str, max: usize, why: &str) {
+        let n = v.chars().count();
+        if n > max {
+            self.push(
+                field,
+                format!("has {n} characters; allowed: at most {max} ({why})"),
             );
         }
     }
@@ -86,6 +122,18 @@ pub fn validate(s: &Scenario) -> Vec<(String, String)> {
             ),
         );
     }
+    c.text(
+        "scenario.name",
+        &m.name,
+        MAX_NAME_CHARS,
+        "it names the output folder",
+    );
+    c.text(
+        "scenario.description",
+        &m.description,
+        MAX_DESCRIPTION_CHARS,
+        "it is copied into every output file and shown on report pages",
+    );
     if m.step_days == 0 || m.step_days > 365 {
         c.push(
             "scenario.step_days",
@@ -133,14 +181,19 @@ pub fn validate(s: &Scenario) -> Vec<(String, String)> {
     }
 
     let t = &s.token;
-    c.range_open_lo("token.price", t.price, 0.0, 1e12);
-    c.range("token.issued", t.issued, 0.0, 1e18);
-    if !(t.burned >= 0.0 && t.burned < t.issued.max(f64::MIN_POSITIVE)) {
+    c.magnitude("token.price", t.price, 1e12, false);
+    c.magnitude("token.issued", t.issued, 1e18, true);
+    // The circulating supply, issued - burned, is a magnitude too.
+    if !(t.burned == 0.0 || (t.burned >= MIN_MAGNITUDE && t.issued - t.burned >= MIN_MAGNITUDE)) {
         c.push(
             "token.burned",
             format!(
-                "value {} is out of range; allowed: 0 up to (not including) token.issued = {}",
-                t.burned, t.issued
+                "value {} is out of range; allowed: 0, or {} up to token.issued - {} = {} (the circulating supply must stay at least {})",
+                number(t.burned),
+                number(MIN_MAGNITUDE),
+                number(MIN_MAGNITUDE),
+                number(t.issued - MIN_MAGNITUDE),
+                number(MIN_MAGNITUDE)
             ),
         );
     }
@@ -170,7 +223,7 @@ pub fn validate(s: &Scenario) -> Vec<(String, String)> {
     match e.kind {
         K::HalvingBySupply | K::HalvingByTime => {
             if let Some(v) = c.required("emission.per_day", e.per_day, &why) {
-                c.range("emission.per_day", v, 0.0, 1e15);
+                c.magnitude("emission.per_day", v, 1e15, true);
             }
         }
         _ => c.unused("emission.per_day", &e.per_day, &why),
@@ -183,7 +236,7 @@ pub fn validate(s: &Scenario) -> Vec<(String, String)> {
     }
     if e.kind == K::HalvingByTime {
         if let Some(v) = c.required("emission.period_days", e.period_days, &why) {
-            c.range_open_lo("emission.period_days", v, 0.0, 1e6);
+            c.magnitude("emission.period_days", v, 1e6, false);
         }
     } else {
         c.unused("emission.period_days", &e.period_days, &why);
@@ -200,7 +253,7 @@ pub fn validate(s: &Scenario) -> Vec<(String, String)> {
             ),
             Some(y) => {
                 for (i, v) in y.iter().enumerate() {
-                    c.range(&format!("emission.yearly[{i}]"), *v, 0.0, 1e15);
+                    c.magnitude(&format!("emission.yearly[{i}]"), *v, 1e15, true);
                 }
             }
         }
@@ -261,7 +314,7 @@ pub fn validate(s: &Scenario) -> Vec<(String, String)> {
     }
 
     let d = &s.demand;
-    c.range_open_lo("demand.usd_per_day", d.usd_per_day, 0.0, 1e15);
+    c.magnitude("demand.usd_per_day", d.usd_per_day, 1e15, false);
     c.range("demand.growth", d.growth, -5.0, 5.0);
     c.range("demand.volatility", d.volatility, 0.0, 5.0);
     c.range("demand.price_elasticity", d.price_elasticity, 0.0, 10.0);
@@ -270,14 +323,14 @@ pub fn validate(s: &Scenario) -> Vec<(String, String)> {
     let mk = &s.market;
     c.range("market.drift", mk.drift, -10.0, 10.0);
     c.range("market.volatility", mk.volatility, 0.0, 10.0);
-    c.range_open_lo("market.depth", mk.depth, 0.0, 1000.0);
+    c.magnitude("market.depth", mk.depth, 1000.0, false);
     c.range("market.impact", mk.impact, 0.0, 100.0);
     c.range("market.impact_cap", mk.impact_cap, 0.0, 5.0);
-    c.range_open_lo(
+    c.magnitude(
         "market.impact_half_life_days",
         mk.impact_half_life_days,
-        0.0,
         1e5,
+        false,
     );
     c.range("market.revenue_beta", mk.revenue_beta, -5.0, 5.0);
     c.jumps("market.jumps", &mk.jumps);
@@ -313,8 +366,8 @@ pub fn validate(s: &Scenario) -> Vec<(String, String)> {
     }
 
     let k = &s.compute;
-    c.range_open_lo("compute.capacity_floor", k.capacity_floor, 0.0, 1e15);
-    c.range_open_lo("compute.capacity_cap", k.capacity_cap, 0.0, 1e15);
+    c.magnitude("compute.capacity_floor", k.capacity_floor, 1e15, false);
+    c.magnitude("compute.capacity_cap", k.capacity_cap, 1e15, false);
     if !(k.capacity >= k.capacity_floor && k.capacity <= k.capacity_cap) {
         c.push(
             "compute.capacity",
@@ -324,16 +377,16 @@ pub fn validate(s: &Scenario) -> Vec<(String, String)> {
             ),
         );
     }
-    c.range_open_lo("compute.cost_per_unit_day", k.cost_per_unit_day, 0.0, 1e9);
+    c.magnitude("compute.cost_per_unit_day", k.cost_per_unit_day, 1e9, false);
     c.range("compute.cost_volatility", k.cost_volatility, 0.0, 5.0);
     c.range("compute.cost_reversion", k.cost_reversion, 0.0, 365.0);
     c.range("compute.cost_deflation", k.cost_deflation, -1.0, 1.0);
     c.jumps("compute.cost_jumps", &k.cost_jumps);
-    c.range_open_lo(
+    c.magnitude(
         "compute.throughput_usd_per_unit_day",
         k.throughput_usd_per_unit_day,
-        0.0,
         1e12,
+        false,
     );
     c.range("compute.entry_speed", k.entry_speed, 0.0, 1000.0);
     c.range("compute.exit_speed", k.exit_speed, 0.0, 1000.0);
@@ -360,13 +413,19 @@ pub fn validate(s: &Scenario) -> Vec<(String, String)> {
     }
     let mut vesting_total = 0.0;
     for (i, v) in s.vesting.iter().enumerate() {
-        c.range(&format!("vesting[{i}].amount"), v.amount, 0.0, 1e18);
-        c.range(&format!("vesting[{i}].cliff_days"), v.cliff_days, 0.0, 1e6);
-        c.range(
+        c.text(
+            &format!("vesting[{i}].name"),
+            &v.name,
+            MAX_LABEL_CHARS,
+            "a label",
+        );
+        c.magnitude(&format!("vesting[{i}].amount"), v.amount, 1e18, true);
+        c.magnitude(&format!("vesting[{i}].cliff_days"), v.cliff_days, 1e6, true);
+        c.magnitude(
             &format!("vesting[{i}].linear_days"),
             v.linear_days,
-            0.0,
             1e6,
+            true,
         );
         c.range(
             &format!("vesting[{i}].sell_fraction"),
@@ -406,7 +465,7 @@ pub fn validate(s: &Scenario) -> Vec<(String, String)> {
     c.range_open("spiral.price_drawdown", sp.price_drawdown, 0.0, 1.0);
     c.range_open("spiral.capacity_drawdown", sp.capacity_drawdown, 0.0, 1.0);
     c.range_open("spiral.demand_drawdown", sp.demand_drawdown, 0.0, 1.0);
-    c.range_open_lo("spiral.window_days", sp.window_days, 0.0, 1e5);
+    c.magnitude("spiral.window_days", sp.window_days, 1e5, false);
     if sp.persist_days == 0 || sp.persist_days > m.horizon_days.max(1) {
         c.push(
             "spiral.persist_days",
@@ -476,19 +535,9 @@ pub fn validate(s: &Scenario) -> Vec<(String, String)> {
             c.range("alerts.max_spiral_probability", v, 0.0, 1.0);
         }
         if let Some(v) = a.max_emissions_to_revenue {
-            c.range_open_lo("alerts.max_emissions_to_revenue", v, 0.0, 1e12);
+            c.magnitude("alerts.max_emissions_to_revenue", v, 1e12, false);
         }
     }
-    if let Some(sw) = &s.sweep {
-        for (key, values) in sw {
-            match values.as_array() {
-                Some(a) if !a.is_empty() => {}
-                _ => c.push(
-                    format!("sweep.\"{key}\""),
-                    "must be a non-empty list of values".to_string(),
-                ),
-            }
-        }
-    }
+    // `[sweep]` is checked where it is expanded (`workflows::sweep::expand`).
     c.problems
 }

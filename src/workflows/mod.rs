@@ -6,6 +6,7 @@
 
 pub mod compare;
 pub mod convergence;
+pub mod inputs;
 pub mod nightly;
 pub mod preflight;
 pub mod sensitivity;

@@ -24,7 +24,7 @@ use crate::engine::{Backend, Control};
 use crate::output::folder::Staged;
 use crate::output::{parquet as pq, RunInfo};
 use crate::scenario::keys::{format_value, parse_key, scenario_table, set_key, to_toml};
-use crate::scenario::{self, Scenario};
+use crate::scenario::{self, Problem, Scenario, ScenarioError};
 use anyhow::{Context, Result};
 use arrow::array::{
     ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray, UInt32Array,
@@ -81,34 +81,61 @@ pub fn point_dir_name(index: usize) -> String {
     format!("point-{index:04}")
 }
 
+/// A problem of one `[sweep]` key, at its line of `text` (the file).
+fn key_problem(text: &str, key: &str, message: String) -> Problem {
+    Problem {
+        field: format!("sweep.\"{key}\""),
+        message,
+        line: scenario::key_line(text, "sweep", key),
+    }
+}
+
 /// The axes of a `[sweep]` table, in the order the keys appear in `text` (the file); keys
-/// not found there (an inline `sweep = { .. }`) follow in alphabetical order.
-pub fn axes(sweep: &toml::Table, text: &str) -> Result<Vec<Axis>, SweepError> {
+/// not found there (an inline `sweep = { .. }`) follow in alphabetical order. Every key that
+/// is not a dotted key, cannot be swept or holds no list of values is a problem (returned
+/// with the axes of the other keys).
+pub fn axes(sweep: &toml::Table, text: &str) -> (Vec<Axis>, Vec<Problem>) {
     let mut out = Vec::new();
+    let mut problems = Vec::new();
     for (key, values) in sweep {
-        parse_key(key)
-            .map_err(|e| SweepError(format!("[sweep] key {key:?} is not a dotted key: {e}")))?;
-        if key == "scenario.name" || key.starts_with("sweep") {
-            return Err(SweepError(format!(
-                "[sweep] key {key:?} cannot be swept (every point keeps the scenario's name and has no [sweep] of its own)"
-            )));
+        if let Err(e) = parse_key(key) {
+            problems.push(key_problem(text, key, format!("is not a dotted key: {e}")));
+            continue;
         }
-        let values = match values {
-            toml::Value::Array(a) if !a.is_empty() => a.clone(),
-            other => {
-                return Err(SweepError(format!(
-                    "[sweep] key {key:?}: {} is not a non-empty list of values",
-                    format_value(other)
-                )))
-            }
-        };
-        out.push(Axis {
-            key: key.clone(),
-            values,
-        });
+        if key == "scenario.name" || key.starts_with("sweep") {
+            problems.push(key_problem(
+                text,
+                key,
+                "cannot be swept (every point keeps the scenario's name and has no [sweep] of its own)".into(),
+            ));
+            continue;
+        }
+        match values {
+            toml::Value::Array(a) if !a.is_empty() => out.push(Axis {
+                key: key.clone(),
+                values: a.clone(),
+            }),
+            other => problems.push(key_problem(
+                text,
+                key,
+                format!(
+                    "{} is not a non-empty list of values",
+                    short(&format_value(other))
+                ),
+            )),
+        }
     }
     out.sort_by_key(|a| scenario::key_line(text, "sweep", &a.key).unwrap_or(usize::MAX));
-    Ok(out)
+    (out, problems)
+}
+
+/// A value's text, cut for a message.
+fn short(text: &str) -> String {
+    const MAX: usize = 80;
+    match text.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}...", &text[..i]),
+        None => text.to_string(),
+    }
 }
 
 /// Number of grid points; an error above [`MAX_POINTS`].
@@ -130,7 +157,7 @@ pub fn grid_size(axes: &[Axis]) -> Result<usize, SweepError> {
             .map(|n| n.to_string())
             .unwrap_or_else(|| "too many".into());
         SweepError(format!(
-            "[sweep] has {shape} = {exact} points; at most {MAX_POINTS} are allowed (split it into several files)"
+            "has {shape} = {exact} points; at most {MAX_POINTS} are allowed (split it into several files)"
         ))
     })
 }
@@ -153,54 +180,66 @@ pub fn grid(axes: &[Axis]) -> Vec<Vec<usize>> {
     points
 }
 
-fn problems_text(e: &scenario::ScenarioError) -> String {
-    e.problems
-        .iter()
-        .map(|p| {
-            if p.field == "(syntax)" {
-                p.message.clone()
-            } else {
-                format!("{}: {}", p.field, p.message)
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
-}
+/// Most distinct problems of a sweep's points listed; the rest are counted.
+pub const MAX_LISTED_PROBLEMS: usize = 20;
 
 /// Expands the sweep of `base` (a validated scenario, CLI overrides applied) into validated
-/// points. `file` names the scenario in messages. Nothing is simulated.
-pub fn expand(base: &Scenario, file: &str) -> Result<(Vec<Axis>, Vec<Point>), SweepError> {
-    let sweep = base
-        .sweep
-        .as_ref()
-        .ok_or_else(|| SweepError(format!("{file}: has no [sweep] table")))?;
-    let axes = axes(sweep, &base.source_toml).map_err(|e| SweepError(format!("{file}: {e}")))?;
-    let n = grid_size(&axes).map_err(|e| SweepError(format!("{file}: {e}")))?;
-    let table = scenario_table(base).map_err(|e| SweepError(format!("{file}: {e}")))?;
+/// points. `file` names the scenario in messages. Nothing is simulated. Every problem is
+/// reported, as problems of the file: each bad key (with its line in the `[sweep]` table), a
+/// grid above [`MAX_POINTS`], and each distinct problem of the points (up to
+/// [`MAX_LISTED_PROBLEMS`]), with the first point that has it, its values and how many more
+/// have it, then how many points are invalid.
+pub fn expand(base: &Scenario, file: &str) -> Result<(Vec<Axis>, Vec<Point>), ScenarioError> {
+    let fail = |problems: Vec<Problem>| ScenarioError {
+        file: file.to_string(),
+        problems,
+    };
+    let text = &base.source_toml;
+    let sweep_line = scenario::locate_line(text, "sweep");
+    let sweep_problem = |message: String| Problem {
+        field: "sweep".into(),
+        message,
+        line: sweep_line,
+    };
+    let Some(sweep) = base.sweep.as_ref() else {
+        return Err(fail(vec![sweep_problem("has no [sweep] table".into())]));
+    };
+    let (axes, mut problems) = axes(sweep, text);
+    let table = scenario_table(base).map_err(|e| fail(vec![sweep_problem(e)]))?;
 
-    // A key the format does not know fails deserialization with "unknown field" whatever
-    // the other keys hold; check each key alone so the error names it.
+    // Each key alone: one the format does not know, or a path that cannot be set, is a
+    // problem of that key whatever the other keys hold.
     for axis in &axes {
         let mut t = table.clone();
-        let at = scenario::key_line(&base.source_toml, "sweep", &axis.key)
-            .map(|l| format!(" (line {l})"))
-            .unwrap_or_default();
-        set_key(&mut t, &axis.key, axis.values[0].clone())
-            .map_err(|e| SweepError(format!("{file}: [sweep] key {:?}{at}: {e}", axis.key)))?;
-        if let Err(e) = toml::Value::Table(t).try_into::<Scenario>() {
-            let msg = e.message().trim().to_string();
-            if msg.starts_with("unknown field") {
-                return Err(SweepError(format!(
-                    "{file}: [sweep] key {:?}{at} is not a scenario field: {msg}",
-                    axis.key
-                )));
-            }
+        if let Err(e) = set_key(&mut t, &axis.key, axis.values[0].clone()) {
+            problems.push(key_problem(text, &axis.key, e));
+            continue;
         }
+        let (issues, _) = scenario::schema::check(&t);
+        for i in issues.iter().filter(|i| i.unknown) {
+            problems.push(key_problem(
+                text,
+                &axis.key,
+                format!("is not a scenario field: {}: {}", i.field, i.message),
+            ));
+        }
+    }
+    let n = match grid_size(&axes) {
+        Ok(n) => n,
+        Err(e) => {
+            problems.push(sweep_problem(e.0));
+            0
+        }
+    };
+    if !problems.is_empty() {
+        return Err(fail(problems));
     }
 
     let mut points = Vec::with_capacity(n);
-    let mut first_error: Option<String> = None;
     let mut failed = 0usize;
+    // Each distinct problem once: (problem, the swept key it is about, the first point
+    // that has it, how many points have it).
+    let mut seen: Vec<(String, Option<String>, String, usize)> = Vec::new();
     for (index, idx) in grid(&axes).into_iter().enumerate() {
         let values: Vec<(String, toml::Value)> = axes
             .iter()
@@ -212,12 +251,18 @@ pub fn expand(base: &Scenario, file: &str) -> Result<(Vec<Axis>, Vec<Point>), Sw
             .iter()
             .try_for_each(|(k, v)| set_key(&mut t, k, v.clone()))
             .and_then(|()| to_toml(&t))
+            .map_err(|e| vec![("sweep".to_string(), e)])
             .and_then(|body| {
                 let text = format!(
                     "# Sweep point {index} of {n} of {file}: {}\n# (the base scenario with every default written out and the swept keys set)\n{body}",
                     describe(&values),
                 );
-                scenario::from_table(t, &text, file).map_err(|e| problems_text(&e))
+                scenario::from_table(t, &text, file).map_err(|e| {
+                    e.problems
+                        .into_iter()
+                        .map(|p| (p.field, p.message))
+                        .collect()
+                })
             });
         match result {
             Ok(mut s) => {
@@ -234,24 +279,56 @@ pub fn expand(base: &Scenario, file: &str) -> Result<(Vec<Axis>, Vec<Point>), Sw
                     scenario: s,
                 });
             }
-            Err(problem) => {
+            Err(point_problems) => {
                 failed += 1;
-                if first_error.is_none() {
-                    first_error = Some(format!(
-                        "{file}: [sweep] point {index} of {n} ({}): {problem}",
-                        describe(&values)
-                    ));
+                for (field, message) in point_problems {
+                    let problem = if field == "(syntax)" {
+                        message
+                    } else {
+                        format!("{field}: {message}")
+                    };
+                    if let Some(s) = seen.iter_mut().find(|s| s.0 == problem) {
+                        s.3 += 1;
+                        continue;
+                    }
+                    // The swept key the problem is about, for its line.
+                    let key = axes
+                        .iter()
+                        .find(|a| field == a.key || field.starts_with(&format!("{}.", a.key)))
+                        .map(|a| a.key.clone());
+                    let at = format!("point {index} of {n} ({})", short(&describe(&values)));
+                    seen.push((problem, key, at, 1));
                 }
             }
         }
     }
-    if let Some(e) = first_error {
-        let more = if failed > 1 {
-            format!(" ({failed} of {n} points are invalid; the first is shown)")
-        } else {
-            String::new()
+    for (problem, key, at, count) in seen.iter().take(MAX_LISTED_PROBLEMS) {
+        let more = match count - 1 {
+            0 => String::new(),
+            1 => " (and 1 more point)".to_string(),
+            k => format!(" (and {k} more points)"),
         };
-        return Err(SweepError(format!("{e}{more}")));
+        let message = format!("{at}: {problem}{more}");
+        problems.push(match key {
+            Some(k) => key_problem(text, k, message),
+            None => sweep_problem(message),
+        });
+    }
+    if failed > 0 {
+        let shown = if seen.len() > MAX_LISTED_PROBLEMS {
+            format!(
+                "{} distinct problems, the first {MAX_LISTED_PROBLEMS} shown",
+                seen.len()
+            )
+        } else {
+            "every distinct problem shown with the first point that has it".to_string()
+        };
+        problems.push(sweep_problem(format!(
+            "{failed} of {n} points are invalid ({shown}); nothing runs until every point is valid"
+        )));
+    }
+    if !problems.is_empty() {
+        return Err(fail(problems));
     }
     Ok((axes, points))
 }
@@ -473,7 +550,7 @@ mod tests {
     }
 
     fn err(s: &Scenario) -> String {
-        expand(s, "base.toml").unwrap_err().0
+        expand(s, "base.toml").unwrap_err().to_string()
     }
 
     #[test]
@@ -594,11 +671,20 @@ mod tests {
             e.contains("\"burn.fractoin\"") && e.contains("not a scenario field"),
             "{e}"
         );
-        assert!(e.contains("unknown field `fractoin`"), "{e}");
-        assert!(e.contains("line "), "{e}");
+        assert!(
+            e.contains("unknown key `fractoin` in [burn]; did you mean `fraction`?"),
+            "{e}"
+        );
+        // Named with the line of the key in the file's [sweep] table.
+        let text = text_with("[sweep]\n\"burn.fractoin\" = [0.1]\n");
+        let line = text.lines().position(|l| l.contains("fractoin")).unwrap() + 1;
+        assert!(
+            e.contains(&format!("base.toml:{line}: sweep.\"burn.fractoin\"")),
+            "{e}"
+        );
         let e = err(&with_sweep("\"nosuch.table\" = [1]\n"));
         assert!(
-            e.contains("\"nosuch.table\"") && e.contains("unknown field `nosuch`"),
+            e.contains("\"nosuch.table\"") && e.contains("unknown key `nosuch` at the top level"),
             "{e}"
         );
         let e = err(&with_sweep("\"vesting[3].amount\" = [1.0]\n"));
@@ -612,6 +698,11 @@ mod tests {
         assert!(e.contains("cannot be swept"), "{e}");
         let e = err(&with_sweep("\"a b\" = [1]\n"));
         assert!(e.contains("not a dotted key"), "{e}");
+        // Every bad key at once.
+        let e = err(&with_sweep(
+            "\"a b\" = [1]\n\"burn.fractoin\" = [0.1]\n\"scenario.name\" = [\"x\"]\n\"market.drift\" = 1\n",
+        ));
+        assert!(e.contains("4 problems"), "{e}");
     }
 
     #[test]
@@ -634,7 +725,10 @@ mod tests {
             e.contains("point 0 of 1 (market.volatility = \"high\")"),
             "{e}"
         );
-        assert!(e.contains("invalid type"), "{e}");
+        assert!(
+            e.contains("market.volatility: value \"high\" is a string; allowed: a number"),
+            "{e}"
+        );
         // A key that cannot be used with the file's kinds.
         let e = err(&with_sweep("\"burn.fee\" = [0.1]\n"));
         assert!(e.contains("burn.fee: is not used"), "{e}");

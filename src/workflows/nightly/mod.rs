@@ -16,13 +16,14 @@ pub mod page;
 
 pub use alerts::{evaluate, AlertCheck, Headline};
 
+use super::inputs::{self, Checked, Writes};
 use super::single::{self, Overrides, RunPlan};
 use crate::engine::{Backend, Cancelled, Control};
 use crate::output::atomic::write_atomic_bytes;
 use crate::output::clock::{is_date, parse_date, rfc3339_utc, today_utc};
 use crate::output::folder::Staged;
 use crate::report::data::read_table;
-use crate::scenario;
+use crate::scenario::ScenarioError;
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -300,16 +301,31 @@ pub fn run(
     on_result: &mut dyn FnMut(&ScenarioResult),
 ) -> Result<NightRun> {
     let date = &plan.date;
+    // The night replaces REPORTS/DATE/ whole: a scenario folder inside it would be lost.
+    if inputs::inside(&plan.scenario_dir, &reports.join(date)) {
+        bail!(
+            "the scenario folder {} lies inside the night's folder {}, which the night replaces; allowed: a --out outside the scenario folder",
+            plan.scenario_dir.display(),
+            reports.join(date).display()
+        );
+    }
     std::fs::create_dir_all(reports)
         .with_context(|| format!("cannot create the reports folder {}", reports.display()))?;
     let dest = reports.join(date);
     let staged = Staged::begin(&dest)?;
     let tmp = staged.dir().to_path_buf();
     let previous = previous_night(reports, date).map(|(d, dir)| (d, read_night(&dir)));
+    // Every file checked before anything runs, with the names the night writes: a file that
+    // fails (two files with one name both do) is a failure of the night.
+    let args: Vec<String> = plan.files.iter().map(|p| p.display().to_string()).collect();
+    let writes = Writes {
+        own_files: &RESERVED,
+        ..Writes::default()
+    };
+    let checked = inputs::check_each(&args, &plan.overrides, &writes);
     let built = (|| -> Result<(Night, i32)> {
         let mut results = Vec::with_capacity(plan.files.len());
-        let mut seen = Vec::new();
-        for path in &plan.files {
+        for (path, checked) in plan.files.iter().zip(checked) {
             let mut r = ScenarioResult {
                 file: path
                     .file_name()
@@ -323,7 +339,7 @@ pub fn run(
                 report: None,
                 notes: Vec::new(),
             };
-            if let Err(e) = run_one(path, plan, &tmp, ctl, &mut seen, &mut r) {
+            if let Err(e) = run_one(checked, plan, &tmp, ctl, &mut r) {
                 // A cancelled night is not a night of failed scenarios: stop, write nothing.
                 if e.chain().any(|c| c.is::<Cancelled>()) {
                     return Err(e);
@@ -358,33 +374,29 @@ pub fn run(
     })
 }
 
-/// Runs one scenario file into `night_dir`; fills `r` as far as it gets.
+/// Runs one checked scenario file into `night_dir`; fills `r` as far as it gets.
 fn run_one(
-    path: &Path,
+    checked: Result<Checked, ScenarioError>,
     plan: &NightPlan,
     night_dir: &Path,
     ctl: &Control,
-    seen: &mut Vec<(String, String)>,
     r: &mut ScenarioResult,
 ) -> Result<()> {
-    let s = scenario::load(path)?;
+    let c = checked?;
+    let s = c.scenario;
     r.name = Some(s.scenario.name.clone());
     r.description = s.scenario.description.clone();
     let name = s.scenario.name.clone();
-    if RESERVED.contains(&name.as_str()) {
-        bail!("scenario.name {name:?} would collide with the night's own {name} file; rename the scenario");
-    }
-    if let Some((_, other)) = seen.iter().find(|(n, _)| *n == name) {
-        bail!("scenario.name {name:?} is already used by {other} tonight (each scenario writes to a folder of its name); rename one");
-    }
-    seen.push((name.clone(), r.file.clone()));
-    if s.sweep.is_some() {
+    if c.sweep.is_some() {
         r.notes.push(
             "its [sweep] table is not expanded by nightly yet: the base scenario was run"
                 .to_string(),
         );
     }
-    let run_plan = RunPlan::new(s, &plan.overrides, plan.backend)?;
+    let run_plan = RunPlan {
+        scenario: s,
+        backend: plan.backend,
+    };
     let (result, written) = single::run_to(&run_plan, night_dir, ctl)?;
     let headline = Headline::from_summary(&result.summary);
     r.checks = evaluate(result.scenario.alerts.as_ref(), &headline);
