@@ -405,9 +405,11 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest> {
 }
 
 /// Refuses a run folder whose files do not all belong to one complete run: a run file
-/// without `manifest.json` (an interrupted write), a file the manifest lists missing or of
-/// another size, or a Parquet file whose metadata names another scenario, scenario text,
-/// seed or path count than the manifest. Names each file and field that disagrees.
+/// without `manifest.json` (an interrupted write), a run file missing or not listed, or a
+/// Parquet file whose metadata names another scenario, scenario text, seed, path count,
+/// engine or device than the manifest (two runs that agree on all of these wrote the same
+/// rows). Names each file and field that disagrees. A table without tokenrisk metadata
+/// (rewritten by another tool) is not checked.
 pub fn check_run_folder(dir: &Path) -> Result<()> {
     let run_files = [SUMMARY_FILE, TIMESERIES_FILE, PATHS_FILE];
     if fs::symlink_metadata(dir.join(MANIFEST_FILE)).is_err() {
@@ -433,18 +435,12 @@ pub fn check_run_folder(dir: &Path) -> Result<()> {
     let mut problems = Vec::new();
     for f in run_files {
         let path = dir.join(f);
-        let Ok(meta) = fs::symlink_metadata(&path) else {
+        if fs::symlink_metadata(&path).is_err() {
             problems.push(format!("{} is missing", path.display()));
             continue;
-        };
-        match m.files.iter().find(|e| e.name == f) {
-            Some(e) if e.bytes != meta.len() => problems.push(format!(
-                "{f} has {} bytes but {MANIFEST_FILE} lists {} (it was written by another run)",
-                meta.len(),
-                e.bytes
-            )),
-            Some(_) => {}
-            None => problems.push(format!("{MANIFEST_FILE} does not list {f}")),
+        }
+        if !m.files.iter().any(|e| e.name == f) {
+            problems.push(format!("{MANIFEST_FILE} does not list {f}"));
         }
         let kv = match super::read_parquet_metadata(&path) {
             Ok(kv) => kv,
@@ -453,6 +449,11 @@ pub fn check_run_folder(dir: &Path) -> Result<()> {
                 continue;
             }
         };
+        // A table rewritten by another tool (pyarrow drops the key-value metadata) cannot
+        // say which run it is from; the report says its metadata is missing.
+        if !kv.keys().any(|k| k.starts_with("tokenrisk.")) {
+            continue;
+        }
         let get = |k: &str| kv.get(k).map(String::as_str).unwrap_or("(none)");
         let sha = kv.get("tokenrisk.scenario_toml").map(sha256_hex);
         let checks = [
@@ -475,6 +476,16 @@ pub fn check_run_folder(dir: &Path) -> Result<()> {
                 "scenario SHA-256",
                 sha.unwrap_or_else(|| "(none)".into()),
                 p.scenario_sha256.clone(),
+            ),
+            (
+                "engine",
+                get("tokenrisk.engine").to_string(),
+                m.backend.clone(),
+            ),
+            (
+                "device",
+                get("tokenrisk.device").to_string(),
+                m.device.clone(),
             ),
         ];
         for (field, got, want) in checks {
