@@ -445,29 +445,13 @@ fn runs_too_large_for_memory_are_refused_before_simulating() {
     let tmp = tempfile::tempdir().unwrap();
     // Refused before any simulation, and nothing is written. 4e9 paths would take hours: a
     // process still running after five minutes was not refused up front (killed, failed).
-    let mut child = common::tokenrisk_command(&[
-        "run",
-        "bittensor_halving",
-        "--paths",
-        "4000000000",
-        "--backend",
-        "cpu",
-        "--out",
-        s(tmp.path()),
-    ])
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped())
-    .spawn()
-    .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("the 4e9-path run was not refused up front: still running after 300 s");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let o = child.wait_with_output().unwrap();
+    let child =
+        common::spawn_tokenrisk(&run_args("bittensor_halving", "4000000000", s(tmp.path())));
+    let o = common::wait_at_most(
+        child,
+        std::time::Duration::from_secs(300),
+        "the 4e9-path run was not refused up front",
+    );
     assert_eq!(o.status.code(), Some(1), "{}", text_of(&o));
     let e = text_of(&o);
     assert!(

@@ -9,10 +9,10 @@
 
 mod common;
 
-use common::{path_arg, run_args, text, tokenrisk, tokenrisk_command};
+use common::{path_arg, run_args, spawn_tokenrisk, text, tokenrisk, wait_at_most};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Output, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 const PRESET: &str = "bittensor_halving";
@@ -83,14 +83,6 @@ fn hidden(dir: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn spawn(args: &[&str]) -> Child {
-    tokenrisk_command(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn tokenrisk")
-}
-
 fn run_seed(out: &Path, seed: &str, paths: &str) -> Vec<String> {
     let mut a: Vec<String> = run_args(PRESET, paths, path_arg(out))
         .into_iter()
@@ -102,20 +94,6 @@ fn run_seed(out: &Path, seed: &str, paths: &str) -> Vec<String> {
 
 fn refs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
-}
-
-/// Waits for `child` at most `limit`, killing it (and failing) after that.
-fn wait_at_most(mut child: Child, limit: Duration) -> Output {
-    let t0 = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if t0.elapsed() > limit {
-            let _ = child.kill();
-            let o = child.wait_with_output().unwrap();
-            panic!("still running after {limit:?}: {}", text(&o));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
 }
 
 /// Polls until `cond` holds (at most 60 s).
@@ -159,7 +137,7 @@ fn finding_01_kill_loop_never_leaves_a_mixed_folder() {
         x ^= x << 17;
         let at = whole.mul_f64(1.1 * (x % 1000) as f64 / 1000.0);
         let seed = (2 + i % 2).to_string();
-        let mut child = spawn(&refs(&run_seed(&out, &seed, "4000")));
+        let mut child = spawn_tokenrisk(&refs(&run_seed(&out, &seed, "4000")));
         std::thread::sleep(at);
         if child.try_wait().unwrap().is_none() {
             unfinished += 1;
@@ -201,11 +179,11 @@ fn finding_01_concurrent_writers_never_mix_and_the_second_is_told_who_holds_it()
     let dir = out.join(NAME);
     let mut refused = 0;
     for round in 0..6 {
-        let a = spawn(&refs(&run_seed(&out, "1", "3000")));
-        let b = spawn(&refs(&run_seed(&out, "2", "3000")));
+        let a = spawn_tokenrisk(&refs(&run_seed(&out, "1", "3000")));
+        let b = spawn_tokenrisk(&refs(&run_seed(&out, "2", "3000")));
         let (oa, ob) = (
-            wait_at_most(a, Duration::from_secs(120)),
-            wait_at_most(b, Duration::from_secs(120)),
+            wait_at_most(a, Duration::from_secs(120), "tokenrisk"),
+            wait_at_most(b, Duration::from_secs(120), "tokenrisk"),
         );
         assert!(
             oa.status.success() || ob.status.success(),
@@ -234,10 +212,10 @@ fn finding_01_concurrent_writers_never_mix_and_the_second_is_told_who_holds_it()
     wa.push("--wait".into());
     let mut wb = run_seed(&out, "4", "3000");
     wb.push("--wait".into());
-    let (a, b) = (spawn(&refs(&wa)), spawn(&refs(&wb)));
+    let (a, b) = (spawn_tokenrisk(&refs(&wa)), spawn_tokenrisk(&refs(&wb)));
     let (oa, ob) = (
-        wait_at_most(a, Duration::from_secs(120)),
-        wait_at_most(b, Duration::from_secs(120)),
+        wait_at_most(a, Duration::from_secs(120), "tokenrisk"),
+        wait_at_most(b, Duration::from_secs(120), "tokenrisk"),
     );
     assert!(
         oa.status.success() && ob.status.success(),
@@ -303,11 +281,11 @@ fn finding_12_ctrl_c_stops_cleanly_with_exit_130() {
     let root = tempfile::tempdir().unwrap();
     let out = root.path().join("out");
     // A plain run: interrupted while simulating, it leaves no folder and no temp file.
-    let child = spawn(&refs(&run_seed(&out, "1", "60000")));
+    let child = spawn_tokenrisk(&refs(&run_seed(&out, "1", "60000")));
     let build = out.join(format!(".{NAME}.tmp-{}", child.id()));
     wait_for("the run's build folder", || build.exists());
     signal(&child, "-INT");
-    let o = wait_at_most(child, Duration::from_secs(60));
+    let o = wait_at_most(child, Duration::from_secs(60), "tokenrisk");
     assert_eq!(o.status.code(), Some(130), "{}", text(&o));
     assert!(text(&o).contains("interrupted"), "{}", text(&o));
     assert!(!out.join(NAME).exists());
@@ -316,11 +294,11 @@ fn finding_12_ctrl_c_stops_cleanly_with_exit_130() {
     // A checkpointed run: SIGTERM keeps the checkpoint whole and says how to go on.
     let mut args = run_seed(&out, "1", "30000");
     args.extend(["--checkpoint-every".into(), "1024".into()]);
-    let child = spawn(&refs(&args));
+    let child = spawn_tokenrisk(&refs(&args));
     let ck = out.join(NAME).join(".checkpoint");
     wait_for("the first checkpoint", || ck.join("state.json").exists());
     signal(&child, "-TERM");
-    let o = wait_at_most(child, Duration::from_secs(60));
+    let o = wait_at_most(child, Duration::from_secs(60), "tokenrisk");
     assert_eq!(o.status.code(), Some(130), "{}", text(&o));
     let t = text(&o);
     assert!(

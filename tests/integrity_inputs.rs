@@ -9,8 +9,8 @@
 mod common;
 use common::{path_arg as s, run_args, text};
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
+use std::time::Duration;
 use tokenrisk::engine::{Backend, Control, PathRange};
 use tokenrisk::output::partial::{read_partial, write_partial, Partial};
 use tokenrisk::scale::shard::ShardSpec;
@@ -39,21 +39,11 @@ fn scenario_file(dir: &Path) -> PathBuf {
 /// minutes: the commands here take about a second, and one that blocks on a FIFO or reads
 /// /dev/zero never ends.
 fn guarded(args: &[&str]) -> Output {
-    let mut child = common::tokenrisk_command(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            let _ = child.wait();
-            panic!("tokenrisk {args:?} hung: still running after 120 s (killed)");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
+    common::wait_at_most(
+        common::spawn_tokenrisk(args),
+        Duration::from_secs(120),
+        &format!("tokenrisk {args:?} hung"),
+    )
 }
 
 fn ok(args: &[&str]) -> String {

@@ -39,16 +39,11 @@ fn guarded(args: &[&str]) -> Output {
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let _ = &mut cmd;
-    let mut child = sh.spawn().unwrap();
-    let start = std::time::Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > std::time::Duration::from_secs(300) {
-            child.kill().unwrap();
-            panic!("tokenrisk {args:?} did not finish: the input was read instead of refused");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
+    common::wait_at_most(
+        sh.spawn().unwrap(),
+        std::time::Duration::from_secs(300),
+        &format!("tokenrisk {args:?} did not finish: the input was read instead of refused"),
+    )
 }
 
 /// The base scenario with `name`, 20 paths and 28 days (fast to run).

@@ -93,6 +93,39 @@ pub fn run_args<'a>(scenario: &'a str, paths: &'a str, out: &'a str) -> Vec<&'a 
     ]
 }
 
+/// `tokenrisk ARGS` started with its output piped (see [`tokenrisk_command`]).
+pub fn spawn_tokenrisk(args: &[&str]) -> std::process::Child {
+    tokenrisk_command(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn tokenrisk")
+}
+
+/// Waits for `child` at most `limit`; past it, kills it and fails the test saying `why` (a
+/// hang guard: a command that blocks on a FIFO or reads /dev/zero never ends by itself).
+pub fn wait_at_most(
+    mut child: std::process::Child,
+    limit: std::time::Duration,
+    why: &str,
+) -> Output {
+    let t0 = std::time::Instant::now();
+    while child.try_wait().expect("poll the child").is_none() {
+        if t0.elapsed() > limit {
+            let _ = child.kill();
+            let o = child.wait_with_output().expect("reap the child");
+            panic!(
+                "{why}: still running after {limit:?} (killed): {}",
+                text(&o)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child
+        .wait_with_output()
+        .expect("collect the child's output")
+}
+
 /// Runs the `tokenrisk` binary built for this test run (see [`tokenrisk_command`]).
 pub fn tokenrisk(args: &[&str]) -> Output {
     tokenrisk_command(args).output().expect("run tokenrisk")
