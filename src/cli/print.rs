@@ -1,6 +1,7 @@
 //! What the commands print on stdout: the human summaries of runs, comparisons, sweeps,
 //! sensitivity analyses and nights. Numbers go through `report::format`.
 
+use crate::measure::warnings::RangeCounts;
 use crate::report::format::{
     fmt_dec4, fmt_fixed, fmt_fraction_fine, fmt_pct, fmt_pct_fine, fmt_pp,
 };
@@ -47,10 +48,10 @@ pub fn summary(r: &RunResult, total_s: f64) {
     }
     for t in &sum.tail {
         println!(
-            "  VaR/CVaR {:>4} log-return  {:.3} / {:.3}  (price down {} / {});  max drawdown {} / {}",
+            "  VaR/CVaR {:>4} log-return  {} / {}  (price down {} / {});  max drawdown {} / {}",
             format!("{:.0}%", t.level * 100.0),
-            t.var_return,
-            t.cvar_return,
+            fig(t.var_return, 3),
+            fig(t.cvar_return, 3),
             fmt_pct_fine(1.0 - (-t.var_return).exp()),
             fmt_pct_fine(1.0 - (-t.cvar_return).exp()),
             fmt_fraction_fine(t.var_drawdown),
@@ -58,16 +59,16 @@ pub fn summary(r: &RunResult, total_s: f64) {
         );
     }
     println!(
-        "  emissions-to-revenue       median {:.3} (p95 {:.3}), P(ratio > 1) {}",
-        sum.er_ratio.q(0.5),
-        sum.er_ratio.q(0.95),
+        "  emissions-to-revenue       median {} (p95 {}), P(ratio > 1) {}",
+        fig(sum.er_ratio.q(0.5), 3),
+        fig(sum.er_ratio.q(0.95), 3),
         fmt_pct(sum.p_er_above_1)
     );
     println!(
-        "  final price                median {:.4} USD (mean {:.4} +- {:.4})",
-        sum.final_price.q(0.5),
-        sum.final_price.mean,
-        sum.final_price.se
+        "  final price                median {} USD (mean {} +- {})",
+        fig(sum.final_price.q(0.5), 4),
+        fig(sum.final_price.mean, 4),
+        fig(sum.final_price.se, 4)
     );
     if sum.nonfinite_paths > 0 {
         let which: Vec<String> = out
@@ -84,6 +85,20 @@ pub fn summary(r: &RunResult, total_s: f64) {
             sum.nonfinite_paths,
             which.join(", ")
         );
+    }
+    for w in RangeCounts::from_acc(&out.acc).warnings() {
+        println!("  WARNING: {w}");
+    }
+}
+
+/// A figure with `decimals` decimals, or "n/a" where it is not a finite number (a quantile
+/// left out because it would be read among out-of-range values, a standard error that
+/// overflowed: the warnings below the summary say which and why).
+fn fig(x: f64, decimals: usize) -> String {
+    if x.is_finite() {
+        format!("{x:.decimals$}")
+    } else {
+        "n/a".to_string()
     }
 }
 

@@ -60,7 +60,8 @@ pub struct TailRisk {
 pub struct Distribution {
     pub mean: f64,
     pub se: f64,
-    /// (q, value); NaN where no path contributed.
+    /// (q, value); NaN where no path contributed, or where the quantile lies among values
+    /// outside the histogram's range (`MetricAcc::quantile`).
     pub quantiles: Vec<(f64, f64)>,
 }
 
@@ -106,6 +107,9 @@ pub struct Summary {
     pub p_breakeven: f64,
     pub breakeven_day: Distribution,
     pub nonfinite_paths: u64,
+    /// Per-path values outside the histogram's range, by quantity
+    /// (`PathSummaries::out_of_range_counts`); their quantiles and tail figures are NaN.
+    pub out_of_range: [(&'static str, u64); 7],
 }
 
 /// VaR and CVaR of the maximum drawdown at `level` (its upper tail). Below a drawdown of
@@ -114,12 +118,16 @@ pub struct Summary {
 /// paths mirrored. Either way the result is within 0.5% relative of the exact sample figure,
 /// and the CVaR is at least the VaR.
 fn drawdown_tail(pp: &PathSummaries, level: f64) -> (f64, f64) {
-    let (var, cvar) = pp.max_drawdown.upper_tail(level);
-    if var.is_nan() || var < 0.5 {
-        return (var, cvar);
+    let direct = pp.max_drawdown.upper_tail(level);
+    if direct.0.is_nan() || direct.0 < 0.5 {
+        return direct;
     }
-    let (var, cvar) = pp.price_retained.lower_tail(level);
-    (1.0 - var, 1.0 - cvar)
+    // What is left of the price can fall below the histogram's range (a collapse to 1e-13
+    // of the peak); the drawdown itself, in [0, 1], is then still read to 0.5%.
+    match pp.price_retained.lower_tail(level) {
+        (var, cvar) if !var.is_nan() && !cvar.is_nan() => (1.0 - var, 1.0 - cvar),
+        _ => direct,
+    }
 }
 
 fn proportion_se(k: u64, n: u64) -> f64 {
@@ -170,6 +178,7 @@ impl Summary {
             p_breakeven: acc.broke_even as f64 / n.max(1) as f64,
             breakeven_day: Distribution::of(&pp.breakeven_day, &qs),
             nonfinite_paths: acc.nonfinite_paths,
+            out_of_range: pp.out_of_range_counts(),
         }
     }
 
