@@ -446,3 +446,63 @@ fn finding_05_values_outside_the_histogram_are_counted_and_flagged() {
         "the report page shows no range warning"
     );
 }
+
+/// Quantile and level labels are the level's exact percentage: 1e-300 is not `p00`,
+/// 0.9999999999999999 is not `p100`, and distinct levels never share a column.
+#[test]
+fn finding_12_quantile_labels_are_exact() {
+    use tokenrisk::measure::summary::pct_label;
+    for (q, label) in [
+        (0.01, "01"),
+        (0.05, "05"),
+        (0.07, "07"),
+        (0.5, "50"),
+        (0.975, "97_5"),
+        (0.999, "99_9"),
+        (1.0, "100"),
+        (0.0, "00"),
+        (0.9999999999999999, "99_99999999999999"),
+    ] {
+        assert_eq!(pct_label(q), label, "level {q}");
+    }
+    let tiny = pct_label(1e-300);
+    assert!(
+        tiny.starts_with("00_") && tiny.ends_with('1') && tiny.len() == 2 + 1 + 298,
+        "1e-300 labelled {tiny}"
+    );
+    // A run with such levels writes one column each, named so.
+    let text = common::scenario_text(&[
+        ("risk.quantiles", "[1e-300, 0.9999999999999999]"),
+        ("risk.var_levels", "[0.999]"),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("labels.toml");
+    std::fs::write(&file, text).unwrap();
+    let out = dir.path().join("out");
+    let mut args = common::run_args(common::path_arg(&file), "300", common::path_arg(&out));
+    args.retain(|a| *a != "-q");
+    let o = common::tokenrisk(&args);
+    assert!(o.status.success(), "{}", common::text(&o));
+    assert!(
+        common::text(&o).contains("VaR/CVaR 99.9% log-return"),
+        "the 99.9% level printed as another: {}",
+        common::text(&o)
+    );
+    let ts = common::read_parquet(&out.join("gbm/timeseries.parquet"));
+    let names: Vec<String> = ts
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    assert!(
+        names.contains(&"p99_99999999999999".to_string())
+            && names.contains(&format!("p{tiny}"))
+            && !names.contains(&"p100".to_string()),
+        "{names:?}"
+    );
+    let summary = common::read_parquet(&out.join("gbm/summary.parquet"));
+    assert!(summary.schema().field_with_name("var99_9_return").is_ok());
+    let r = common::tokenrisk(&["report", common::path_arg(&out.join("gbm"))]);
+    assert!(r.status.success(), "{}", common::text(&r));
+}

@@ -1,6 +1,7 @@
 //! What the commands print on stdout: the human summaries of runs, comparisons, sweeps,
 //! sensitivity analyses and nights. Numbers go through `report::format`.
 
+use crate::measure::summary::pct_text;
 use crate::measure::warnings::RangeCounts;
 use crate::report::format::{
     fmt_dec4, fmt_fixed, fmt_fraction_fine, fmt_pct, fmt_pct_fine, fmt_pp,
@@ -49,7 +50,7 @@ pub fn summary(r: &RunResult, total_s: f64) {
     for t in &sum.tail {
         println!(
             "  VaR/CVaR {:>4} log-return  {} / {}  (price down {} / {});  max drawdown {} / {}",
-            format!("{:.0}%", t.level * 100.0),
+            format!("{}%", pct_text(t.level)),
             fig(t.var_return, 3),
             fig(t.cvar_return, 3),
             fmt_pct_fine(1.0 - (-t.var_return).exp()),

@@ -27,14 +27,35 @@ fn union_sorted(base: &[f64], extra: &[f64]) -> Vec<f64> {
     v
 }
 
-/// Column suffix of a quantile or level: 0.05 -> "05", 0.5 -> "50", 0.975 -> "97_5".
-pub fn pct_label(q: f64) -> String {
-    let pct = q * 100.0;
-    if (pct - pct.round()).abs() < 1e-9 {
-        format!("{:02}", pct.round() as u32)
+/// A level as its exact percentage, in decimal: 0.05 -> "5", 0.975 -> "97.5", 1e-3 ->
+/// "0.1". The shortest decimal that reads back as `q` (Rust's `Display` of an f64, which never
+/// uses an exponent) with its point moved two places, on the digits, not by multiplying (0.07
+/// times 100 is 7.000000000000001): distinct levels always give distinct texts, and no level
+/// is rounded into another (0.9999999999999999 is not 100, 1e-300 is not 0).
+pub fn pct_text(q: f64) -> String {
+    let s = format!("{q}");
+    let (sign, s) = s.strip_prefix('-').map_or(("", s.as_str()), |r| ("-", r));
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    let frac = format!("{frac:0<2}");
+    let (moved, rest) = frac.split_at(2);
+    let int = format!("{int}{moved}");
+    let int = int.trim_start_matches('0');
+    let int = if int.is_empty() { "0" } else { int };
+    let rest = rest.trim_end_matches('0');
+    if rest.is_empty() {
+        format!("{sign}{int}")
     } else {
-        format!("{pct}").replace('.', "_")
+        format!("{sign}{int}.{rest}")
     }
+}
+
+/// Column suffix of a quantile or level: its [`pct_text`] with at least two integer digits
+/// and `_` for the point: 0.05 -> "05", 0.5 -> "50", 0.975 -> "97_5", 0.999 -> "99_9".
+pub fn pct_label(q: f64) -> String {
+    let t = pct_text(q);
+    let int_digits = t.find('.').unwrap_or(t.len());
+    let pad = "0".repeat(2usize.saturating_sub(int_digits));
+    format!("{pad}{t}").replace('.', "_")
 }
 
 /// The quantiles of the timeseries and summary tables for a scenario's `[risk]`.
