@@ -374,7 +374,8 @@ fn finding_05_values_outside_the_histogram_are_counted_and_flagged() {
     assert!(
         printed.contains("WARNING: per-path values outside the histogram's range")
             && printed.contains("er_ratio 200")
-            && printed.contains("WARNING: timeseries er_ratio: the standard error is not finite"),
+            && printed.contains("WARNING: timeseries er_ratio: the standard error is not finite")
+            && printed.contains("WARNING: the standard error of er_ratio is not finite"),
         "{printed}"
     );
     let run = out.join("fetch-inflation");
@@ -444,6 +445,10 @@ fn finding_05_values_outside_the_histogram_are_counted_and_flagged() {
         page.contains("WARNING: per-path values outside the histogram&#39;s range")
             || page.contains("WARNING: per-path values outside the histogram's range"),
         "the report page shows no range warning"
+    );
+    assert!(
+        page.contains("WARNING: the standard error of er_ratio is not finite"),
+        "the report page does not say why er_ratio_se is not a figure"
     );
 }
 

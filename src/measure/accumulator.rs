@@ -128,38 +128,47 @@ pub struct PathSummaries {
 }
 
 impl PathSummaries {
+    /// The per-path quantities the summary reports with their counts of non-finite and
+    /// out-of-range values, in the order of [`quantities`](Self::quantities).
+    pub const QUANTITIES: [&'static str; 7] = [
+        "log_return",
+        "max_drawdown",
+        "final_price",
+        "final_circulating",
+        "er_ratio",
+        "minted",
+        "burned",
+    ];
+
+    /// Each of [`QUANTITIES`](Self::QUANTITIES) with its accumulator.
+    pub fn quantities(&self) -> [(&'static str, &MetricAcc); 7] {
+        let accs = [
+            &self.log_return,
+            &self.max_drawdown,
+            &self.final_price,
+            &self.final_circulating,
+            &self.er_ratio,
+            &self.minted,
+            &self.burned,
+        ];
+        std::array::from_fn(|i| (Self::QUANTITIES[i], accs[i]))
+    }
+
     /// (quantity, paths with a non-finite value of it) for each per-path quantity that had
     /// any, in a fixed order (the one the CLI warning lists them in).
     pub fn nonfinite_counts(&self) -> Vec<(&'static str, u64)> {
-        [
-            ("log_return", &self.log_return),
-            ("max_drawdown", &self.max_drawdown),
-            ("final_price", &self.final_price),
-            ("final_circulating", &self.final_circulating),
-            ("er_ratio", &self.er_ratio),
-            ("minted", &self.minted),
-            ("burned", &self.burned),
-        ]
-        .into_iter()
-        .filter(|(_, m)| m.moments.nonfinite > 0)
-        .map(|(name, m)| (name, m.moments.nonfinite))
-        .collect()
+        self.quantities()
+            .into_iter()
+            .filter(|(_, m)| m.moments.nonfinite > 0)
+            .map(|(name, m)| (name, m.moments.nonfinite))
+            .collect()
     }
 
     /// (quantity, its values outside the histogram's range) for each per-path quantity,
-    /// in the order of [`nonfinite_counts`](Self::nonfinite_counts), zeros included (the
-    /// summary has a column for each).
+    /// zeros included (the summary has a column for each).
     pub fn out_of_range_counts(&self) -> [(&'static str, u64); 7] {
-        [
-            ("log_return", &self.log_return),
-            ("max_drawdown", &self.max_drawdown),
-            ("final_price", &self.final_price),
-            ("final_circulating", &self.final_circulating),
-            ("er_ratio", &self.er_ratio),
-            ("minted", &self.minted),
-            ("burned", &self.burned),
-        ]
-        .map(|(name, m)| (name, m.hist.out_of_range()))
+        self.quantities()
+            .map(|(name, m)| (name, m.hist.out_of_range()))
     }
 }
 

@@ -23,6 +23,8 @@ pub struct SeriesCounts {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RangeCounts {
     pub per_path: Vec<(String, u64)>,
+    /// Per-path quantities whose standard error is not finite (summary `<quantity>_se`).
+    pub per_path_se_nonfinite: Vec<String>,
     pub series: Vec<SeriesCounts>,
 }
 
@@ -35,6 +37,13 @@ impl RangeCounts {
             .out_of_range_counts()
             .iter()
             .map(|&(name, n)| (name.to_string(), n))
+            .collect();
+        let per_path_se_nonfinite = acc
+            .per_path
+            .quantities()
+            .iter()
+            .filter(|(_, m)| m.moments.n >= 2 && !m.moments.std_error().is_finite())
+            .map(|(name, _)| name.to_string())
             .collect();
         let series = (0..N_METRICS)
             .map(|m| {
@@ -53,7 +62,11 @@ impl RangeCounts {
                 c
             })
             .collect();
-        RangeCounts { per_path, series }
+        RangeCounts {
+            per_path,
+            per_path_se_nonfinite,
+            series,
+        }
     }
 
     /// The warnings, one line each (empty when every value was in range).
@@ -72,6 +85,14 @@ impl RangeCounts {
                  <quantity>_clamped); quantiles, VaR and CVaR that would be read among them are \
                  not shown (null), the others and the means are unaffected",
                 per_path.join(", ")
+            ));
+        }
+        if !self.per_path_se_nonfinite.is_empty() {
+            out.push(format!(
+                "the standard error of {} is not finite (summary.parquet <quantity>_se): the \
+                 values are too large for their squares to sum in f64; the mean has no \
+                 standard error there",
+                self.per_path_se_nonfinite.join(", ")
             ));
         }
         for s in self.series.iter().filter(|s| s.clamped_rows > 0) {

@@ -21,6 +21,7 @@ pub use extras::table_html;
 use super::data::{Extra, RunData, Table};
 use super::format::{esc, fmt_int, fmt_pct, fmt_si, fmt_sig, DASH};
 use crate::measure::warnings::{RangeCounts, SeriesCounts};
+use crate::measure::PathSummaries;
 use charts::{at_horizon, over_time};
 use extras::extras;
 use std::fmt::Write;
@@ -254,6 +255,17 @@ fn range_counts(run: &RunData) -> RangeCounts {
         .collect();
     let t = &run.timeseries;
     let several = s.f64_at("paths", 0).is_some_and(|n| n >= 2.0);
+    // The per-path quantities' standard errors (the summary has no count of values per
+    // quantity; non-finite values are left out of the moments, so an infinite se is an
+    // overflow of the squares).
+    let per_path_se_nonfinite = PathSummaries::QUANTITIES
+        .iter()
+        .filter(|q| {
+            let se = s.num(&format!("{q}_se")).and_then(|v| v.first().copied());
+            several && se.is_some_and(|se| !se.is_some_and(f64::is_finite))
+        })
+        .map(|q| q.to_string())
+        .collect();
     let mut series: Vec<SeriesCounts> = Vec::new();
     let metrics = t.text("metric").unwrap_or_default();
     for (row, metric) in metrics.iter().enumerate() {
@@ -275,7 +287,11 @@ fn range_counts(run: &RunData) -> RangeCounts {
         let se_bad = t.num("se").is_some() && !t.f64_at("se", row).is_some_and(f64::is_finite);
         c.se_nonfinite_rows += (several && se_bad) as u64;
     }
-    RangeCounts { per_path, series }
+    RangeCounts {
+        per_path,
+        per_path_se_nonfinite,
+        series,
+    }
 }
 
 /// The index page of a folder of runs: a table of their key figures with links to their
