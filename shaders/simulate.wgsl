@@ -29,7 +29,8 @@ const WG_SIZE: u32 = 64u;
 const N_METRICS: u32 = 12u;
 
 // Histogram layout of one (row, metric): [positive: HIST_SIGN_SLOTS][negative:
-// HIST_SIGN_SLOTS][zero][non-finite]. Slot j of a sign holds bucket index HIST_MIN_INDEX + j;
+// HIST_SIGN_SLOTS][zero][non-finite][underflow: non-zero magnitudes below MIN_TRACKED, read as
+// zero and counted as out of range, `LogHistogram::underflow`]. Slot j of a sign holds bucket index HIST_MIN_INDEX + j;
 // the last slot (j = HIST_SIGN_SLOTS - 1, index MAX_INDEX + 1) holds magnitudes above
 // MAX_TRACKED, which `LogHistogram::add_count_at_index` clamps and counts as clamped.
 const HIST_MIN_INDEX: i32 = -2763;
@@ -37,7 +38,8 @@ const HIST_MAX_INDEX: i32 = 4145;
 const HIST_SIGN_SLOTS: u32 = u32(HIST_MAX_INDEX - HIST_MIN_INDEX + 2);
 const HIST_ZERO: u32 = 2u * HIST_SIGN_SLOTS;
 const HIST_NONFINITE: u32 = HIST_ZERO + 1u;
-const HIST_STRIDE: u32 = HIST_ZERO + 2u;
+const HIST_UNDERFLOW: u32 = HIST_ZERO + 2u;
+const HIST_STRIDE: u32 = HIST_ZERO + 3u;
 const MIN_TRACKED: f32 = 1e-12;
 const MAX_TRACKED: f32 = 1e18;
 // stats::histogram::INV_LN_GAMMA. The index is computed in f32: a magnitude within ~1e-6
@@ -480,7 +482,7 @@ fn hist_slot(x: f32) -> u32 {
     }
     let m = abs(x);
     if (m < MIN_TRACKED) {
-        return HIST_ZERO;
+        return select(HIST_ZERO, HIST_UNDERFLOW, m > 0.0);
     }
     var j = HIST_SIGN_SLOTS - 1u;
     if (m <= MAX_TRACKED) {

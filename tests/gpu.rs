@@ -9,6 +9,8 @@
 //!     breakeven days identical on at least 99.9%.
 //! (c) Every bundled preset: P(spiral), the summary figures and the timeseries means and
 //!     quantiles p05..p95 within the tolerances below.
+//! (d) Values outside the histogram's range: the same counts on both engines, per (report row,
+//!     metric) and per per-path quantity.
 //!
 //! # Tolerances (measured on lavapipe, LLVM 15.0.6, 2 cores)
 //!
@@ -523,7 +525,7 @@ fn cut_does_not_change_results() {
     let whole = run_gpu(&params, s.scenario.seed, r, None);
     let tiny = Budgets {
         state_bytes: 200 * 128,       // passes of 200 paths
-        hist_bytes: 3 * 663_456,      // row blocks of 3 rows
+        hist_bytes: 3 * 663_504,      // row blocks of 3 rows
         partial_bytes: 2 * 12 * 20,   // dispatches of 128 paths
         dispatch_path_steps: 128 * 5, // slices of 5 steps
     };
@@ -644,4 +646,55 @@ fn timeout_is_an_error() {
     // The failed device was dropped; the next run opens a fresh one and works.
     let again = run_gpu(&params, 1, range(0, 64), None);
     assert_eq!(again.records.len(), 64);
+}
+
+/// Values outside the histogram's range are counted alike by both engines: a price of 1e-16
+/// (below the range on every path and day, and well inside f32's) and `fetch_inflation` with
+/// huge cost jumps (GPU costs beyond 1e18 on some paths). Every (report row, metric) has the
+/// same out-of-range count on both engines, and so does every per-path quantity.
+#[test]
+fn finding_05_gpu_counts_out_of_range_values_like_cpu() {
+    let _g = lock();
+    if !have_gpu("finding_05_gpu_counts_out_of_range_values_like_cpu") {
+        return;
+    }
+    let p = tokenrisk::scenario::preset("fetch_inflation").unwrap();
+    let huge_cost = common::set(
+        p.toml,
+        "compute.cost_jumps",
+        "{ rate = 20.0, mean = 3.0, stdev = 1.0 }",
+    );
+    let cases = [
+        (
+            "price 1e-16",
+            common::scenario_text(&[("token.price", "1e-16")]),
+        ),
+        ("huge cost jumps", huge_cost),
+    ];
+    for (name, text) in cases {
+        let s = parse(&text);
+        let (c, g) = run_both(&s, 1000);
+        let mut total = 0;
+        for (i, (a, b)) in c.acc.series.iter().zip(&g.acc.series).enumerate() {
+            assert_eq!(
+                a.hist.out_of_range(),
+                b.hist.out_of_range(),
+                "{name}: row {} metric {}: cpu {} gpu {} values out of range",
+                i / METRICS.len(),
+                METRICS[i % METRICS.len()],
+                a.hist.out_of_range(),
+                b.hist.out_of_range()
+            );
+            total += a.hist.out_of_range();
+        }
+        assert!(
+            total > 0,
+            "{name}: no value out of range, the test tests nothing"
+        );
+        assert_eq!(
+            c.acc.per_path.out_of_range_counts(),
+            g.acc.per_path.out_of_range_counts(),
+            "{name}: per-path out-of-range counts"
+        );
+    }
 }

@@ -4,6 +4,7 @@
 //! are. Each test is named after the finding it covers.
 
 mod common;
+use arrow::array::Array;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokenrisk::measure::summary::Summary;
@@ -277,4 +278,236 @@ fn finding_10_reads_parquet_of_every_codec() {
         );
         assert!(copy.join("report.html").exists());
     }
+}
+
+/// `fetch_inflation` with its cost jumps made huge: the GPU cost leaves the histogram's range
+/// (above 1e18) on some paths and not on others.
+fn huge_cost_jumps() -> tokenrisk::scenario::Scenario {
+    let p = tokenrisk::scenario::preset("fetch_inflation").unwrap();
+    let text = common::set(
+        p.toml,
+        "compute.cost_jumps",
+        "{ rate = 20.0, mean = 3.0, stdev = 1.0 }",
+    );
+    common::parse(&text)
+}
+
+/// Every figure that is shown is within the histogram's accuracy (1% allowed) of the exact
+/// one; the others are NaN (null in the files).
+fn shown_or_flagged(got: Option<f64>, exact: f64, what: &str) {
+    if let Some(got) = got.filter(|g| !g.is_nan()) {
+        assert!(
+            (got - exact).abs() <= 0.01 * exact.abs(),
+            "{what}: shows {got:e}, exact {exact:e}"
+        );
+    }
+}
+
+#[test]
+fn finding_05_values_outside_the_histogram_are_counted_and_flagged() {
+    use tokenrisk::measure::summary::report_quantiles;
+    use tokenrisk::model::{simulate_path, Params, METRICS};
+    use tokenrisk::stats::exact_quantile_lower;
+
+    // A price of 1e-300: every final price below the histogram's range.
+    let s = common::parse(&common::scenario_text(&[("token.price", "1e-300")]));
+    let out = common::run_cpu(&s, 400);
+    let sum = Summary::from_acc(&out.acc, &s.risk);
+    let mut finals: Vec<f64> = out.records.iter().map(|r| r.final_price).collect();
+    finals.sort_by(f64::total_cmp);
+    for &(q, v) in &sum.final_price.quantiles {
+        shown_or_flagged(Some(v), exact_quantile_lower(&finals, q), "final price");
+    }
+    let counts = tokenrisk::measure::warnings::RangeCounts::from_acc(&out.acc);
+    assert!(
+        counts.per_path.contains(&("final_price".to_string(), 400)),
+        "{counts:?}"
+    );
+    let price = counts.series.iter().find(|c| c.metric == "price").unwrap();
+    assert_eq!(price.clamped_values, 400 * out.acc.report_days.len() as u64);
+
+    // Huge cost jumps: the GPU cost's last-day quantiles against the exact values.
+    let s = huge_cost_jumps();
+    let params = Params::compile(&s);
+    let out = common::run_cpu(&s, 400);
+    let last = params.report_days().len() - 1;
+    let cost = METRICS.iter().position(|&m| m == "gpu_cost").unwrap();
+    let mut exact = Vec::new();
+    for path in 0..400 {
+        simulate_path(
+            &params,
+            tokenrisk::rng::seed_key(s.scenario.seed),
+            path,
+            |row, m| {
+                if row == last {
+                    exact.push(m[cost]);
+                }
+            },
+        );
+    }
+    exact.sort_by(f64::total_cmp);
+    let acc = out.acc.metric(last, cost);
+    assert!(
+        acc.hist.out_of_range() > 0 && exact[exact.len() - 1] > 1e18 && exact[0] < 1e18,
+        "the test needs costs on both sides of 1e18"
+    );
+    for q in report_quantiles(&s.risk) {
+        shown_or_flagged(
+            acc.quantile(q),
+            exact_quantile_lower(&exact, q),
+            &format!("gpu_cost q{q}"),
+        );
+    }
+
+    // The files and what the user sees: a run whose demand is tiny (an infinite standard
+    // error of the emissions-to-revenue ratio, from finite values too large to square).
+    let dir = tempfile::tempdir().unwrap();
+    let p = tokenrisk::scenario::preset("fetch_inflation").unwrap();
+    let file = dir.path().join("tiny_demand.toml");
+    std::fs::write(&file, common::set(p.toml, "demand.usd_per_day", "1e-250")).unwrap();
+    let out = dir.path().join("out");
+    let mut args = common::run_args(common::path_arg(&file), "200", common::path_arg(&out));
+    args.retain(|a| *a != "-q");
+    let o = common::tokenrisk(&args);
+    assert!(o.status.success(), "{}", common::text(&o));
+    let printed = common::text(&o);
+    assert!(
+        printed.contains("WARNING: per-path values outside the histogram's range")
+            && printed.contains("er_ratio 200")
+            && printed.contains("WARNING: timeseries er_ratio: the standard error is not finite")
+            && printed.contains("WARNING: the standard error of er_ratio is not finite"),
+        "{printed}"
+    );
+    let run = out.join("fetch-inflation");
+    let ts = common::read_parquet(&run.join("timeseries.parquet"));
+    let col = |name: &str| {
+        ts.column_by_name(name)
+            .unwrap_or_else(|| panic!("no {name}"))
+    };
+    let metric = col("metric")
+        .as_any()
+        .downcast_ref::<arrow::array::StringArray>()
+        .unwrap();
+    let se = col("se")
+        .as_any()
+        .downcast_ref::<arrow::array::Float64Array>()
+        .unwrap();
+    let clamped = col("clamped")
+        .as_any()
+        .downcast_ref::<arrow::array::UInt64Array>()
+        .unwrap();
+    let nonfinite = col("nonfinite")
+        .as_any()
+        .downcast_ref::<arrow::array::UInt64Array>()
+        .unwrap();
+    let p50 = col("p50")
+        .as_any()
+        .downcast_ref::<arrow::array::Float64Array>()
+        .unwrap();
+    let mut infinite_se = 0;
+    for row in 0..ts.num_rows() {
+        if !se.value(row).is_finite() {
+            infinite_se += 1;
+            assert!(
+                clamped.value(row) + nonfinite.value(row) > 0,
+                "row {row} ({}): se {} with nothing counted to say why",
+                metric.value(row),
+                se.value(row)
+            );
+        }
+        if metric.value(row) == "er_ratio" && clamped.value(row) == 200 {
+            assert!(
+                p50.is_null(row),
+                "row {row}: er_ratio p50 shown among clamped values"
+            );
+        }
+    }
+    assert!(
+        infinite_se > 0,
+        "the tiny demand no longer overflows the ratio's squares"
+    );
+    let summary = common::read_parquet(&run.join("summary.parquet"));
+    let er_clamped = summary
+        .column_by_name("er_ratio_clamped")
+        .expect("er_ratio_clamped");
+    assert_eq!(
+        er_clamped
+            .as_any()
+            .downcast_ref::<arrow::array::UInt64Array>()
+            .unwrap()
+            .value(0),
+        200
+    );
+    let r = common::tokenrisk(&["report", common::path_arg(&run)]);
+    assert!(r.status.success(), "{}", common::text(&r));
+    let page = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(
+        page.contains("WARNING: per-path values outside the histogram&#39;s range")
+            || page.contains("WARNING: per-path values outside the histogram's range"),
+        "the report page shows no range warning"
+    );
+    assert!(
+        page.contains("WARNING: the standard error of er_ratio is not finite"),
+        "the report page does not say why er_ratio_se is not a figure"
+    );
+}
+
+/// Quantile and level labels are the level's exact percentage: 1e-300 is not `p00`,
+/// 0.9999999999999999 is not `p100`, and distinct levels never share a column.
+#[test]
+fn finding_12_quantile_labels_are_exact() {
+    use tokenrisk::measure::summary::pct_label;
+    for (q, label) in [
+        (0.01, "01"),
+        (0.05, "05"),
+        (0.07, "07"),
+        (0.5, "50"),
+        (0.975, "97_5"),
+        (0.999, "99_9"),
+        (1.0, "100"),
+        (0.0, "00"),
+        (0.9999999999999999, "99_99999999999999"),
+    ] {
+        assert_eq!(pct_label(q), label, "level {q}");
+    }
+    let tiny = pct_label(1e-300);
+    assert!(
+        tiny.starts_with("00_") && tiny.ends_with('1') && tiny.len() == 2 + 1 + 298,
+        "1e-300 labelled {tiny}"
+    );
+    // A run with such levels writes one column each, named so.
+    let text = common::scenario_text(&[
+        ("risk.quantiles", "[1e-300, 0.9999999999999999]"),
+        ("risk.var_levels", "[0.999]"),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("labels.toml");
+    std::fs::write(&file, text).unwrap();
+    let out = dir.path().join("out");
+    let mut args = common::run_args(common::path_arg(&file), "300", common::path_arg(&out));
+    args.retain(|a| *a != "-q");
+    let o = common::tokenrisk(&args);
+    assert!(o.status.success(), "{}", common::text(&o));
+    assert!(
+        common::text(&o).contains("VaR/CVaR 99.9% log-return"),
+        "the 99.9% level printed as another: {}",
+        common::text(&o)
+    );
+    let ts = common::read_parquet(&out.join("gbm/timeseries.parquet"));
+    let names: Vec<String> = ts
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    assert!(
+        names.contains(&"p99_99999999999999".to_string())
+            && names.contains(&format!("p{tiny}"))
+            && !names.contains(&"p100".to_string()),
+        "{names:?}"
+    );
+    let summary = common::read_parquet(&out.join("gbm/summary.parquet"));
+    assert!(summary.schema().field_with_name("var99_9_return").is_ok());
+    let r = common::tokenrisk(&["report", common::path_arg(&out.join("gbm"))]);
+    assert!(r.status.success(), "{}", common::text(&r));
 }

@@ -1,6 +1,8 @@
 //! What the commands print on stdout: the human summaries of runs, comparisons, sweeps,
 //! sensitivity analyses and nights. Numbers go through `report::format`.
 
+use crate::measure::summary::pct_text;
+use crate::measure::warnings::RangeCounts;
 use crate::report::format::{
     fmt_dec4, fmt_fixed, fmt_fraction_fine, fmt_pct, fmt_pct_fine, fmt_pp,
 };
@@ -70,10 +72,10 @@ fn summary_timed(r: &RunResult, simulated: &str, with_outputs: &str) {
     }
     for t in &sum.tail {
         println!(
-            "  VaR/CVaR {:>4} log-return  {:.3} / {:.3}  (price down {} / {});  max drawdown {} / {}",
-            format!("{:.0}%", t.level * 100.0),
-            t.var_return,
-            t.cvar_return,
+            "  VaR/CVaR {:>4} log-return  {} / {}  (price down {} / {});  max drawdown {} / {}",
+            format!("{}%", pct_text(t.level)),
+            fig(t.var_return, 3),
+            fig(t.cvar_return, 3),
             fmt_pct_fine(1.0 - (-t.var_return).exp()),
             fmt_pct_fine(1.0 - (-t.cvar_return).exp()),
             fmt_fraction_fine(t.var_drawdown),
@@ -81,16 +83,16 @@ fn summary_timed(r: &RunResult, simulated: &str, with_outputs: &str) {
         );
     }
     println!(
-        "  emissions-to-revenue       median {:.3} (p95 {:.3}), P(ratio > 1) {}",
-        sum.er_ratio.q(0.5),
-        sum.er_ratio.q(0.95),
+        "  emissions-to-revenue       median {} (p95 {}), P(ratio > 1) {}",
+        fig(sum.er_ratio.q(0.5), 3),
+        fig(sum.er_ratio.q(0.95), 3),
         fmt_pct(sum.p_er_above_1)
     );
     println!(
-        "  final price                median {:.4} USD (mean {:.4} +- {:.4})",
-        sum.final_price.q(0.5),
-        sum.final_price.mean,
-        sum.final_price.se
+        "  final price                median {} USD (mean {} +- {})",
+        fig(sum.final_price.q(0.5), 4),
+        fig(sum.final_price.mean, 4),
+        fig(sum.final_price.se, 4)
     );
     if sum.nonfinite_paths > 0 {
         let which: Vec<String> = out
@@ -107,6 +109,20 @@ fn summary_timed(r: &RunResult, simulated: &str, with_outputs: &str) {
             sum.nonfinite_paths,
             which.join(", ")
         );
+    }
+    for w in RangeCounts::from_acc(&out.acc).warnings() {
+        println!("  WARNING: {w}");
+    }
+}
+
+/// A figure with `decimals` decimals, or "n/a" where it is not a finite number (a quantile
+/// left out because it would be read among out-of-range values, a standard error that
+/// overflowed: the warnings below the summary say which and why).
+fn fig(x: f64, decimals: usize) -> String {
+    if x.is_finite() {
+        format!("{x:.decimals$}")
+    } else {
+        "n/a".to_string()
     }
 }
 

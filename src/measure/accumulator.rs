@@ -7,6 +7,7 @@
 //! path order, so results do not depend on thread count.
 
 use crate::model::{PathRecord, N_METRICS};
+use crate::stats::interval::lower_rank;
 use crate::stats::{tail_count, LogHistogram, Moments};
 use serde::{Deserialize, Serialize};
 
@@ -29,9 +30,20 @@ impl MetricAcc {
     }
 
     /// The histogram quantile clamped to the exact observed range, so the extremes and a
-    /// degenerate distribution (every path at the same value) are reported exactly.
+    /// degenerate distribution (every path at the same value) are reported exactly. None
+    /// where no value was recorded, and where the quantile lies among values outside the
+    /// histogram's range (`hist.out_of_range()`), which no bucket holds to its accuracy: a
+    /// figure that would be wrong is left out rather than shown as if it were right.
     pub fn quantile(&self, q: f64) -> Option<f64> {
-        self.clamp(self.hist.quantile(q)?)
+        let n = self.hist.count();
+        if n == 0 || q.is_nan() {
+            return None;
+        }
+        let rank = lower_rank(q, n);
+        if !self.hist.ranks_in_range(rank, rank) {
+            return None;
+        }
+        self.value_at_rank(rank)
     }
 
     /// The order statistic of 0-based `rank`, clamped likewise.
@@ -43,16 +55,14 @@ impl MetricAcc {
     /// smallest value and the mean of the k smallest, `k = stats::tail_count(level, n)`;
     /// NaN when empty. The mean is clamped like the quantiles and never above the VaR (the
     /// mean of values at or below a bucket is at most its representative, up to the
-    /// rounding of the sum), so a CVaR can never fall short of its VaR.
+    /// rounding of the sum), so a CVaR can never fall short of its VaR. A figure read from
+    /// buckets holding out-of-range values is NaN (see [`quantile`](Self::quantile)).
     pub fn lower_tail(&self, level: f64) -> (f64, f64) {
         let k = tail_count(level, self.hist.count());
-        match (
-            self.value_at_rank(k.wrapping_sub(1)),
-            self.hist.mean_of_lowest(k),
-        ) {
-            (Some(var), Some(mean)) => (var, self.clamp(mean).map_or(var, |m| m.min(var))),
-            _ => (f64::NAN, f64::NAN),
+        if k == 0 {
+            return (f64::NAN, f64::NAN);
         }
+        self.tail_figures(k - 1, 0, k - 1, self.hist.mean_of_lowest(k), f64::min)
     }
 
     /// (VaR, CVaR) of the upper tail at `level`: the k-th largest value and the mean of the
@@ -63,10 +73,29 @@ impl MetricAcc {
         if k == 0 {
             return (f64::NAN, f64::NAN);
         }
-        match (self.value_at_rank(n - k), self.hist.mean_of_highest(k)) {
-            (Some(var), Some(mean)) => (var, self.clamp(mean).map_or(var, |m| m.max(var))),
-            _ => (f64::NAN, f64::NAN),
+        self.tail_figures(n - k, n - k, n - 1, self.hist.mean_of_highest(k), f64::max)
+    }
+
+    /// (VaR at rank `var_rank`, CVaR from the tail mean of ranks `lo..=hi`), the mean bounded
+    /// by the VaR with `bound`; each NaN where its ranks hold out-of-range values.
+    fn tail_figures(
+        &self,
+        var_rank: u64,
+        lo: u64,
+        hi: u64,
+        mean: Option<f64>,
+        bound: fn(f64, f64) -> f64,
+    ) -> (f64, f64) {
+        let (Some(var), Some(mean)) = (self.value_at_rank(var_rank), mean) else {
+            return (f64::NAN, f64::NAN);
+        };
+        if !self.hist.ranks_in_range(var_rank, var_rank) {
+            return (f64::NAN, f64::NAN);
         }
+        if !self.hist.ranks_in_range(lo, hi) {
+            return (var, f64::NAN);
+        }
+        (var, self.clamp(mean).map_or(var, |m| bound(m, var)))
     }
 
     fn clamp(&self, v: f64) -> Option<f64> {
@@ -99,22 +128,47 @@ pub struct PathSummaries {
 }
 
 impl PathSummaries {
+    /// The per-path quantities the summary reports with their counts of non-finite and
+    /// out-of-range values, in the order of [`quantities`](Self::quantities).
+    pub const QUANTITIES: [&'static str; 7] = [
+        "log_return",
+        "max_drawdown",
+        "final_price",
+        "final_circulating",
+        "er_ratio",
+        "minted",
+        "burned",
+    ];
+
+    /// Each of [`QUANTITIES`](Self::QUANTITIES) with its accumulator.
+    pub fn quantities(&self) -> [(&'static str, &MetricAcc); 7] {
+        let accs = [
+            &self.log_return,
+            &self.max_drawdown,
+            &self.final_price,
+            &self.final_circulating,
+            &self.er_ratio,
+            &self.minted,
+            &self.burned,
+        ];
+        std::array::from_fn(|i| (Self::QUANTITIES[i], accs[i]))
+    }
+
     /// (quantity, paths with a non-finite value of it) for each per-path quantity that had
     /// any, in a fixed order (the one the CLI warning lists them in).
     pub fn nonfinite_counts(&self) -> Vec<(&'static str, u64)> {
-        [
-            ("log_return", &self.log_return),
-            ("max_drawdown", &self.max_drawdown),
-            ("final_price", &self.final_price),
-            ("final_circulating", &self.final_circulating),
-            ("er_ratio", &self.er_ratio),
-            ("minted", &self.minted),
-            ("burned", &self.burned),
-        ]
-        .into_iter()
-        .filter(|(_, m)| m.moments.nonfinite > 0)
-        .map(|(name, m)| (name, m.moments.nonfinite))
-        .collect()
+        self.quantities()
+            .into_iter()
+            .filter(|(_, m)| m.moments.nonfinite > 0)
+            .map(|(name, m)| (name, m.moments.nonfinite))
+            .collect()
+    }
+
+    /// (quantity, its values outside the histogram's range) for each per-path quantity,
+    /// zeros included (the summary has a column for each).
+    pub fn out_of_range_counts(&self) -> [(&'static str, u64); 7] {
+        self.quantities()
+            .map(|(name, m)| (name, m.hist.out_of_range()))
     }
 }
 

@@ -27,14 +27,35 @@ fn union_sorted(base: &[f64], extra: &[f64]) -> Vec<f64> {
     v
 }
 
-/// Column suffix of a quantile or level: 0.05 -> "05", 0.5 -> "50", 0.975 -> "97_5".
-pub fn pct_label(q: f64) -> String {
-    let pct = q * 100.0;
-    if (pct - pct.round()).abs() < 1e-9 {
-        format!("{:02}", pct.round() as u32)
+/// A level as its exact percentage, in decimal: 0.05 -> "5", 0.975 -> "97.5", 1e-3 ->
+/// "0.1". The shortest decimal that reads back as `q` (Rust's `Display` of an f64, which never
+/// uses an exponent) with its point moved two places, on the digits, not by multiplying (0.07
+/// times 100 is 7.000000000000001): distinct levels always give distinct texts, and no level
+/// is rounded into another (0.9999999999999999 is not 100, 1e-300 is not 0).
+pub fn pct_text(q: f64) -> String {
+    let s = format!("{q}");
+    let (sign, s) = s.strip_prefix('-').map_or(("", s.as_str()), |r| ("-", r));
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    let frac = format!("{frac:0<2}");
+    let (moved, rest) = frac.split_at(2);
+    let int = format!("{int}{moved}");
+    let int = int.trim_start_matches('0');
+    let int = if int.is_empty() { "0" } else { int };
+    let rest = rest.trim_end_matches('0');
+    if rest.is_empty() {
+        format!("{sign}{int}")
     } else {
-        format!("{pct}").replace('.', "_")
+        format!("{sign}{int}.{rest}")
     }
+}
+
+/// Column suffix of a quantile or level: its [`pct_text`] with at least two integer digits
+/// and `_` for the point: 0.05 -> "05", 0.5 -> "50", 0.975 -> "97_5", 0.999 -> "99_9".
+pub fn pct_label(q: f64) -> String {
+    let t = pct_text(q);
+    let int_digits = t.find('.').unwrap_or(t.len());
+    let pad = "0".repeat(2usize.saturating_sub(int_digits));
+    format!("{pad}{t}").replace('.', "_")
 }
 
 /// The quantiles of the timeseries and summary tables for a scenario's `[risk]`.
@@ -60,7 +81,8 @@ pub struct TailRisk {
 pub struct Distribution {
     pub mean: f64,
     pub se: f64,
-    /// (q, value); NaN where no path contributed.
+    /// (q, value); NaN where no path contributed, or where the quantile lies among values
+    /// outside the histogram's range (`MetricAcc::quantile`).
     pub quantiles: Vec<(f64, f64)>,
 }
 
@@ -106,6 +128,9 @@ pub struct Summary {
     pub p_breakeven: f64,
     pub breakeven_day: Distribution,
     pub nonfinite_paths: u64,
+    /// Per-path values outside the histogram's range, by quantity
+    /// (`PathSummaries::out_of_range_counts`); their quantiles and tail figures are NaN.
+    pub out_of_range: [(&'static str, u64); 7],
 }
 
 /// VaR and CVaR of the maximum drawdown at `level` (its upper tail). Below a drawdown of
@@ -114,12 +139,16 @@ pub struct Summary {
 /// paths mirrored. Either way the result is within 0.5% relative of the exact sample figure,
 /// and the CVaR is at least the VaR.
 fn drawdown_tail(pp: &PathSummaries, level: f64) -> (f64, f64) {
-    let (var, cvar) = pp.max_drawdown.upper_tail(level);
-    if var.is_nan() || var < 0.5 {
-        return (var, cvar);
+    let direct = pp.max_drawdown.upper_tail(level);
+    if direct.0.is_nan() || direct.0 < 0.5 {
+        return direct;
     }
-    let (var, cvar) = pp.price_retained.lower_tail(level);
-    (1.0 - var, 1.0 - cvar)
+    // What is left of the price can fall below the histogram's range (a collapse to 1e-13
+    // of the peak); the drawdown itself, in [0, 1], is then still read to 0.5%.
+    match pp.price_retained.lower_tail(level) {
+        (var, cvar) if !var.is_nan() && !cvar.is_nan() => (1.0 - var, 1.0 - cvar),
+        _ => direct,
+    }
 }
 
 fn proportion_se(k: u64, n: u64) -> f64 {
@@ -170,6 +199,7 @@ impl Summary {
             p_breakeven: acc.broke_even as f64 / n.max(1) as f64,
             breakeven_day: Distribution::of(&pp.breakeven_day, &qs),
             nonfinite_paths: acc.nonfinite_paths,
+            out_of_range: pp.out_of_range_counts(),
         }
     }
 

@@ -7,8 +7,10 @@
 //!   and are checked by tests; quantile columns follow `report_quantiles(risk)` and VaR
 //!   columns `var_levels(risk)`, labelled with `pct_label`.
 //! - Every float is f64. Columns that hold quantiles (`*_pXX`, VaR/CVaR) are nullable and
-//!   hold null where the distribution was empty (e.g. `spiral_day_p50` with no spirals);
-//!   every other float column is non-nullable and keeps NaN as NaN.
+//!   hold null where the distribution was empty (e.g. `spiral_day_p50` with no spirals) or
+//!   where the figure would be read among values outside the histogram's range, which the
+//!   `clamped` counts (timeseries: per row; summary: `<quantity>_clamped`) report; every
+//!   other float column is non-nullable and keeps NaN as NaN.
 //! - Every file is written with the same explicit [`WriterProperties`]: ZSTD (default
 //!   level) and the run's key-value metadata (`tokenrisk.*`, see [`run_metadata`]).
 //! - No file holds a timing or a timestamp (they are in `manifest.json`), so the same
@@ -275,6 +277,9 @@ pub fn summary_batch(info: &RunInfo, summary: &Summary) -> Result<RecordBatch> {
     );
     r.quantile("breakeven_day_p50", summary.breakeven_day.q(0.5));
     r.u64("nonfinite_paths", summary.nonfinite_paths);
+    for (quantity, n) in summary.out_of_range {
+        r.u64(&format!("{quantity}_clamped"), n);
+    }
     // The quantile lists of `summary` must match the scenario's, or columns would be missing.
     let qs = report_quantiles(risk);
     if summary.er_ratio.quantiles.len() != qs.len() {
@@ -303,6 +308,7 @@ pub fn timeseries_schema(qs: &[f64]) -> Result<SchemaRef> {
         ));
     }
     fields.push(Field::new("nonfinite", DataType::UInt64, false));
+    fields.push(Field::new("clamped", DataType::UInt64, false));
     check_unique(&fields)?;
     Ok(Arc::new(Schema::new(fields)))
 }
@@ -317,6 +323,7 @@ pub fn timeseries_batch(scenario: &str, acc: &Accumulator, qs: &[f64]) -> Result
     let mut means = Vec::with_capacity(n);
     let mut ses = Vec::with_capacity(n);
     let mut nonfinite = Vec::with_capacity(n);
+    let mut clamped = Vec::with_capacity(n);
     let mut quant: Vec<Vec<Option<f64>>> = vec![Vec::with_capacity(n); qs.len()];
     for (row, &day) in acc.report_days.iter().enumerate() {
         for (m, &name) in METRICS.iter().enumerate() {
@@ -326,6 +333,7 @@ pub fn timeseries_batch(scenario: &str, acc: &Accumulator, qs: &[f64]) -> Result
             means.push(a.moments.mean());
             ses.push(a.moments.std_error());
             nonfinite.push(a.hist.nonfinite());
+            clamped.push(a.hist.out_of_range());
             for (col, &q) in quant.iter_mut().zip(qs) {
                 col.push(a.quantile(q).and_then(non_nan));
             }
@@ -342,6 +350,7 @@ pub fn timeseries_batch(scenario: &str, acc: &Accumulator, qs: &[f64]) -> Result
         arrays.push(Arc::new(Float64Array::from(col)));
     }
     arrays.push(Arc::new(UInt64Array::from(nonfinite)));
+    arrays.push(Arc::new(UInt64Array::from(clamped)));
     Ok(RecordBatch::try_new(schema, arrays)?)
 }
 

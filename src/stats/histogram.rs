@@ -24,9 +24,13 @@
 //! * NaN and ±infinity are counted in [`LogHistogram::nonfinite`] and are not
 //!   part of [`LogHistogram::count`].
 //! * `|x| < MIN_TRACKED` (including ±0.0) goes to the zero bucket, represented
-//!   by exactly `0.0`.
+//!   by exactly `0.0`; the non-zero ones are also counted in
+//!   [`LogHistogram::underflow`] (read as 0.0 they lose all relative accuracy).
 //! * `|x| > MAX_TRACKED` (finite) is clamped into the top bucket of its sign and
 //!   counted in [`LogHistogram::clamped`] (it still counts in `count`).
+//! * [`LogHistogram::out_of_range`] is the sum of the two, and
+//!   [`LogHistogram::ranks_in_range`] says whether a quantile or tail mean was read from
+//!   buckets that hold such values (then it is not within `alpha` of the exact figure).
 //! * Otherwise `x` goes to the positive or negative store at
 //!   `bucket_index(|x|)`.
 //!
@@ -284,6 +288,10 @@ pub struct LogHistogram {
     /// Finite values with `|x| > MAX_TRACKED` (included in `count`, stored in
     /// the top bucket of their sign).
     clamped: u64,
+    /// Finite non-zero values with `|x| < MIN_TRACKED` (included in `zero`). Absent from
+    /// histograms serialised before it was counted: 0.
+    #[serde(default)]
+    underflow: u64,
 }
 
 impl LogHistogram {
@@ -313,6 +321,7 @@ impl LogHistogram {
         } else if m < MIN_TRACKED {
             // Zeros are common (spiral flags); keep them off the cold path.
             self.zero += 1;
+            self.underflow += (m > 0.0) as u64;
         } else {
             self.add_untracked(x);
         }
@@ -329,7 +338,7 @@ impl LogHistogram {
         const BLOCK: usize = 256;
         let mut index = [0i32; BLOCK];
         for block in xs.chunks(BLOCK) {
-            let (mut positive, mut zero) = (0usize, 0usize);
+            let (mut positive, mut zero, mut tiny) = (0usize, 0usize, 0usize);
             let (mut lo, mut hi) = (MAX_INDEX, MIN_INDEX);
             for (slot, &x) in index.iter_mut().zip(block) {
                 let m = x.abs();
@@ -337,6 +346,7 @@ impl LogHistogram {
                 *slot = i;
                 positive += (MIN_TRACKED..=MAX_TRACKED).contains(&x) as usize;
                 zero += (m < MIN_TRACKED) as usize;
+                tiny += (m < MIN_TRACKED && m > 0.0) as usize;
                 lo = lo.min(i);
                 hi = hi.max(i);
             }
@@ -358,6 +368,7 @@ impl LogHistogram {
             }
             if zero == block.len() {
                 self.zero += zero as u64;
+                self.underflow += tiny as u64;
                 continue;
             }
             for (&x, &i) in block.iter().zip(index) {
@@ -388,8 +399,8 @@ impl LogHistogram {
     /// adding `c` at `(sign, bucket_index(|x|))` is identical to calling
     /// [`add`](Self::add) `c` times with such values. Indices outside
     /// `MIN_INDEX..=MAX_INDEX` are treated the way `add` treats the magnitudes
-    /// they stand for: an index below `MIN_INDEX` only holds magnitudes below
-    /// `MIN_TRACKED` and goes to the zero bucket; an index above `MAX_INDEX`
+    /// they stand for: an index below `MIN_INDEX` only holds non-zero magnitudes below
+    /// `MIN_TRACKED` and goes to the zero bucket, counted in `underflow`; an index above `MAX_INDEX`
     /// only holds magnitudes above `MAX_TRACKED` and is clamped into
     /// `MAX_INDEX` and counted in `clamped`. (Values that were clamped before
     /// being indexed, i.e. given `MAX_INDEX`, cannot be recognised as such.)
@@ -408,13 +419,21 @@ impl LogHistogram {
             _ => &mut self.negative,
         };
         if index < MIN_INDEX {
-            self.zero += count;
+            self.add_underflow(count);
         } else if index > MAX_INDEX {
             self.clamped += count;
             store.add(MAX_INDEX, count);
         } else {
             store.add(index, count);
         }
+    }
+
+    /// Adds `count` finite non-zero values of magnitude below [`MIN_TRACKED`] (to the
+    /// zero bucket and [`underflow`](Self::underflow)): how dense arrays filled elsewhere
+    /// (GPU engine), which route them to a slot of their own, hand them over.
+    pub fn add_underflow(&mut self, count: u64) {
+        self.zero += count;
+        self.underflow += count;
     }
 
     /// Number of finite values recorded (zero bucket and clamped values
@@ -439,6 +458,43 @@ impl LogHistogram {
         self.zero
     }
 
+    /// Number of finite non-zero values with magnitude below [`MIN_TRACKED`] (part of
+    /// [`zero_count`](Self::zero_count), read as exactly 0.0).
+    pub fn underflow(&self) -> u64 {
+        self.underflow
+    }
+
+    /// Finite values outside `[MIN_TRACKED, MAX_TRACKED]` in magnitude, zeros aside: the
+    /// values no bucket holds within relative `alpha` ([`clamped`](Self::clamped) plus
+    /// [`underflow`](Self::underflow)).
+    pub fn out_of_range(&self) -> u64 {
+        self.clamped + self.underflow
+    }
+
+    /// Whether the order statistics of 0-based ranks `lo..=hi` all lie in buckets that
+    /// hold no out-of-range value: then a quantile or tail mean read from them is within
+    /// relative `alpha` of the exact figure. False where one of them lies in the zero bucket
+    /// while it holds non-zero values, or in a top bucket while values are clamped into it.
+    /// Ranks beyond `count()` are ignored.
+    pub fn ranks_in_range(&self, lo: u64, hi: u64) -> bool {
+        if self.out_of_range() == 0 {
+            return true;
+        }
+        let mut start = 0u64;
+        for (sign, index, c) in self.raw_buckets() {
+            let end = start + c; // ranks start..end
+            let flagged = match sign {
+                0 => self.underflow > 0,
+                _ => index == MAX_INDEX && self.clamped > 0,
+            };
+            if flagged && start <= hi && lo < end {
+                return false;
+            }
+            start = end;
+        }
+        true
+    }
+
     /// `true` if no finite value has been recorded.
     pub fn is_empty(&self) -> bool {
         self.count() == 0
@@ -453,6 +509,7 @@ impl LogHistogram {
         self.zero += other.zero;
         self.nonfinite += other.nonfinite;
         self.clamped += other.clamped;
+        self.underflow += other.underflow;
     }
 
     /// Non-empty buckets as `(sign, index, count)`, ascending by value:
@@ -648,6 +705,46 @@ mod tests {
     /// Bound on |representative - x| for a value x, with slack for f64 rounding.
     fn tol(x: f64) -> f64 {
         RELATIVE_ACCURACY * (1.0 + 1e-9) * x.abs()
+    }
+
+    #[test]
+    fn out_of_range_values_are_counted_and_their_ranks_flagged() {
+        let xs = [1e-300, 0.0, -0.0, -1e-20, 5.0, 7.0, 1e300, -1e30];
+        let mut one = LogHistogram::new();
+        for &x in &xs {
+            one.add(x);
+        }
+        let mut sliced = LogHistogram::new();
+        sliced.add_slice(&xs);
+        assert_eq!(one, sliced);
+        assert_eq!(
+            (one.underflow(), one.clamped(), one.out_of_range()),
+            (2, 2, 4)
+        );
+        assert_eq!(one.zero_count(), 4);
+        // Ascending: -1e30 (clamped), four in the zero bucket, 5, 7, 1e300 (clamped).
+        assert!(!one.ranks_in_range(0, 0));
+        assert!(!one.ranks_in_range(1, 4) && !one.ranks_in_range(3, 3));
+        assert!(one.ranks_in_range(5, 6));
+        assert!(!one.ranks_in_range(6, 7));
+        // Exact zeros alone are in range; so is a merge of in-range parts.
+        let mut zeros = LogHistogram::new();
+        zeros.add_slice(&[0.0; 300]);
+        assert_eq!(zeros.out_of_range(), 0);
+        assert!(zeros.ranks_in_range(0, 299));
+        let mut tiny = LogHistogram::new();
+        tiny.add_slice(&[1e-13; 300]);
+        assert_eq!(tiny.underflow(), 300);
+        let mut gpu = LogHistogram::new();
+        gpu.add_underflow(300);
+        assert_eq!(gpu, tiny);
+        zeros.merge(&tiny);
+        assert_eq!(zeros.underflow(), 300);
+        // Histograms serialised before the count existed read as none.
+        let mut old = serde_json::to_value(&one).unwrap();
+        old.as_object_mut().unwrap().remove("underflow");
+        let back: LogHistogram = serde_json::from_value(old).unwrap();
+        assert_eq!((back.underflow(), back.clamped()), (0, 2));
     }
 
     #[test]

@@ -46,7 +46,7 @@ pub const DISPATCH_PATH_STEPS_SOFTWARE: u64 = 1 << 25;
 pub struct Budgets {
     /// `states` buffer: 128 bytes per resident path.
     pub state_bytes: u64,
-    /// `hist` buffer: 663,456 bytes per resident report row.
+    /// `hist` buffer: 663,504 bytes per resident report row.
     pub hist_bytes: u64,
     /// Per-dispatch workgroup partials: 240 bytes per 64 paths.
     pub partial_bytes: u64,

@@ -17,15 +17,18 @@ pub const WG_SIZE: u64 = 64;
 /// Slots per sign in one (row, metric) histogram: every index `MIN_INDEX..=MAX_INDEX` plus one
 /// for magnitudes above `MAX_TRACKED` (`HIST_SIGN_SLOTS` in simulate.wgsl).
 pub const HIST_SIGN_SLOTS: usize = (MAX_INDEX - MIN_INDEX + 2) as usize;
-/// u32 counts per (row, metric): positive, negative, zero, non-finite (`HIST_STRIDE`).
-pub const HIST_STRIDE: usize = 2 * HIST_SIGN_SLOTS + 2;
+/// u32 counts per (row, metric): positive, negative, zero, non-finite, and non-zero
+/// magnitudes below `MIN_TRACKED` (read as zero, counted as out of range: the CPU's
+/// `LogHistogram::underflow`) (`HIST_STRIDE`).
+pub const HIST_STRIDE: usize = 2 * HIST_SIGN_SLOTS + 3;
 pub(super) const HIST_ZERO: usize = 2 * HIST_SIGN_SLOTS;
 pub(super) const HIST_NONFINITE: usize = 2 * HIST_SIGN_SLOTS + 1;
-const _: () = assert!(HIST_STRIDE == 13822);
+pub(super) const HIST_UNDERFLOW: usize = 2 * HIST_SIGN_SLOTS + 2;
+const _: () = assert!(HIST_STRIDE == 13823);
 
 const STATE_BYTES: u64 = std::mem::size_of::<GpuPathState>() as u64;
 const PARTIAL_BYTES: u64 = std::mem::size_of::<GpuPartial>() as u64;
-/// Bytes of the histograms of one report row (all metrics): 663,456.
+/// Bytes of the histograms of one report row (all metrics): 663,504.
 pub const HIST_ROW_BYTES: u64 = (N_METRICS * HIST_STRIDE * 4) as u64;
 /// Bytes of the folded moments of one report row (all metrics, 64 lanes).
 const MOMENTS_ROW_BYTES: u64 = N_METRICS as u64 * WG_SIZE * PARTIAL_BYTES;
@@ -133,7 +136,9 @@ fn add_copies(acc: &mut MetricAcc, x: f64, n: u64) {
     });
     let m = x.abs();
     let sign = if x > 0.0 { 1 } else { -1 };
-    if m < MIN_TRACKED {
+    if m < MIN_TRACKED && m > 0.0 {
+        acc.hist.add_underflow(n);
+    } else if m < MIN_TRACKED {
         acc.hist.add_count_at_index(0, 0, n);
     } else if m > MAX_TRACKED {
         acc.hist.add_count_at_index(sign, MAX_INDEX + 1, n);
@@ -180,6 +185,7 @@ fn reduce_block(
                     .add_count_at_index(-1, MIN_INDEX + j as i32, c as u64);
             }
             target.hist.add_count_at_index(0, 0, h[HIST_ZERO] as u64);
+            target.hist.add_underflow(h[HIST_UNDERFLOW] as u64);
             for _ in 0..h[HIST_NONFINITE] {
                 target.hist.add(f64::NAN);
             }

@@ -115,6 +115,7 @@ pub fn shared_constants() -> Vec<(&'static str, Value)> {
         ("HIST_SIGN_SLOTS", u(super::run::HIST_SIGN_SLOTS)),
         ("HIST_ZERO", u(super::run::HIST_ZERO)),
         ("HIST_NONFINITE", u(super::run::HIST_NONFINITE)),
+        ("HIST_UNDERFLOW", u(super::run::HIST_UNDERFLOW)),
         ("HIST_STRIDE", u(super::run::HIST_STRIDE)),
         ("MIN_TRACKED", F32(MIN_TRACKED as f32)),
         ("MAX_TRACKED", F32(MAX_TRACKED as f32)),

@@ -115,6 +115,7 @@ pub(super) fn is_result_column(name: &str) -> bool {
         "name",
     ];
     KNOWN.contains(&name)
+        || name.ends_with("_clamped")
         || ["spiral_day_p", "er_ratio_p", "final_price_p", "var", "cvar"]
             .iter()
             .any(|p| name.starts_with(p))

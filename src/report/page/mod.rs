@@ -20,6 +20,8 @@ pub use extras::table_html;
 
 use super::data::{Extra, RunData, Table};
 use super::format::{esc, fmt_int, fmt_pct, fmt_si, fmt_sig, DASH};
+use crate::measure::warnings::{RangeCounts, SeriesCounts};
+use crate::measure::PathSummaries;
 use charts::{at_horizon, over_time};
 use extras::extras;
 use std::fmt::Write;
@@ -208,6 +210,9 @@ pub fn run_page(run: &RunData) -> String {
         });
     let mut body = String::new();
     header(&mut body, run, &name);
+    for w in range_counts(run).warnings() {
+        let _ = write!(body, r#"<p class="warn">WARNING: {}</p>"#, esc(&w));
+    }
     section(&mut body, "key-figures", "Key figures");
     body.push_str(&cards(run));
     body.push_str("</section>");
@@ -233,6 +238,60 @@ pub fn run_page(run: &RunData) -> String {
     extras(&mut body, &run.extras);
     scenario_source(&mut body, run);
     document(&format!("{name}: tokenrisk report"), &body)
+}
+
+/// The counts behind the range warnings, from the tables: the summary's `<quantity>_clamped`
+/// columns, the timeseries' `clamped` column and its standard errors, by metric (files from
+/// before these columns have none to warn of).
+fn range_counts(run: &RunData) -> RangeCounts {
+    let s = &run.summary;
+    let per_path = s
+        .columns
+        .iter()
+        .filter_map(|c| {
+            let quantity = c.name.strip_suffix("_clamped")?;
+            Some((quantity.to_string(), s.f64_at(&c.name, 0)? as u64))
+        })
+        .collect();
+    let t = &run.timeseries;
+    let several = s.f64_at("paths", 0).is_some_and(|n| n >= 2.0);
+    // The per-path quantities' standard errors (the summary has no count of values per
+    // quantity; non-finite values are left out of the moments, so an infinite se is an
+    // overflow of the squares).
+    let per_path_se_nonfinite = PathSummaries::QUANTITIES
+        .iter()
+        .filter(|q| {
+            let se = s.num(&format!("{q}_se")).and_then(|v| v.first().copied());
+            several && se.is_some_and(|se| !se.is_some_and(f64::is_finite))
+        })
+        .map(|q| q.to_string())
+        .collect();
+    let mut series: Vec<SeriesCounts> = Vec::new();
+    let metrics = t.text("metric").unwrap_or_default();
+    for (row, metric) in metrics.iter().enumerate() {
+        let Some(metric) = metric else { continue };
+        let i = match series.iter().position(|c| &c.metric == metric) {
+            Some(i) => i,
+            None => {
+                series.push(SeriesCounts {
+                    metric: metric.clone(),
+                    ..SeriesCounts::default()
+                });
+                series.len() - 1
+            }
+        };
+        let c = &mut series[i];
+        let clamped = t.f64_at("clamped", row).unwrap_or(0.0) as u64;
+        c.clamped_rows += (clamped > 0) as u64;
+        c.clamped_values += clamped;
+        let se_bad = t.num("se").is_some() && !t.f64_at("se", row).is_some_and(f64::is_finite);
+        c.se_nonfinite_rows += (several && se_bad) as u64;
+    }
+    RangeCounts {
+        per_path,
+        per_path_se_nonfinite,
+        series,
+    }
 }
 
 /// The index page of a folder of runs: a table of their key figures with links to their
