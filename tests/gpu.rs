@@ -666,8 +666,8 @@ fn finding_05_gpu_counts_out_of_range_values_like_cpu() {
     );
     let cases = [
         (
-            "price 1e-16",
-            common::scenario_text(&[("token.price", "1e-16")]),
+            "price falling below 1e-12",
+            common::scenario_text(&[("token.price", "1e-11"), ("market.drift", "-10.0")]),
         ),
         ("huge cost jumps", huge_cost),
     ];

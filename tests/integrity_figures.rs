@@ -309,8 +309,12 @@ fn finding_05_values_outside_the_histogram_are_counted_and_flagged() {
     use tokenrisk::model::{simulate_path, Params, METRICS};
     use tokenrisk::stats::exact_quantile_lower;
 
-    // A price of 1e-300: every final price below the histogram's range.
-    let s = common::parse(&common::scenario_text(&[("token.price", "1e-300")]));
+    // A price that falls out of the histogram's range: 1e-11 with a drift of -10 a year
+    // ends below 1e-12 on every path (validation refuses a starting price below 1e-12).
+    let s = common::parse(&common::scenario_text(&[
+        ("token.price", "1e-11"),
+        ("market.drift", "-10.0"),
+    ]));
     let out = common::run_cpu(&s, 400);
     let sum = Summary::from_acc(&out.acc, &s.risk);
     let mut finals: Vec<f64> = out.records.iter().map(|r| r.final_price).collect();
@@ -324,7 +328,21 @@ fn finding_05_values_outside_the_histogram_are_counted_and_flagged() {
         "{counts:?}"
     );
     let price = counts.series.iter().find(|c| c.metric == "price").unwrap();
-    assert_eq!(price.clamped_values, 400 * out.acc.report_days.len() as u64);
+    let params = Params::compile(&s);
+    let price_m = METRICS.iter().position(|&m| m == "price").unwrap();
+    let mut below = 0u64;
+    for path in 0..400 {
+        simulate_path(
+            &params,
+            tokenrisk::rng::seed_key(s.scenario.seed),
+            path,
+            |_, m| {
+                below += (m[price_m] != 0.0 && m[price_m].abs() < 1e-12) as u64;
+            },
+        );
+    }
+    assert!(below > 0, "the test needs prices below 1e-12");
+    assert_eq!(price.clamped_values, below, "report-day prices below 1e-12");
 
     // Huge cost jumps: the GPU cost's last-day quantiles against the exact values.
     let s = huge_cost_jumps();
@@ -359,12 +377,16 @@ fn finding_05_values_outside_the_histogram_are_counted_and_flagged() {
         );
     }
 
-    // The files and what the user sees: a run whose demand is tiny (an infinite standard
-    // error of the emissions-to-revenue ratio, from finite values too large to square).
+    // The files and what the user sees: a run whose demand is the smallest validation
+    // allows and whose price is high, so every emissions-to-revenue ratio exceeds 1e18.
+    // (An infinite standard error from finite values too large to square needs ratios
+    // near 1e154, which validation no longer lets a scenario reach; the check below still
+    // holds any such row to say why.)
     let dir = tempfile::tempdir().unwrap();
     let p = tokenrisk::scenario::preset("fetch_inflation").unwrap();
     let file = dir.path().join("tiny_demand.toml");
-    std::fs::write(&file, common::set(p.toml, "demand.usd_per_day", "1e-250")).unwrap();
+    let text = common::set(p.toml, "demand.usd_per_day", "1e-12");
+    std::fs::write(&file, common::set(&text, "token.price", "1000.0")).unwrap();
     let out = dir.path().join("out");
     let mut args = common::run_args(common::path_arg(&file), "200", common::path_arg(&out));
     args.retain(|a| *a != "-q");
@@ -374,8 +396,7 @@ fn finding_05_values_outside_the_histogram_are_counted_and_flagged() {
     assert!(
         printed.contains("WARNING: per-path values outside the histogram's range")
             && printed.contains("er_ratio 200")
-            && printed.contains("WARNING: timeseries er_ratio: the standard error is not finite")
-            && printed.contains("WARNING: the standard error of er_ratio is not finite"),
+            && printed.contains("WARNING: timeseries er_ratio: "),
         "{printed}"
     );
     let run = out.join("fetch-inflation");
@@ -404,10 +425,9 @@ fn finding_05_values_outside_the_histogram_are_counted_and_flagged() {
         .as_any()
         .downcast_ref::<arrow::array::Float64Array>()
         .unwrap();
-    let mut infinite_se = 0;
+    let mut all_clamped = 0;
     for row in 0..ts.num_rows() {
         if !se.value(row).is_finite() {
-            infinite_se += 1;
             assert!(
                 clamped.value(row) + nonfinite.value(row) > 0,
                 "row {row} ({}): se {} with nothing counted to say why",
@@ -416,6 +436,7 @@ fn finding_05_values_outside_the_histogram_are_counted_and_flagged() {
             );
         }
         if metric.value(row) == "er_ratio" && clamped.value(row) == 200 {
+            all_clamped += 1;
             assert!(
                 p50.is_null(row),
                 "row {row}: er_ratio p50 shown among clamped values"
@@ -423,8 +444,8 @@ fn finding_05_values_outside_the_histogram_are_counted_and_flagged() {
         }
     }
     assert!(
-        infinite_se > 0,
-        "the tiny demand no longer overflows the ratio's squares"
+        all_clamped > 0,
+        "no report row has every er_ratio out of range: the test tests nothing"
     );
     let summary = common::read_parquet(&run.join("summary.parquet"));
     let er_clamped = summary
@@ -445,10 +466,6 @@ fn finding_05_values_outside_the_histogram_are_counted_and_flagged() {
         page.contains("WARNING: per-path values outside the histogram&#39;s range")
             || page.contains("WARNING: per-path values outside the histogram's range"),
         "the report page shows no range warning"
-    );
-    assert!(
-        page.contains("WARNING: the standard error of er_ratio is not finite"),
-        "the report page does not say why er_ratio_se is not a figure"
     );
 }
 
