@@ -816,4 +816,113 @@ mod tests {
         assert_eq!(back.per_path.breakeven_day.moments.min, f64::INFINITY);
         assert_eq!(back.nonfinite_paths, 1);
     }
+
+    /// Rows of varied magnitudes, some spiraled, some breaking even.
+    fn rows(n: u64) -> Vec<PathRecord> {
+        (0..n)
+            .map(|i| {
+                let x = (i as f64 * 0.37).sin() * 10f64.powi((i % 7) as i32 - 3);
+                PathRecord {
+                    path: i,
+                    spiral: i % 5 == 0,
+                    spiral_day: (i % 5 == 0).then_some(i as u32 % 300),
+                    breakeven_day: (i % 3 == 0).then_some(7),
+                    final_price: x.abs(),
+                    log_return: x,
+                    max_drawdown: (x.abs() / 1e4).min(1.0),
+                    er_ratio: 1.0 + x,
+                    minted: 1e6 + x,
+                    ..PathRecord::default()
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_accumulator_must_summarise_the_rows() {
+        let records = rows(3000);
+        // Folded in uneven chunks, as engines and shards do: agrees (means to rounding).
+        let mut acc = Accumulator::new(vec![0]);
+        for chunk in records.chunks(701) {
+            let mut part = Accumulator::new(vec![0]);
+            for r in chunk {
+                part.add_path(r);
+            }
+            acc.merge(&part);
+        }
+        assert!(rows_problems(&acc, &records).is_empty());
+        // Every exactly determined part is checked exactly, and named.
+        let mut e = acc.clone();
+        e.broke_even += 1;
+        assert_eq!(
+            rows_problems(&e, &records),
+            ["accumulator.broke_even is 1001 but the path rows give 1000"]
+        );
+        let mut e = acc.clone();
+        e.per_path.spiral_day.hist.add(5.0);
+        let p = rows_problems(&e, &records);
+        assert_eq!(
+            p,
+            ["accumulator.per_path.spiral_day.hist differs from the histogram of the rows"]
+        );
+        let mut e = acc.clone();
+        e.per_path.minted.moments.max = f64::from_bits(e.per_path.minted.moments.max.to_bits() + 1);
+        let p = rows_problems(&e, &records);
+        assert!(
+            p.len() == 1 && p[0].starts_with("accumulator.per_path.minted.moments.max"),
+            "{p:?}"
+        );
+        let mut e = acc.clone();
+        // (1e-6 of the largest magnitude, 1e3: above the 1e-8 allowed for rounding.)
+        e.per_path.log_return.moments.mean += 1e-3;
+        let p = rows_problems(&e, &records);
+        assert!(
+            p.len() == 1 && p[0].starts_with("accumulator.per_path.log_return.moments.mean"),
+            "{p:?}"
+        );
+        // Rows missing: the counts say so.
+        assert!(rows_problems(&acc, &records[1..])
+            .iter()
+            .any(|p| p == "accumulator.paths is 3000 but the path rows give 2999"));
+    }
+
+    #[test]
+    fn header_problems_are_all_named_at_once() {
+        let p = crate::scenario::preset("render_bme").unwrap();
+        let s = crate::scenario::parse(p.toml, p.file).unwrap();
+        let mut h = Header::new(
+            "shard",
+            &s,
+            (0, 1),
+            PathRange {
+                start: 0,
+                count: 10,
+            },
+            vec![0],
+            "cpu",
+            "test",
+        );
+        h.accumulator_sha256 = "0".repeat(64);
+        h.completed = 10;
+        let file = |name: &str, start: u64, count: u64| PathsFile {
+            name: name.into(),
+            path_start: start,
+            path_count: count,
+            bytes: 1,
+            sha256: "0".repeat(64),
+        };
+        h.paths_files = vec![file("a.parquet", 0, 4), file("b.parquet", 4, 6)];
+        assert_eq!(header_problems(&h), Vec::<String>::new());
+        h.paths_files = vec![file("../a.parquet", 0, 4), file("/b", 5, 6)];
+        h.completed = 9;
+        let p = header_problems(&h);
+        assert_eq!(p.len(), 4, "{p:?}");
+        assert!(p[0].starts_with("header.paths_files[0].name \"../a.parquet\""));
+        assert!(p[1].starts_with("header.paths_files[1].name \"/b\""));
+        assert!(p[2].starts_with("header.paths_files[1].path_start is 5, expected 4"));
+        assert_eq!(
+            p[3],
+            "header.paths_files hold 10 paths but header.completed is 9"
+        );
+    }
 }
