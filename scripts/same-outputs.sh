@@ -23,7 +23,8 @@
 #   `simulate_seconds` and `path_steps_per_s`. The tables hold no timing since the timings
 #   moved to manifest.json; a binary from before has them in summary.parquet and sweep.parquet,
 #   so their absence on one side is expected and not a difference (every other column must be
-#   in both);
+#   in both). The same holds for the `device` column and `tokenrisk.device` key, which moved to
+#   the manifest too (present on one side only: not a difference);
 # - JSON as parsed values (so a change of layout alone passes), without `timings`,
 #   `started_at`, `created_at`, `generated_at`, `simulate_seconds` and the sizes of the files
 #   that hold timing columns;
@@ -162,6 +163,9 @@ import pyarrow.parquet as pq
 
 old_root, new_root = sys.argv[1], sys.argv[2]
 TIMING_COLUMNS = {"simulate_seconds", "path_steps_per_s"}
+# Moved to manifest.json with the timings, so the tables do not depend on the machine.
+MOVED_COLUMNS = TIMING_COLUMNS | {"device"}
+MOVED_KEYS = {b"tokenrisk.device"}
 TIMING_KEYS = {"timings", "started_at", "created_at", "generated_at", "simulate_seconds"}
 TIMED_FILES = {"summary.parquet", "sweep.parquet"}
 
@@ -208,12 +212,16 @@ def compare_parquet(a, b):
             # timing columns of an old binary's tables).
             if k == b"ARROW:schema":
                 continue
+            if k in MOVED_KEYS and (k not in ka or k not in kb):
+                continue
             if ka.get(k) != kb.get(k):
                 diffs.append(f"metadata {k.decode()} differs")
     # Timing columns: ignored, and expected on one side only (an old binary's summary and
     # sweep tables).
-    ta = ta.drop_columns([c for c in TIMING_COLUMNS if c in ta.schema.names])
-    tb = tb.drop_columns([c for c in TIMING_COLUMNS if c in tb.schema.names])
+    moved = {c for c in MOVED_COLUMNS if (c in ta.schema.names) != (c in tb.schema.names)}
+    moved |= TIMING_COLUMNS
+    ta = ta.drop_columns([c for c in moved if c in ta.schema.names])
+    tb = tb.drop_columns([c for c in moved if c in tb.schema.names])
     if ta.schema.remove_metadata() != tb.schema.remove_metadata():
         diffs.append(f"schema differs: {ta.schema.names} vs {tb.schema.names}")
         return diffs

@@ -406,9 +406,9 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest> {
 
 /// Refuses a run folder whose files do not all belong to one complete run: a run file
 /// without `manifest.json` (an interrupted write), a run file missing or not listed, or a
-/// Parquet file whose metadata names another scenario, scenario text, seed, path count,
-/// engine or device than the manifest (two runs that agree on all of these wrote the same
-/// rows). Names each file and field that disagrees. A table without tokenrisk metadata
+/// Parquet file whose metadata names another scenario, scenario text, seed, path count or
+/// engine than the manifest (two CPU runs that agree on all of these wrote the same rows;
+/// two GPU runs may differ by device, which only the manifest names). Names each file and field that disagrees. A table without tokenrisk metadata
 /// (rewritten by another tool) is not checked.
 pub fn check_run_folder(dir: &Path) -> Result<()> {
     let run_files = [SUMMARY_FILE, TIMESERIES_FILE, PATHS_FILE];
@@ -481,11 +481,6 @@ pub fn check_run_folder(dir: &Path) -> Result<()> {
                 "engine",
                 get("tokenrisk.engine").to_string(),
                 m.backend.clone(),
-            ),
-            (
-                "device",
-                get("tokenrisk.device").to_string(),
-                m.device.clone(),
             ),
         ];
         for (field, got, want) in checks {

@@ -8,7 +8,8 @@
 //!   complete and belong to this run.
 //! - Every Parquet file carries the run's key-value metadata (`tokenrisk.version`,
 //!   `tokenrisk.model_version`, `tokenrisk.scenario`, `tokenrisk.scenario_toml`,
-//!   `tokenrisk.seed`, `tokenrisk.engine`, `tokenrisk.device`, `tokenrisk.paths`).
+//!   `tokenrisk.seed`, `tokenrisk.engine`, `tokenrisk.paths`; the device name is the
+//!   manifest's alone, so the tables do not depend on the machine).
 //! - Column names are a public contract (see [`parquet`]'s `*_CONTRACT_COLUMNS`).
 
 pub mod atomic;

@@ -91,7 +91,8 @@ pub const PATHS_CONTRACT_COLUMNS: [&str; 17] = [
 ];
 
 /// Key-value metadata carried by every Parquet file of a run: its [`Provenance`] (less the
-/// scenario's hash: the text itself is carried), the engine and the device.
+/// scenario's hash: the text itself is carried) and the engine (the device is the
+/// manifest's alone, so the bytes do not depend on the machine).
 pub fn run_metadata(info: &RunInfo, paths: u64) -> Vec<KeyValue> {
     let p = Provenance::new(info.scenario, info.seed, paths);
     let kv = |k: &str, v: String| KeyValue::new(k.to_string(), v);
@@ -102,7 +103,6 @@ pub fn run_metadata(info: &RunInfo, paths: u64) -> Vec<KeyValue> {
         kv("tokenrisk.scenario_toml", info.scenario.source_toml.clone()),
         kv("tokenrisk.seed", p.seed.to_string()),
         kv("tokenrisk.engine", info.engine.to_string()),
-        kv("tokenrisk.device", info.device.to_string()),
         kv("tokenrisk.paths", p.paths.to_string()),
     ]
 }
@@ -228,7 +228,6 @@ pub fn summary_batch(info: &RunInfo, summary: &Summary) -> Result<RecordBatch> {
     r.u32("horizon_days", sc.scenario.horizon_days);
     r.u64("seed", info.seed);
     r.utf8("backend", info.engine);
-    r.utf8("device", info.device);
     r.f64("p_spiral", summary.p_spiral);
     r.f64("p_spiral_se", summary.p_spiral_se);
     r.f64("p_spiral_lo", summary.p_spiral_lo);

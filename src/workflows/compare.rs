@@ -425,7 +425,7 @@ pub fn run(
             design.name(),
             &result.output.records,
         ));
-        engines.push((result.output.engine, result.output.device.clone()));
+        engines.push(result.output.engine);
         on_design(result)?;
     }
     let rows = compare_all(&paths)?;
@@ -433,7 +433,7 @@ pub fn run(
         .designs
         .iter()
         .zip(&engines)
-        .map(|((_, p), (e, d))| (&p.scenario, *e, d.as_str()))
+        .map(|((_, p), e)| (&p.scenario, *e))
         .collect();
     let paths = plan.designs[0].1.paths();
     let metadata = comparison_metadata(&runs, plan.seed, paths);
@@ -488,15 +488,12 @@ pub fn run_to(
 }
 
 /// Key-value metadata of `comparison.parquet`: the usual `tokenrisk.*` keys (`scenario` and
-/// `engine`/`device` list the designs', comma-separated) and each design's TOML as run under
-/// `tokenrisk.scenario_toml.<scenario name>`. `runs` are (scenario, engine, device).
-pub fn comparison_metadata(
-    runs: &[(&Scenario, &str, &str)],
-    seed: u64,
-    paths: u64,
-) -> Vec<KeyValue> {
+/// `engine` list the designs', comma-separated; device names are the designs' manifests')
+/// and each design's TOML as run under `tokenrisk.scenario_toml.<scenario name>`. `runs`
+/// are (scenario, engine).
+pub fn comparison_metadata(runs: &[(&Scenario, &str)], seed: u64, paths: u64) -> Vec<KeyValue> {
     let kv = |k: &str, v: String| KeyValue::new(k.to_string(), v);
-    let distinct = |get: &dyn Fn(&(&Scenario, &str, &str)) -> String| {
+    let distinct = |get: &dyn Fn(&(&Scenario, &str)) -> String| {
         let mut v: Vec<String> = Vec::new();
         for r in runs {
             let x = get(r);
@@ -515,10 +512,9 @@ pub fn comparison_metadata(
         ),
         kv("tokenrisk.seed", seed.to_string()),
         kv("tokenrisk.engine", distinct(&|r| r.1.to_string())),
-        kv("tokenrisk.device", distinct(&|r| r.2.to_string())),
         kv("tokenrisk.paths", paths.to_string()),
     ];
-    for (s, _, _) in runs {
+    for (s, _) in runs {
         meta.push(kv(
             &format!("tokenrisk.scenario_toml.{}", s.scenario.name),
             s.source_toml.clone(),
@@ -798,7 +794,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("share scenario.name"), "{e}");
-        let meta = comparison_metadata(&[(&a, "cpu", "x"), (&b, "cpu", "x")], 42, 10);
+        let meta = comparison_metadata(&[(&a, "cpu"), (&b, "cpu")], 42, 10);
         let get = |k: &str| {
             meta.iter()
                 .find(|m| m.key == k)

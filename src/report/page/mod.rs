@@ -127,11 +127,11 @@ fn header(out: &mut String, run: &RunData, name: &str) {
         .or_else(|| run.summary.text_at("backend", 0).map(str::to_string))
         .or(m.map(|m| m.backend.clone()))
         .unwrap_or_else(|| DASH.into());
-    let device = meta
-        .get("tokenrisk.device")
-        .cloned()
+    // The manifest's; folders of older versions also have it in the tables.
+    let device = m
+        .map(|m| m.device.clone())
+        .or_else(|| meta.get("tokenrisk.device").cloned())
         .or_else(|| run.summary.text_at("device", 0).map(str::to_string))
-        .or(m.map(|m| m.device.clone()))
         .unwrap_or_default();
     items.push((
         "Engine",
