@@ -356,6 +356,26 @@ fn finding_08_an_address_space_limit_is_refused_up_front_with_no_folder() {
     assert!(t.contains("RLIMIT_AS"), "{t}");
     assert!(t.contains("scenario.report_every"), "{t}");
     assert!(!out.join(NAME).exists(), "an empty run folder was left");
+
+    // With the preflight switched off, the per-path records that cannot be had are an
+    // error too (20 million paths need 2.7 GiB), not an abort.
+    let cmd = format!(
+        "ulimit -v 2000000 && exec '{}' run {PRESET} --paths 20000000 --backend cpu -q --out '{}'",
+        env!("CARGO_BIN_EXE_tokenrisk"),
+        out.display()
+    );
+    let o = std::process::Command::new("sh")
+        .args(["-c", &cmd])
+        .env("TOKENRISK_MEMORY_CHECK", "off")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("cannot allocate 2.7 GiB for the per-path records of 20000000 paths"),
+        "{}",
+        text(&o)
+    );
+    assert!(!out.join(NAME).exists(), "an empty run folder was left");
 }
 
 /// Rewrites `dir/summary.parquet` as `batch` (the file's own key-value metadata kept) and

@@ -253,7 +253,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn error_text_says_a_repeated_cause_once() {
+    fn finding_12_error_text_says_a_repeated_cause_once() {
         let io = std::io::Error::from_raw_os_error(28);
         let wrapped = parquet::errors::ParquetError::External(Box::new(io));
         let err = anyhow::Error::new(wrapped).context("cannot write out/x/paths.parquet");

@@ -114,6 +114,7 @@ pub fn run(
     ctl: &Control,
 ) -> anyhow::Result<EngineOutput> {
     let on_gpu = |sel| gpu::run(sel, params, seed, range, ctl).map_err(gpu::GpuError::into_anyhow);
+    check_records_fit(range.count)?;
     Ok(match backend {
         Backend::Cpu => cpu::run(params, seed, range, ctl)?,
         Backend::Auto => match on_gpu(gpu::Selection::Auto)? {
@@ -123,6 +124,27 @@ pub fn run(
         Backend::Gpu => on_gpu(gpu::Selection::Any)?
             .expect("Selection::Any returns an engine output or an error"),
     })
+}
+
+/// Checks that the per-path records of `paths` more paths can be allocated, by reserving
+/// (and releasing) that much with `try_reserve_exact`, so that a run the memory preflight
+/// let through (or that skipped it) but that the process cannot hold (an address-space
+/// limit, a cgroup) fails here with an error saying so, not with an abort later. The
+/// reservation touches no page, so it costs nothing where it fits.
+pub fn check_records_fit(paths: u64) -> anyhow::Result<()> {
+    let bytes = paths.saturating_mul(std::mem::size_of::<PathRecord>() as u64);
+    let mut probe: Vec<PathRecord> = Vec::new();
+    usize::try_from(paths)
+        .map_err(|_| anyhow::anyhow!("{paths} paths do not fit in this machine's address space"))
+        .and_then(|n| probe.try_reserve_exact(n).map_err(anyhow::Error::from))
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot allocate {:.1} GiB for the per-path records of {paths} paths ({e}): \
+                 run fewer paths (--paths), or split the run (--shard I/N) and merge on a \
+                 machine with more memory",
+                bytes as f64 / (1u64 << 30) as f64
+            )
+        })
 }
 
 /// Adds the paths of `range` (which must follow the paths of `out`) to `out`, in path order,
@@ -138,6 +160,7 @@ pub fn extend(
     range: PathRange,
     ctl: &Control,
 ) -> anyhow::Result<()> {
+    check_records_fit(out.records.len() as u64 + range.count)?;
     if out.engine == "cpu" {
         cpu::run_into(
             params,

@@ -209,6 +209,7 @@ pub fn run(
     );
     let state_path = dir.join(STATE_FILE);
     let mut out = EngineOutput::empty(&params, engine, device);
+    engine::check_records_fit(range.count)?;
     out.records.reserve(range.count as usize);
     let mut sim_before = 0.0;
     let mut resumed_paths = 0;
