@@ -456,3 +456,44 @@ fn finding_10_report_refuses_a_summary_no_run_writes() {
         text(&o)
     );
 }
+
+#[test]
+fn finding_01_report_refuses_a_comparison_beside_other_runs() {
+    let root = tempfile::tempdir().unwrap();
+    let out = root.path().join("out");
+    let designs = [
+        "data/scenarios/compare/halving.toml",
+        "data/scenarios/compare/bme.toml",
+    ];
+    let dir = |d: &str| format!("{}/{d}", env!("CARGO_MANIFEST_DIR"));
+    let (a, b) = (dir(designs[0]), dir(designs[1]));
+    let o = tokenrisk(&[
+        "compare",
+        &a,
+        &b,
+        "--paths",
+        "300",
+        "--backend",
+        "cpu",
+        "-q",
+        "--out",
+        path_arg(&out),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = tokenrisk(&["report", path_arg(&out)]);
+    assert!(o.status.success(), "{}", text(&o));
+    // One design run again alone, with another seed: its folder no longer is the run the
+    // comparison was made from.
+    let mut args = run_args(&a, "300", path_arg(&out));
+    args.extend(["--seed", "7"]);
+    let o = tokenrisk(&args);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = tokenrisk(&["report", path_arg(&out)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("comparison.parquet was not made from the design folders beside it")
+            && t.contains("its folder says seed 7, the comparison 42"),
+        "{t}"
+    );
+}

@@ -115,6 +115,59 @@ fn write_index(dir: &Path, runs: &[PathBuf]) -> Result<PathBuf> {
     Ok(out)
 }
 
+/// Refuses a folder whose `comparison.parquet` does not describe the design folders beside
+/// it: each design it names (`tokenrisk.scenario_toml.<name>`) must be a run folder whose
+/// manifest has that scenario text, and the comparison's seed and path count. (Each design
+/// folder is moved into place whole, then the table; a crash in between, or a later run of
+/// one design alone, would otherwise pair a comparison with runs it was not made from.)
+fn check_comparison(dir: &Path, runs: &[PathBuf]) -> Result<()> {
+    let table = dir.join(crate::workflows::compare::COMPARISON_FILE);
+    if !table.is_file() {
+        return Ok(());
+    }
+    let kv = crate::output::read_parquet_metadata(&table)?;
+    let manifests: Vec<_> = runs
+        .iter()
+        .filter_map(|r| crate::output::folder::read_manifest(r).ok())
+        .collect();
+    let mut problems = Vec::new();
+    for (key, toml) in &kv {
+        let Some(name) = key.strip_prefix("tokenrisk.scenario_toml.") else {
+            continue;
+        };
+        let Some(m) = manifests.iter().find(|m| m.provenance.scenario == name) else {
+            problems.push(format!("design {name} has no run folder here"));
+            continue;
+        };
+        let p = &m.provenance;
+        if p.scenario_sha256 != crate::output::manifest::sha256_hex(toml) {
+            problems.push(format!(
+                "design {name}: its folder holds a run of another scenario text"
+            ));
+        }
+        for (field, want, got) in [
+            ("seed", kv.get("tokenrisk.seed"), p.seed.to_string()),
+            ("paths", kv.get("tokenrisk.paths"), p.paths.to_string()),
+        ] {
+            if want.is_some_and(|w| *w != got) {
+                problems.push(format!(
+                    "design {name}: its folder says {field} {got}, the comparison {}",
+                    want.map_or("", String::as_str)
+                ));
+            }
+        }
+    }
+    if !problems.is_empty() {
+        bail!(
+            "{}: comparison.parquet was not made from the design folders beside it ({}); \
+             rerun the comparison",
+            dir.display(),
+            problems.join("; ")
+        );
+    }
+    Ok(())
+}
+
 /// Reports a run folder, or every report-worthy folder inside a parent folder (run
 /// folders get a run report, folders of other tables a page of those tables), plus, when
 /// the parent holds Parquet tables of its own (such as `comparison.parquet`), a page there
@@ -151,7 +204,10 @@ pub fn write_reports(dir: &Path) -> Result<Vec<PathBuf>> {
     }
     if own {
         let runs: Vec<PathBuf> = children.into_iter().filter(|c| is_run_dir(c)).collect();
-        written.push(write_index(dir, &runs)?);
+        match check_comparison(dir, &runs) {
+            Ok(()) => written.push(write_index(dir, &runs)?),
+            Err(e) => errors.push(format!("{e:#}")),
+        }
     }
     if !errors.is_empty() {
         bail!(
