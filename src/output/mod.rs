@@ -40,6 +40,8 @@ pub const SUMMARY_FILE: &str = "summary.parquet";
 pub const TIMESERIES_FILE: &str = "timeseries.parquet";
 pub const PATHS_FILE: &str = "paths.parquet";
 pub const MANIFEST_FILE: &str = "manifest.json";
+/// The table of paired differences `tokenrisk compare` writes beside its design folders.
+pub const COMPARISON_FILE: &str = "comparison.parquet";
 /// The HTML report `tokenrisk report` writes into a run folder.
 pub const REPORT_FILE: &str = "report.html";
 

@@ -121,7 +121,7 @@ fn write_index(dir: &Path, runs: &[PathBuf]) -> Result<PathBuf> {
 /// folder is moved into place whole, then the table; a crash in between, or a later run of
 /// one design alone, would otherwise pair a comparison with runs it was not made from.)
 fn check_comparison(dir: &Path, runs: &[PathBuf]) -> Result<()> {
-    let table = dir.join(crate::workflows::compare::COMPARISON_FILE);
+    let table = dir.join(crate::output::COMPARISON_FILE);
     if !table.is_file() {
         return Ok(());
     }

@@ -335,7 +335,7 @@ pub fn check_comparable(designs: &[(&str, &Scenario)]) -> Result<()> {
 }
 
 /// Name of the comparison table in the output root.
-pub const COMPARISON_FILE: &str = "comparison.parquet";
+pub use crate::output::COMPARISON_FILE;
 
 /// Designs ready to be compared: each design's plan, all with one seed.
 pub struct ComparePlan {
