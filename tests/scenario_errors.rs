@@ -201,3 +201,22 @@ fn explosive_price_usage_feedback_is_rejected() {
     // The same figures with USD-quoted jobs have no such loop and are accepted.
     parse(&text.replace("quoted_in = \"token\"", "quoted_in = \"usd\""));
 }
+
+/// Issue 12, finding 4: the README says the split defaults to all-to-providers, yet a split
+/// written with only providers and stakers failed with "missing field treasury". A share left
+/// out is 0; the sum is still checked.
+#[test]
+fn issue12_finding_04_split_shares_left_out_are_zero() {
+    let s = parse(&set(
+        GBM_BASE,
+        "emission.split",
+        "{ providers = 0.7, stakers = 0.3 }",
+    ));
+    let split = &s.emission.split;
+    assert_eq!(
+        (split.providers, split.stakers, split.treasury),
+        (0.7, 0.3, 0.0)
+    );
+    let msg = problems(&set(GBM_BASE, "emission.split", "{ stakers = 0.3 }"));
+    assert!(msg.contains("emission.split: shares sum to 0.3"), "{msg}");
+}

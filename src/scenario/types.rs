@@ -121,8 +121,13 @@ pub struct Emission {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Split {
+    /// A share left out of a written split is 0 (so `{ providers = 0.7, stakers = 0.3 }`
+    /// needs no `treasury = 0`); the shares must still sum to 1.
+    #[serde(default)]
     pub providers: f64,
+    #[serde(default)]
     pub stakers: f64,
+    #[serde(default)]
     pub treasury: f64,
 }
 impl Default for Split {
