@@ -18,7 +18,44 @@ fn overrides() -> Overrides {
         seed: Some(9),
         shocks: vec![overlay::parse_shock("price=-0.4@100").unwrap()],
         stresses: Vec::new(),
+        horizon_days: None,
     }
+}
+
+/// Issue 12, finding 4: `--horizon` sets the horizon in the scenario's text, so a 1,460-day
+/// preset can be run for 1,095 days without editing files, and the text as run says so.
+#[test]
+fn issue12_finding_04_horizon_override_is_recorded_in_the_text() {
+    let o = Overrides {
+        horizon_days: Some(1095),
+        ..Overrides::default()
+    };
+    let plan = RunPlan::new(
+        scenario::resolve("bittensor_halving").unwrap(),
+        &o,
+        Backend::Cpu,
+    )
+    .unwrap();
+    assert_eq!(plan.scenario.scenario.horizon_days, 1095);
+    let again = scenario::parse(&plan.scenario.source_toml, "as run").unwrap();
+    assert_eq!(again.scenario.horizon_days, 1095);
+    // A horizon the scenario cannot have is refused with the field and what is allowed.
+    let bad = Overrides {
+        horizon_days: Some(0),
+        ..Overrides::default()
+    };
+    let e = RunPlan::new(
+        scenario::resolve("bittensor_halving").unwrap(),
+        &bad,
+        Backend::Cpu,
+    )
+    .unwrap_err();
+    let msg = format!("{e:#}");
+    assert!(
+        msg.contains("--horizon 0")
+            && msg.contains("scenario.horizon_days: value 0 is out of range"),
+        "{msg}"
+    );
 }
 
 #[test]

@@ -99,6 +99,10 @@ pub struct SimArgs {
     /// Random seed (overrides scenario.seed).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Override scenario.horizon_days (recorded in the scenario text as run; report_every
+    /// is lowered to it where longer), e.g. to compare a 1,095-day design with a 1,460-day one.
+    #[arg(long, value_name = "DAYS")]
+    pub horizon: Option<u32>,
     /// Engine: auto picks a real GPU when present, else the CPU engine.
     #[arg(long, value_enum, default_value_t = Backend::Auto)]
     pub backend: Backend,
@@ -118,6 +122,7 @@ impl SimArgs {
         Overrides {
             paths: self.paths,
             seed: self.seed,
+            horizon_days: self.horizon,
             shocks: self.shock.clone(),
             stresses: self.stress.clone(),
         }

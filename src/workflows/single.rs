@@ -27,15 +27,22 @@ pub use crate::scenario::limits::MAX_PATHS;
 pub struct Overrides {
     pub paths: Option<u64>,
     pub seed: Option<u64>,
+    /// `--horizon DAYS`: `scenario.horizon_days` set in the scenario's text (and
+    /// `report_every` lowered to it where it was longer), so the text as run says it.
+    pub horizon_days: Option<u32>,
     pub shocks: Vec<ShockOverlay>,
     pub stresses: Vec<StressOverlay>,
 }
 
 impl Overrides {
-    /// Lays the overrides over `s`: paths and seed replaced, overlays appended to its shocks
-    /// and recorded in its text, the result validated again. On an error `s` is unchanged.
+    /// Lays the overrides over `s`: the horizon set in its text (parsed and validated
+    /// again), paths and seed replaced, overlays appended to its shocks and recorded in its
+    /// text, the result validated again. On an error `s` is unchanged.
     pub fn apply(&self, s: &mut Scenario) -> Result<()> {
         let mut out = s.clone();
+        if let Some(days) = self.horizon_days {
+            out = with_horizon(&out, days)?;
+        }
         if let Some(p) = self.paths {
             if p == 0 || p > MAX_PATHS {
                 bail!("--paths {p} is out of range; allowed: 1 to {MAX_PATHS}");
@@ -49,6 +56,21 @@ impl Overrides {
         *s = out;
         Ok(())
     }
+}
+
+/// `s` with `scenario.horizon_days = days` written into its text and parsed again (so every
+/// check of the horizon, its steps, shocks and vesting runs on the result).
+fn with_horizon(s: &Scenario, days: u32) -> Result<Scenario> {
+    let set = |text: &str, key: &str| {
+        crate::scenario::keys::set_in_toml(text, key, &days.to_string())
+            .map_err(|e| anyhow::anyhow!("--horizon {days}: cannot set {key}: {e}"))
+    };
+    let mut text = set(&s.source_toml, "scenario.horizon_days")?;
+    if s.scenario.report_every > days {
+        text = set(&text, "scenario.report_every")?;
+    }
+    crate::scenario::parse(&text, &format!("{} with --horizon {days}", s.scenario.name))
+        .map_err(|e| anyhow::anyhow!("--horizon {days}: {e}"))
 }
 
 /// A scenario ready to run: overrides applied and validated, and the engine to run it on.
