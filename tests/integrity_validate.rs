@@ -46,6 +46,21 @@ fn guarded(args: &[&str]) -> Output {
     )
 }
 
+/// `nightly SCENARIOS --out REPORTS` for the night of 2026-01-02 on the CPU.
+fn nightly(scenarios: &std::path::Path, reports: &std::path::Path) -> Output {
+    tokenrisk(&[
+        "nightly",
+        s(scenarios),
+        "--out",
+        s(reports),
+        "--date",
+        "2026-01-02",
+        "--backend",
+        "cpu",
+        "-q",
+    ])
+}
+
 /// The base scenario with `name`, 20 paths and 28 days (fast to run).
 fn small(name: &str) -> String {
     let t = set(GBM_BASE, "scenario.name", &format!("{name:?}"));
@@ -245,17 +260,7 @@ fn finding_09_nightly_fails_both_files_of_one_name_before_running_either() {
     write(&scenarios, "b.toml", &small("same"));
     write(&scenarios, "c.toml", &small("other"));
     let reports = dir.path().join("reports");
-    let o = tokenrisk(&[
-        "nightly",
-        s(&scenarios),
-        "--out",
-        s(&reports),
-        "--date",
-        "2026-01-02",
-        "--backend",
-        "cpu",
-        "-q",
-    ]);
+    let o = nightly(&scenarios, &reports);
     assert_eq!(o.status.code(), Some(4), "{}", text(&o));
     let night = reports.join("2026-01-02");
     let alerts: serde_json::Value =
@@ -409,17 +414,7 @@ fn finding_09_nightly_refuses_a_scenario_folder_inside_the_night_it_replaces() {
     let scenarios = reports.join("2026-01-02").join("scenarios");
     std::fs::create_dir_all(&scenarios).unwrap();
     let f = write(&scenarios, "a.toml", &small("a"));
-    let o = tokenrisk(&[
-        "nightly",
-        s(&scenarios),
-        "--out",
-        s(&reports),
-        "--date",
-        "2026-01-02",
-        "--backend",
-        "cpu",
-        "-q",
-    ]);
+    let o = nightly(&scenarios, &reports);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
         text(&o).contains("which the night replaces"),

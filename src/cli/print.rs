@@ -24,15 +24,10 @@ pub fn summary(r: &RunResult, total_s: f64) {
 /// [`summary`] of a checkpointed run: when it resumed an earlier attempt, each time is
 /// labelled with the attempts it covers (the rate is over all paths and all attempts).
 pub fn summary_resumed(r: &RunResult, ck: &CheckpointReport, total_s: f64) {
-    let this = if ck.resumed_paths > 0 {
-        " this attempt"
-    } else {
-        ""
-    };
     summary_timed(
         r,
         &ck.simulated(r.output.simulate_time.as_secs_f64()),
-        &format!("{total_s:.2} s with outputs{this}"),
+        &format!("{total_s:.2} s with outputs{}", ck.attempt()),
     )
 }
 

@@ -152,8 +152,8 @@ fn scaled(arg: &str, plan: &RunPlan, args: &RunArgs, t0: Instant) -> Result<bool
     let (r, out) = (done.range, &done.output);
     let sim = out.simulate_time.as_secs_f64();
     let (simulated, this) = match &done.checkpoints {
-        Some(ck) if ck.resumed_paths > 0 => (ck.simulated(sim), " this attempt"),
-        _ => (format!("simulated in {sim:.2} s"), ""),
+        Some(ck) => (ck.simulated(sim), ck.attempt()),
+        None => (format!("simulated in {sim:.2} s"), ""),
     };
     println!(
         "{name}: shard {} of {} ({from}): paths {}..{} ({} of {}) on {} [{}]: {simulated} ({:.3e} path-steps/s), {:.2} s with outputs{this}",

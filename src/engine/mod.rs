@@ -114,7 +114,9 @@ pub fn run(
     ctl: &Control,
 ) -> anyhow::Result<EngineOutput> {
     let on_gpu = |sel| gpu::run(sel, params, seed, range, ctl).map_err(gpu::GpuError::into_anyhow);
-    check_records_fit(range.count)?;
+    // The engines allocate their own records; the same reservation, released, tells first
+    // whether they can.
+    reserve_records(&mut Vec::new(), range.count)?;
     Ok(match backend {
         Backend::Cpu => cpu::run(params, seed, range, ctl)?,
         Backend::Auto => match on_gpu(gpu::Selection::Auto)? {
@@ -126,17 +128,16 @@ pub fn run(
     })
 }
 
-/// Checks that the per-path records of `paths` more paths can be allocated, by reserving
-/// (and releasing) that much with `try_reserve_exact`, so that a run the memory preflight
-/// let through (or that skipped it) but that the process cannot hold (an address-space
-/// limit, a cgroup) fails here with an error saying so, not with an abort later. The
-/// reservation touches no page, so it costs nothing where it fits.
-pub fn check_records_fit(paths: u64) -> anyhow::Result<()> {
+/// Reserves room for `more` per-path records in `records` with `try_reserve_exact`, so that
+/// a run the memory preflight let through (or that skipped it) but that the process cannot
+/// hold (an address-space limit, a cgroup) fails here with an error saying so, not with an
+/// abort later. Reserving touches no page, so it costs nothing where it fits.
+pub fn reserve_records(records: &mut Vec<PathRecord>, more: u64) -> anyhow::Result<()> {
+    let paths = records.len() as u64 + more;
     let bytes = paths.saturating_mul(std::mem::size_of::<PathRecord>() as u64);
-    let mut probe: Vec<PathRecord> = Vec::new();
-    usize::try_from(paths)
+    usize::try_from(more)
         .map_err(|_| anyhow::anyhow!("{paths} paths do not fit in this machine's address space"))
-        .and_then(|n| probe.try_reserve_exact(n).map_err(anyhow::Error::from))
+        .and_then(|n| records.try_reserve_exact(n).map_err(anyhow::Error::from))
         .map_err(|e| {
             anyhow::anyhow!(
                 "cannot allocate {:.1} GiB for the per-path records of {paths} paths ({e}): \
@@ -160,7 +161,7 @@ pub fn extend(
     range: PathRange,
     ctl: &Control,
 ) -> anyhow::Result<()> {
-    check_records_fit(out.records.len() as u64 + range.count)?;
+    reserve_records(&mut out.records, range.count)?;
     if out.engine == "cpu" {
         cpu::run_into(
             params,

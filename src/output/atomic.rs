@@ -45,6 +45,20 @@ fn temp_path(path: &Path) -> Result<PathBuf> {
     Ok(parent_dir(path).join(tmp_name))
 }
 
+/// The PID in a temp file name [`temp_path`] made (`.FILE.PID.N.tmp`), so leftovers of
+/// dead processes can be found (`super::folder`).
+pub(crate) fn temp_file_pid(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let mut parts = rest.rsplitn(3, '.');
+    let n = parts.next()?;
+    let pid = parts.next()?;
+    let file = parts.next()?;
+    if file.is_empty() || n.parse::<u64>().is_err() {
+        return None;
+    }
+    pid.parse().ok()
+}
+
 /// Fsyncs a directory so that a rename inside it is durable. Unix only; file systems
 /// that do not support fsync on directories (EINVAL) are tolerated.
 pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
@@ -142,12 +156,22 @@ mod tests {
     }
 
     #[test]
+    fn temp_file_names() {
+        assert_eq!(temp_file_pid(".summary.parquet.123.4.tmp"), Some(123));
+        assert_eq!(temp_file_pid(".report.html.9.0.tmp"), Some(9));
+        assert_eq!(temp_file_pid("summary.parquet.123.4.tmp"), None);
+        assert_eq!(temp_file_pid(".x.tmp-123"), None);
+        assert_eq!(temp_file_pid(".a.b.tmp"), None);
+    }
+
+    #[test]
     fn temp_name_shape() {
         let t = temp_path(Path::new("x/summary.parquet")).unwrap();
         let name = t.file_name().unwrap().to_string_lossy().into_owned();
         assert!(name.starts_with(".summary.parquet."));
         assert!(name.contains(&std::process::id().to_string()));
         assert!(name.ends_with(".tmp"));
+        assert_eq!(temp_file_pid(&name), Some(std::process::id()));
         assert_eq!(t.parent().unwrap(), Path::new("x"));
     }
 }

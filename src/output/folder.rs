@@ -21,7 +21,7 @@
 //!
 //! Hand-written: the guarantees are the point, and they are a few system calls.
 
-use super::atomic::{parent_dir, sync_dir};
+use super::atomic::{parent_dir, sync_dir, temp_file_pid};
 use super::manifest::{sha256_hex, Manifest};
 use super::{MANIFEST_FILE, PATHS_FILE, SUMMARY_FILE, TIMESERIES_FILE};
 use anyhow::{anyhow, bail, Context, Result};
@@ -295,19 +295,6 @@ pub fn remove_stale_temp_files(dir: &Path) {
     }
 }
 
-/// The PID in an atomic write's temp file name `.FILE.PID.N.tmp`.
-fn temp_file_pid(name: &str) -> Option<u32> {
-    let rest = name.strip_prefix('.')?.strip_suffix(".tmp")?;
-    let mut parts = rest.rsplitn(3, '.');
-    let n = parts.next()?;
-    let pid = parts.next()?;
-    let file = parts.next()?;
-    if file.is_empty() || n.parse::<u64>().is_err() {
-        return None;
-    }
-    pid.parse().ok()
-}
-
 /// The folder of a resumable run's checkpoint inside its run (or shard) folder.
 pub const CHECKPOINT_DIR: &str = ".checkpoint";
 
@@ -506,12 +493,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn temp_file_names() {
-        assert_eq!(temp_file_pid(".summary.parquet.123.4.tmp"), Some(123));
-        assert_eq!(temp_file_pid(".report.html.9.0.tmp"), Some(9));
-        assert_eq!(temp_file_pid("summary.parquet.123.4.tmp"), None);
-        assert_eq!(temp_file_pid(".x.tmp-123"), None);
-        assert_eq!(temp_file_pid(".a.b.tmp"), None);
+    fn shard_dir_names() {
+        assert_eq!(shard_dir_name("shard-3-of-8"), Some((3, 8)));
+        assert_eq!(shard_dir_name("shard-x-of-8"), None);
+        assert_eq!(shard_dir_name("point-0001"), None);
     }
 
     #[test]

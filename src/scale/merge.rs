@@ -45,11 +45,6 @@ pub struct Found {
     pub complete: bool,
 }
 
-/// `shard-I-of-N` -> (I, N).
-fn parse_dir_name(name: &str) -> Option<(u64, u64)> {
-    crate::output::folder::shard_dir_name(name)
-}
-
 /// Whether `dir` holds a `partial.json` (of any file type: one that is not a regular file
 /// is found here and refused when read).
 fn has_partial(dir: &Path) -> bool {
@@ -76,7 +71,7 @@ fn shard_folder(dir: &Path) -> Option<Found> {
     let named = dir
         .file_name()
         .and_then(|n| n.to_str())
-        .and_then(parse_dir_name)
+        .and_then(crate::output::folder::shard_dir_name)
         .is_some();
     (complete || named).then(|| Found {
         dir: dir.to_path_buf(),
@@ -451,10 +446,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dir_names() {
-        assert_eq!(parse_dir_name("shard-3-of-8"), Some((3, 8)));
-        assert_eq!(parse_dir_name("shard-x-of-8"), None);
-        assert_eq!(parse_dir_name("point-0001"), None);
+    fn lists() {
         assert_eq!(list(&[1]), "1");
         assert_eq!(list(&[1, 3, 5]), "1, 3 and 5");
     }

@@ -103,6 +103,16 @@ pub struct CheckpointReport {
 }
 
 impl CheckpointReport {
+    /// " this attempt" when earlier attempts did part of the run (a time measured by this
+    /// process covers this attempt only), else "".
+    pub fn attempt(&self) -> &'static str {
+        if self.resumed_paths > 0 {
+            " this attempt"
+        } else {
+            ""
+        }
+    }
+
     /// "simulated in T s" of a checkpointed run whose simulation took `total_s` over all
     /// attempts: this attempt's time, and the total when earlier attempts did part of it.
     pub fn simulated(&self, total_s: f64) -> String {
@@ -209,8 +219,7 @@ pub fn run(
     );
     let state_path = dir.join(STATE_FILE);
     let mut out = EngineOutput::empty(&params, engine, device);
-    engine::check_records_fit(range.count)?;
-    out.records.reserve(range.count as usize);
+    engine::reserve_records(&mut out.records, range.count)?;
     let mut sim_before = 0.0;
     let mut resumed_paths = 0;
     // A .checkpoint that is a symbolic link (or a file) is refused before anything is read,
