@@ -298,6 +298,7 @@ fn step(key: vec2<u32>, path_lo: u32, path_hi: u32, step: u32) {
         let unlocked = vested_in_step(tr, day0, day1);
         s.issued += unlocked;
         s.minted += unlocked;
+        s.vested += unlocked;
         vesting_sold += unlocked * tr.sell_fraction;
     }
 

@@ -43,7 +43,10 @@ fn every_preset_runs_end_to_end() {
         assert!(o.status.success(), "{}: {}", preset.file, text(&o));
         let stdout = String::from_utf8_lossy(&o.stdout);
         assert!(stdout.contains("P(spiral by day"), "{stdout}");
-        assert!(stdout.contains("VaR/CVaR"), "{stdout}");
+        assert!(
+            stdout.contains("95% VaR ") && stdout.contains("95% CVaR "),
+            "{stdout}"
+        );
         let s = tokenrisk::scenario::parse(preset.toml, preset.file).unwrap();
         let dir = out.path().join(&s.scenario.name);
         assert_eq!(parquet_rows(&dir.join("summary.parquet")), 1);

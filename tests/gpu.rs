@@ -166,7 +166,7 @@ fn rel(a: f64, b: f64, scale: f64) -> f64 {
 }
 
 /// The float fields of a record, with the scale below which differences count as absolute.
-fn fields(r: &PathRecord) -> [(&'static str, f64, f64); 14] {
+fn fields(r: &PathRecord) -> [(&'static str, f64, f64); 16] {
     [
         ("final_price", r.final_price, 0.0),
         ("min_price", r.min_price, 0.0),
@@ -175,6 +175,8 @@ fn fields(r: &PathRecord) -> [(&'static str, f64, f64); 14] {
         ("final_circulating", r.final_circulating, 0.0),
         ("final_staked", r.final_staked, 1.0),
         ("minted", r.minted, 1.0),
+        ("emitted", r.emitted, 1.0),
+        ("vested", r.vested, 1.0),
         ("burned", r.burned, 1.0),
         ("emission_usd", r.emission_usd, 1.0),
         ("revenue_usd", r.revenue_usd, 1.0),
@@ -190,7 +192,9 @@ fn check_records(name: &str, c: &[PathRecord], g: &[PathRecord]) {
     assert_eq!(c.len(), g.len(), "{name}: record counts");
     let n = c.len();
     let need = (PATH_AGREEMENT * n as f64).ceil() as usize;
-    let mut errs: Vec<Vec<f64>> = (0..14).map(|_| Vec::with_capacity(n)).collect();
+    let mut errs: Vec<Vec<f64>> = (0..fields(&PathRecord::default()).len())
+        .map(|_| Vec::with_capacity(n))
+        .collect();
     let (mut flags, mut spiral_days, mut breakeven_days) = (0, 0, 0);
     for (rc, rg) in c.iter().zip(g) {
         assert_eq!(rc.path, rg.path, "{name}: path order");
@@ -340,8 +344,9 @@ fn check_distribution(name: &str, what: &str, c: &Distribution, g: &Distribution
         g.se
     );
     for ((q, x), (_, y)) in c.quantiles.iter().zip(&g.quantiles) {
+        let (x, y) = (x.value, y.value);
         assert!(
-            close(*x, *y, QUANTILE_REL_TOL, abs),
+            close(x, y, QUANTILE_REL_TOL, abs),
             "{name} {what}: q{q} cpu {x} gpu {y}"
         );
     }
@@ -433,8 +438,8 @@ fn presets_match_cpu() {
 
         // Summary figures.
         let (sc, sg) = (
-            Summary::from_acc(&c.acc, &s.risk),
-            Summary::from_acc(&g.acc, &s.risk),
+            Summary::of(&c.acc, &c.records, &s),
+            Summary::of(&g.acc, &g.records, &s),
         );
         check_distribution(name, "spiral_day", &sc.spiral_day, &sg.spiral_day, 0.0);
         check_distribution(
@@ -461,6 +466,8 @@ fn presets_match_cpu() {
         );
         check_distribution(name, "er_ratio", &sc.er_ratio, &sg.er_ratio, 0.0);
         check_distribution(name, "minted", &sc.minted, &sg.minted, 1e-6);
+        check_distribution(name, "emitted", &sc.emitted, &sg.emitted, 1e-6);
+        check_distribution(name, "vested", &sc.vested, &sg.vested, 1e-6);
         check_distribution(name, "burned", &sc.burned, &sg.burned, 1e-6);
         check_distribution(
             name,
@@ -472,10 +479,30 @@ fn presets_match_cpu() {
         for (tc, tg) in sc.tail.iter().zip(&sg.tail) {
             let l = tc.level;
             for (what, x, y, abs) in [
-                ("var_return", tc.var_return, tg.var_return, LOG_ABS_TOL),
-                ("cvar_return", tc.cvar_return, tg.cvar_return, LOG_ABS_TOL),
-                ("var_drawdown", tc.var_drawdown, tg.var_drawdown, 0.0),
-                ("cvar_drawdown", tc.cvar_drawdown, tg.cvar_drawdown, 0.0),
+                (
+                    "var_return",
+                    tc.var_return.value,
+                    tg.var_return.value,
+                    LOG_ABS_TOL,
+                ),
+                (
+                    "cvar_return",
+                    tc.cvar_return.value,
+                    tg.cvar_return.value,
+                    LOG_ABS_TOL,
+                ),
+                (
+                    "var_drawdown",
+                    tc.var_drawdown.value,
+                    tg.var_drawdown.value,
+                    0.0,
+                ),
+                (
+                    "cvar_drawdown",
+                    tc.cvar_drawdown.value,
+                    tg.cvar_drawdown.value,
+                    0.0,
+                ),
             ] {
                 assert!(
                     close(x, y, QUANTILE_REL_TOL, abs),

@@ -232,7 +232,7 @@ fn simulate_briefly(s: &Scenario) -> EngineOutput {
         &Control::none(),
     )
     .unwrap();
-    let summary = Summary::from_acc(&out.acc, &run.risk);
+    let summary = Summary::of(&out.acc, &out.records, &run);
     let qs = report_quantiles(&run.risk);
     use tokenrisk::output::parquet as pq;
     pq::timeseries_batch(&run.scenario.name, &out.acc, &qs).unwrap();
@@ -593,9 +593,10 @@ fn a_full_disk_leaves_no_half_written_file() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    // A run: summary fits under 64 KiB, paths.parquet of 4,000 paths does not.
+    // A run: summary.parquet (about 70 KiB) fits under 192 KiB, paths.parquet of 4,000 paths
+    // (about 430 KiB) does not.
     let out = tmp.path().join("run");
-    let o = with_file_limit(64, &run_args("bittensor_halving", "4000", s(&out)));
+    let o = with_file_limit(192, &run_args("bittensor_halving", "4000", s(&out)));
     assert_eq!(o.status.code(), Some(1), "{}", text_of(&o));
     let e = text_of(&o);
     assert!(e.contains("cannot write") && e.contains(".parquet"), "{e}");

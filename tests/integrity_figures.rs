@@ -1,5 +1,6 @@
 //! Honest figures at the edges (issue 11): tail figures consistent at every path count,
-//! values outside the histogram's range counted and flagged, files that are byte-identical
+//! timeseries values outside the histogram's range counted and flagged (the summary's figures
+//! are exact since issue 12), files that are byte-identical
 //! run to run, Parquet files of any compression read, quantile labels that say what they
 //! are. Each test is named after the finding it covers.
 
@@ -7,7 +8,7 @@ mod common;
 use arrow::array::Array;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use tokenrisk::measure::summary::Summary;
+use tokenrisk::measure::summary::{Initial, Summary};
 use tokenrisk::measure::Accumulator;
 use tokenrisk::model::PathRecord;
 use tokenrisk::stats::{exact_lower_tail, exact_upper_tail};
@@ -19,23 +20,35 @@ const TAIL_LEVELS: [f64; 3] = [0.95, 0.99, 0.999];
 /// (heavy-tailed returns, drawdowns crowding near 1 as crypto drawdowns do).
 fn synthetic_summary(n: u64, levels: &[f64], rng: &mut StdRng) -> (Summary, Vec<f64>, Vec<f64>) {
     let mut acc = Accumulator::new(vec![]);
+    let mut records = Vec::new();
     let (mut returns, mut drawdowns) = (Vec::new(), Vec::new());
     for path in 0..n {
         let log_return = rng.random_range(-3.0..1.0) * rng.random::<f64>().powi(3);
         let max_drawdown = 1.0 - rng.random::<f64>().powi(4);
-        acc.add_path(&PathRecord {
+        let r = PathRecord {
             path,
             log_return,
             max_drawdown,
             final_price: log_return.exp(),
             ..PathRecord::default()
-        });
+        };
+        acc.add_path(&r);
+        records.push(r);
         returns.push(log_return);
         drawdowns.push(max_drawdown);
     }
     let mut risk = common::parse(common::GBM_BASE).risk;
     risk.var_levels = levels.to_vec();
-    (Summary::from_acc(&acc, &risk), returns, drawdowns)
+    let initial = Initial {
+        price: 1.0,
+        market_cap: 1.0,
+        er_ratio: 1.0,
+    };
+    (
+        Summary::new(&acc, &records, &risk, initial),
+        returns,
+        drawdowns,
+    )
 }
 
 #[test]
@@ -47,8 +60,8 @@ fn finding_04_cvar_is_never_below_var() {
             returns.sort_by(f64::total_cmp);
             drawdowns.sort_by(f64::total_cmp);
             for t in &sum.tail {
-                // The exact per-path figures, and the histogram-read ones within the
-                // histogram's 0.5% of them (1% allowed, as in tests/summary_accuracy.rs).
+                // The summary's figures are the exact per-path figures themselves (issue 12;
+                // before, they were read from histograms within 0.5% of them).
                 let (var_r, cvar_r) = exact_lower_tail(&returns, t.level);
                 let (var_d, cvar_d) = exact_upper_tail(&drawdowns, t.level);
                 assert!(cvar_r <= var_r && cvar_d >= var_d, "n {n}: exact tails");
@@ -58,25 +71,26 @@ fn finding_04_cvar_is_never_below_var() {
                     (t.var_drawdown, var_d, "VaR drawdown"),
                     (t.cvar_drawdown, cvar_d, "CVaR drawdown"),
                 ] {
+                    assert_eq!(got.value, exact, "n {n} level {}: {what}", t.level);
                     assert!(
-                        (got - exact).abs() <= 0.01 * exact.abs() + 1e-12,
-                        "n {n} level {}: {what} {got}, exact {exact}",
+                        (got.lo <= got.value && got.value <= got.hi) || n == 1,
+                        "n {n} level {}: {what} {got:?} outside its interval",
                         t.level
                     );
                 }
                 assert!(
-                    t.cvar_return >= t.var_return,
+                    t.cvar_return.value >= t.var_return.value,
                     "n {n} trial {trial} level {}: return CVaR {} < VaR {}",
                     t.level,
-                    t.cvar_return,
-                    t.var_return
+                    t.cvar_return.value,
+                    t.var_return.value
                 );
                 assert!(
-                    t.cvar_drawdown >= t.var_drawdown,
+                    t.cvar_drawdown.value >= t.var_drawdown.value,
                     "n {n} trial {trial} level {}: drawdown CVaR {} < VaR {}",
                     t.level,
-                    t.cvar_drawdown,
-                    t.var_drawdown
+                    t.cvar_drawdown.value,
+                    t.var_drawdown.value
                 );
             }
         }
@@ -86,10 +100,11 @@ fn finding_04_cvar_is_never_below_var() {
     s.scenario.seed = 2;
     for n in TAIL_NS {
         let out = common::run_cpu(&s, n);
-        let sum = Summary::from_acc(&out.acc, &s.risk);
+        let sum = Summary::of(&out.acc, &out.records, &s);
         for t in &sum.tail {
             assert!(
-                t.cvar_return >= t.var_return && t.cvar_drawdown >= t.var_drawdown,
+                t.cvar_return.value >= t.var_return.value
+                    && t.cvar_drawdown.value >= t.var_drawdown.value,
                 "fetch_inflation seed 2, {n} paths, level {}: {t:?}",
                 t.level
             );
@@ -316,17 +331,22 @@ fn finding_05_values_outside_the_histogram_are_counted_and_flagged() {
         ("market.drift", "-10.0"),
     ]));
     let out = common::run_cpu(&s, 400);
-    let sum = Summary::from_acc(&out.acc, &s.risk);
+    let sum = Summary::of(&out.acc, &out.records, &s);
     let mut finals: Vec<f64> = out.records.iter().map(|r| r.final_price).collect();
     finals.sort_by(f64::total_cmp);
-    for &(q, v) in &sum.final_price.quantiles {
-        shown_or_flagged(Some(v), exact_quantile_lower(&finals, q), "final price");
+    assert!(
+        finals[399] < 1e-12,
+        "the test needs every final price below 1e-12"
+    );
+    // The summary's quantiles are exact even there (issue 12), not flagged.
+    for &(q, e) in &sum.final_price.quantiles {
+        assert_eq!(
+            e.value,
+            exact_quantile_lower(&finals, q),
+            "final price q{q}"
+        );
     }
     let counts = tokenrisk::measure::warnings::RangeCounts::from_acc(&out.acc);
-    assert!(
-        counts.per_path.contains(&("final_price".to_string(), 400)),
-        "{counts:?}"
-    );
     let price = counts.series.iter().find(|c| c.metric == "price").unwrap();
     let params = Params::compile(&s);
     let price_m = METRICS.iter().position(|&m| m == "price").unwrap();
@@ -393,10 +413,11 @@ fn finding_05_values_outside_the_histogram_are_counted_and_flagged() {
     let o = common::tokenrisk(&args);
     assert!(o.status.success(), "{}", common::text(&o));
     let printed = common::text(&o);
+    // The timeseries is read from histograms and warns; the summary is exact (issue 12)
+    // and needs no warning.
     assert!(
-        printed.contains("WARNING: per-path values outside the histogram's range")
-            && printed.contains("er_ratio 200")
-            && printed.contains("WARNING: timeseries er_ratio: "),
+        printed.contains("WARNING: timeseries er_ratio: ")
+            && !printed.contains("WARNING: per-path values outside the histogram's range"),
         "{printed}"
     );
     let run = out.join("fetch-inflation");
@@ -447,25 +468,44 @@ fn finding_05_values_outside_the_histogram_are_counted_and_flagged() {
         all_clamped > 0,
         "no report row has every er_ratio out of range: the test tests nothing"
     );
+    // Every per-path ratio exceeds the histogram's range, and the summary's quantiles are
+    // still the exact ones of paths.parquet.
     let summary = common::read_parquet(&run.join("summary.parquet"));
-    let er_clamped = summary
-        .column_by_name("er_ratio_clamped")
-        .expect("er_ratio_clamped");
-    assert_eq!(
-        er_clamped
-            .as_any()
-            .downcast_ref::<arrow::array::UInt64Array>()
+    let paths = common::read_parquet(&run.join("paths.parquet"));
+    let mut ratios: Vec<f64> = paths
+        .column_by_name("er_ratio")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow::array::Float64Array>()
+        .unwrap()
+        .values()
+        .to_vec();
+    ratios.sort_by(f64::total_cmp);
+    assert!(ratios[0] > 1e18, "the test needs every ratio above 1e18");
+    for (col, q) in [
+        ("er_ratio_p05", 0.05),
+        ("er_ratio_p50", 0.5),
+        ("er_ratio_p95", 0.95),
+    ] {
+        let got = summary
+            .column_by_name(col)
             .unwrap()
-            .value(0),
-        200
-    );
+            .as_any()
+            .downcast_ref::<arrow::array::Float64Array>()
+            .unwrap()
+            .value(0);
+        assert_eq!(
+            got,
+            tokenrisk::stats::exact_quantile_lower(&ratios, q),
+            "{col}"
+        );
+    }
     let r = common::tokenrisk(&["report", common::path_arg(&run)]);
     assert!(r.status.success(), "{}", common::text(&r));
     let page = std::fs::read_to_string(run.join("report.html")).unwrap();
     assert!(
-        page.contains("WARNING: per-path values outside the histogram&#39;s range")
-            || page.contains("WARNING: per-path values outside the histogram's range"),
-        "the report page shows no range warning"
+        page.contains("WARNING: timeseries er_ratio"),
+        "the report page shows no range warning for the timeseries"
     );
 }
 
@@ -506,7 +546,8 @@ fn finding_12_quantile_labels_are_exact() {
     let o = common::tokenrisk(&args);
     assert!(o.status.success(), "{}", common::text(&o));
     assert!(
-        common::text(&o).contains("VaR/CVaR 99.9% log-return"),
+        common::text(&o).contains("99.9% VaR   log-return")
+            && common::text(&o).contains("99.9% CVaR  log-return"),
         "the 99.9% level printed as another: {}",
         common::text(&o)
     );

@@ -81,6 +81,8 @@ const PATHS_COLS: &[&str] = &[
     "max_drawdown",
     "final_circulating",
     "minted",
+    "emitted",
+    "vested",
     "burned",
     "emission_usd",
     "revenue_usd",
@@ -104,6 +106,8 @@ fn record(i: u64) -> PathRecord {
         final_circulating: 1000.0 + x,
         final_staked: 10.0 * x,
         minted: 5.0 + x,
+        emitted: 3.0 + x,
+        vested: 2.0,
         burned: 1.0 + 0.5 * x,
         emission_usd: 50.0 + x,
         revenue_usd: 100.0 + 2.0 * x,
@@ -180,7 +184,7 @@ fn tmp_files(dir: &Path) -> Vec<String> {
 #[test]
 fn write_run_round_trip() {
     let fx = fixture();
-    let summary = Summary::from_acc(&fx.acc, &fx.scenario.risk);
+    let summary = Summary::of(&fx.acc, &fx.records, &fx.scenario);
     let out = tempfile::tempdir().unwrap();
     let info = RunInfo {
         scenario: &fx.scenario,
@@ -226,11 +230,11 @@ fn write_run_round_trip() {
     assert_eq!(f64_at(&s, "spiral_day_p50", 0), summary.spiral_day.q(0.5));
     assert_eq!(
         f64_at(&s, "var95_return", 0),
-        summary.tail_at(0.95).unwrap().var_return
+        summary.tail_at(0.95).unwrap().var_return.value
     );
     assert_eq!(
         f64_at(&s, "cvar99_drawdown", 0),
-        summary.tail_at(0.99).unwrap().cvar_drawdown
+        summary.tail_at(0.99).unwrap().cvar_drawdown.value
     );
     assert_eq!(f64_at(&s, "er_ratio_p95", 0), summary.er_ratio.q(0.95));
     assert_eq!(f64_at(&s, "final_price_mean", 0), summary.final_price.mean);
@@ -370,7 +374,7 @@ fn empty_distributions_write_nulls() {
     for r in &records {
         acc.add_path(r);
     }
-    let summary = Summary::from_acc(&acc, &scenario.risk);
+    let summary = Summary::of(&acc, &records, &scenario);
     let info = RunInfo {
         scenario: &scenario,
         seed: 1,
@@ -417,7 +421,7 @@ fn write_atomic_failure_keeps_old_file() {
 #[test]
 fn unwritable_output_dir_names_the_path() {
     let fx = fixture();
-    let summary = Summary::from_acc(&fx.acc, &fx.scenario.risk);
+    let summary = Summary::of(&fx.acc, &fx.records, &fx.scenario);
     let dir = tempfile::tempdir().unwrap();
     let blocker = dir.path().join("not_a_dir");
     fs::write(&blocker, b"x").unwrap();

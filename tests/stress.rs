@@ -211,9 +211,8 @@ fn stress_shape_lowers_the_median_final_price() {
         .iter()
         .any(|s| s.day == 107 && s.price == -0.2));
     let med = |s: &Scenario| {
-        Summary::from_acc(&run(s, 500).acc, &s.risk)
-            .final_price
-            .q(0.5)
+        let out = run(s, 500);
+        Summary::of(&out.acc, &out.records, s).final_price.q(0.5)
     };
     let (p, q) = (med(&plain), med(&stressed));
     assert!(q < p, "stressed median {q} not below plain {p}");

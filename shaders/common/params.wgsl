@@ -68,7 +68,7 @@ struct PathState {
     cum_emission_usd: f32,
     cum_revenue: f32,
     breakeven_day: i32,
-    _pad0: u32,
+    vested: f32,
 }
 
 // Rust twin: `GpuShock` (`model::params::ShockParams`).

@@ -4,7 +4,7 @@
 use crate::measure::summary::pct_text;
 use crate::measure::warnings::RangeCounts;
 use crate::report::format::{
-    fmt_dec4, fmt_fixed, fmt_fraction_fine, fmt_pct, fmt_pct_fine, fmt_pp,
+    fmt_dec4, fmt_fixed, fmt_fraction_fine, fmt_pct, fmt_pct_fine, fmt_pp, fmt_sig,
 };
 use crate::scale::resume::CheckpointReport;
 use crate::workflows::compare::{PairComparison, METRICS};
@@ -58,37 +58,64 @@ fn summary_timed(r: &RunResult, simulated: &str, with_outputs: &str) {
         fmt_pct(sum.p_spiral_se)
     );
     if sum.p_spiral > 0.0 {
+        let d = sum.spiral_day.at(0.5);
         println!(
-            "  time to spiral             median day {:.0} (p05 {:.0}, p95 {:.0})",
-            sum.spiral_day.q(0.5),
+            "  time to spiral             median day {:.0} (95% CI {:.0} to {:.0}; p05 {:.0}, p95 {:.0})",
+            d.value,
+            d.lo,
+            d.hi,
             sum.spiral_day.q(0.05),
             sum.spiral_day.q(0.95)
         );
     }
+    // VaR and CVaR as positive losses, each with its 95% interval (order statistics for the
+    // VaR, the asymptotic SE for the CVaR); the price fall is the loss seen as a price.
     for t in &sum.tail {
-        println!(
-            "  VaR/CVaR {:>4} log-return  {} / {}  (price down {} / {});  max drawdown {} / {}",
-            format!("{}%", pct_text(t.level)),
-            fig(t.var_return, 3),
-            fig(t.cvar_return, 3),
-            fmt_pct_fine(1.0 - (-t.var_return).exp()),
-            fmt_pct_fine(1.0 - (-t.cvar_return).exp()),
-            fmt_fraction_fine(t.var_drawdown),
-            fmt_fraction_fine(t.cvar_drawdown)
-        );
+        let level = format!("{}%", pct_text(t.level));
+        let fall = |x: f64| fmt_pct_fine(1.0 - (-x).exp());
+        for (what, r, d) in [
+            ("VaR ", &t.var_return, &t.var_drawdown),
+            ("CVaR", &t.cvar_return, &t.cvar_drawdown),
+        ] {
+            println!(
+                "  {level} {what}  log-return loss {} (95% CI {} to {}, price down {});  max drawdown {} (95% CI {} to {})",
+                fig(r.value, 3),
+                fig(r.lo, 3),
+                fig(r.hi, 3),
+                fall(r.value),
+                fmt_fraction_fine(d.value),
+                fmt_fraction_fine(d.lo),
+                fmt_fraction_fine(d.hi)
+            );
+        }
     }
+    let er = sum.er_ratio.at(0.5);
     println!(
-        "  emissions-to-revenue       median {} (p95 {}), P(ratio > 1) {}",
-        fig(sum.er_ratio.q(0.5), 3),
-        fig(sum.er_ratio.q(0.95), 3),
+        "  emissions-to-revenue       median {} (95% CI {} to {}; p95 {}), P(ratio > 1) {}",
+        sig(er.value),
+        sig(er.lo),
+        sig(er.hi),
+        sig(sum.er_ratio.q(0.95)),
         fmt_pct(sum.p_er_above_1)
     );
+    let fp = sum.final_price.at(0.5);
     println!(
-        "  final price                median {} USD (mean {} +- {})",
-        fig(sum.final_price.q(0.5), 4),
-        fig(sum.final_price.mean, 4),
-        fig(sum.final_price.se, 4)
+        "  final price                median {} USD (95% CI {} to {}; mean {} +- {}), day 0 {} USD",
+        sig(fp.value),
+        sig(fp.lo),
+        sig(fp.hi),
+        sig(sum.final_price.mean),
+        sig(sum.final_price.se),
+        sig(sum.initial.price)
     );
+    if sum.vested.mean > 0.0 {
+        println!(
+            "  tokens minted              mean {} = emitted {} + vested {} (vesting unlocks, the same on every path)",
+            sig(sum.minted.mean),
+            sig(sum.emitted.mean),
+            sig(sum.vested.mean)
+        );
+    }
     if sum.nonfinite_paths > 0 {
         let which: Vec<String> = out
             .acc
@@ -113,6 +140,15 @@ fn summary_timed(r: &RunResult, simulated: &str, with_outputs: &str) {
 /// A figure with `decimals` decimals, or "n/a" where it is not a finite number (a quantile
 /// left out because it would be read among out-of-range values, a standard error that
 /// overflowed: the warnings below the summary say which and why).
+/// Five significant digits, or "n/a".
+fn sig(x: f64) -> String {
+    if x.is_finite() {
+        fmt_sig(x, 5)
+    } else {
+        "n/a".to_string()
+    }
+}
+
 fn fig(x: f64, decimals: usize) -> String {
     if x.is_finite() {
         format!("{x:.decimals$}")
@@ -185,7 +221,7 @@ pub fn comparison(r: &PairComparison, seed: u64) {
 /// One finished sweep point.
 pub fn sweep_point(dir_name: &str, values: &str, r: &RunResult) {
     let sum = &r.summary;
-    let cvar = sum.tail_at(0.95).map(|t| t.cvar_return).unwrap_or(f64::NAN);
+    let cvar = sum.tail_at(0.95).map_or(f64::NAN, |t| t.cvar_return.value);
     println!(
         "  {dir_name} [{values}]: P(spiral) {:.2}% (SE {:.2}%), CVaR95 log-return {:.3}, median final price {:.4} ({:.2} s)",
         100.0 * sum.p_spiral,

@@ -1,7 +1,14 @@
-//! Scenario-level figures computed from an [`Accumulator`] (MODEL.md "What is measured"):
-//! P(spiral) with a Wilson interval, time-to-spiral quantiles, VaR/CVaR of the horizon
-//! log-return and of the maximum drawdown, emissions-to-revenue quantiles and P(ratio > 1),
-//! with Monte Carlo standard errors of every mean.
+//! Scenario-level figures of a run (MODEL.md "What is measured"): P(spiral) with a Wilson
+//! interval, time-to-spiral quantiles, VaR/CVaR of the horizon log-return and of the maximum
+//! drawdown, emissions-to-revenue quantiles and P(ratio > 1), with Monte Carlo standard
+//! errors of every mean and standard errors and 95% intervals of every quantile, VaR and CVaR.
+//!
+//! Exact, not read from histograms: every quantile, VaR and CVaR here is the sample figure of
+//! the per-path values themselves (`stats::exact`), which every run holds in its records (the
+//! rows of `paths.parquet`; shards and checkpoints merge their rows). A histogram's 0.5%
+//! buckets would give the same median to three designs whose exact medians differ in the
+//! third digit; the histograms remain for the timeseries, where per-path values per report day
+//! are not kept. Counts and means come from the accumulator (exact counts, f64 moments).
 //!
 //! Sign conventions (README "Outputs"): VaR and CVaR are reported as positive losses. For
 //! the return, the loss is -ln(P_H / P_0), so `var95_return = -q_0.05(log return)` and
@@ -11,9 +18,10 @@
 //! worst 5%" is the k worst paths of `stats::tail_count`, and the VaR is the k-th worst, so
 //! CVaR >= VaR always.
 
-use crate::measure::{Accumulator, MetricAcc, PathSummaries};
-use crate::scenario::Risk;
-use crate::stats::{wilson_interval, Z95};
+use crate::measure::{Accumulator, MetricAcc};
+use crate::model::{Params, PathRecord, PathState};
+use crate::scenario::{Risk, Scenario};
+use crate::stats::{exact, wilson_interval, Estimate, Moments, Z95};
 
 /// Quantiles always reported (the output contract's column set), plus any in `[risk]`.
 pub const CONTRACT_QUANTILES: [f64; 7] = [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99];
@@ -70,45 +78,75 @@ pub fn var_levels(risk: &Risk) -> Vec<f64> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TailRisk {
     pub level: f64,
-    pub var_return: f64,
-    pub cvar_return: f64,
-    pub var_drawdown: f64,
-    pub cvar_drawdown: f64,
+    pub var_return: Estimate,
+    pub cvar_return: Estimate,
+    pub var_drawdown: Estimate,
+    pub cvar_drawdown: Estimate,
 }
 
-/// Mean, its standard error and quantiles of one per-path quantity.
+/// Mean, its standard error and quantiles (with theirs) of one per-path quantity.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Distribution {
     pub mean: f64,
     pub se: f64,
-    /// (q, value); NaN where no path contributed, or where the quantile lies among values
-    /// outside the histogram's range (`MetricAcc::quantile`).
-    pub quantiles: Vec<(f64, f64)>,
+    /// (q, exact sample quantile with its order-statistic interval); NaN where no path
+    /// contributed a finite value.
+    pub quantiles: Vec<(f64, Estimate)>,
 }
 
 impl Distribution {
-    pub fn of(acc: &MetricAcc, qs: &[f64]) -> Distribution {
+    /// `sorted` holds the finite values, ascending; the mean and SE come from `moments`.
+    fn new(moments: &Moments, sorted: &[f64], qs: &[f64]) -> Distribution {
         Distribution {
-            mean: acc.moments.mean(),
-            se: acc.moments.std_error(),
+            mean: moments.mean(),
+            se: moments.std_error(),
             quantiles: qs
                 .iter()
-                .map(|&q| (q, acc.quantile(q).unwrap_or(f64::NAN)))
+                .map(|&q| (q, exact::quantile(sorted, q, Z95)))
                 .collect(),
         }
     }
-    pub fn q(&self, q: f64) -> f64 {
+
+    /// The estimate at `q` (NaN when `q` is not one of the distribution's levels).
+    pub fn at(&self, q: f64) -> Estimate {
         self.quantiles
             .iter()
             .find(|(x, _)| (x - q).abs() < 1e-12)
-            .map(|(_, v)| *v)
-            .unwrap_or(f64::NAN)
+            .map(|(_, e)| *e)
+            .unwrap_or(Estimate::NAN)
+    }
+
+    /// The quantile's value at `q`.
+    pub fn q(&self, q: f64) -> f64 {
+        self.at(q).value
+    }
+}
+
+/// Day-0 figures, the same on every path: inputs, not estimates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Initial {
+    pub price: f64,
+    pub market_cap: f64,
+    /// The trailing emissions-to-revenue ratio at day 0 (first step's emission rate valued
+    /// at the day-0 price over day-0 served revenue), the `er_ratio` of timeseries row 0.
+    pub er_ratio: f64,
+}
+
+impl Initial {
+    pub fn of(p: &Params) -> Initial {
+        let s = PathState::initial(p);
+        Initial {
+            price: p.price0,
+            market_cap: p.price0 * s.circulating(),
+            er_ratio: s.trailing_emission_usd / s.trailing_revenue,
+        }
     }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
     pub paths: u64,
+    pub initial: Initial,
     pub p_spiral: f64,
     /// Binomial standard error sqrt(p (1 - p) / n).
     pub p_spiral_se: f64,
@@ -124,31 +162,18 @@ pub struct Summary {
     pub p_er_above_1: f64,
     pub p_er_above_1_se: f64,
     pub minted: Distribution,
+    /// Of `minted`: tokens from the emission rule, and from vesting unlocks.
+    pub emitted: Distribution,
+    pub vested: Distribution,
     pub burned: Distribution,
     pub p_breakeven: f64,
+    pub p_breakeven_se: f64,
     pub breakeven_day: Distribution,
     pub nonfinite_paths: u64,
-    /// Per-path values outside the histogram's range, by quantity
-    /// (`PathSummaries::out_of_range_counts`); their quantiles and tail figures are NaN.
+    /// Per-path values outside the per-path histograms' range, by quantity
+    /// (`PathSummaries::out_of_range_counts`): the `<quantity>_clamped` columns, kept so the
+    /// columns only grow; the figures above are exact and do not depend on them.
     pub out_of_range: [(&'static str, u64); 7],
-}
-
-/// VaR and CVaR of the maximum drawdown at `level` (its upper tail). Below a drawdown of
-/// 0.5 the drawdown's own histogram is the more precise; above it, the lower tail of the
-/// histogram of 1 - drawdown (relative accuracy on what is left of the price), the same k
-/// paths mirrored. Either way the result is within 0.5% relative of the exact sample figure,
-/// and the CVaR is at least the VaR.
-fn drawdown_tail(pp: &PathSummaries, level: f64) -> (f64, f64) {
-    let direct = pp.max_drawdown.upper_tail(level);
-    if direct.0.is_nan() || direct.0 < 0.5 {
-        return direct;
-    }
-    // What is left of the price can fall below the histogram's range (a collapse to 1e-13
-    // of the peak); the drawdown itself, in [0, 1], is then still read to 0.5%.
-    match pp.price_retained.lower_tail(level) {
-        (var, cvar) if !var.is_nan() && !cvar.is_nan() => (1.0 - var, 1.0 - cvar),
-        _ => direct,
-    }
 }
 
 fn proportion_se(k: u64, n: u64) -> f64 {
@@ -159,45 +184,98 @@ fn proportion_se(k: u64, n: u64) -> f64 {
     (p * (1.0 - p) / n as f64).sqrt()
 }
 
+/// The finite values of one per-path column, ascending.
+fn sorted(records: &[PathRecord], get: impl Fn(&PathRecord) -> Option<f64>) -> Vec<f64> {
+    let mut v: Vec<f64> = records
+        .iter()
+        .filter_map(get)
+        .filter(|x| x.is_finite())
+        .collect();
+    v.sort_unstable_by(f64::total_cmp);
+    v
+}
+
+/// Moments of the finite values of a column, in path order (deterministic).
+fn moments(records: &[PathRecord], get: impl Fn(&PathRecord) -> f64) -> Moments {
+    let mut m = Moments::default();
+    for x in records.iter().map(get).filter(|x| x.is_finite()) {
+        m.add(x);
+    }
+    m
+}
+
 impl Summary {
-    pub fn from_acc(acc: &Accumulator, risk: &Risk) -> Summary {
+    /// [`Summary::new`] with the day-0 figures of `scenario` (the scenario as run).
+    pub fn of(acc: &Accumulator, records: &[PathRecord], scenario: &Scenario) -> Summary {
+        let initial = Initial::of(&Params::compile(scenario));
+        Summary::new(acc, records, &scenario.risk, initial)
+    }
+
+    /// The figures of a run: counts and means from `acc`, quantiles and tails exactly from
+    /// `records` (all of the run's paths, the records `acc` was filled from).
+    pub fn new(
+        acc: &Accumulator,
+        records: &[PathRecord],
+        risk: &Risk,
+        initial: Initial,
+    ) -> Summary {
+        debug_assert_eq!(records.len() as u64, acc.paths);
         let qs = report_quantiles(risk);
         let n = acc.paths;
         let (lo, hi) = wilson_interval(acc.spiraled, n, Z95);
         let pp = &acc.per_path;
+        let dist = |m: &MetricAcc, get: fn(&PathRecord) -> Option<f64>| {
+            Distribution::new(&m.moments, &sorted(records, get), &qs)
+        };
+        let log_returns = sorted(records, |r| Some(r.log_return));
+        let drawdowns = sorted(records, |r| Some(r.max_drawdown));
         let tail = var_levels(risk)
             .into_iter()
             .map(|level| {
-                let (var_drawdown, cvar_drawdown) = drawdown_tail(pp, level);
-                let (var, cvar) = pp.log_return.lower_tail(level);
+                let (var_r, cvar_r) = exact::lower_tail(&log_returns, level, Z95);
+                let (var_d, cvar_d) = exact::upper_tail(&drawdowns, level, Z95);
                 TailRisk {
                     level,
-                    var_return: -var,
-                    cvar_return: -cvar,
-                    var_drawdown,
-                    cvar_drawdown,
+                    var_return: var_r.negated(),
+                    cvar_return: cvar_r.negated(),
+                    var_drawdown: var_d,
+                    cvar_drawdown: cvar_d,
                 }
             })
             .collect();
+        let emitted = |r: &PathRecord| r.emitted;
+        let vested = |r: &PathRecord| r.vested;
         Summary {
             paths: n,
+            initial,
             p_spiral: acc.spiraled as f64 / n.max(1) as f64,
             p_spiral_se: proportion_se(acc.spiraled, n),
             p_spiral_lo: lo,
             p_spiral_hi: hi,
-            spiral_day: Distribution::of(&pp.spiral_day, &qs),
+            spiral_day: dist(&pp.spiral_day, |r| r.spiral_day.map(f64::from)),
             tail,
-            log_return: Distribution::of(&pp.log_return, &qs),
-            max_drawdown: Distribution::of(&pp.max_drawdown, &qs),
-            final_price: Distribution::of(&pp.final_price, &qs),
-            final_circulating: Distribution::of(&pp.final_circulating, &qs),
-            er_ratio: Distribution::of(&pp.er_ratio, &qs),
+            log_return: Distribution::new(&pp.log_return.moments, &log_returns, &qs),
+            max_drawdown: Distribution::new(&pp.max_drawdown.moments, &drawdowns, &qs),
+            final_price: dist(&pp.final_price, |r| Some(r.final_price)),
+            final_circulating: dist(&pp.final_circulating, |r| Some(r.final_circulating)),
+            er_ratio: dist(&pp.er_ratio, |r| Some(r.er_ratio)),
             p_er_above_1: acc.er_above_1 as f64 / n.max(1) as f64,
             p_er_above_1_se: proportion_se(acc.er_above_1, n),
-            minted: Distribution::of(&pp.minted, &qs),
-            burned: Distribution::of(&pp.burned, &qs),
+            minted: dist(&pp.minted, |r| Some(r.minted)),
+            emitted: Distribution::new(
+                &moments(records, emitted),
+                &sorted(records, |r| Some(r.emitted)),
+                &qs,
+            ),
+            vested: Distribution::new(
+                &moments(records, vested),
+                &sorted(records, |r| Some(r.vested)),
+                &qs,
+            ),
+            burned: dist(&pp.burned, |r| Some(r.burned)),
             p_breakeven: acc.broke_even as f64 / n.max(1) as f64,
-            breakeven_day: Distribution::of(&pp.breakeven_day, &qs),
+            p_breakeven_se: proportion_se(acc.broke_even, n),
+            breakeven_day: dist(&pp.breakeven_day, |r| r.breakeven_day.map(f64::from)),
             nonfinite_paths: acc.nonfinite_paths,
             out_of_range: pp.out_of_range_counts(),
         }

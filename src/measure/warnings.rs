@@ -1,5 +1,5 @@
-//! The warnings a run's figures carry when values left the histogram's range (or a standard
-//! error is not finite): one text for the CLI, which has the accumulator, and the report
+//! The warnings a run's figures carry when timeseries values left the histogram's range (or a
+//! standard error is not finite; the summary's quantiles are exact and need no such warning): one text for the CLI, which has the accumulator, and the report
 //! page, which has only the tables, so both say the same thing. Each names the quantity or
 //! metric, how many values, and what is not shown because of them.
 
@@ -18,11 +18,10 @@ pub struct SeriesCounts {
     pub se_nonfinite_rows: u64,
 }
 
-/// What the warnings are made of: per-path quantities with their out-of-range values, and
-/// the per-report-day metrics.
+/// What the warnings are made of: per-path quantities whose standard error is not finite,
+/// and the per-report-day metrics.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RangeCounts {
-    pub per_path: Vec<(String, u64)>,
     /// Per-path quantities whose standard error is not finite (summary `<quantity>_se`).
     pub per_path_se_nonfinite: Vec<String>,
     pub series: Vec<SeriesCounts>,
@@ -32,12 +31,6 @@ impl RangeCounts {
     /// The counts of a run's accumulator. Standard errors are only counted as not finite
     /// where at least two values make one.
     pub fn from_acc(acc: &Accumulator) -> RangeCounts {
-        let per_path = acc
-            .per_path
-            .out_of_range_counts()
-            .iter()
-            .map(|&(name, n)| (name.to_string(), n))
-            .collect();
         let per_path_se_nonfinite = acc
             .per_path
             .quantities()
@@ -63,7 +56,6 @@ impl RangeCounts {
             })
             .collect();
         RangeCounts {
-            per_path,
             per_path_se_nonfinite,
             series,
         }
@@ -73,20 +65,6 @@ impl RangeCounts {
     pub fn warnings(&self) -> Vec<String> {
         let range = format!("magnitudes {MIN_TRACKED:e} to {MAX_TRACKED:e}, zeros aside");
         let mut out = Vec::new();
-        let per_path: Vec<String> = self
-            .per_path
-            .iter()
-            .filter(|(_, n)| *n > 0)
-            .map(|(name, n)| format!("{name} {n}"))
-            .collect();
-        if !per_path.is_empty() {
-            out.push(format!(
-                "per-path values outside the histogram's range ({range}): {} (summary.parquet \
-                 <quantity>_clamped); quantiles, VaR and CVaR that would be read among them are \
-                 not shown (null), the others and the means are unaffected",
-                per_path.join(", ")
-            ));
-        }
         if !self.per_path_se_nonfinite.is_empty() {
             out.push(format!(
                 "the standard error of {} is not finite (summary.parquet <quantity>_se): the \

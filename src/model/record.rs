@@ -18,8 +18,12 @@ pub struct PathRecord {
     pub log_return: f64,
     pub final_circulating: f64,
     pub final_staked: f64,
-    /// Tokens issued over the horizon (emission plus vesting unlocks).
+    /// Tokens issued over the horizon: `emitted + vested`.
     pub minted: f64,
+    /// Of `minted`, the tokens of the emission rule (section 4).
+    pub emitted: f64,
+    /// Of `minted`, the tokens of vesting unlocks (section 5), the same on every path.
+    pub vested: f64,
     /// Tokens burned over the horizon.
     pub burned: f64,
     pub emission_usd: f64,
@@ -47,6 +51,10 @@ impl PathRecord {
             final_circulating: s.circulating(),
             final_staked: s.staked,
             minted: s.minted,
+            // `minted - vested` is exactly 0 with no emission (the same additions in the same
+            // order) and exactly `minted` with no vesting.
+            emitted: s.minted - s.vested,
+            vested: s.vested,
             burned: s.burned - p.burned0,
             emission_usd: s.cum_emission_usd,
             revenue_usd: s.cum_revenue,

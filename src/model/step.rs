@@ -143,6 +143,8 @@ path_state! {
     max_drawdown: f64,
     min_ln_capacity: f64,
     minted: f64,
+    /// Of `minted`, the tokens issued by vesting unlocks (the rest is the emission rule's).
+    vested: f64,
     cum_emission_usd: f64,
     cum_revenue: f64,
     /// First day trailing revenue covered trailing emission USD; -1 if never.
@@ -187,6 +189,7 @@ impl PathState {
             max_drawdown: 0.0,
             min_ln_capacity: p.capacity0.ln(),
             minted: 0.0,
+            vested: 0.0,
             cum_emission_usd: 0.0,
             cum_revenue: 0.0,
             breakeven_day: if served >= trailing_emission_usd {
@@ -443,6 +446,7 @@ pub fn step<const N: usize>(
             - vested_by(tr.amount, tr.cliff_days, tr.linear_days, day0);
         s.issued += unlocked;
         s.minted += unlocked;
+        s.vested += unlocked;
         vesting_sold += unlocked * tr.sell_fraction;
     }
 

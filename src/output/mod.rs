@@ -87,7 +87,7 @@ fn write_file(
 /// Writes a run's output as the folder `out_root/<scenario name>/`, built aside and moved
 /// into place whole ([`folder::Staged`], replacing an earlier run there): the three Parquet
 /// files, then `manifest.json`. `summary` must come from
-/// `Summary::from_acc(acc, &info.scenario.risk)`, and `records` are the per-path records
+/// `Summary::of(acc, records, info.scenario)`, and `records` are the per-path records
 /// in path order.
 pub fn write_run(
     out_root: &Path,

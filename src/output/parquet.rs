@@ -7,10 +7,13 @@
 //!   and are checked by tests; quantile columns follow `report_quantiles(risk)` and VaR
 //!   columns `var_levels(risk)`, labelled with `pct_label`.
 //! - Every float is f64. Columns that hold quantiles (`*_pXX`, VaR/CVaR) are nullable and
-//!   hold null where the distribution was empty (e.g. `spiral_day_p50` with no spirals) or
-//!   where the figure would be read among values outside the histogram's range, which the
-//!   `clamped` counts (timeseries: per row; summary: `<quantity>_clamped`) report; every
-//!   other float column is non-nullable and keeps NaN as NaN.
+//!   hold null where the distribution was empty (e.g. `spiral_day_p50` with no spirals) or,
+//!   in the timeseries, where the figure would be read among values outside the histogram's
+//!   range, which its `clamped` column counts (the summary's figures are exact, from the
+//!   per-path values; its `<quantity>_clamped` counts remain so columns only grow); every
+//!   other float column is non-nullable and keeps NaN as NaN. A summary figure that is an
+//!   estimate carries `_se` (means, probabilities) or `_se`, `_lo`, `_hi` (quantiles, VaR,
+//!   CVaR).
 //! - Every file is written with the same explicit [`WriterProperties`]: ZSTD (default
 //!   level) and the run's key-value metadata (`tokenrisk.*`, see [`run_metadata`]).
 //! - No file holds a timing or a timestamp (they are in `manifest.json`), so the same
@@ -19,9 +22,12 @@
 //!   does not grow with the number of paths beyond the records themselves.
 
 use super::{Provenance, RunInfo};
-use crate::measure::summary::{pct_label, report_quantiles, var_levels, Distribution, Summary};
+use crate::measure::summary::{
+    pct_label, report_quantiles, var_levels, Distribution, Summary, TailRisk,
+};
 use crate::measure::Accumulator;
 use crate::model::{PathRecord, METRICS, N_METRICS};
+use crate::stats::Estimate;
 use anyhow::{anyhow, bail, Context, Result};
 use arrow::array::{
     ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray, UInt32Array, UInt64Array,
@@ -70,7 +76,7 @@ pub const TIMESERIES_CONTRACT_COLUMNS: [&str; 12] = [
 ];
 
 /// The contract's minimum column set of `paths.parquet` (ARCHITECTURE.md).
-pub const PATHS_CONTRACT_COLUMNS: [&str; 17] = [
+pub const PATHS_CONTRACT_COLUMNS: [&str; 19] = [
     "scenario",
     "path",
     "spiral",
@@ -80,6 +86,8 @@ pub const PATHS_CONTRACT_COLUMNS: [&str; 17] = [
     "max_drawdown",
     "final_circulating",
     "minted",
+    "emitted",
+    "vested",
     "burned",
     "emission_usd",
     "revenue_usd",
@@ -195,9 +203,17 @@ impl Row {
         let a = Arc::new(Float64Array::from(vec![non_nan(v)]));
         self.push(name.into(), DataType::Float64, true, a);
     }
+    /// An estimate `name` (nullable) with its `name_se`, `name_lo` and `name_hi`.
+    fn estimate(&mut self, name: impl Into<String>, e: Estimate) {
+        let name = name.into();
+        self.quantile(name.clone(), e.value);
+        self.quantile(format!("{name}_se"), e.se);
+        self.quantile(format!("{name}_lo"), e.lo);
+        self.quantile(format!("{name}_hi"), e.hi);
+    }
     fn quantiles(&mut self, prefix: &str, d: &Distribution) {
-        for &(q, v) in &d.quantiles {
-            self.quantile(format!("{prefix}_p{}", pct_label(q)), v);
+        for &(q, e) in &d.quantiles {
+            self.estimate(format!("{prefix}_p{}", pct_label(q)), e);
         }
     }
     fn finish(self) -> Result<RecordBatch> {
@@ -228,6 +244,10 @@ pub fn summary_batch(info: &RunInfo, summary: &Summary) -> Result<RecordBatch> {
     r.u32("horizon_days", sc.scenario.horizon_days);
     r.u64("seed", info.seed);
     r.utf8("backend", info.engine);
+    // Day-0 inputs, the same on every path (no uncertainty).
+    r.f64("initial_price", summary.initial.price);
+    r.f64("initial_market_cap", summary.initial.market_cap);
+    r.f64("initial_er_ratio", summary.initial.er_ratio);
     r.f64("p_spiral", summary.p_spiral);
     r.f64("p_spiral_se", summary.p_spiral_se);
     r.f64("p_spiral_lo", summary.p_spiral_lo);
@@ -238,11 +258,11 @@ pub fn summary_batch(info: &RunInfo, summary: &Summary) -> Result<RecordBatch> {
     for level in var_levels(risk) {
         let l = pct_label(level);
         let t = summary.tail_at(level);
-        let get = |f: fn(&crate::measure::summary::TailRisk) -> f64| t.map(f).unwrap_or(f64::NAN);
-        r.quantile(format!("var{l}_return"), get(|t| t.var_return));
-        r.quantile(format!("cvar{l}_return"), get(|t| t.cvar_return));
-        r.quantile(format!("var{l}_drawdown"), get(|t| t.var_drawdown));
-        r.quantile(format!("cvar{l}_drawdown"), get(|t| t.cvar_drawdown));
+        let get = |f: fn(&TailRisk) -> Estimate| t.map(f).unwrap_or(Estimate::NAN);
+        r.estimate(format!("var{l}_return"), get(|t| t.var_return));
+        r.estimate(format!("cvar{l}_return"), get(|t| t.cvar_return));
+        r.estimate(format!("var{l}_drawdown"), get(|t| t.var_drawdown));
+        r.estimate(format!("cvar{l}_drawdown"), get(|t| t.cvar_drawdown));
     }
     r.f64("er_ratio_mean", summary.er_ratio.mean);
     r.f64("er_ratio_se", summary.er_ratio.se);
@@ -258,23 +278,20 @@ pub fn summary_batch(info: &RunInfo, summary: &Summary) -> Result<RecordBatch> {
     r.f64("max_drawdown_se", summary.max_drawdown.se);
     r.f64("final_circulating_mean", summary.final_circulating.mean);
     r.f64("final_circulating_se", summary.final_circulating.se);
-    r.quantile("final_circulating_p50", summary.final_circulating.q(0.5));
-    r.f64("minted_mean", summary.minted.mean);
-    r.f64("minted_se", summary.minted.se);
-    r.f64("burned_mean", summary.burned.mean);
-    r.f64("burned_se", summary.burned.se);
+    r.estimate("final_circulating_p50", summary.final_circulating.at(0.5));
+    for (name, d) in [
+        ("minted", &summary.minted),
+        ("emitted", &summary.emitted),
+        ("vested", &summary.vested),
+        ("burned", &summary.burned),
+    ] {
+        r.f64(format!("{name}_mean"), d.mean);
+        r.f64(format!("{name}_se"), d.se);
+        r.estimate(format!("{name}_p50"), d.at(0.5));
+    }
     r.f64("p_breakeven", summary.p_breakeven);
-    // Binomial standard error, as for p_spiral_se and p_er_above_1_se.
-    let n = summary.paths as f64;
-    r.f64(
-        "p_breakeven_se",
-        if summary.paths > 0 {
-            (summary.p_breakeven * (1.0 - summary.p_breakeven) / n).sqrt()
-        } else {
-            f64::NAN
-        },
-    );
-    r.quantile("breakeven_day_p50", summary.breakeven_day.q(0.5));
+    r.f64("p_breakeven_se", summary.p_breakeven_se);
+    r.estimate("breakeven_day_p50", summary.breakeven_day.at(0.5));
     r.u64("nonfinite_paths", summary.nonfinite_paths);
     for (quantity, n) in summary.out_of_range {
         r.u64(&format!("{quantity}_clamped"), n);
@@ -362,7 +379,7 @@ type PathColumn = (
 
 /// The float columns of `paths.parquet`, in order (between `spiral_day` and
 /// `breakeven_day`): the one list the writer, the schema and the reader share.
-const PATH_FLOATS: [PathColumn; 14] = [
+const PATH_FLOATS: [PathColumn; 16] = [
     ("final_price", |r| r.final_price, |r| &mut r.final_price),
     ("min_price", |r| r.min_price, |r| &mut r.min_price),
     ("max_drawdown", |r| r.max_drawdown, |r| &mut r.max_drawdown),
@@ -374,6 +391,8 @@ const PATH_FLOATS: [PathColumn; 14] = [
     ),
     ("final_staked", |r| r.final_staked, |r| &mut r.final_staked),
     ("minted", |r| r.minted, |r| &mut r.minted),
+    ("emitted", |r| r.emitted, |r| &mut r.emitted),
+    ("vested", |r| r.vested, |r| &mut r.vested),
     ("burned", |r| r.burned, |r| &mut r.burned),
     ("emission_usd", |r| r.emission_usd, |r| &mut r.emission_usd),
     ("revenue_usd", |r| r.revenue_usd, |r| &mut r.revenue_usd),
@@ -530,7 +549,7 @@ mod tests {
             simulate_seconds: 1.0,
             started_at: std::time::SystemTime::now(),
         };
-        let summary = summary_batch(&info, &Summary::from_acc(&acc, &sc.risk)).unwrap();
+        let summary = summary_batch(&info, &Summary::of(&acc, &[], &sc)).unwrap();
         for c in SUMMARY_CONTRACT_COLUMNS {
             assert!(
                 summary.schema().field_with_name(c).is_ok(),

@@ -796,6 +796,8 @@ mod tests {
             final_circulating: 1e6,
             final_staked: 0.0,
             minted: 10.0,
+            emitted: 10.0,
+            vested: 0.0,
             burned: 0.0,
             emission_usd: 1.0,
             revenue_usd: 0.0,

@@ -20,16 +20,20 @@
 //! * [`interval`] holds the Wilson score interval for probabilities estimated by
 //!   counting, and [`exact_quantile_lower`], the reference quantile definition
 //!   that [`LogHistogram::quantile`] approximates.
+//! * [`exact`] gives the exact sample quantiles, VaR and CVaR of a sorted sample with
+//!   their standard errors and 95% intervals (order-statistic and asymptotic).
 //! * [`tail`] defines the tail beyond a VaR (its count, exact VaR and CVaR), shared by
 //!   the histogram-read figures and the exact references.
 //! * [`linalg`] is the 3 x 3 Cholesky factor of the shock correlations.
 
+pub mod exact;
 pub mod histogram;
 pub mod interval;
 pub mod linalg;
 pub mod moments;
 pub mod tail;
 
+pub use exact::Estimate;
 pub use histogram::{
     bucket_index, bucket_value, LogHistogram, MAX_TRACKED, MIN_TRACKED, RELATIVE_ACCURACY,
 };

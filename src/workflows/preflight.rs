@@ -19,9 +19,11 @@ use std::path::{Path, PathBuf};
 /// 311 MB for 20,000 paths and 1.0 GB for 200,000, which this estimate brackets (0.35 and
 /// 1.1 GB).
 const HIST_BYTES: u64 = 6 * 1024;
-/// Bytes per path of the Parquet writer's buffered row group (19 columns, before
+/// The summary's sorted copies of per-path columns (`measure::summary`): three f64 at a time.
+const SUMMARY_SORT_BYTES_PER_PATH: u64 = 3 * 8;
+/// Bytes per path of the Parquet writer's buffered row group (21 columns, before
 /// compression), up to one row group.
-const WRITER_BYTES_PER_ROW: u64 = 160;
+const WRITER_BYTES_PER_ROW: u64 = 176;
 
 /// What a run of some size needs in memory, by the estimate of [`estimate`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -34,14 +36,15 @@ pub struct MemoryEstimate {
 }
 
 /// The memory a run of `paths` paths of `s` needs: the per-path records (`paths x
-/// size_of::<PathRecord>()`), the run's accumulator and the CPU engine's chunk
+/// size_of::<PathRecord>()`) and the summary's sorted copies of them (at most three f64
+/// columns at a time, `measure::summary`), the run's accumulator and the CPU engine's chunk
 /// accumulators in flight (report rows x metrics x a typical histogram), and the Parquet
 /// writer's row-group buffer.
 pub fn estimate(s: &Scenario, paths: u64) -> MemoryEstimate {
     let rows = crate::model::Params::compile(s).report_days().len() as u64;
     let metric = std::mem::size_of::<MetricAcc>() as u64 + HIST_BYTES;
     let acc = (rows * N_METRICS as u64 + 10) * metric;
-    let per_path = std::mem::size_of::<PathRecord>() as u64;
+    let per_path = std::mem::size_of::<PathRecord>() as u64 + SUMMARY_SORT_BYTES_PER_PATH;
     let chunk = crate::engine::cpu::CHUNK_PATHS;
     let in_flight = crate::engine::cpu::chunks_in_flight().min(paths.div_ceil(chunk))
         * (acc + chunk * per_path);

@@ -111,7 +111,7 @@ pub struct RunResult {
 impl RunResult {
     /// Summarises an engine output of `scenario`.
     pub fn new(scenario: Scenario, output: EngineOutput, started_at: SystemTime) -> RunResult {
-        let summary = Summary::from_acc(&output.acc, &scenario.risk);
+        let summary = Summary::of(&output.acc, &output.records, &scenario);
         RunResult {
             scenario,
             output,

@@ -618,7 +618,7 @@ mod tests {
             .iter()
             .map(|p| {
                 let acc = crate::measure::Accumulator::new(vec![0]);
-                let summary = crate::measure::Summary::from_acc(&acc, &p.scenario.risk);
+                let summary = crate::measure::Summary::of(&acc, &[], &p.scenario);
                 let info = RunInfo {
                     scenario: &p.scenario,
                     seed: 1,

@@ -66,7 +66,7 @@ gpu_struct! {
         pub cum_emission_usd: f32,
         pub cum_revenue: f32,
         pub breakeven_day: i32,
-        pub _pad0: u32,
+        pub vested: f32,
     }
 }
 const _: () = assert!(std::mem::size_of::<GpuPathState>() == 128);
@@ -322,7 +322,7 @@ impl GpuPathState {
             cum_emission_usd: s.cum_emission_usd as f32,
             cum_revenue: s.cum_revenue as f32,
             breakeven_day: s.breakeven_day,
-            _pad0: 0,
+            vested: s.vested as f32,
         }
     }
 
@@ -361,6 +361,7 @@ impl GpuPathState {
             cum_emission_usd: self.cum_emission_usd as f64,
             cum_revenue: self.cum_revenue as f64,
             breakeven_day: self.breakeven_day,
+            vested: self.vested as f64,
         }
     }
 }

@@ -240,19 +240,12 @@ pub fn run_page(run: &RunData) -> String {
     document(&format!("{name}: tokenrisk report"), &body)
 }
 
-/// The counts behind the range warnings, from the tables: the summary's `<quantity>_clamped`
-/// columns, the timeseries' `clamped` column and its standard errors, by metric (files from
-/// before these columns have none to warn of).
+/// The counts behind the range warnings, from the tables: the timeseries' `clamped` column
+/// and its standard errors, by metric (files from before these columns have none to warn
+/// of), and the summary's standard errors. (The summary's figures are exact, so values
+/// outside the histograms' range do not touch them.)
 fn range_counts(run: &RunData) -> RangeCounts {
     let s = &run.summary;
-    let per_path = s
-        .columns
-        .iter()
-        .filter_map(|c| {
-            let quantity = c.name.strip_suffix("_clamped")?;
-            Some((quantity.to_string(), s.f64_at(&c.name, 0)? as u64))
-        })
-        .collect();
     let t = &run.timeseries;
     let several = s.f64_at("paths", 0).is_some_and(|n| n >= 2.0);
     // The per-path quantities' standard errors (the summary has no count of values per
@@ -288,7 +281,6 @@ fn range_counts(run: &RunData) -> RangeCounts {
         c.se_nonfinite_rows += (several && se_bad) as u64;
     }
     RangeCounts {
-        per_path,
         per_path_se_nonfinite,
         series,
     }

@@ -1,5 +1,7 @@
 //! The key-figure cards and the summary table: every figure with its interval or standard
-//! error, and whether it is exact or read from a histogram.
+//! error, and whether it is exact or read from a histogram. The summary's quantiles, VaR and
+//! CVaR are exact (from every path's value) with `<figure>_se`, `_lo` and `_hi` columns;
+//! tables written before those columns existed show a dash where they are missing.
 
 use crate::report::data::{RunData, Table};
 use crate::report::format::{
@@ -59,6 +61,37 @@ impl Sum<'_> {
             _ => DASH.into(),
         }
     }
+    /// "95% CI a to b" from a figure's `{name}_lo` and `{name}_hi` columns, and its SE
+    /// `{name}_se`, each formatted by `f`; dashes where absent.
+    pub(super) fn interval(&self, name: &str, f: impl Fn(f64) -> String) -> (String, String) {
+        let ci = match (
+            self.get(&format!("{name}_lo")),
+            self.get(&format!("{name}_hi")),
+        ) {
+            (Some(a), Some(b)) => format!("95% CI {} to {}", f(a), f(b)),
+            _ => DASH.into(),
+        };
+        (ci, self.get(&format!("{name}_se")).map_or(DASH.into(), f))
+    }
+
+    /// The row of an exact quantile (or VaR, CVaR) `name` with its interval and SE.
+    pub(super) fn quantile_row(
+        &self,
+        figure: impl Into<String>,
+        name: &str,
+        f: impl Fn(f64) -> String,
+        meaning: impl Into<String>,
+    ) -> Row {
+        let (ci, se) = self.interval(name, &f);
+        row(
+            figure,
+            self.get(name).map_or(DASH.into(), &f),
+            ci,
+            se,
+            meaning,
+        )
+    }
+
     /// The row of a sample mean `{stem}_mean` with its 95% interval and standard error
     /// `{stem}_se` (4 and 3 significant digits).
     pub(super) fn mean_row(&self, figure: &str, stem: &str, meaning: &str) -> Row {
@@ -134,28 +167,26 @@ pub(super) fn summary_rows(run: &RunData) -> Vec<(String, Vec<Row>)> {
         "share of paths that entered a demand spiral",
     )];
     let spiraled = s.get("p_spiral").is_some_and(|p| p > 0.0);
-    spiral.push(row(
-        "Time to spiral (day of onset)",
-        if spiraled {
-            s.get("spiral_day_p50").map_or(DASH.into(), fmt_int)
-        } else {
-            DASH.into()
-        },
-        if spiraled {
-            s.range("spiral_day", fmt_int)
-        } else {
-            DASH.into()
-        },
-        DASH.into(),
-        if spiraled {
+    if spiraled {
+        spiral.push(s.quantile_row(
+            "Time to spiral, median day of onset",
+            "spiral_day_p50",
+            fmt_int,
             format!(
-                "median day; mean {} (spiraled paths only)",
+                "spiraled paths only; {}; mean {}",
+                s.range("spiral_day", fmt_int),
                 s.sig("spiral_day_mean", 4)
-            )
-        } else {
-            "no path spiraled".into()
-        },
-    ));
+            ),
+        ));
+    } else {
+        spiral.push(row(
+            "Time to spiral (day of onset)",
+            DASH.into(),
+            DASH.into(),
+            DASH.into(),
+            "no path spiraled",
+        ));
+    }
     groups.push(("Demand spiral".to_string(), spiral));
 
     let mut tail = Vec::new();
@@ -163,34 +194,40 @@ pub(super) fn summary_rows(run: &RunData) -> Vec<(String, Vec<Row>)> {
         let lv = level_text(&l);
         for (kind, what) in [("var", "VaR"), ("cvar", "CVaR")] {
             let name = format!("{kind}{l}_return");
-            tail.push(row(
+            let fall = price_fall(s.get(&name));
+            tail.push(s.quantile_row(
                 format!("{lv} {what} of the log-return"),
-                s.sig(&name, 4),
-                price_fall(s.get(&name)),
-                DASH.into(),
+                &name,
+                |v| fmt_sig(v, 4),
                 if kind == "var" {
                     format!(
-                        "loss −ln(P_H/P_0) exceeded on {} of paths",
+                        "loss −ln(P_H/P_0) exceeded on {} of paths ({fall})",
                         level_text_rest(&l)
                     )
                 } else {
-                    format!("mean loss over the worst {} of paths", level_text_rest(&l))
+                    format!(
+                        "mean loss over the worst {} of paths ({fall})",
+                        level_text_rest(&l)
+                    )
                 },
             ));
         }
         for (kind, what) in [("var", "VaR"), ("cvar", "CVaR")] {
             let name = format!("{kind}{l}_drawdown");
-            tail.push(row(
+            let below = s.get(&name).map_or(String::new(), |d| {
+                format!(": price {} below its peak", fmt_pct_fine(d))
+            });
+            tail.push(s.quantile_row(
                 format!("{lv} {what} of the maximum drawdown"),
-                s.get(&name).map_or(DASH.into(), fmt_fraction_fine),
-                s.get(&name).map_or(String::new(), |d| {
-                    format!("price {} below its peak", fmt_pct_fine(d))
-                }),
-                DASH.into(),
+                &name,
+                fmt_fraction_fine,
                 if kind == "var" {
-                    format!("{lv} quantile of the largest fall from a running peak")
+                    format!("{lv} quantile of the largest fall from a running peak{below}")
                 } else {
-                    format!("mean of the worst {} of drawdowns", level_text_rest(&l))
+                    format!(
+                        "mean of the worst {} of drawdowns{below}",
+                        level_text_rest(&l)
+                    )
                 },
             ));
         }
@@ -203,12 +240,15 @@ pub(super) fn summary_rows(run: &RunData) -> Vec<(String, Vec<Row>)> {
     ));
 
     let er = vec![
-        row(
+        s.quantile_row(
             "Emissions-to-revenue ratio, median",
-            s.sig("er_ratio_p50", 4),
-            s.range("er_ratio", |v| fmt_sig(v, 4)),
-            DASH.into(),
-            "per path: cumulative emission USD / cumulative revenue",
+            "er_ratio_p50",
+            |v| fmt_sig(v, 4),
+            format!(
+                "per path: cumulative emission USD / cumulative revenue; {}; day 0 (trailing) {}",
+                s.range("er_ratio", |v| fmt_sig(v, 4)),
+                s.sig("initial_er_ratio", 4)
+            ),
         ),
         s.mean_row("Emissions-to-revenue ratio, mean", "er_ratio", ""),
         row(
@@ -224,12 +264,15 @@ pub(super) fn summary_rows(run: &RunData) -> Vec<(String, Vec<Row>)> {
 
     let usd = |v: f64| format!("{} USD", fmt_sig(v, 4));
     let mut price = vec![
-        row(
+        s.quantile_row(
             "Final price, median",
-            s.get("final_price_p50").map_or(DASH.into(), usd),
-            s.range("final_price", usd),
-            DASH.into(),
-            "",
+            "final_price_p50",
+            usd,
+            format!(
+                "{}; day 0 {}",
+                s.range("final_price", usd),
+                s.get("initial_price").map_or(DASH.into(), usd)
+            ),
         ),
         row(
             "Final price, mean",
@@ -238,27 +281,41 @@ pub(super) fn summary_rows(run: &RunData) -> Vec<(String, Vec<Row>)> {
             s.get("final_price_se").map_or(DASH.into(), usd),
             "",
         ),
-        row(
+        s.mean_row(
             "Final circulating supply, mean",
-            s.get("final_circulating_mean")
-                .map_or(DASH.into(), |v| format!("{} tokens", fmt_si(v))),
-            s.get("final_circulating_p50")
-                .map_or(DASH.into(), |v| format!("median {} tokens", fmt_si(v))),
-            DASH.into(),
+            "final_circulating",
+            "tokens",
+        ),
+        s.quantile_row(
+            "Final circulating supply, median",
+            "final_circulating_p50",
+            |v| format!("{} tokens", fmt_si(v)),
             "",
         ),
-        row(
-            "Tokens minted / burned, mean",
-            format!(
-                "{} / {}",
-                s.get("minted_mean").map_or(DASH.into(), fmt_si),
-                s.get("burned_mean").map_or(DASH.into(), fmt_si)
-            ),
-            String::new(),
-            DASH.into(),
-            "over the horizon, per path",
-        ),
     ];
+    for (stem, what) in [
+        ("minted", "Tokens minted, mean"),
+        ("emitted", "of which emitted, mean"),
+        ("vested", "of which vested, mean"),
+        ("burned", "Tokens burned, mean"),
+    ] {
+        // The split of `minted` only where vesting unlocked tokens (otherwise all emitted).
+        let split = s.get("vested_mean").is_some_and(|v| v > 0.0);
+        if s.get(&format!("{stem}_mean")).is_some()
+            && (split || matches!(stem, "minted" | "burned"))
+        {
+            price.push(s.mean_row(
+                what,
+                stem,
+                match stem {
+                    "minted" => "tokens issued over the horizon, per path: emitted + vested",
+                    "emitted" => "by the emission rule",
+                    "vested" => "by vesting unlocks (the same on every path)",
+                    _ => "tokens burned over the horizon, per path",
+                },
+            ));
+        }
+    }
     if let Some(n) = s.get("nonfinite_paths").filter(|&n| n > 0.0) {
         price.push(row(
             "Paths with non-finite values",
@@ -337,6 +394,9 @@ pub(super) fn summary_table(run: &RunData) -> String {
         }
     }
     s.push_str("</tbody></table></div>");
+    s.push_str(
+        r#"<p class="note">Every figure in this table is exact: computed from all paths' values (paths.parquet), not read from a histogram. Intervals are 95%: Wilson for probabilities, mean ± 1.96 SE for means, the order-statistic interval for medians, quantiles and VaR (its SE is the interval's half width over 1.96), and the asymptotic standard error for CVaR.</p>"#,
+    );
     s
 }
 
@@ -354,27 +414,32 @@ pub(super) fn cards(run: &RunData) -> String {
         },
     )];
     if let Some(l) = var_labels(&run.summary).first() {
-        let v = s.get(&format!("var{l}_return"));
+        // A positive loss, as everywhere else: the price fall the VaR stands for.
+        let name = format!("var{l}_return");
+        let v = s.get(&name);
+        let (ci, _) = s.interval(&name, |v| fmt_sig(v, 3));
         cards.push((
-            format!("{} VaR of the price", level_text(l)),
-            v.map_or(DASH.into(), price_change),
+            format!("{} VaR: price fall", level_text(l)),
+            v.map_or(DASH.into(), |l| fmt_pct_fine(1.0 - (-l).exp())),
             v.map_or(String::new(), |v| {
-                format!("log-return loss {}", fmt_sig(v, 4))
+                format!("log-return loss {} ({ci})", fmt_sig(v, 4))
             }),
         ));
     }
+    let (er_ci, _) = s.interval("er_ratio_p50", |v| fmt_sig(v, 3));
     cards.push((
         "Emissions-to-revenue, median".into(),
         s.sig("er_ratio_p50", 3),
-        format!("P(ratio > 1) {}", s.pct("p_er_above_1")),
+        format!("{er_ci}; P(ratio > 1) {}", s.pct("p_er_above_1")),
     ));
+    let (fp_ci, _) = s.interval("final_price_p50", |v| fmt_sig(v, 3));
     cards.push((
         "Final price, median".into(),
         s.get("final_price_p50")
             .map_or(DASH.into(), |v| format!("{} USD", fmt_sig(v, 3))),
-        match (s.get("final_price_mean"), s.get("final_price_se")) {
-            (Some(m), Some(se)) => format!("mean {} ± {} USD", fmt_sig(m, 4), fmt_sig(se, 2)),
-            _ => String::new(),
+        match s.get("initial_price") {
+            Some(p0) => format!("{fp_ci}; day 0 {} USD", fmt_sig(p0, 4)),
+            None => fp_ci,
         },
     ));
     let mut out = String::from(r#"<div class="cards">"#);

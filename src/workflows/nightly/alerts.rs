@@ -40,8 +40,8 @@ impl Headline {
             p_spiral_se: s.p_spiral_se,
             p_spiral_lo: s.p_spiral_lo,
             p_spiral_hi: s.p_spiral_hi,
-            var95_return: t.map(|t| t.var_return).unwrap_or(f64::NAN),
-            cvar95_return: t.map(|t| t.cvar_return).unwrap_or(f64::NAN),
+            var95_return: t.map_or(f64::NAN, |t| t.var_return.value),
+            cvar95_return: t.map_or(f64::NAN, |t| t.cvar_return.value),
             er_ratio_p50: s.er_ratio.q(0.5),
             final_price_p50: s.final_price.q(0.5),
         }

@@ -159,8 +159,7 @@ fn outcome(r: &RunResult) -> Outcome {
         cvar95: r
             .summary
             .tail_at(0.95)
-            .map(|t| t.cvar_return)
-            .unwrap_or(f64::NAN),
+            .map_or(f64::NAN, |t| t.cvar_return.value),
         spiral: r.output.records.iter().map(|r| r.spiral).collect(),
     }
 }
