@@ -7,7 +7,9 @@
 
 mod bench;
 mod compare;
+mod init;
 pub mod interrupt;
+mod keys;
 mod merge;
 mod nightly;
 mod presets;
@@ -51,8 +53,22 @@ enum Command {
         #[arg(required = true)]
         scenarios: Vec<String>,
     },
-    /// List the bundled scenarios.
+    /// List the bundled scenarios, grouped (compare/halving, compare/bme: the compare pair).
     Presets,
+    /// Write a new scenario file NAME.toml with every key, each commented with its meaning,
+    /// unit and allowed values; from a bundled scenario with --like.
+    Init(init::InitArgs),
+    /// List every scenario key (or those starting with PREFIX): unit, default, allowed values.
+    Keys {
+        /// Only keys starting with this, e.g. `market` or `burn.`.
+        prefix: Option<String>,
+    },
+    /// Explain one scenario key: meaning, unit, default, allowed values, kinds, an example.
+    Explain {
+        /// A dotted key as validation messages spell it, e.g. burn.fraction,
+        /// market.jumps.rate, vesting[].amount; or a table, e.g. market.regimes.
+        key: String,
+    },
     /// Measure throughput in path-steps per second (simulation alone, and with outputs).
     Bench(BenchArgs),
     /// Compare designs with common random numbers: each design's tables, plus
@@ -218,6 +234,9 @@ pub fn main() -> Result<i32> {
         Command::Run(args) => run::cmd_run(args),
         Command::Validate { scenarios } => validate::cmd_validate(&scenarios),
         Command::Presets => presets::cmd_presets(),
+        Command::Init(args) => init::cmd_init(args),
+        Command::Keys { prefix } => keys::cmd_keys(prefix.as_deref()),
+        Command::Explain { key } => keys::cmd_explain(&key),
         Command::Bench(args) => bench::cmd_bench(args),
         Command::Compare(args) => compare::cmd_compare(args),
         Command::Sensitivity(args) => sensitivity::cmd_sensitivity(args),

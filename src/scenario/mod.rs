@@ -14,6 +14,7 @@ pub mod keys;
 pub mod library;
 pub mod limits;
 pub mod overlay;
+pub mod reference;
 pub mod schema;
 mod spans;
 mod types;
