@@ -62,6 +62,22 @@ fn print_line(r: &ScenarioResult) {
             for n in &r.notes {
                 println!("         note: {n}");
             }
+            if let Some(c) = &r.comparison {
+                if let Some(why) = &c.unknown {
+                    println!("         note: previous settings unknown ({why}): changes not comparable");
+                } else if !c.changes.is_empty() {
+                    println!(
+                        "         note: settings changed since the previous night ({}): changes not comparable",
+                        c.changes.join(", ")
+                    );
+                }
+                if c.text_changed {
+                    println!(
+                        "         note: scenario text changed since the previous night{}",
+                        c.diff.as_ref().map(|d| format!(" (diff: {d})")).unwrap_or_default()
+                    );
+                }
+            }
         }
         (None, None) => {}
     }
@@ -92,7 +108,7 @@ pub fn cmd_nightly(args: NightlyArgs) -> Result<i32> {
         night
             .previous
             .as_ref()
-            .map(|p| format!(", compared with {}", p.0))
+            .map(|p| format!(", compared with {}", p.date))
             .unwrap_or_default(),
         done.dir.join(nightly::INDEX_FILE).display(),
         done.code
