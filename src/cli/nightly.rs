@@ -64,7 +64,9 @@ fn print_line(r: &ScenarioResult) {
             }
             if let Some(c) = &r.comparison {
                 if let Some(why) = &c.unknown {
-                    println!("         note: previous settings unknown ({why}): changes not comparable");
+                    println!(
+                        "         note: previous settings unknown ({why}): changes not comparable"
+                    );
                 } else if !c.changes.is_empty() {
                     println!(
                         "         note: settings changed since the previous night ({}): changes not comparable",
@@ -74,7 +76,10 @@ fn print_line(r: &ScenarioResult) {
                 if c.text_changed {
                     println!(
                         "         note: scenario text changed since the previous night{}",
-                        c.diff.as_ref().map(|d| format!(" (diff: {d})")).unwrap_or_default()
+                        c.diff
+                            .as_ref()
+                            .map(|d| format!(" (diff: {d})"))
+                            .unwrap_or_default()
                     );
                 }
             }

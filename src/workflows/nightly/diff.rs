@@ -132,6 +132,9 @@ mod tests {
         assert!(d.contains("@@ -1,6 +1,5 @@"), "{d}");
         assert!(d.contains("@@ -24,6 +23,7 @@"), "{d}");
         // Everything new.
-        assert_eq!(unified("", "x\n", "o", "n"), "--- o\n+++ n\n@@ -0,0 +1,1 @@\n+x\n");
+        assert_eq!(
+            unified("", "x\n", "o", "n"),
+            "--- o\n+++ n\n@@ -0,0 +1,1 @@\n+x\n"
+        );
     }
 }

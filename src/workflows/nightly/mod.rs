@@ -398,8 +398,9 @@ pub fn run(
             if let (Some(name), Some(now)) = (r.name.clone(), &r.settings) {
                 r.comparison = settings::compare(previous.as_ref(), &name, now);
                 if let Err(e) = write_diff(previous.as_ref(), &tmp, &name, &mut r) {
-                    r.notes
-                        .push(format!("the diff of its scenario text was not written: {e:#}"));
+                    r.notes.push(format!(
+                        "the diff of its scenario text was not written: {e:#}"
+                    ));
                 }
             }
             if let (Some(name), Some(s)) = (&r.name, &r.settings) {
@@ -509,8 +510,18 @@ fn run_one(
         horizon_days: sc.horizon_days,
         backend_requested: format!("{:?}", plan.backend).to_lowercase(),
         engine: result.output.engine.to_string(),
-        shocks: plan.overrides.shocks.iter().map(|x| x.text.clone()).collect(),
-        stresses: plan.overrides.stresses.iter().map(|x| x.text.clone()).collect(),
+        shocks: plan
+            .overrides
+            .shocks
+            .iter()
+            .map(|x| x.text.clone())
+            .collect(),
+        stresses: plan
+            .overrides
+            .stresses
+            .iter()
+            .map(|x| x.text.clone())
+            .collect(),
         scenario_sha256: sha256_hex(&result.scenario.source_toml),
         file_sha256: sha256_hex(&file_text),
         file_text,

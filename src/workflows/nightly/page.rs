@@ -232,7 +232,11 @@ pub fn render_index(night: &Night) -> String {
         for n in &r.notes {
             let _ = write!(sub, "<br>{}", esc(n));
         }
-        let badges = r.comparison.as_ref().map(comparison_html).unwrap_or_default();
+        let badges = r
+            .comparison
+            .as_ref()
+            .map(comparison_html)
+            .unwrap_or_default();
         let _ = write!(
             h,
             "<tr class=\"{row_class}\"><td class=\"name\">{link}<small>{sub}</small>{badges}</td>"

@@ -179,7 +179,11 @@ pub struct Previous {
 
 /// The comparison of tonight's `now` settings of scenario `name` with `previous`. `None`
 /// when there is nothing to compare with (no previous night, or no figures of `name` in it).
-pub fn compare(previous: Option<&Previous>, name: &str, now: &RunSettings) -> Option<RowComparison> {
+pub fn compare(
+    previous: Option<&Previous>,
+    name: &str,
+    now: &RunSettings,
+) -> Option<RowComparison> {
     let p = previous?;
     p.headlines.get(name)?;
     let before = match &p.settings {
