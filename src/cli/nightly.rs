@@ -18,7 +18,9 @@ Exit codes:
   1  the night could not be run at all (e.g. SCENARIO_DIR unreadable); 2 usage error
 
 Writes REPORTS_DIR/DATE/<scenario.name>/ (the run's tables, manifest and report.html),
-DATE/index.html (headline risks, changes since the previous night, alerts) and DATE/alerts.json.
+DATE/index.html (headline risks, changes since the previous night, alerts), DATE/alerts.json
+and DATE/night.json (how each scenario ran: a row whose seed, paths, horizon, engine or
+overlays differ from the previous night's is marked and its changes are not coloured).
 Re-running a date replaces that night's folder atomically.";
 
 #[derive(Args, Debug)]

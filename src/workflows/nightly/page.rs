@@ -10,11 +10,12 @@
 //! - never on the median emissions-to-revenue ratio: its numerator is emission USD, which
 //!   moves with the price, so it falls in a crash; a lower ratio is not a safer economy;
 //! - P(spiral), VaR and CVaR rising is riskier, the median final price falling is.
+//!
 //! A scenario whose file was edited is marked "scenario text changed" with a link to the
 //! diff; its deltas stay coloured (same seed and settings: the change is the edit's effect).
 
 use super::{exit_code, status_word, Headline, Night, RowComparison, EXIT_ALERTS};
-use crate::report::format::{esc, fmt_pct, fmt_pct_fine, fmt_pp, fmt_sig};
+use crate::report::format::{esc, fmt_count, fmt_pct, fmt_pct_fine, fmt_pp, fmt_sig};
 use std::fmt::Write as _;
 
 /// Whether a rise of the figure is bad (risks) or good (price).
@@ -104,7 +105,11 @@ fn comparison_html(c: &RowComparison) -> String {
             h,
             "<span class=\"cmp changed\">settings changed: {}\
              <span class=\"why\">not comparable: settings changed</span></span>",
-            esc(&c.changes.join(", "))
+            c.changes
+                .iter()
+                .map(|x| format!("<span class=\"item\">{}</span>", esc(x)))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     if c.text_changed {
@@ -193,15 +198,15 @@ pub fn render_index(night: &Night) -> String {
     let _ = writeln!(
         h,
         "<p class=\"legend\">Changes since the previous night: \
-         <span class=\"key worse\">&#9650; red</span> = riskier, \
-         <span class=\"key better\">&#9660; green</span> = safer, only on rows run with the previous \
+         <span class=\"key worse\">red</span> = riskier, \
+         <span class=\"key better\">green</span> = safer (arrows give the direction), only on rows run with the previous \
          night's settings; <span class=\"key neutral\">grey</span> = not comparable (settings changed or \
          unknown), or the median emissions-to-revenue ratio, which is never coloured: emission USD falls \
          with the price, so the ratio falls in a crash and a lower ratio does not mean a safer economy \
          (its [alerts] limit is still checked). * = change of P(spiral) beyond 2 combined standard errors.</p>"
     );
     h.push_str(
-        "<table>\n<thead><tr><th class=\"name\">scenario</th><th>paths</th>\
+        "<div class=\"table-wrap\"><table>\n<thead><tr><th class=\"name\">scenario</th><th>paths</th>\
          <th>P(spiral)<br><small>95% CI</small></th>\
          <th>VaR 95%<br><small>log-return loss</small></th>\
          <th>CVaR 95%<br><small>log-return loss</small></th>\
@@ -253,7 +258,7 @@ pub fn render_index(night: &Night) -> String {
                 let _ = write!(
                     h,
                     "<td>{}</td><td>{}<span class=\"ci\">{} to {}</span>{}</td>",
-                    hl.paths,
+                    fmt_count(hl.paths),
                     fmt_pct(hl.p_spiral),
                     fmt_pct(hl.p_spiral_lo),
                     fmt_pct(hl.p_spiral_hi),
@@ -336,7 +341,7 @@ pub fn render_index(night: &Night) -> String {
             }
         }
     }
-    h.push_str("</tbody>\n</table>\n");
+    h.push_str("</tbody>\n</table></div>\n");
     if let Some(super::Previous {
         date: d,
         headlines: p,
@@ -440,7 +445,10 @@ mod tests {
             ..RowComparison::default()
         };
         let h = comparison_html(&c);
-        assert!(h.contains("settings changed: seed 42 -&gt; 7"), "{h}");
+        assert!(
+            h.contains("settings changed: <span class=\"item\">seed 42 -&gt; 7</span>"),
+            "{h}"
+        );
         assert!(h.contains("not comparable: settings changed"), "{h}");
         assert!(h.contains("href=\"a/scenario.diff\""), "{h}");
     }
