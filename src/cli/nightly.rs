@@ -18,7 +18,9 @@ Exit codes:
   1  the night could not be run at all (e.g. SCENARIO_DIR unreadable); 2 usage error
 
 Writes REPORTS_DIR/DATE/<scenario.name>/ (the run's tables, manifest and report.html),
-DATE/index.html (headline risks, changes since the previous night, alerts) and DATE/alerts.json.
+DATE/index.html (headline risks, changes since the previous night, alerts), DATE/alerts.json
+and DATE/night.json (how each scenario ran: a row whose seed, paths, horizon, engine or
+overlays differ from the previous night's is marked and its changes are not coloured).
 Re-running a date replaces that night's folder atomically.";
 
 #[derive(Args, Debug)]
@@ -62,6 +64,27 @@ fn print_line(r: &ScenarioResult) {
             for n in &r.notes {
                 println!("         note: {n}");
             }
+            if let Some(c) = &r.comparison {
+                if let Some(why) = &c.unknown {
+                    println!(
+                        "         note: previous settings unknown ({why}): changes not comparable"
+                    );
+                } else if !c.changes.is_empty() {
+                    println!(
+                        "         note: settings changed since the previous night ({}): changes not comparable",
+                        c.changes.join(", ")
+                    );
+                }
+                if c.text_changed {
+                    println!(
+                        "         note: scenario text changed since the previous night{}",
+                        c.diff
+                            .as_ref()
+                            .map(|d| format!(" (diff: {d})"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
         }
         (None, None) => {}
     }
@@ -92,7 +115,7 @@ pub fn cmd_nightly(args: NightlyArgs) -> Result<i32> {
         night
             .previous
             .as_ref()
-            .map(|p| format!(", compared with {}", p.0))
+            .map(|p| format!(", compared with {}", p.date))
             .unwrap_or_default(),
         done.dir.join(nightly::INDEX_FILE).display(),
         done.code

@@ -4,6 +4,12 @@
 //! ([`page`]) and `alerts.json` written. A scenario that fails (unreadable, invalid,
 //! simulation or write error) is recorded and the others still run.
 //!
+//! Each night also records how every scenario ran (`night.json`, [`settings`]): the next
+//! night compares its settings with these, so a row run with another seed, path count,
+//! horizon, engine or overlay is marked and its deltas are not read as a change in risk, and
+//! a scenario whose file was edited links a diff of the two texts ([`diff`]) written as
+//! `DATE/<scenario>/scenario.diff`.
+//!
 //! The night is built in a temp sibling `.DATE.tmp-PID` and swapped into place at the end
 //! (`output::folder::Staged`), replacing an earlier run of the same date, so the final
 //! name only ever holds a complete night.
@@ -12,9 +18,12 @@
 //! [`EXIT_FAILED`] (4) one or more scenarios failed; failures win over alerts.
 
 pub mod alerts;
+pub mod diff;
 pub mod page;
+pub mod settings;
 
 pub use alerts::{evaluate, AlertCheck, Headline};
+pub use settings::{Previous, RowComparison, RunSettings, NIGHT_FILE};
 
 use super::inputs::{self, Checked, Writes};
 use super::single::{self, Overrides, RunPlan};
@@ -22,6 +31,8 @@ use crate::engine::{Backend, Cancelled, Control};
 use crate::output::atomic::write_atomic_bytes;
 use crate::output::clock::{is_date, parse_date, rfc3339_utc, today_utc};
 use crate::output::folder::Staged;
+use crate::output::manifest::sha256_hex;
+use crate::output::MODEL_VERSION;
 use crate::report::data::read_table;
 use crate::scenario::ScenarioError;
 use anyhow::{bail, Context, Result};
@@ -37,6 +48,8 @@ pub const EXIT_FAILED: i32 = 4;
 
 pub const INDEX_FILE: &str = "index.html";
 pub const ALERTS_FILE: &str = "alerts.json";
+/// The diff of a scenario's file text against the previous night's, in its folder.
+pub const DIFF_FILE: &str = "scenario.diff";
 
 /// The newest dated folder of `reports` strictly before `date` (temp and hidden folders are
 /// ignored): (its date, its path).
@@ -87,6 +100,11 @@ pub struct ScenarioResult {
     pub report: Option<String>,
     /// Notes shown under the scenario's name (e.g. a sweep table that was not expanded).
     pub notes: Vec<String>,
+    /// How it ran tonight (recorded in `night.json`); `None` when it failed.
+    pub settings: Option<RunSettings>,
+    /// How its settings compare with the previous night's; `None` when there is nothing to
+    /// compare with (no previous night or no figures of it there).
+    pub comparison: Option<RowComparison>,
 }
 
 impl ScenarioResult {
@@ -102,8 +120,8 @@ impl ScenarioResult {
 #[derive(Debug, Clone)]
 pub struct Night {
     pub date: String,
-    /// The previous night: its date and headlines by scenario name.
-    pub previous: Option<(String, BTreeMap<String, Headline>)>,
+    /// The previous night: its date, headlines and settings by scenario name.
+    pub previous: Option<Previous>,
     pub results: Vec<ScenarioResult>,
     /// One line on how the night ran (overrides, engine), shown on the page.
     pub settings: String,
@@ -169,9 +187,26 @@ pub fn alerts_json(night: &Night) -> serde_json::Value {
         .filter(|r| r.failed())
         .map(|r| json!({ "file": r.file, "scenario": r.name, "error": r.error }))
         .collect();
+    let comparisons: Vec<_> = night
+        .results
+        .iter()
+        .filter_map(|r| r.comparison.as_ref().map(|c| (r, c)))
+        .map(|(r, c)| {
+            json!({
+                "scenario": r.name,
+                "file": r.file,
+                "comparable": c.comparable(),
+                "settings_changed": c.changes,
+                "previous_settings_unknown": c.unknown,
+                "scenario_text_changed": c.text_changed,
+                "diff": c.diff,
+            })
+        })
+        .collect();
     json!({
         "date": night.date,
-        "previous_night": night.previous.as_ref().map(|p| p.0.clone()),
+        "previous_night": night.previous.as_ref().map(|p| p.date.clone()),
+        "previous_settings_unknown": night.previous.as_ref().and_then(|p| p.settings.as_ref().err()),
         "status": status_word(code),
         "exit_code": code,
         "scenarios": night.results.len(),
@@ -180,6 +215,7 @@ pub fn alerts_json(night: &Night) -> serde_json::Value {
         "alerts": alerts,
         "failures": failures,
         "checks": checks,
+        "comparisons": comparisons,
         "generated_at": night.generated_at,
         "settings": night.settings,
     })
@@ -206,7 +242,7 @@ pub fn read_headline(path: &Path) -> Result<Headline> {
 }
 
 /// Scenario names that would collide with the night's own files.
-const RESERVED: [&str; 2] = [INDEX_FILE, ALERTS_FILE];
+const RESERVED: [&str; 3] = [INDEX_FILE, ALERTS_FILE, NIGHT_FILE];
 
 /// A night ready to run.
 pub struct NightPlan {
@@ -249,6 +285,9 @@ impl NightPlan {
         }
         if let Some(s) = o.seed {
             parts.push(format!("--seed {s}"));
+        }
+        if let Some(d) = o.horizon_days {
+            parts.push(format!("--horizon {d}"));
         }
         for x in &o.shocks {
             parts.push(format!("--shock {}", x.text));
@@ -314,7 +353,11 @@ pub fn run(
     let dest = reports.join(date);
     let staged = Staged::begin(&dest)?;
     let tmp = staged.dir().to_path_buf();
-    let previous = previous_night(reports, date).map(|(d, dir)| (d, read_night(&dir)));
+    let previous = previous_night(reports, date).map(|(date, dir)| Previous {
+        date,
+        headlines: read_night(&dir),
+        settings: settings::read_record(&dir),
+    });
     // Every file checked before anything runs, with the names the night writes: a file that
     // fails (two files with one name both do) is a failure of the night.
     let args: Vec<String> = plan.files.iter().map(|p| p.display().to_string()).collect();
@@ -323,6 +366,7 @@ pub fn run(
         ..Writes::default()
     };
     let checked = inputs::check_each(&args, &plan.overrides, &writes);
+    let mut record = settings::NightRecord::new(date);
     let built = (|| -> Result<(Night, i32)> {
         let mut results = Vec::with_capacity(plan.files.len());
         for (path, checked) in plan.files.iter().zip(checked) {
@@ -338,8 +382,10 @@ pub fn run(
                 error: None,
                 report: None,
                 notes: Vec::new(),
+                settings: None,
+                comparison: None,
             };
-            if let Err(e) = run_one(checked, plan, &tmp, ctl, &mut r) {
+            if let Err(e) = run_one(path, checked, plan, &tmp, ctl, &mut r) {
                 // A cancelled night is not a night of failed scenarios: stop, write nothing.
                 if e.chain().any(|c| c.is::<Cancelled>()) {
                     return Err(e);
@@ -347,6 +393,18 @@ pub fn run(
                 r.error = Some(format!("{e:#}"));
                 r.headline = None;
                 r.checks.clear();
+                r.settings = None;
+            }
+            if let (Some(name), Some(now)) = (r.name.clone(), &r.settings) {
+                r.comparison = settings::compare(previous.as_ref(), &name, now);
+                if let Err(e) = write_diff(previous.as_ref(), &tmp, &name, &mut r) {
+                    r.notes.push(format!(
+                        "the diff of its scenario text was not written: {e:#}"
+                    ));
+                }
+            }
+            if let (Some(name), Some(s)) = (&r.name, &r.settings) {
+                record.scenarios.insert(name.clone(), s.clone());
             }
             on_result(&r);
             results.push(r);
@@ -363,6 +421,9 @@ pub fn run(
         let mut json = serde_json::to_string_pretty(&alerts_json(&night))?;
         json.push('\n');
         write_atomic_bytes(&tmp.join(ALERTS_FILE), json.as_bytes())?;
+        let mut json = serde_json::to_string_pretty(&record)?;
+        json.push('\n');
+        write_atomic_bytes(&tmp.join(NIGHT_FILE), json.as_bytes())?;
         Ok((night, code))
     })();
     let (night, code) = built.with_context(|| format!("nightly {date}"))?;
@@ -374,8 +435,45 @@ pub fn run(
     })
 }
 
+/// Writes `night_dir/<name>/scenario.diff` when the row's file text changed since the
+/// previous night and links it from `r.comparison`.
+fn write_diff(
+    previous: Option<&Previous>,
+    night_dir: &Path,
+    name: &str,
+    r: &mut ScenarioResult,
+) -> Result<()> {
+    let (Some(c), Some(now)) = (r.comparison.as_mut(), r.settings.as_ref()) else {
+        return Ok(());
+    };
+    let before = previous
+        .and_then(|p| p.settings.as_ref().ok())
+        .and_then(|rec| rec.scenarios.get(name));
+    let Some(before) = before.filter(|_| c.text_changed) else {
+        return Ok(());
+    };
+    let prev_date = previous.map(|p| p.date.as_str()).unwrap_or("previous");
+    let mut text = diff::unified(
+        &before.file_text,
+        &now.file_text,
+        &format!("{prev_date}/{}", before.file),
+        &format!("tonight/{}", now.file),
+    );
+    if text.is_empty() {
+        // Same lines, other bytes (line endings, a final newline).
+        text = format!(
+            "The texts differ only in line endings or whitespace at line ends (SHA-256 {} -> {}).\n",
+            before.file_sha256, now.file_sha256
+        );
+    }
+    write_atomic_bytes(&night_dir.join(name).join(DIFF_FILE), text.as_bytes())?;
+    c.diff = Some(format!("{name}/{DIFF_FILE}"));
+    Ok(())
+}
+
 /// Runs one checked scenario file into `night_dir`; fills `r` as far as it gets.
 fn run_one(
+    file: &Path,
     checked: Result<Checked, ScenarioError>,
     plan: &NightPlan,
     night_dir: &Path,
@@ -383,6 +481,9 @@ fn run_one(
     r: &mut ScenarioResult,
 ) -> Result<()> {
     let c = checked?;
+    // The file's own text, before any override, for the next night's "text changed" and diff.
+    let file_text = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read {} again", file.display()))?;
     let s = c.scenario;
     r.name = Some(s.scenario.name.clone());
     r.description = s.scenario.description.clone();
@@ -401,6 +502,32 @@ fn run_one(
     let headline = Headline::from_summary(&result.summary);
     r.checks = evaluate(result.scenario.alerts.as_ref(), &headline);
     r.headline = Some(headline);
+    let sc = &result.scenario.scenario;
+    r.settings = Some(RunSettings {
+        file: r.file.clone(),
+        seed: sc.seed,
+        paths: sc.paths,
+        horizon_days: sc.horizon_days,
+        backend_requested: format!("{:?}", plan.backend).to_lowercase(),
+        engine: result.output.engine.to_string(),
+        shocks: plan
+            .overrides
+            .shocks
+            .iter()
+            .map(|x| x.text.clone())
+            .collect(),
+        stresses: plan
+            .overrides
+            .stresses
+            .iter()
+            .map(|x| x.text.clone())
+            .collect(),
+        scenario_sha256: sha256_hex(&result.scenario.source_toml),
+        file_sha256: sha256_hex(&file_text),
+        file_text,
+        model_version: MODEL_VERSION.to_string(),
+        tokenrisk_version: env!("CARGO_PKG_VERSION").to_string(),
+    });
     // A failure here fails the scenario: its folder would be incomplete.
     let page = crate::report::write_report(&written.dir)
         .with_context(|| format!("writing the report page of {name}"))?;
