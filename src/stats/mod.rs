@@ -22,12 +22,15 @@
 //!   that [`LogHistogram::quantile`] approximates.
 //! * [`tail`] defines the tail beyond a VaR (its count, exact VaR and CVaR), shared by
 //!   the histogram-read figures and the exact references.
+//! * [`paired`] holds the paired statistics of two samples on the same units (design
+//!   comparisons with common random numbers).
 //! * [`linalg`] is the 3 x 3 Cholesky factor of the shock correlations.
 
 pub mod histogram;
 pub mod interval;
 pub mod linalg;
 pub mod moments;
+pub mod paired;
 pub mod tail;
 
 pub use histogram::{
