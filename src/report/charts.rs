@@ -324,7 +324,10 @@ pub fn fan_overlay(spec: &FanSpec, layers: &[FanLayer]) -> String {
         .flat_map(|l| [&l.data.p05, &l.data.p50, &l.data.p95])
         .flat_map(|v| finite(v))
         .collect();
-    let xs: Vec<f64> = layers.iter().flat_map(|l| l.data.x.iter().copied()).collect();
+    let xs: Vec<f64> = layers
+        .iter()
+        .flat_map(|l| l.data.x.iter().copied())
+        .collect();
     if values.is_empty() || xs.is_empty() {
         return no_data(spec.title, "no data");
     }
@@ -347,7 +350,12 @@ pub fn fan_overlay(spec: &FanSpec, layers: &[FanLayer]) -> String {
     let mut s = open(spec.title, HEIGHT);
     let items: Vec<Legend> = layers
         .iter()
-        .map(|l| Legend::Swatch(FANS[l.color % PALETTE], format!("{}: median, p05–p95", l.label)))
+        .map(|l| {
+            Legend::Swatch(
+                FANS[l.color % PALETTE],
+                format!("{}: median, p05–p95", l.label),
+            )
+        })
         .collect();
     s += &legend(&items);
     if log {
@@ -361,16 +369,15 @@ pub fn fan_overlay(spec: &FanSpec, layers: &[FanLayer]) -> String {
     s += &plot.axes("day", &y_label, HEIGHT);
     for l in layers {
         let d = l.data;
-        let pts: Vec<BandPoint> = d
-            .x
-            .iter()
-            .enumerate()
-            .filter_map(|(i, &x)| {
-                let u = d.p95.get(i).copied().flatten().and_then(|v| plot.sy(v));
-                let lo = d.p05.get(i).copied().flatten().and_then(|v| plot.sy(v));
-                Some((plot.sx(x)?, u, lo))
-            })
-            .collect();
+        let pts: Vec<BandPoint> =
+            d.x.iter()
+                .enumerate()
+                .filter_map(|(i, &x)| {
+                    let u = d.p95.get(i).copied().flatten().and_then(|v| plot.sy(v));
+                    let lo = d.p05.get(i).copied().flatten().and_then(|v| plot.sy(v));
+                    Some((plot.sx(x)?, u, lo))
+                })
+                .collect();
         s += &band(&pts, FANS[l.color % PALETTE]);
     }
     if let Some((r, label)) = spec.reference {
@@ -391,11 +398,16 @@ pub fn fan_overlay(spec: &FanSpec, layers: &[FanLayer]) -> String {
 }
 
 const FANS: [&str; PALETTE] = [
-    "f0 outer", "f1 outer", "f2 outer", "f3 outer", "f4 outer", "f5 outer", "f6 outer",
-    "f7 outer",
+    "f0 outer", "f1 outer", "f2 outer", "f3 outer", "f4 outer", "f5 outer", "f6 outer", "f7 outer",
 ];
 const MEDIANS: [&str; PALETTE] = [
-    "c0 median", "c1 median", "c2 median", "c3 median", "c4 median", "c5 median", "c6 median",
+    "c0 median",
+    "c1 median",
+    "c2 median",
+    "c3 median",
+    "c4 median",
+    "c5 median",
+    "c6 median",
     "c7 median",
 ];
 

@@ -8,12 +8,14 @@
 //! B/A, the ever-spiraled difference by day) is computed here with the formulas of
 //! `stats::paired`, the ones `workflows::compare` uses, so a figure has one definition.
 
-use super::data::{read_table, value_bins, Table, SUMMARY, TIMESERIES};
 use super::charts::Bins;
+use super::data::{read_table, value_bins, Table, SUMMARY, TIMESERIES};
 use crate::model::PathRecord;
 use crate::output::comparison::METRICS;
 use crate::output::{COMPARISON_FILE, PATHS_FILE};
-use crate::stats::paired::{paired_proportion, quantile_with_ci, ProportionDiff, QuantileCi};
+use crate::stats::paired::{
+    paired_proportion, quantile_difference_ci, quantile_with_ci, ProportionDiff, QuantileCi,
+};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
@@ -41,6 +43,10 @@ pub struct PairPaths {
     /// Quantiles of the per-path difference `x_Bi - x_Ai`, per metric of [`METRICS`]
     /// (finite pairs only), and how many pairs were used.
     pub diff_quantiles: Vec<(Quantiles, u64)>,
+    /// Conservative 95% intervals (lo, hi) of the differences of quantiles `q_B - q_A` at
+    /// p05, p50, p95, per metric of [`METRICS`] (`stats::paired::quantile_difference_ci`,
+    /// over the pairs with both values finite, as the table's differences).
+    pub quantile_diff_ci: Vec<[(f64, f64); 3]>,
     /// Quantiles of the per-path final price ratio `price_Bi / price_Ai` (pairs with both
     /// prices finite and > 0) and how many pairs were used.
     pub ratio_quantiles: (Quantiles, u64),
@@ -129,6 +135,20 @@ pub fn pair_paths(
             quantiles(d)
         })
         .collect();
+    let quantile_diff_ci = METRICS
+        .iter()
+        .map(|(m, _)| {
+            let (mut xa, mut xb): (Vec<f64>, Vec<f64>) = ra
+                .iter()
+                .zip(rb)
+                .map(|(x, y)| (metric_of(x, m), metric_of(y, m)))
+                .filter(|(x, y)| x.is_finite() && y.is_finite())
+                .unzip();
+            xa.sort_by(f64::total_cmp);
+            xb.sort_by(f64::total_cmp);
+            QS.map(|q| quantile_difference_ci(&xa, &xb, q))
+        })
+        .collect();
     let ratios: Vec<f64> = ra
         .iter()
         .zip(rb)
@@ -164,6 +184,7 @@ pub fn pair_paths(
         a,
         b,
         diff_quantiles,
+        quantile_diff_ci,
         ratio_quantiles: quantiles(ratios),
         ratio_bins,
         ever_spiraled,
@@ -238,13 +259,4 @@ pub fn load(dir: &Path) -> Result<CompareData> {
         horizon_days,
         step_days,
     })
-}
-
-/// Writes `dir/report.html`, the comparison page of the folder; returns its path.
-pub fn write_comparison_page(dir: &Path) -> Result<PathBuf> {
-    let data = load(dir).with_context(|| format!("cannot report on {}", dir.display()))?;
-    let html = super::page::compare::compare_page(&data);
-    let out = dir.join(super::REPORT_FILE);
-    crate::output::atomic::write_atomic_bytes(&out, html.as_bytes())?;
-    Ok(out)
 }

@@ -208,7 +208,7 @@ pub fn write_reports(dir: &Path) -> Result<Vec<PathBuf>> {
         match check_comparison(dir, &runs) {
             // A folder of `tokenrisk compare` gets the design-comparison page.
             Ok(()) if compare_data::is_comparison_dir(dir) => {
-                written.push(compare_data::write_comparison_page(dir)?)
+                written.push(page::compare::write_comparison_page(dir)?)
             }
             Ok(()) => written.push(write_index(dir, &runs)?),
             Err(e) => errors.push(format!("{e:#}")),

@@ -11,7 +11,8 @@
 //! - continuous values: mean difference and paired SE, differences of the lower sample
 //!   quantiles (`sorted[floor(q (n - 1))]`) of the two samples;
 //! - [`quantile_with_ci`]: a lower sample quantile of one sample (e.g. of the per-path
-//!   differences) with its distribution-free 95% interval from order statistics.
+//!   differences) with its distribution-free 95% interval from order statistics, and
+//!   [`quantile_difference_ci`], a conservative interval for a difference of quantiles.
 
 use super::{exact_quantile_lower, Z95};
 
@@ -184,6 +185,15 @@ pub struct QuantileCi {
 /// Binomial(n, q), so the ranks `n q -+ 1.96 sqrt(n q (1 - q))` (floor / ceil, clamped to
 /// the sample) bracket it with about 95% coverage. NaN for an empty sample.
 pub fn quantile_with_ci(sorted: &[f64], q: f64) -> QuantileCi {
+    quantile_with_ci_z(sorted, q, Z95)
+}
+
+/// The normal quantile of 1 - 0.025 / 2: two intervals at this level hold together with
+/// probability at least 95% (Bonferroni).
+pub const Z_BONFERRONI_2: f64 = 2.241_402_727_604_947;
+
+/// [`quantile_with_ci`] at the coverage of the normal quantile `z`.
+pub fn quantile_with_ci_z(sorted: &[f64], q: f64, z: f64) -> QuantileCi {
     let n = sorted.len();
     if n == 0 {
         return QuantileCi {
@@ -194,7 +204,7 @@ pub fn quantile_with_ci(sorted: &[f64], q: f64) -> QuantileCi {
         };
     }
     let nf = n as f64;
-    let half = Z95 * (nf * q * (1.0 - q)).sqrt();
+    let half = z * (nf * q * (1.0 - q)).sqrt();
     let lo_rank = ((nf * q - half).floor().max(1.0) as usize).min(n) - 1;
     let hi_rank = ((nf * q + half).ceil().max(1.0) as usize).min(n) - 1;
     QuantileCi {
@@ -203,6 +213,16 @@ pub fn quantile_with_ci(sorted: &[f64], q: f64) -> QuantileCi {
         lo: sorted[lo_rank],
         hi: sorted[hi_rank],
     }
+}
+
+/// A conservative 95% interval for the difference of quantiles `q_B - q_A` of two samples
+/// (each ascending, finite): each quantile's order-statistic interval at 97.5%
+/// ([`Z_BONFERRONI_2`]), combined as `[lo_B - hi_A, hi_B - lo_A]`; both cover with
+/// probability at least 95%, so the difference is covered at least as often, pairing or not.
+pub fn quantile_difference_ci(sorted_a: &[f64], sorted_b: &[f64], q: f64) -> (f64, f64) {
+    let a = quantile_with_ci_z(sorted_a, q, Z_BONFERRONI_2);
+    let b = quantile_with_ci_z(sorted_b, q, Z_BONFERRONI_2);
+    (b.lo - a.hi, b.hi - a.lo)
 }
 
 #[cfg(test)]
@@ -295,5 +315,12 @@ mod tests {
         assert!(t.hi == 999.0 && t.lo < t.value);
         assert!(quantile_with_ci(&[], 0.5).value.is_nan());
         assert_eq!(quantile_with_ci(&[3.0], 0.05).lo, 3.0);
+        // Difference of medians of x and x + 10: 10, inside a wider interval than either's.
+        let y: Vec<f64> = x.iter().map(|v| v + 10.0).collect();
+        let (lo, hi) = quantile_difference_ci(&x, &y, 0.5);
+        // Ranks at z = 2.2414: 500 -+ 35.44 -> 1-based ranks floor 464 and ceil 536, i.e.
+        // values 463 and 535 of x, 473 and 545 of y.
+        assert_eq!((lo, hi), (473.0 - 535.0, 545.0 - 463.0));
+        assert!(lo < 10.0 && 10.0 < hi && hi - lo > m.hi - m.lo);
     }
 }

@@ -31,10 +31,10 @@ use super::preflight;
 use super::single::{self, RunPlan, RunResult};
 use crate::engine::Control;
 use crate::model::PathRecord;
+pub use crate::output::comparison::{comparison_columns, METRICS, METRIC_COLUMNS};
 use crate::output::folder::{Lock, Staged};
 use crate::output::{parquet as pq, Written, MODEL_VERSION};
 use crate::scenario::Scenario;
-pub use crate::output::comparison::{comparison_columns, METRICS, METRIC_COLUMNS};
 pub use crate::stats::paired::{
     mcnemar_exact, paired_metric, paired_proportion, MetricDiff, ProportionDiff,
 };
@@ -437,10 +437,6 @@ pub fn comparison_batch(rows: &[PairComparison]) -> Result<RecordBatch> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn close(a: f64, b: f64, tol: f64) -> bool {
-        (a - b).abs() <= tol
-    }
 
     #[test]
     fn a_design_against_itself_differs_by_nothing() {

@@ -83,7 +83,11 @@ pub fn spiral_figures(t: &Table, row: usize) -> Option<SpiralFigures> {
 }
 
 fn fig(name: &str, v: &str) -> String {
-    format!(r#"<span class="fig" data-fig="{}">{}</span>"#, esc(name), esc(v))
+    format!(
+        r#"<span class="fig" data-fig="{}">{}</span>"#,
+        esc(name),
+        esc(v)
+    )
 }
 
 /// A value of `unit`: tokens with SI suffixes, others with 4 significant digits.
@@ -255,8 +259,9 @@ fn differences_table(d: &CompareData, p: &PairPaths) -> String {
 
 fn capitalise(s: &str) -> String {
     let mut c = s.chars();
-    c.next()
-        .map_or(String::new(), |f| f.to_uppercase().collect::<String>() + c.as_str())
+    c.next().map_or(String::new(), |f| {
+        f.to_uppercase().collect::<String>() + c.as_str()
+    })
 }
 
 fn q_cell(q: &crate::stats::paired::QuantileCi, unit: &str, sign: bool) -> String {
@@ -273,7 +278,7 @@ fn quantiles_table(d: &CompareData, p: &PairPaths) -> String {
     let mut s = String::new();
     let _ = write!(
         s,
-        r#"<div class="scroll"><table class="data cmp"><thead><tr><th>figure</th><th>quantile</th><th>difference of quantiles: {lb}'s quantile − {la}'s</th><th>quantile of the per-path difference {lb} − {la} (95% CI)</th></tr></thead><tbody>"#
+        r#"<div class="scroll"><table class="data cmp"><thead><tr><th>figure</th><th>quantile</th><th>difference of quantiles: {lb}'s quantile − {la}'s (conservative 95% CI)</th><th>quantile of the per-path difference {lb} − {la} (95% CI)</th></tr></thead><tbody>"#
     );
     for (k, (m, label)) in METRICS.iter().enumerate() {
         let unit = unit_of(m);
@@ -284,9 +289,17 @@ fn quantiles_table(d: &CompareData, p: &PairPaths) -> String {
             .iter()
             .enumerate()
         {
-            let dq = t
-                .f64_at(&format!("{m}_diff_{suffix}"), row)
-                .map_or(DASH.into(), |v| signed(-v, unit));
+            let ci = p.quantile_diff_ci.get(k).map(|c| c[j]);
+            let dq = match (t.f64_at(&format!("{m}_diff_{suffix}"), row), ci) {
+                (Some(v), Some((lo, hi))) => format!(
+                    "{} ({} to {})",
+                    signed(-v, unit),
+                    signed(lo, unit),
+                    signed(hi, unit)
+                ),
+                (Some(v), None) => signed(-v, unit),
+                _ => DASH.into(),
+            };
             let _ = write!(
                 s,
                 r#"<tr id="pair-{row}-{m}-{suffix}"><td>{} ({unit})</td><td>{name}</td>{}{}</tr>"#,
@@ -303,14 +316,22 @@ fn quantiles_table(d: &CompareData, p: &PairPaths) -> String {
                 s,
                 r#"<tr id="pair-{row}-ratio-{j}"><td>Final price ratio {lb}/{la} on the same path</td><td>{name}</td>{}{}</tr>"#,
                 td("n", DASH),
-                td_fig("ratio_quantile", &format!("{}× ({}× to {}×)", fmt_sig(r[j].value, 4), fmt_sig(r[j].lo, 4), fmt_sig(r[j].hi, 4))),
+                td_fig(
+                    "ratio_quantile",
+                    &format!(
+                        "{}× ({}× to {}×)",
+                        fmt_sig(r[j].value, 4),
+                        fmt_sig(r[j].lo, 4),
+                        fmt_sig(r[j].hi, 4)
+                    )
+                ),
             );
         }
     }
     s.push_str("</tbody></table></div>");
     let _ = write!(
         s,
-        r#"<p class="note">A <b>difference of quantiles</b> ("median of {lb} minus median of {la}", from comparison.parquet) compares the two designs' distributions: exact for these paths, with no interval here. A <b>quantile of the per-path difference</b> is read from the {n} paired differences x<sub>{lb},i</sub> − x<sub>{la},i</sub> on the same market path i (exact lower sample quantile, 95% interval from order statistics): it says how much path by path the design changes the outcome, which only common random numbers make possible. The two are different numbers and need not agree.</p>"#,
+        r#"<p class="note">A <b>difference of quantiles</b> ("median of {lb} minus median of {la}", from comparison.parquet) compares the two designs' distributions (exact lower sample quantiles of all paths; the interval combines each design's 97.5% order-statistic interval, so it covers at least 95% of the time). A <b>quantile of the per-path difference</b> is read from the {n} paired differences x<sub>{lb},i</sub> − x<sub>{la},i</sub> on the same market path i (exact lower sample quantile, 95% interval from order statistics): it says how much path by path the design changes the outcome, which only common random numbers make possible. The two are different numbers and need not agree.</p>"#,
         n = fmt_int(d.paths as f64)
     );
     s
@@ -320,7 +341,11 @@ fn quantiles_table(d: &CompareData, p: &PairPaths) -> String {
 const OVER_TIME: [(&str, &str, &str); 4] = [
     ("price", "Token price", "USD"),
     ("circulating", "Circulating supply", "tokens"),
-    ("er_ratio", "Emissions-to-revenue ratio (trailing 30-day)", "ratio"),
+    (
+        "er_ratio",
+        "Emissions-to-revenue ratio (trailing 30-day)",
+        "ratio",
+    ),
     ("capacity", "Provider capacity", "compute units"),
 ];
 
@@ -489,6 +514,17 @@ fn runs_table(out: &mut String, d: &CompareData) {
     out.push_str(r#"<p class="note">In the order given to <code>tokenrisk compare</code>. Medians are read from each run's histograms (within 0.5%); the P(spiral) interval is Wilson's.</p></section>"#);
 }
 
+/// Writes `dir/report.html`, the comparison page of the folder `dir` written by
+/// `tokenrisk compare`; returns its path.
+pub fn write_comparison_page(dir: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
+    use anyhow::Context;
+    let data = crate::report::compare_data::load(dir)
+        .with_context(|| format!("cannot report on {}", dir.display()))?;
+    let out = dir.join(crate::output::REPORT_FILE);
+    crate::output::atomic::write_atomic_bytes(&out, compare_page(&data).as_bytes())?;
+    Ok(out)
+}
+
 /// The comparison page of a folder written by `tokenrisk compare`.
 pub fn compare_page(d: &CompareData) -> String {
     let mut body = String::new();
@@ -513,7 +549,11 @@ pub fn compare_page(d: &CompareData) -> String {
         );
     }
     let steps = if d.step_days.is_finite() {
-        format!(" (steps of {} day{})", d.step_days, if d.step_days == 1.0 { "" } else { "s" })
+        format!(
+            " (steps of {} day{})",
+            d.step_days,
+            if d.step_days == 1.0 { "" } else { "s" }
+        )
     } else {
         String::new()
     };
