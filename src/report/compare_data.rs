@@ -260,3 +260,46 @@ pub fn load(dir: &Path) -> Result<CompareData> {
         step_days,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn design(name: &str, ids: &[u64], spiral_days: &[Option<u32>]) -> Design {
+        Design {
+            name: name.into(),
+            description: String::new(),
+            summary: None,
+            timeseries: None,
+            records: ids
+                .iter()
+                .zip(spiral_days)
+                .map(|(&path, &spiral_day)| PathRecord {
+                    path,
+                    spiral: spiral_day.is_some(),
+                    spiral_day,
+                    final_price: 1.0 + path as f64,
+                    ..Default::default()
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn paths_must_pair_and_ever_spiraled_is_exact_by_day() {
+        let a = design("a", &[0, 1, 2, 3], &[Some(5), None, None, Some(20)]);
+        let b = design("b", &[0, 1, 2, 3], &[Some(10), Some(3), None, None]);
+        let p = pair_paths(0, (0, &a), (1, &b), 28.0).unwrap();
+        // Only the horizon (no timeseries): A spiraled on 2 paths, B on 2: A - B = 0.
+        assert_eq!(p.ever_spiraled.len(), 1);
+        assert_eq!(p.ever_spiraled[0].0, 28.0);
+        assert_eq!(p.ever_spiraled[0].1.diff, 0.0);
+        assert_eq!(p.ever_spiraled[0].1.discordant_ab, 1);
+        // Same prices: every ratio is 1, every difference 0.
+        assert_eq!(p.ratio_quantiles.0[1].value, 1.0);
+        assert_eq!(p.diff_quantiles[0].0[1].value, 0.0);
+        let c = design("c", &[0, 1, 2, 4], &[None; 4]);
+        let e = pair_paths(0, (0, &a), (1, &c), 28.0).err().unwrap();
+        assert!(e.to_string().contains("same path ids"), "{e}");
+    }
+}
