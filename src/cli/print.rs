@@ -162,13 +162,13 @@ fn fig(x: f64, decimals: usize) -> String {
 pub fn comparison(r: &PairComparison, seed: u64) {
     let s = &r.spiral;
     println!(
-        "{} vs {} ({} paths, seed {seed}, common random numbers; differences are {} minus {}):",
-        r.design_a, r.design_b, r.paths, r.design_a, r.design_b
+        "{} vs {} (A vs B: {} paths, seed {seed}, common random numbers; differences are A minus B):",
+        r.design_a, r.design_b, r.paths
     );
     println!(
-        "  P(spiral)              {:.2}% vs {:.2}%: difference {} (95% CI {} to {})",
-        100.0 * s.p_a,
-        100.0 * s.p_b,
+        "  P(spiral)              {} vs {}: difference A - B {} (95% CI {} to {})",
+        fmt_pct(s.p_a),
+        fmt_pct(s.p_b),
         fmt_pp(s.diff),
         fmt_pp(s.lo),
         fmt_pp(s.hi)
@@ -196,13 +196,19 @@ pub fn comparison(r: &PairComparison, seed: u64) {
             format!("= {p}")
         }
     );
+    // The quantile columns are differences of quantiles (median of A minus median of B),
+    // not quantiles of the per-path difference: the header says so (the report shows both).
     println!(
-        "  {:<22} {:>24} {:>12} {:>12} {:>12}",
-        "", "mean diff (paired SE)", "median diff", "p05 diff", "p95 diff"
+        "  {:<22} {:>26} {:>16} {:>16} {:>16}",
+        "A minus B",
+        "mean of diff (paired SE)",
+        "median A - med B",
+        "p05 A - p05 B",
+        "p95 A - p95 B"
     );
     for ((_, label), m) in METRICS.iter().zip(&r.metrics) {
         println!(
-            "  {:<22} {:>24} {:>12} {:>12} {:>12}",
+            "  {:<22} {:>26} {:>16} {:>16} {:>16}",
             label,
             format!("{} ({})", fmt_dec4(m.diff_mean), fmt_dec4(m.diff_se)),
             fmt_dec4(m.diff_p50),
@@ -210,6 +216,10 @@ pub fn comparison(r: &PairComparison, seed: u64) {
             fmt_dec4(m.diff_p95)
         );
     }
+    println!(
+        "  (the last three columns are differences of quantiles of the two designs, not \
+         quantiles of the per-path difference; `tokenrisk report` shows both)"
+    );
     if r.nonfinite_pairs > 0 {
         println!(
             "  WARNING: {} path pairs had non-finite values and were left out of the metrics",

@@ -14,6 +14,7 @@
 
 pub mod atomic;
 pub mod clock;
+pub mod comparison;
 pub mod folder;
 pub mod manifest;
 pub mod parquet;

@@ -1,4 +1,5 @@
-//! The report's charts as inline SVG: fan chart (quantile bands over time), line chart
+//! The report's charts as inline SVG: fan chart (quantile bands over time, alone or several
+//! overlaid to compare designs), line chart
 //! (series with optional confidence bands), histogram and horizontal bar chart, plus the
 //! "no data" placeholder every chart falls back to.
 //!
@@ -306,6 +307,109 @@ pub fn fan_chart(spec: &FanSpec, d: &FanData) -> String {
     s += &polyline(&series(&d.mean), "c1 mean");
     s + "</svg>"
 }
+
+/// One design of an overlaid fan chart: its label, palette index and bands.
+pub struct FanLayer<'a> {
+    pub label: &'a str,
+    pub color: usize,
+    pub data: &'a FanData,
+}
+
+/// Several fans on one pair of axes (designs compared): per layer a p05-p95 band and the
+/// median line in the layer's colour, with a legend; log scale when the values span more
+/// than two decades, as [`fan_chart`].
+pub fn fan_overlay(spec: &FanSpec, layers: &[FanLayer]) -> String {
+    let mut values: Vec<f64> = layers
+        .iter()
+        .flat_map(|l| [&l.data.p05, &l.data.p50, &l.data.p95])
+        .flat_map(|v| finite(v))
+        .collect();
+    let xs: Vec<f64> = layers
+        .iter()
+        .flat_map(|l| l.data.x.iter().copied())
+        .collect();
+    if values.is_empty() || xs.is_empty() {
+        return no_data(spec.title, "no data");
+    }
+    if let Some((r, _)) = spec.reference {
+        values.push(r);
+    }
+    let (min, max) = min_max(&values);
+    let zero = min >= 0.0 && min <= 0.5 * max;
+    let allow_log = spec.format != TickFormat::Percent;
+    let Some(y) = Axis::fit(&values, spec.format, zero, allow_log) else {
+        return no_data(spec.title, "no data");
+    };
+    let (x0, x1) = min_max(&xs);
+    if x1 <= x0 {
+        return no_data(spec.title, "no data");
+    }
+    let x = Axis::linear_exact(x0, x1, 8, TickFormat::Plain);
+    let log = y.kind == svg::ScaleKind::Log;
+    let plot = Plot::new(x, y, HEIGHT);
+    let mut s = open(spec.title, HEIGHT);
+    let items: Vec<Legend> = layers
+        .iter()
+        .map(|l| {
+            Legend::Swatch(
+                FANS[l.color % PALETTE],
+                format!("{}: median, p05–p95", l.label),
+            )
+        })
+        .collect();
+    s += &legend(&items);
+    if log {
+        s += &note("log scale");
+    }
+    let y_label = if log {
+        format!("{} (log scale)", spec.unit)
+    } else {
+        spec.unit.to_string()
+    };
+    s += &plot.axes("day", &y_label, HEIGHT);
+    for l in layers {
+        let d = l.data;
+        let pts: Vec<BandPoint> =
+            d.x.iter()
+                .enumerate()
+                .filter_map(|(i, &x)| {
+                    let u = d.p95.get(i).copied().flatten().and_then(|v| plot.sy(v));
+                    let lo = d.p05.get(i).copied().flatten().and_then(|v| plot.sy(v));
+                    Some((plot.sx(x)?, u, lo))
+                })
+                .collect();
+        s += &band(&pts, FANS[l.color % PALETTE]);
+    }
+    if let Some((r, label)) = spec.reference {
+        if let Some(y) = plot.sy(r) {
+            s += &line(plot.left, y, plot.right, y, "ref");
+            s += &text(plot.right - 4.0, y - 5.0, "end", "note", label);
+        }
+    }
+    for l in layers {
+        let d = l.data;
+        let segs = segments(d.x.iter().enumerate().map(|(i, &x)| {
+            let y = d.p50.get(i).copied().flatten()?;
+            Some((plot.sx(x)?, plot.sy(y)?))
+        }));
+        s += &polyline(&segs, MEDIANS[l.color % PALETTE]);
+    }
+    s + "</svg>"
+}
+
+const FANS: [&str; PALETTE] = [
+    "f0 outer", "f1 outer", "f2 outer", "f3 outer", "f4 outer", "f5 outer", "f6 outer", "f7 outer",
+];
+const MEDIANS: [&str; PALETTE] = [
+    "c0 median",
+    "c1 median",
+    "c2 median",
+    "c3 median",
+    "c4 median",
+    "c5 median",
+    "c6 median",
+    "c7 median",
+];
 
 fn min_max(v: &[f64]) -> (f64, f64) {
     v.iter()
@@ -650,6 +754,7 @@ mod tests {
             reference: None,
         };
         well_formed(&fan_chart(&spec, &FanData::default()));
+        well_formed(&fan_overlay(&spec, &[]));
         let nan = FanData {
             x: vec![0.0, 7.0],
             p05: vec![Some(f64::NAN), None],
@@ -661,6 +766,21 @@ mod tests {
         };
         let s = fan_chart(&spec, &nan);
         well_formed(&s);
+        let two = [
+            FanLayer {
+                label: "A",
+                color: 0,
+                data: &nan,
+            },
+            FanLayer {
+                label: "B",
+                color: 1,
+                data: &nan,
+            },
+        ];
+        let s = fan_overlay(&spec, &two);
+        well_formed(&s);
+        assert!(s.contains("f1 outer") && s.contains("c1 median"), "{s}");
         let spec = HistSpec {
             title: "h",
             x_label: "x",

@@ -18,6 +18,7 @@
 //! - The same files give the same bytes: the page holds no timestamp of its own.
 
 pub mod charts;
+pub mod compare_data;
 pub mod data;
 pub mod format;
 pub mod page;
@@ -205,6 +206,10 @@ pub fn write_reports(dir: &Path) -> Result<Vec<PathBuf>> {
     if own {
         let runs: Vec<PathBuf> = children.into_iter().filter(|c| is_run_dir(c)).collect();
         match check_comparison(dir, &runs) {
+            // A folder of `tokenrisk compare` gets the design-comparison page.
+            Ok(()) if compare_data::is_comparison_dir(dir) => {
+                written.push(page::compare::write_comparison_page(dir)?)
+            }
             Ok(()) => written.push(write_index(dir, &runs)?),
             Err(e) => errors.push(format!("{e:#}")),
         }

@@ -24,6 +24,8 @@
 //!   their standard errors and 95% intervals (order-statistic and asymptotic).
 //! * [`tail`] defines the tail beyond a VaR (its count, exact VaR and CVaR), shared by
 //!   the histogram-read figures and the exact references.
+//! * [`paired`] holds the paired statistics of two samples on the same units (design
+//!   comparisons with common random numbers).
 //! * [`linalg`] is the 3 x 3 Cholesky factor of the shock correlations.
 
 pub mod exact;
@@ -31,6 +33,7 @@ pub mod histogram;
 pub mod interval;
 pub mod linalg;
 pub mod moments;
+pub mod paired;
 pub mod tail;
 
 pub use exact::Estimate;

@@ -9,7 +9,9 @@
 //! designs (the same shocks hurt both) it is smaller than the `var(A) + var(B)` that two
 //! independent runs would have. Everything here is a pure function of the records.
 //!
-//! Formulas (n paired paths; sample variances use `n - 1`):
+//! The paired formulas live in `stats::paired` and the table's column names in
+//! `output::comparison` (the report reads both; it is below this layer). Formulas (n paired
+//! paths; sample variances use `n - 1`):
 //! - P(spiral) difference `diff = p_A - p_B = (b - c) / n`, with `b` = paths that spiraled
 //!   in A only and `c` in B only (the discordant pairs).
 //! - Paired SE: `sd(d) / sqrt(n)` with `d_i = s_Ai - s_Bi` in {-1, 0, 1}, i.e.
@@ -29,171 +31,19 @@ use super::preflight;
 use super::single::{self, RunPlan, RunResult};
 use crate::engine::Control;
 use crate::model::PathRecord;
+pub use crate::output::comparison::{comparison_columns, METRICS, METRIC_COLUMNS};
 use crate::output::folder::{Lock, Staged};
 use crate::output::{parquet as pq, Written, MODEL_VERSION};
 use crate::scenario::Scenario;
-use crate::stats::{exact_quantile_lower, Z95};
+pub use crate::stats::paired::{
+    mcnemar_exact, paired_metric, paired_proportion, MetricDiff, ProportionDiff,
+};
 use anyhow::{bail, Context, Result};
 use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema};
 use parquet::file::metadata::KeyValue;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-/// Paired comparison of two spiral probabilities.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ProportionDiff {
-    pub n: u64,
-    pub p_a: f64,
-    pub p_b: f64,
-    /// `p_a - p_b`.
-    pub diff: f64,
-    pub se_paired: f64,
-    pub lo: f64,
-    pub hi: f64,
-    pub se_independent: f64,
-    /// Independent variance over paired variance.
-    pub variance_reduction: f64,
-    /// Paths that spiraled in A only.
-    pub discordant_ab: u64,
-    /// Paths that spiraled in B only.
-    pub discordant_ba: u64,
-    pub mcnemar_p_value: f64,
-}
-
-/// Paired comparison of one per-path quantity.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MetricDiff {
-    /// Pairs used (both values finite).
-    pub pairs: u64,
-    pub mean_a: f64,
-    pub mean_b: f64,
-    /// Mean of `a_i - b_i` (= `mean_a - mean_b`).
-    pub diff_mean: f64,
-    /// `sd(a_i - b_i) / sqrt(pairs)`.
-    pub diff_se: f64,
-    /// `sqrt((var(a) + var(b)) / pairs)`: the SE without common random numbers.
-    pub diff_se_independent: f64,
-    /// Differences of the lower sample quantiles, A minus B.
-    pub diff_p05: f64,
-    pub diff_p50: f64,
-    pub diff_p95: f64,
-}
-
-/// Exact two-sided McNemar p-value for `b` and `c` discordant pairs.
-pub fn mcnemar_exact(b: u64, c: u64) -> f64 {
-    let m = b + c;
-    if m == 0 || b == c {
-        return 1.0;
-    }
-    let k = b.min(c);
-    // P(X <= k) for X ~ Bin(m, 1/2) is the regularized incomplete beta I_{1/2}(m - k, k + 1).
-    let tail = statrs::function::beta::beta_reg((m - k) as f64, (k + 1) as f64, 0.5);
-    (2.0 * tail).clamp(0.0, 1.0)
-}
-
-/// Sample variance (n - 1) of a 0/1 variable with `k` ones among `n`.
-fn bernoulli_sample_variance(k: u64, n: u64) -> f64 {
-    if n < 2 {
-        return f64::NAN;
-    }
-    let p = k as f64 / n as f64;
-    n as f64 * p * (1.0 - p) / (n - 1) as f64
-}
-
-fn ratio_of_variances(independent: f64, paired: f64) -> f64 {
-    if paired > 0.0 {
-        independent / paired
-    } else if independent > 0.0 {
-        f64::INFINITY
-    } else {
-        f64::NAN
-    }
-}
-
-/// Paired statistics of two spiral flags per path (same length, same path order).
-pub fn paired_proportion(a: &[bool], b: &[bool]) -> ProportionDiff {
-    assert_eq!(a.len(), b.len(), "paired samples must have equal length");
-    let n = a.len() as u64;
-    let (mut ka, mut kb, mut ab, mut ba) = (0u64, 0u64, 0u64, 0u64);
-    for (&x, &y) in a.iter().zip(b) {
-        ka += x as u64;
-        kb += y as u64;
-        ab += (x && !y) as u64;
-        ba += (!x && y) as u64;
-    }
-    let nf = n as f64;
-    let p_a = ka as f64 / nf;
-    let p_b = kb as f64 / nf;
-    let diff = (ab as f64 - ba as f64) / nf;
-    let (var_d, var_ind) = if n >= 2 {
-        let var_d = (((ab + ba) as f64 - nf * diff * diff) / (nf - 1.0)).max(0.0);
-        let var_ind = bernoulli_sample_variance(ka, n) + bernoulli_sample_variance(kb, n);
-        (var_d, var_ind)
-    } else {
-        (f64::NAN, f64::NAN)
-    };
-    let se_paired = (var_d / nf).sqrt();
-    ProportionDiff {
-        n,
-        p_a,
-        p_b,
-        diff,
-        se_paired,
-        lo: (diff - Z95 * se_paired).max(-1.0),
-        hi: (diff + Z95 * se_paired).min(1.0),
-        se_independent: (var_ind / nf).sqrt(),
-        variance_reduction: ratio_of_variances(var_ind, var_d),
-        discordant_ab: ab,
-        discordant_ba: ba,
-        mcnemar_p_value: mcnemar_exact(ab, ba),
-    }
-}
-
-/// Mean and sample variance (n - 1) by two passes.
-fn mean_var(x: &[f64]) -> (f64, f64) {
-    let n = x.len() as f64;
-    let mean = x.iter().sum::<f64>() / n;
-    let var = if x.len() < 2 {
-        f64::NAN
-    } else {
-        x.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0)
-    };
-    (mean, var)
-}
-
-/// Paired statistics of one quantity per path (same length, same path order); pairs with a
-/// non-finite value on either side are left out.
-pub fn paired_metric(a: &[f64], b: &[f64]) -> MetricDiff {
-    assert_eq!(a.len(), b.len(), "paired samples must have equal length");
-    let (xa, xb): (Vec<f64>, Vec<f64>) = a
-        .iter()
-        .zip(b)
-        .filter(|(x, y)| x.is_finite() && y.is_finite())
-        .map(|(x, y)| (*x, *y))
-        .unzip();
-    let n = xa.len();
-    let d: Vec<f64> = xa.iter().zip(&xb).map(|(x, y)| x - y).collect();
-    let (mean_a, var_a) = mean_var(&xa);
-    let (mean_b, var_b) = mean_var(&xb);
-    let (diff_mean, var_d) = mean_var(&d);
-    let mut sa = xa;
-    let mut sb = xb;
-    sa.sort_by(f64::total_cmp);
-    sb.sort_by(f64::total_cmp);
-    let qdiff = |q: f64| exact_quantile_lower(&sa, q) - exact_quantile_lower(&sb, q);
-    MetricDiff {
-        pairs: n as u64,
-        mean_a,
-        mean_b,
-        diff_mean,
-        diff_se: (var_d / n as f64).sqrt(),
-        diff_se_independent: ((var_a + var_b) / n as f64).sqrt(),
-        diff_p05: qdiff(0.05),
-        diff_p50: qdiff(0.5),
-        diff_p95: qdiff(0.95),
-    }
-}
 
 /// The per-path columns of one design that a comparison needs (a compact copy of its
 /// records, so a run's full records need not be kept).
@@ -219,13 +69,6 @@ impl DesignPaths {
         }
     }
 }
-
-/// The compared metrics, in column order: (column prefix, human label).
-pub const METRICS: [(&str, &str); 3] = [
-    ("final_price", "final price"),
-    ("final_circulating", "final circulating"),
-    ("er_ratio", "emissions-to-revenue"),
-];
 
 /// One row of `comparison.parquet`: design A against design B.
 #[derive(Debug, Clone, PartialEq)]
@@ -523,51 +366,6 @@ pub fn comparison_metadata(runs: &[(&Scenario, &str)], seed: u64, paths: u64) ->
     meta
 }
 
-/// A per-metric column: name suffix and the field it holds.
-type MetricColumn = (&'static str, fn(&MetricDiff) -> f64);
-
-/// The columns of each compared metric, `<metric>_<suffix>`, in order.
-const METRIC_COLUMNS: [MetricColumn; 8] = [
-    ("mean_a", |m| m.mean_a),
-    ("mean_b", |m| m.mean_b),
-    ("diff_mean", |m| m.diff_mean),
-    ("diff_se", |m| m.diff_se),
-    ("diff_se_independent", |m| m.diff_se_independent),
-    ("diff_p05", |m| m.diff_p05),
-    ("diff_p50", |m| m.diff_p50),
-    ("diff_p95", |m| m.diff_p95),
-];
-
-/// Column names of `comparison.parquet`, in order.
-pub fn comparison_columns() -> Vec<String> {
-    let mut cols: Vec<String> = [
-        "design_a",
-        "design_b",
-        "paths",
-        "p_spiral_a",
-        "p_spiral_b",
-        "diff_p_spiral",
-        "diff_se_paired",
-        "diff_lo",
-        "diff_hi",
-        "diff_se_independent",
-        "variance_reduction",
-        "discordant_ab",
-        "discordant_ba",
-        "mcnemar_p_value",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    for (m, _) in METRICS {
-        for (suffix, _) in METRIC_COLUMNS {
-            cols.push(format!("{m}_{suffix}"));
-        }
-    }
-    cols.push("nonfinite_pairs".into());
-    cols
-}
-
 /// Columns under construction.
 #[derive(Default)]
 struct Columns {
@@ -639,80 +437,6 @@ pub fn comparison_batch(rows: &[PairComparison]) -> Result<RecordBatch> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn close(a: f64, b: f64, tol: f64) -> bool {
-        (a - b).abs() <= tol
-    }
-
-    /// A hand-computed example: 10 paths,
-    ///   A: 1 1 1 1 0 0 0 0 0 0   (p_A = 0.4)
-    ///   B: 1 1 0 0 1 0 0 0 0 0   (p_B = 0.3)
-    /// concordant 1-1: 2, A only: 2 (paths 2, 3), B only: 1 (path 4), diff = 0.1.
-    /// d = 0 0 1 1 -1 0 0 0 0 0: mean 0.1, sum d^2 = 3,
-    ///   var(d) = (3 - 10 * 0.01) / 9 = 2.9 / 9 = 0.322222...,
-    ///   SE_paired = sqrt(0.322222 / 10) = 0.17950549...
-    /// var(A) = 10 * 0.4 * 0.6 / 9 = 0.266667, var(B) = 10 * 0.3 * 0.7 / 9 = 0.233333,
-    ///   SE_independent = sqrt(0.5 / 10) = 0.223607, variance reduction = 0.5 / 0.322222
-    ///   = 1.551724.
-    /// McNemar exact: b = 2, c = 1, m = 3, P(X <= 1) = (1 + 3) / 8 = 0.5, p = 1.
-    #[test]
-    fn paired_proportion_hand_example() {
-        let a = [1, 1, 1, 1, 0, 0, 0, 0, 0, 0].map(|x| x == 1);
-        let b = [1, 1, 0, 0, 1, 0, 0, 0, 0, 0].map(|x| x == 1);
-        let r = paired_proportion(&a, &b);
-        assert_eq!(r.n, 10);
-        assert!(close(r.p_a, 0.4, 1e-15) && close(r.p_b, 0.3, 1e-15));
-        assert!(close(r.diff, 0.1, 1e-15));
-        assert_eq!((r.discordant_ab, r.discordant_ba), (2, 1));
-        assert!(close(r.se_paired, (2.9f64 / 90.0).sqrt(), 1e-15));
-        assert!(close(r.se_paired, 0.179_505_494, 1e-9));
-        assert!(close(r.se_independent, 0.05f64.sqrt(), 1e-15));
-        assert!(close(r.variance_reduction, 0.5 / (2.9 / 9.0), 1e-12));
-        assert!(close(r.lo, 0.1 - Z95 * r.se_paired, 1e-15));
-        assert!(close(r.hi, 0.1 + Z95 * r.se_paired, 1e-15));
-        assert_eq!(r.mcnemar_p_value, 1.0);
-        // The sd(d)/sqrt(n) SE equals the McNemar-style closed form.
-        let (b_, c_, n) = (2.0f64, 1.0f64, 10.0f64);
-        let closed = (((b_ + c_) - (b_ - c_) * (b_ - c_) / n) / ((n - 1.0) * n)).sqrt();
-        assert!(close(r.se_paired, closed, 1e-15));
-    }
-
-    #[test]
-    fn mcnemar_exact_values() {
-        // b = 0, c = 5: P(X <= 0) = 1/32, two-sided 1/16.
-        assert!(close(mcnemar_exact(0, 5), 0.0625, 1e-12));
-        assert!(close(mcnemar_exact(5, 0), 0.0625, 1e-12));
-        // b = 1, c = 9, m = 10: P(X <= 1) = 11/1024, p = 22/1024.
-        assert!(close(mcnemar_exact(1, 9), 22.0 / 1024.0, 1e-12));
-        // b = 3, c = 4: symmetric-ish, p = 1 (2 * P(X <= 3) = 2 * 64/128 = 1).
-        assert_eq!(mcnemar_exact(3, 4), 1.0);
-        assert_eq!(mcnemar_exact(0, 0), 1.0);
-        // Large counts stay finite and tiny.
-        let p = mcnemar_exact(1000, 2000);
-        assert!(p > 0.0 && p < 1e-60, "{p}");
-    }
-
-    #[test]
-    fn paired_metric_hand_example() {
-        // a = 1..5, b = a - [0, 1, 0, 1, 0]: d = 0 1 0 1 0, mean 0.4, var(d) = 0.3.
-        let a = [1.0, 2.0, 3.0, 4.0, 5.0];
-        let b = [1.0, 1.0, 3.0, 3.0, 5.0];
-        let m = paired_metric(&a, &b);
-        assert_eq!(m.pairs, 5);
-        assert!(close(m.mean_a, 3.0, 1e-15) && close(m.mean_b, 2.6, 1e-15));
-        assert!(close(m.diff_mean, 0.4, 1e-15));
-        assert!(close(m.diff_se, (0.3f64 / 5.0).sqrt(), 1e-15));
-        // var(a) = 2.5, var(b) = (1.6^2 * 2 + 0.4^2 * 2 + 2.4^2) / 4 = 2.8.
-        assert!(close(m.diff_se_independent, (5.3f64 / 5.0).sqrt(), 1e-12));
-        // Lower quantiles: rank floor(q * 4): p05 -> 0, p50 -> 2, p95 -> 3.
-        assert!(close(m.diff_p05, 1.0 - 1.0, 1e-15));
-        assert!(close(m.diff_p50, 3.0 - 3.0, 1e-15));
-        assert!(close(m.diff_p95, 4.0 - 3.0, 1e-15));
-        // Non-finite pairs are left out.
-        let m = paired_metric(&[1.0, f64::NAN, 3.0], &[0.0, 1.0, f64::INFINITY]);
-        assert_eq!(m.pairs, 1);
-        assert_eq!(m.diff_mean, 1.0);
-    }
 
     #[test]
     fn a_design_against_itself_differs_by_nothing() {
