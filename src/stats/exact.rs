@@ -5,9 +5,11 @@
 //! histogram (the values exist: `paths.parquet` holds them, and shards merge their rows).
 //!
 //! Why these intervals:
-//! - A quantile's interval is the pair of order statistics `X_(l)`, `X_(u)` whose ranks cover
-//!   `Bin(n, q)` to 95% under its normal approximation (`n q -+ z sqrt(n q (1 - q))`, widened
-//!   by one rank on each side, so it is conservative). It needs no density estimate and holds
+//! - A quantile's interval is the pair of order statistics `X_(l)`, `X_(u)` (1-based ranks
+//!   `l = floor(n q - z s)`, `u = ceil(n q + z s) + 1`, `s = sqrt(n q (1 - q))`), which covers
+//!   the true quantile with probability `P(l <= B < u)`, `B ~ Bin(n, q)` the count of values
+//!   below it: at least 95% under the normal approximation to `B`, so rounding the ranks
+//!   outwards keeps it conservative. It needs no density estimate and holds
 //!   for any continuous distribution; where a bound's rank falls outside the sample it is
 //!   clamped to the sample's extreme, and the interval then covers less than 95% (only with
 //!   a handful of values beyond the quantile). Its standard error is the interval's half
@@ -61,8 +63,8 @@ impl Estimate {
 }
 
 /// 0-based ranks `(lo, hi)` of the 95%-or-more order-statistic interval of the quantile at
-/// `q` of `n` values: `floor(n q - z s) - 1` and `ceil(n q + z s)`, `s = sqrt(n q (1 - q))`,
-/// clamped to `0..n`. `n` must be positive.
+/// `q` of `n` values: `floor(n q - z s) - 1` and `ceil(n q + z s)` (the 1-based `l` and `u`
+/// of the module header), `s = sqrt(n q (1 - q))`, clamped to `0..n`. `n` must be positive.
 pub fn quantile_interval_ranks(q: f64, n: u64, z: f64) -> (u64, u64) {
     debug_assert!(n > 0);
     let q = q.clamp(0.0, 1.0);

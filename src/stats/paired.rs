@@ -181,9 +181,8 @@ pub struct QuantileCi {
 }
 
 /// The lower sample quantile `sorted[floor(q (n - 1))]` of `sorted` (ascending, finite) and
-/// its 95% interval from order statistics: the number of values below the true quantile is
-/// Binomial(n, q), so the ranks `n q -+ 1.96 sqrt(n q (1 - q))` (floor / ceil, clamped to
-/// the sample) bracket it with about 95% coverage. NaN for an empty sample.
+/// its distribution-free 95% interval from order statistics (`stats::exact::quantile`, the
+/// one implementation the summary uses too). NaN for an empty sample.
 pub fn quantile_with_ci(sorted: &[f64], q: f64) -> QuantileCi {
     quantile_with_ci_z(sorted, q, Z95)
 }
@@ -194,24 +193,12 @@ pub const Z_BONFERRONI_2: f64 = 2.241_402_727_604_947;
 
 /// [`quantile_with_ci`] at the coverage of the normal quantile `z`.
 pub fn quantile_with_ci_z(sorted: &[f64], q: f64, z: f64) -> QuantileCi {
-    let n = sorted.len();
-    if n == 0 {
-        return QuantileCi {
-            q,
-            value: f64::NAN,
-            lo: f64::NAN,
-            hi: f64::NAN,
-        };
-    }
-    let nf = n as f64;
-    let half = z * (nf * q * (1.0 - q)).sqrt();
-    let lo_rank = ((nf * q - half).floor().max(1.0) as usize).min(n) - 1;
-    let hi_rank = ((nf * q + half).ceil().max(1.0) as usize).min(n) - 1;
+    let e = super::exact::quantile(sorted, q, z);
     QuantileCi {
         q,
-        value: exact_quantile_lower(sorted, q),
-        lo: sorted[lo_rank],
-        hi: sorted[hi_rank],
+        value: e.value,
+        lo: e.lo,
+        hi: e.hi,
     }
 }
 
@@ -307,10 +294,10 @@ mod tests {
     fn quantile_interval_brackets_the_quantile() {
         let x: Vec<f64> = (0..1000).map(|i| i as f64).collect();
         let m = quantile_with_ci(&x, 0.5);
-        // rank floor(0.5 * 999) = 499; half width 1.96 * sqrt(250) = 30.99:
-        // ranks floor(469.01) = 469 and ceil(530.99) = 531, 1-based, i.e. values 468 and 530.
+        // rank floor(0.5 * 999) = 499; half width 1.96 * sqrt(250) = 30.99: 1-based ranks
+        // floor(469.01) = 469 and ceil(530.99) + 1 = 532, i.e. values 468 and 531.
         assert_eq!(m.value, 499.0);
-        assert_eq!((m.lo, m.hi), (468.0, 530.0));
+        assert_eq!((m.lo, m.hi), (468.0, 531.0));
         let t = quantile_with_ci(&x, 0.999);
         assert!(t.hi == 999.0 && t.lo < t.value);
         assert!(quantile_with_ci(&[], 0.5).value.is_nan());
@@ -318,9 +305,9 @@ mod tests {
         // Difference of medians of x and x + 10: 10, inside a wider interval than either's.
         let y: Vec<f64> = x.iter().map(|v| v + 10.0).collect();
         let (lo, hi) = quantile_difference_ci(&x, &y, 0.5);
-        // Ranks at z = 2.2414: 500 -+ 35.44 -> 1-based ranks floor 464 and ceil 536, i.e.
-        // values 463 and 535 of x, 473 and 545 of y.
-        assert_eq!((lo, hi), (473.0 - 535.0, 545.0 - 463.0));
+        // Ranks at z = 2.2414: 500 -+ 35.44 -> 1-based ranks floor 464 and ceil 536 + 1, i.e.
+        // values 463 and 536 of x, 473 and 546 of y.
+        assert_eq!((lo, hi), (473.0 - 536.0, 546.0 - 463.0));
         assert!(lo < 10.0 && 10.0 < hi && hi - lo > m.hi - m.lo);
     }
 }
