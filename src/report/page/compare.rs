@@ -479,7 +479,7 @@ fn ratio_histogram(out: &mut String, d: &CompareData, p: &PairPaths) {
 
 fn runs_table(out: &mut String, d: &CompareData) {
     section(out, "runs", "The designs' runs");
-    out.push_str(r#"<div class="scroll"><table class="data"><thead><tr><th>design</th><th>run</th><th>P(spiral)</th><th>95% CI</th><th>final price, median</th><th>emissions-to-revenue, median</th></tr></thead><tbody>"#);
+    out.push_str(r#"<div class="scroll"><table class="data"><thead><tr><th>design</th><th>run</th><th>P(spiral)</th><th>95% CI</th><th>final price, median (95% CI)</th><th>emissions-to-revenue, median (95% CI)</th></tr></thead><tbody>"#);
     for (i, x) in d.designs.iter().enumerate() {
         let cells: [String; 4] = match &x.summary {
             Some(t) => {
@@ -490,9 +490,8 @@ fn runs_table(out: &mut String, d: &CompareData) {
                         (Some(a), Some(b)) => format!("{} to {}", fmt_pct(a), fmt_pct(b)),
                         _ => DASH.into(),
                     },
-                    s.get("final_price_p50")
-                        .map_or(DASH.into(), |v| format!("{} USD", fmt_sig(v, 4))),
-                    s.sig("er_ratio_p50", 4),
+                    with_ci(&s, "final_price_p50", " USD"),
+                    with_ci(&s, "er_ratio_p50", ""),
                 ]
             }
             None => Default::default(),
@@ -511,7 +510,24 @@ fn runs_table(out: &mut String, d: &CompareData) {
         out.push_str("</tr>");
     }
     out.push_str("</tbody></table></div>");
-    out.push_str(r#"<p class="note">In the order given to <code>tokenrisk compare</code>. Medians are read from each run's histograms (within 0.5%); the P(spiral) interval is Wilson's.</p></section>"#);
+    out.push_str(r#"<p class="note">In the order given to <code>tokenrisk compare</code>. Medians are exact (from every path's value) with their 95% order-statistic intervals; the P(spiral) interval is Wilson's.</p></section>"#);
+}
+
+/// An exact summary figure with its 95% interval (tables from before the interval columns
+/// show the figure alone).
+fn with_ci(s: &Sum, name: &str, unit: &str) -> String {
+    let Some(v) = s.get(name) else {
+        return DASH.into();
+    };
+    match (s.get(&format!("{name}_lo")), s.get(&format!("{name}_hi"))) {
+        (Some(lo), Some(hi)) => format!(
+            "{}{unit} ({} to {})",
+            fmt_sig(v, 4),
+            fmt_sig(lo, 4),
+            fmt_sig(hi, 4)
+        ),
+        _ => format!("{}{unit}", fmt_sig(v, 4)),
+    }
 }
 
 /// Writes `dir/report.html`, the comparison page of the folder `dir` written by
