@@ -315,7 +315,7 @@ fn with_interval(
     ) {
         (Some(lo), Some(hi), _) => format!("95% CI {} to {}", f(lo), f(hi)),
         (_, _, Some(se)) => format!("SE {}", fmt_sig(se, 2)),
-        _ => fallback.unwrap_or_else(|| "histogram-read; no SE in this file".into()),
+        _ => fallback.unwrap_or_else(|| "no SE in this file".into()),
     };
     (f(v), sub)
 }
@@ -324,11 +324,7 @@ fn with_interval(
 fn mean_line(s: &Sum, stem: &str, f: &dyn Fn(f64) -> String) -> Option<String> {
     let m = s.get(&format!("{stem}_mean"))?;
     let se = s.get(&format!("{stem}_se"))?;
-    Some(format!(
-        "histogram-read; mean {} ± {} (95%)",
-        f(m),
-        f(Z95 * se)
-    ))
+    Some(format!("mean {} ± {}", f(m), f(Z95 * se)))
 }
 
 /// The headline cells of one run in the index: P(spiral), VaR and CVaR (price change),
@@ -336,6 +332,7 @@ fn mean_line(s: &Sum, stem: &str, f: &dyn Fn(f64) -> String) -> Option<String> {
 fn headline_cells(t: &Table) -> Vec<(String, String)> {
     let s = Sum { t };
     let usd = |v: f64| format!("{} USD", fmt_sig(v, 3));
+    let usd_bare = |v: f64| fmt_sig(v, 3);
     let ratio = |v: f64| fmt_sig(v, 3);
     let loss = |v: f64| price_change(v);
     let paths = s.get("paths").map_or(DASH.into(), fmt_int);
@@ -354,7 +351,7 @@ fn headline_cells(t: &Table) -> Vec<(String, String)> {
             &s,
             "final_price_p50",
             &usd,
-            mean_line(&s, "final_price", &usd),
+            mean_line(&s, "final_price", &usd_bare),
         ),
     ]
 }
@@ -418,7 +415,7 @@ pub fn index_page(
     if !runs.is_empty() {
         section(&mut body, "runs", "Runs");
         body.push_str(
-            r#"<p class="note">Headline figures of each run, from its summary.parquet; follow a name for its full report. P(spiral) is exact (a count of paths) with its Wilson 95% interval; VaR and CVaR (95%, of the horizon log-return, shown as the price change they mean) and the medians are read from histograms (within 0.5% relative), with the interval or standard error the file holds, else the mean's 95% interval.</p>"#,
+            r#"<p class="note">Headline figures of each run, from its summary.parquet; follow a name for its full report. P(spiral) is exact (a count of paths) with its Wilson 95% interval; VaR and CVaR (95%, of the horizon log-return, shown as the price change they mean) and the medians are read from histograms (within 0.5% relative), with the interval or standard error the file holds, else the mean ± 1.96 SE.</p>"#,
         );
         body.push_str(r#"<div class="scroll"><table class="data index"><thead><tr><th>run</th>"#);
         if let Some((keys, _)) = &swept {
