@@ -68,10 +68,12 @@ pub fn line(label: &str, progress: Option<(u64, u64)>, elapsed_s: f64) -> String
 }
 
 /// Where the current run started: each run reports its own (done, total), so a new total or
-/// a count going back starts the clock over.
+/// a count going back means a new run, which began when the previous one last reported
+/// (the first run began when the bar was made).
 struct Clock {
     started: Instant,
     last: Option<(u64, u64)>,
+    last_at: Instant,
 }
 
 /// Runs `f` with a [`Control`] that moves a bar labelled `label` (no bar when `!enabled` or
@@ -85,25 +87,25 @@ pub fn with_bar<T>(enabled: bool, label: &str, f: impl FnOnce(&Control, &Bar) ->
         bar.set_message(line(label, None, 0.0));
         bar
     }));
+    let made = Instant::now();
     let clock = Mutex::new(Clock {
-        started: Instant::now(),
+        started: made,
         last: None,
+        last_at: made,
     });
     let report = |done: u64, total: u64| {
         if let Some(b) = &bar.0 {
             let mut c = clock.lock().unwrap_or_else(|e| e.into_inner());
-            let restart = match c.last {
-                None => true,
-                Some((d, t)) => t != total || done < d,
-            };
-            if restart {
-                c.started = Instant::now();
+            let now = Instant::now();
+            if c.last.is_some_and(|(d, t)| t != total || done < d) {
+                c.started = c.last_at;
             }
             c.last = Some((done, total));
+            c.last_at = now;
             b.set_message(line(
                 label,
                 Some((done, total)),
-                c.started.elapsed().as_secs_f64(),
+                now.duration_since(c.started).as_secs_f64(),
             ));
         }
     };
