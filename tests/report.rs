@@ -183,8 +183,14 @@ fn report_of_a_parent_folder_of_two_runs() {
         assert!(said.contains(page.to_str().unwrap()), "{said}");
         assert_well_formed(&std::fs::read_to_string(page).unwrap());
     }
-    // No tables of its own: no index page in the parent.
-    assert!(!out.join("report.html").exists());
+    // Two runs: an index comparing them in the parent (issue 12; tests/report_polish.rs
+    // checks its figures).
+    let index = std::fs::read_to_string(out.join("report.html")).expect("an index page");
+    assert!(index.contains(r#"href="calm/report.html""#), "{index}");
+    assert!(
+        said.contains(out.join("report.html").to_str().unwrap()),
+        "{said}"
+    );
     // --out is for a single run folder.
     let o = tokenrisk(&["report", out.to_str().unwrap(), "--out", "/tmp/x.html"]);
     assert_eq!(o.status.code(), Some(1));

@@ -3,7 +3,8 @@
 //! (common random numbers); writes `OUT/<name>/tornado.parquet` and prints the top rows.
 
 use super::{progress::with_bar, SimArgs};
-use crate::report::format::fmt_trimmed;
+use crate::report::format::{fmt_pp, fmt_value, noise_note};
+use crate::stats::Z95;
 use crate::workflows::inputs::{self, Writes};
 use crate::workflows::sensitivity::{self as sens, SensitivityPlan};
 use crate::workflows::single::Overrides;
@@ -89,8 +90,8 @@ pub fn cmd_sensitivity(args: SensitivityArgs) -> Result<i32> {
                         "  [{}/{n}] {:<36} {} / {}: P(spiral) {:.2}% / {:.2}%, CVaR95 {:.3} / {:.3}",
                         i + 1,
                         e.parameter,
-                        e.low_value,
-                        e.high_value,
+                        fmt_value(e.low_value),
+                        fmt_value(e.high_value),
                         100.0 * e.p_spiral_low,
                         100.0 * e.p_spiral_high,
                         e.cvar95_low,
@@ -113,26 +114,96 @@ pub fn cmd_sensitivity(args: SensitivityArgs) -> Result<i32> {
         100.0 * tornado.base.p_spiral,
         tornado.base.cvar95
     );
-    println!(
-        "  {:>4}  {:<36} {:>12} {:>12} {:>16} {:>10} {:>5}",
-        "rank", "parameter", "low", "high", "dP(spiral) (SE)", "dCVaR95", "rankC"
+    print!("{}", effects_table(&tornado.effects, args.top));
+    println!("  wrote {}", file.display());
+    Ok(0)
+}
+
+/// The ranking as printed: per parameter its low and high values (shortest round-trip
+/// digits), the effect on P(spiral) with its paired 95% interval (+-1.96 SE) and a note
+/// where it is within 2 SE of zero, the effect on the CVaR and its rank.
+pub fn effects_table(effects: &[sens::Effect], top: usize) -> String {
+    use std::fmt::Write;
+    let mut s = format!(
+        "  {:>4}  {:<36} {:>12} {:>12} {:>34} {:<12} {:>10} {:>5}\n",
+        "rank", "parameter", "low", "high", "dP(spiral) (95% CI)", "", "dCVaR95", "rankC"
     );
-    for e in tornado.effects.iter().take(args.top) {
-        println!(
-            "  {:>4}  {:<36} {:>12} {:>12} {:>16} {:>10.3} {:>5}",
+    for e in effects.iter().take(top) {
+        let (d, se) = (e.effect_p_spiral, e.effect_p_spiral_se);
+        let _ = writeln!(
+            s,
+            "  {:>4}  {:<36} {:>12} {:>12} {:>34} {:<12} {:>10} {:>5}",
             e.rank,
             e.parameter,
-            fmt_trimmed(e.low_value, 6),
-            fmt_trimmed(e.high_value, 6),
+            fmt_value(e.low_value),
+            fmt_value(e.high_value),
             format!(
-                "{:+.2} ({:.2}) pp",
-                100.0 * e.effect_p_spiral,
-                100.0 * e.effect_p_spiral_se
+                "{} ({} to {})",
+                fmt_pp(d),
+                fmt_pp(d - Z95 * se),
+                fmt_pp(d + Z95 * se)
             ),
-            e.effect_cvar95,
+            noise_note(d, se).unwrap_or(""),
+            // 3 decimals, without the sign of a value that rounds to zero (`-0.000`).
+            format!("{:.3}", e.effect_cvar95).replace("-0.000", "0.000"),
             e.rank_cvar95
         );
     }
-    println!("  wrote {}", file.display());
-    Ok(0)
+    if effects
+        .iter()
+        .take(top)
+        .any(|e| noise_note(e.effect_p_spiral, e.effect_p_spiral_se).is_some())
+    {
+        s.push_str(
+            "  within noise: |dP(spiral)| < 2 paired SE, not told apart from 0 at this path count\n",
+        );
+    }
+    s.trim_end_matches(' ').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn effect(name: &str, low: f64, high: f64, d: f64, se: f64) -> sens::Effect {
+        sens::Effect {
+            parameter: name.into(),
+            rule: "absolute",
+            base_value: 0.9,
+            low_value: low,
+            high_value: high,
+            p_spiral_low: 0.1,
+            p_spiral_high: 0.1 + d,
+            p_spiral_base: 0.1,
+            effect_p_spiral: d,
+            effect_p_spiral_se: se,
+            cvar95_low: 1.0,
+            cvar95_high: 1.0,
+            cvar95_base: 1.0,
+            effect_cvar95: 0.0,
+            rank: 1,
+            rank_cvar95: 1,
+        }
+    }
+
+    #[test]
+    fn the_printed_table_has_clean_values_intervals_and_noise_marks() {
+        let t = effects_table(
+            &[
+                effect("token.staked_fraction", 0.85, 0.95, 0.05, 0.01),
+                effect("compute.capacity", 27e6, 33e6, 0.004, 0.003),
+            ],
+            10,
+        );
+        assert!(
+            !t.contains("0.8500000000000001") && !t.contains("000004"),
+            "{t}"
+        );
+        assert!(t.contains(" 0.85 ") && t.contains("33,000,000"), "{t}");
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[1].contains("+5.00 pp (+3.04 pp to +6.96 pp)"), "{t}");
+        assert!(!lines[1].contains("within noise"), "{t}");
+        assert!(lines[2].contains("within noise"), "{t}");
+        assert!(lines[3].contains("< 2 paired SE"), "{t}");
+    }
 }

@@ -11,6 +11,13 @@
 //!   "no data" chart or gaps in lines and bands, never "NaN" in the output.
 //! - Colours come from CSS classes of the page (`c0`..`c7` strokes, `f0`..`f7` fills), so
 //!   the SVG holds geometry and text only.
+//! - A share (percent format) is drawn from 0, so a move of a fraction of a point does not
+//!   fill the plot; event days (shocks) are vertical `shock` lines carrying their day in
+//!   `data-day`, so a reader (and a test) can tell where they are drawn.
+//! - A bar with a standard error gets a paired error bar (`err`, +-1.96 SE, its ends in
+//!   `data-lo` / `data-hi`), and a bar whose effect is within 2 SE of zero is drawn grey
+//!   (`noise`) with its label saying so: an effect the Monte Carlo cannot tell from zero
+//!   must not read like one it can.
 
 use super::svg::{self, band, esc, line, polyline, px, rect, segments, text, Axis, TickFormat};
 use std::fmt::Write;
@@ -239,9 +246,68 @@ fn finite(v: &[Option<f64>]) -> impl Iterator<Item = f64> + '_ {
     v.iter().flatten().copied().filter(|x| x.is_finite())
 }
 
+/// A labelled vertical line across a chart's plot at `x` (e.g. the day of a shock).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mark {
+    pub x: f64,
+    /// Short label drawn at the top of the line (e.g. `shock d200`).
+    pub label: String,
+    /// Longer text shown as the line's tooltip (e.g. `price -50%`).
+    pub detail: String,
+}
+
+/// Minimum distance in pixels between two mark labels; a closer mark gets no label of its
+/// own (its tooltip still says what it is).
+const MARK_LABEL_GAP: f64 = 64.0;
+
+impl Plot {
+    /// The marks inside the x domain: a dashed line each, labelled where there is room.
+    fn marks(&self, marks: &[Mark]) -> String {
+        let mut s = String::new();
+        // Labels go on the first of two rows with room since its last label.
+        let mut last_label = [f64::NEG_INFINITY; 2];
+        for m in marks {
+            let inside = m.x.is_finite()
+                && match self.x.kind {
+                    svg::ScaleKind::Linear => m.x >= self.x.lo && m.x <= self.x.hi,
+                    svg::ScaleKind::Log => m.x >= self.x.lo && m.x <= self.x.hi && m.x > 0.0,
+                };
+            let Some(x) = self.sx(m.x).filter(|_| inside) else {
+                continue;
+            };
+            let _ = write!(
+                s,
+                r#"<line x1="{x}" y1="{t}" x2="{x}" y2="{b}" class="shock" data-day="{d}"><title>{tip}</title></line>"#,
+                x = px(x),
+                t = px(self.top),
+                b = px(self.bottom),
+                d = m.x,
+                tip = esc(&format!("{}: {}", m.label, m.detail)),
+            );
+            if let Some(row) = (0..2).find(|&r| x - last_label[r] >= MARK_LABEL_GAP) {
+                let anchor = if x > self.right - 40.0 {
+                    "end"
+                } else {
+                    "start"
+                };
+                let dx = if anchor == "end" { -3.0 } else { 3.0 };
+                let y = self.top + 11.0 + 13.0 * row as f64;
+                s += &text(x + dx, y, anchor, "shocklabel", &m.label);
+                last_label[row] = x;
+            }
+        }
+        s
+    }
+}
+
 /// A fan chart: p05-p95 and p25-p75 bands, median line and dashed mean, over days; log
 /// scale when the values span more than two decades.
 pub fn fan_chart(spec: &FanSpec, d: &FanData) -> String {
+    fan_chart_marked(spec, d, &[])
+}
+
+/// [`fan_chart`] with vertical marks (shock days) over the plot.
+pub fn fan_chart_marked(spec: &FanSpec, d: &FanData, marks: &[Mark]) -> String {
     let mut values: Vec<f64> = [&d.p05, &d.p25, &d.p50, &d.p75, &d.p95, &d.mean]
         .into_iter()
         .flat_map(|v| finite(v))
@@ -253,7 +319,8 @@ pub fn fan_chart(spec: &FanSpec, d: &FanData) -> String {
         values.push(r);
     }
     let (min, max) = min_max(&values);
-    let zero = min >= 0.0 && min <= 0.5 * max;
+    // Shares start at 0: a staked share between 24.4% and 25.0% is a flat line, not a cliff.
+    let zero = min >= 0.0 && (min <= 0.5 * max || spec.format == TickFormat::Percent);
     let allow_log = spec.format != TickFormat::Percent;
     let Some(y) = Axis::fit(&values, spec.format, zero, allow_log) else {
         return no_data(spec.title, "no data");
@@ -305,6 +372,7 @@ pub fn fan_chart(spec: &FanSpec, d: &FanData) -> String {
     };
     s += &polyline(&series(&d.p50), "c0 median");
     s += &polyline(&series(&d.mean), "c1 mean");
+    s += &plot.marks(marks);
     s + "</svg>"
 }
 
@@ -455,6 +523,11 @@ pub struct LineSpec<'a> {
 
 /// A line chart of one or more series with optional bands and a legend.
 pub fn line_chart(spec: &LineSpec, series: &[Series]) -> String {
+    line_chart_marked(spec, series, &[])
+}
+
+/// [`line_chart`] with vertical marks (shock days) over the plot.
+pub fn line_chart_marked(spec: &LineSpec, series: &[Series], marks: &[Mark]) -> String {
     let xs: Vec<f64> = series
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.0))
@@ -545,6 +618,7 @@ pub fn line_chart(spec: &LineSpec, series: &[Series]) -> String {
             }
         }
     }
+    s += &plot.marks(marks);
     s + "</svg>"
 }
 
@@ -636,12 +710,16 @@ pub fn histogram(spec: &HistSpec, bins: &Bins) -> String {
 /// One row of a horizontal bar chart: two bars from `base`, to `low` (drawn in the second
 /// colour) and to `high` (the first colour). A plain bar chart of effects has
 /// `low == base`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Bar {
     pub label: String,
     pub base: f64,
     pub low: f64,
     pub high: f64,
+    /// An error bar from `.0` to `.1` (e.g. the effect +-1.96 SE), drawn across the row.
+    pub err: Option<(f64, f64)>,
+    /// Drawn grey, with this text after the label (e.g. `within noise`).
+    pub muted: Option<String>,
 }
 
 /// How a bar chart is labelled.
@@ -667,7 +745,13 @@ pub fn bar_chart(spec: &BarSpec, bars: &[Bar]) -> String {
     }
     let row = 24.0;
     let height = PLOT_TOP + row * bars.len() as f64 + BOTTOM_SPACE + 6.0;
-    let values: Vec<f64> = bars.iter().flat_map(|b| [b.base, b.low, b.high]).collect();
+    let values: Vec<f64> = bars
+        .iter()
+        .flat_map(|b| {
+            let (l, h) = b.err.unwrap_or((b.base, b.base));
+            [b.base, b.low, b.high, l, h]
+        })
+        .collect();
     let (min, max) = min_max(&values);
     let x = Axis::linear(min, max, 7, spec.x_format);
     const MAX_LABEL: usize = 34;
@@ -680,9 +764,13 @@ pub fn bar_chart(spec: &BarSpec, bars: &[Bar]) -> String {
             l.to_string()
         }
     };
+    let full_label = |b: &Bar| match &b.muted {
+        Some(m) => format!("{} ({m})", label(&b.label)),
+        None => label(&b.label),
+    };
     let widest = bars
         .iter()
-        .map(|b| label(&b.label).chars().count())
+        .map(|b| full_label(b).chars().count())
         .max()
         .unwrap_or(1);
     let plot = Plot {
@@ -719,19 +807,37 @@ pub fn bar_chart(spec: &BarSpec, bars: &[Bar]) -> String {
             plot.left - 8.0,
             y + row / 2.0 + 4.0,
             "end",
-            "tick",
-            &label(&b.label),
+            if b.muted.is_some() {
+                "tick mutedlabel"
+            } else {
+                "tick"
+            },
+            &full_label(b),
         );
         let Some(x0) = plot.sx(b.base) else { continue };
+        let muted = b.muted.is_some();
         for (v, class) in [(b.high, "f0 bar"), (b.low, "f1 bar")] {
             if let Some(x1) = plot.sx(v) {
                 if v != b.base {
                     let (l, r) = (x0.min(x1), x0.max(x1));
+                    let class = if muted { "noise bar" } else { class };
                     s += &rect(l, y + 4.0, (r - l).max(1.5), row - 8.0, class);
                 }
             }
         }
         s += &line(x0, y + 1.0, x0, y + row - 1.0, "axis");
+        if let Some((lo, hi)) = b.err {
+            if let (Some(a), Some(c)) = (plot.sx(lo), plot.sx(hi)) {
+                let cy = y + row / 2.0;
+                let _ = write!(
+                    s,
+                    r#"<g class="err" data-lo="{lo}" data-hi="{hi}">{}{}{}</g>"#,
+                    line(a, cy, c, cy, "err"),
+                    line(a, cy - 5.0, a, cy + 5.0, "err"),
+                    line(c, cy - 5.0, c, cy + 5.0, "err"),
+                );
+            }
+        }
     }
     s + "</svg>"
 }
@@ -812,6 +918,7 @@ mod tests {
                 base: 0.0,
                 low: 0.0,
                 high: f64::NAN,
+                ..Default::default()
             }],
         ));
         well_formed(&line_chart(
@@ -831,5 +938,132 @@ mod tests {
                 ..Default::default()
             }],
         ));
+    }
+
+    /// The values of attribute `attr` of every element with class `class`, in order.
+    fn attrs(s: &str, class: &str, attr: &str) -> Vec<String> {
+        let needle = format!(r#"class="{class}""#);
+        let parts: Vec<&str> = s.split(&needle).collect();
+        parts
+            .windows(2)
+            .filter_map(|w| {
+                let before = &w[0][w[0].rfind('<')?..];
+                let after = &w[1][..w[1].find('>').unwrap_or(w[1].len())];
+                let tag = format!("{before} {after}");
+                let key = format!(r#" {attr}=""#);
+                let at = tag.find(&key)? + key.len();
+                Some(tag[at..].split('"').next()?.to_string())
+            })
+            .collect()
+    }
+
+    fn staked(x: Vec<f64>, lo: f64, hi: f64) -> FanData {
+        let n = x.len();
+        let v = |f: f64| vec![Some(lo + f * (hi - lo)); n];
+        FanData {
+            x,
+            p05: v(0.0),
+            p25: v(0.25),
+            p50: v(0.5),
+            p75: v(0.75),
+            p95: v(1.0),
+            mean: v(0.5),
+        }
+    }
+
+    #[test]
+    fn a_narrow_share_is_drawn_from_zero() {
+        let spec = FanSpec {
+            title: "Staked share of supply",
+            unit: "share",
+            format: TickFormat::Percent,
+            reference: None,
+        };
+        let s = fan_chart(&spec, &staked(vec![0.0, 100.0, 200.0], 0.244, 0.25));
+        well_formed(&s);
+        // The lowest y tick is 0%, not 24.4%.
+        assert!(s.contains(r#"class="tick">0%</text>"#), "{s}");
+        assert!(!s.contains(">24.4%<"), "{s}");
+        // A narrow band of a quantity that is not a share keeps its zoom.
+        let spec = FanSpec {
+            format: TickFormat::Number,
+            unit: "USD",
+            ..spec
+        };
+        let s = fan_chart(&spec, &staked(vec![0.0, 100.0, 200.0], 24.4, 25.0));
+        assert!(s.contains(r#"class="tick">24.4</text>"#), "{s}");
+    }
+
+    #[test]
+    fn marks_sit_at_their_day() {
+        let spec = FanSpec {
+            title: "Token price",
+            unit: "USD",
+            format: TickFormat::Number,
+            reference: None,
+        };
+        let mark = |x: f64| Mark {
+            x,
+            label: format!("shock d{x}"),
+            detail: "price -50%".into(),
+        };
+        let s = fan_chart_marked(
+            &spec,
+            &staked(vec![0.0, 200.0, 400.0], 1.0, 2.0),
+            &[mark(0.0), mark(200.0), mark(400.0), mark(900.0)],
+        );
+        well_formed(&s);
+        // The day beyond the horizon is not drawn.
+        assert_eq!(attrs(&s, "shock", "data-day"), ["0", "200", "400"]);
+        let xs: Vec<f64> = attrs(&s, "shock", "x1")
+            .iter()
+            .map(|v| v.parse().unwrap())
+            .collect();
+        assert_eq!(xs[2], WIDTH - RIGHT_SPACE, "{xs:?}");
+        assert!((xs[1] - (xs[0] + xs[2]) / 2.0).abs() <= 0.1, "{xs:?}");
+        assert!(s.contains("price -50%"), "{s}");
+        // Vertical: from the plot's top to its bottom.
+        assert_eq!(attrs(&s, "shock", "y1")[0], px(PLOT_TOP));
+        assert_eq!(attrs(&s, "shock", "y2")[0], px(HEIGHT - BOTTOM_SPACE));
+    }
+
+    #[test]
+    fn bars_carry_error_bars_and_noise_marks() {
+        let spec = BarSpec {
+            title: "t",
+            x_label: "x",
+            x_format: TickFormat::Number,
+            high_label: Some("effect"),
+            low_label: None,
+            note: None,
+        };
+        let s = bar_chart(
+            &spec,
+            &[
+                Bar {
+                    label: "big".into(),
+                    high: 0.5,
+                    err: Some((0.3, 0.7)),
+                    ..Default::default()
+                },
+                Bar {
+                    label: "small".into(),
+                    high: 0.05,
+                    err: Some((-0.15, 0.25)),
+                    muted: Some("within noise".into()),
+                    ..Default::default()
+                },
+            ],
+        );
+        well_formed(&s);
+        assert_eq!(attrs(&s, "err", "data-lo"), ["0.3", "-0.15"]);
+        assert_eq!(attrs(&s, "err", "data-hi"), ["0.7", "0.25"]);
+        assert!(s.contains("small (within noise)"), "{s}");
+        assert_eq!(s.matches(r#"class="noise bar""#).count(), 1, "{s}");
+        assert_eq!(
+            s.matches(r#"class="f0 bar""#).count(),
+            2,
+            "legend + big: {s}"
+        );
     }
 }

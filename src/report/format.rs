@@ -242,6 +242,88 @@ pub fn fmt_count(n: u64) -> String {
     group_thousands(&n.to_string())
 }
 
+/// A parameter value as written in a scenario file: the shortest decimal that reads back
+/// as the same `f64` (Rust's `Display`, a shortest-round-trip rule), thousands grouped for
+/// whole numbers (`33,000,000`), scientific below 1e-4 and from 1e15 (`1e-7`). The values
+/// themselves are rounded where they are made (`workflows::sensitivity::perturb`), so a
+/// perturbed 0.9 - 0.05 prints `0.85`, not `0.8500000000000001`.
+pub fn fmt_value(x: f64) -> String {
+    if let Some(s) = non_finite_text(x) {
+        return s;
+    }
+    if x == 0.0 {
+        return "0".to_string();
+    }
+    let a = x.abs();
+    if !(1e-4..1e15).contains(&a) {
+        return format!("{x:e}");
+    }
+    let s = format!("{x}");
+    if s.contains('.') {
+        s
+    } else {
+        group_thousands(&s)
+    }
+}
+
+/// [`fmt_value`] with a unit suffix from a million up, for narrow table cells: every
+/// digit kept (`2.133B`, `33M`, `1.5T`), below a million as [`fmt_value`].
+pub fn fmt_value_compact(x: f64) -> String {
+    let a = x.abs();
+    if !x.is_finite() || !(1e6..1e15).contains(&a) {
+        return fmt_value(x);
+    }
+    let (unit, suffix) = if a >= 1e12 {
+        (1e12, "T")
+    } else if a >= 1e9 {
+        (1e9, "B")
+    } else {
+        (1e6, "M")
+    };
+    let v: f64 = format!("{:.11e}", x / unit).parse().unwrap_or(x / unit);
+    format!("{v}{suffix}")
+}
+
+/// Whether an estimated effect cannot be told from zero: within 2 standard errors of it
+/// (`|effect| < 2 SE`; an exactly zero effect with a zero SE is "no effect"). The text to
+/// print beside it, or None when the effect stands out of the noise.
+pub fn noise_note(effect: f64, se: f64) -> Option<&'static str> {
+    if !(effect.is_finite() && se.is_finite()) {
+        return None;
+    }
+    if effect == 0.0 && se == 0.0 {
+        Some("no effect")
+    } else if effect.abs() < 2.0 * se {
+        Some("within noise")
+    } else {
+        None
+    }
+}
+
+/// A per-second rate with 3 significant digits and its unit (`2.82k paths/s`), or `–`
+/// where there is no rate yet.
+pub fn fmt_rate(per_s: f64, unit: &str) -> String {
+    if !(per_s.is_finite() && per_s > 0.0) {
+        return format!("{DASH} {unit}/s");
+    }
+    format!("{} {unit}/s", fmt_si(per_s))
+}
+
+/// A duration in whole seconds as `45s`, `12m 05s`, `3h 20m`; `–` when unknown.
+pub fn fmt_duration(secs: f64) -> String {
+    if !(secs.is_finite() && secs >= 0.0) {
+        return DASH.to_string();
+    }
+    let s = secs.round() as u64;
+    if s < 60 {
+        format!("{s}s")
+    } else if s < 3600 {
+        format!("{}m {:02}s", s / 60, s % 60)
+    } else {
+        format!("{}h {:02}m", s / 3600, (s % 3600) / 60)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,6 +357,28 @@ mod tests {
         assert_eq!(fmt_change_pct(-0.5), "-50%");
         assert_eq!(fmt_trimmed(0.45, 6), "0.45");
         assert_eq!(fmt_trimmed(12.0, 6), "12");
+    }
+
+    #[test]
+    fn values_rates_and_noise() {
+        assert_eq!(fmt_value(0.85), "0.85");
+        assert_eq!(fmt_value(33_000_000.0), "33,000,000");
+        assert_eq!(fmt_value(1e-7), "1e-7");
+        assert_eq!(fmt_value(-0.125), "-0.125");
+        assert_eq!(fmt_value(f64::NAN), "–");
+        assert_eq!(fmt_value_compact(2_133_000_000.0), "2.133B");
+        assert_eq!(fmt_value_compact(33e6), "33M");
+        assert_eq!(fmt_value_compact(4_400.0), "4,400");
+        assert_eq!(fmt_rate(2821.6693, "paths"), "2.82k paths/s");
+        assert_eq!(fmt_rate(31.26, "paths"), "31.3 paths/s");
+        assert_eq!(fmt_rate(0.0, "paths"), "– paths/s");
+        assert_eq!(fmt_duration(7.4), "7s");
+        assert_eq!(fmt_duration(725.0), "12m 05s");
+        assert_eq!(fmt_duration(f64::INFINITY), "–");
+        assert_eq!(noise_note(0.01, 0.006), Some("within noise"));
+        assert_eq!(noise_note(0.02, 0.006), None);
+        assert_eq!(noise_note(0.0, 0.0), Some("no effect"));
+        assert_eq!(noise_note(-0.02, 0.011), Some("within noise"));
     }
 
     #[test]

@@ -171,8 +171,9 @@ fn check_comparison(dir: &Path, runs: &[PathBuf]) -> Result<()> {
 
 /// Reports a run folder, or every report-worthy folder inside a parent folder (run
 /// folders get a run report, folders of other tables a page of those tables), plus, when
-/// the parent holds Parquet tables of its own (such as `comparison.parquet`), a page there
-/// linking the runs. Returns the pages written. Folders that fail do not stop the others;
+/// the parent holds Parquet tables of its own (such as `comparison.parquet`) or two run
+/// folders or more (an `--out` root), a page there with the runs' headline figures side by
+/// side, linking their reports. Returns the pages written. Folders that fail do not stop the others;
 /// their errors are returned together at the end.
 pub fn write_reports(dir: &Path) -> Result<Vec<PathBuf>> {
     if !dir.is_dir() {
@@ -203,8 +204,9 @@ pub fn write_reports(dir: &Path) -> Result<Vec<PathBuf>> {
             Err(e) => errors.push(format!("{e:#}")),
         }
     }
-    if own {
-        let runs: Vec<PathBuf> = children.into_iter().filter(|c| is_run_dir(c)).collect();
+    let runs: Vec<PathBuf> = children.into_iter().filter(|c| is_run_dir(c)).collect();
+    // An `--out` root of several runs gets an index comparing them, as a folder of tables does.
+    if own || runs.len() >= 2 {
         match check_comparison(dir, &runs) {
             // A folder of `tokenrisk compare` gets the design-comparison page.
             Ok(()) if compare_data::is_comparison_dir(dir) => {

@@ -1,16 +1,25 @@
 //! The charts of a run's page: fan charts of every metric over time, the spiral shares, and
 //! the distributions at the horizon.
+//!
+//! The scenario as run (the TOML in the tables' metadata, `--shock` / `--stress` overlays
+//! included as `[[shock]]` tables) gives the shock days, drawn as marks on every chart over
+//! time, so a fall is seen next to its cause. Where the share in a spiral falls while the
+//! median price stays low, a sentence says why: the spiral is an onset measure
+//! (docs/MODEL.md section 12), not "the price is low".
 
 use super::summary::Sum;
 use super::{figure, section};
 use crate::report::charts::{
-    self, fan_chart, histogram, line_chart, FanData, FanSpec, HistSpec, LineSpec, Series,
+    self, fan_chart_marked, histogram, line_chart_marked, FanData, FanSpec, HistSpec, LineSpec,
+    Mark, Series,
 };
 use crate::report::data::{RunData, Table};
 use crate::report::format::{fmt_int, fmt_pct, fmt_sig};
 use crate::report::svg::TickFormat;
+use crate::scenario::Scenario;
 use crate::stats::Z95;
 use std::collections::BTreeMap;
+use std::fmt::Write;
 
 /// A metric of `timeseries.parquet` drawn as a fan chart.
 pub(super) struct Fan {
@@ -115,6 +124,7 @@ pub(super) fn spiral_chart(
     ts: &Table,
     by: &BTreeMap<String, Vec<usize>>,
     p_spiral: Option<f64>,
+    marks: &[Mark],
 ) -> String {
     let mut series = Vec::new();
     for (i, (metric, label)) in SPIRAL_METRICS
@@ -164,7 +174,7 @@ pub(super) fn spiral_chart(
             "no path spiraled".to_string()
         }
     });
-    line_chart(
+    line_chart_marked(
         &LineSpec {
             title: "Share of paths in a demand spiral",
             x_label: "day",
@@ -177,7 +187,100 @@ pub(super) fn spiral_chart(
             note: note.as_deref(),
         },
         &series,
+        marks,
     )
+}
+
+/// The scenario as run, from the metadata of summary.parquet (None when absent or when it
+/// does not parse with this version; the header says so).
+pub(super) fn scenario_as_run(run: &RunData) -> Option<Scenario> {
+    let toml = run.summary.metadata.get("tokenrisk.scenario_toml")?;
+    crate::scenario::parse(toml, "tokenrisk.scenario_toml").ok()
+}
+
+/// One mark per day with shocks (the scenario's `[[shock]]`s and the command-line overlays,
+/// which the scenario as run holds as `[[shock]]` tables), in day order.
+pub(super) fn shock_marks(s: &Scenario) -> Vec<Mark> {
+    let mut by_day: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+    for sh in &s.shock {
+        let changes: Vec<String> = sh
+            .changes()
+            .iter()
+            .filter(|(_, c)| *c != 0.0)
+            .map(|(k, c)| format!("{k} {}", fmt_change(*c)))
+            .collect();
+        by_day.entry(sh.day).or_default().extend(changes);
+    }
+    by_day
+        .into_iter()
+        .map(|(day, changes)| Mark {
+            x: day as f64,
+            label: format!("shock d{}", fmt_int(day as f64)),
+            detail: if changes.is_empty() {
+                "no change".to_string()
+            } else {
+                changes.join(", ")
+            },
+        })
+        .collect()
+}
+
+/// A relative change with the digits it deserves (`-50%`, `+12.5%`).
+fn fmt_change(c: f64) -> String {
+    let pct = crate::report::format::fmt_value(nice_pct(100.0 * c));
+    if c > 0.0 {
+        format!("+{pct}%")
+    } else {
+        format!("{pct}%")
+    }
+}
+
+/// A percentage rounded to 10 significant digits (a shock of -0.07 is -7%, not
+/// -7.000000000000001%).
+fn nice_pct(x: f64) -> f64 {
+    if !x.is_finite() || x == 0.0 {
+        return x;
+    }
+    format!("{x:.9e}").parse().unwrap_or(x)
+}
+
+/// The sentence under the spiral chart when the share in a spiral now falls (to at most
+/// half its peak) while the median price at the horizon stays at most half its start:
+/// why a reader sees 0% "in a spiral" next to a collapsed price.
+pub(super) fn spiral_onset_note(
+    ts: &Table,
+    by: &BTreeMap<String, Vec<usize>>,
+    s: Option<&Scenario>,
+) -> Option<String> {
+    let now = by.get("in_spiral")?;
+    let price = by.get("price")?;
+    let at = |r: usize, c: &str| ts.f64_at(c, r).filter(|v| v.is_finite());
+    let (peak_row, peak) = now
+        .iter()
+        .filter_map(|&r| Some((r, at(r, "mean")?)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))?;
+    let last = at(*now.last()?, "mean")?;
+    let p0 = at(*price.first()?, "p50")?;
+    let p1 = at(*price.last()?, "p50")?;
+    if !(peak >= 0.005 && last <= 0.5 * peak && p0 > 0.0 && p1 <= 0.5 * p0) {
+        return None;
+    }
+    let peak_day = at(peak_row, "day").unwrap_or(f64::NAN);
+    let (window, persist) = s.map_or((None, None), |s| {
+        (Some(s.spiral.window_days), Some(s.spiral.persist_days))
+    });
+    Some(format!(
+        "The share in a spiral now falls from {} (day {}) to {} at the horizon while the median price stays {} below its start: the spiral is an onset measure (docs/MODEL.md section 12). A path is in a spiral while its price, capacity and demand all stay below their own moving averages{} by the spiral thresholds{}; once those averages have come down to the low levels, the path leaves the spiral although its price stays low. \"Ever spiraled\" keeps every path that entered one.",
+        fmt_pct(peak),
+        fmt_int(peak_day),
+        fmt_pct(last),
+        fmt_pct(1.0 - p1 / p0),
+        window.map_or(String::new(), |w| format!(
+            " (half-life {} days)",
+            crate::report::format::fmt_value(w)
+        )),
+        persist.map_or(String::new(), |p| format!(" for at least {p} days")),
+    ))
 }
 
 pub(super) fn over_time(out: &mut String, run: &RunData, scenario: Option<&str>) {
@@ -185,13 +288,32 @@ pub(super) fn over_time(out: &mut String, run: &RunData, scenario: Option<&str>)
     let by = metric_rows(ts, scenario);
     section(out, "over-time", "Over time");
     out.push_str(
-        r#"<p class="note">Across all paths at each report day: the darker band holds the middle half of the paths (p25–p75), the lighter one 90% of them (p05–p95); the solid line is the median, the dashed line the mean. A log scale is used where values span more than two decades.</p><div class="grid">"#,
+        r#"<p class="note">Across all paths at each report day: the darker band holds the middle half of the paths (p25–p75), the lighter one 90% of them (p05–p95); the solid line is the median, the dashed line the mean. A log scale is used where values span more than two decades; shares are drawn from 0.</p>"#,
     );
+    let scenario = scenario_as_run(run);
+    let marks = scenario.as_ref().map(shock_marks).unwrap_or_default();
+    if !marks.is_empty() {
+        let list: Vec<String> = marks
+            .iter()
+            .map(|m| format!("day {}: {}", fmt_int(m.x), m.detail))
+            .collect();
+        // The list sits above the charts, so the marks are explained once.
+        let _ = write!(
+            out,
+            r#"<p class="note shocks">Red dotted lines: the shocks of the scenario as run (its <code>[[shock]]</code> tables and any <code>--shock</code> / <code>--stress</code> overlays), each striking during its day: {}.</p>"#,
+            crate::report::format::esc(&list.join("; "))
+        );
+    }
+    out.push_str(r#"<div class="grid">"#);
     let p_spiral = run.summary.f64_at("p_spiral", 0);
-    figure(out, &spiral_chart(ts, &by, p_spiral), "");
+    figure(
+        out,
+        &spiral_chart(ts, &by, p_spiral, &marks),
+        &spiral_onset_note(ts, &by, scenario.as_ref()).unwrap_or_default(),
+    );
     for f in &FANS {
         let svg = match by.get(f.metric) {
-            Some(rows) => fan_chart(
+            Some(rows) => fan_chart_marked(
                 &FanSpec {
                     title: f.title,
                     unit: f.unit,
@@ -199,6 +321,7 @@ pub(super) fn over_time(out: &mut String, run: &RunData, scenario: Option<&str>)
                     reference: f.reference,
                 },
                 &fan_data(ts, rows),
+                &marks,
             ),
             None => charts::no_data(f.title, "not in timeseries.parquet"),
         };
@@ -209,7 +332,7 @@ pub(super) fn over_time(out: &mut String, run: &RunData, scenario: Option<&str>)
         if FANS.iter().any(|f| f.metric == metric) || SPIRAL_METRICS.contains(&metric.as_str()) {
             continue;
         }
-        let svg = fan_chart(
+        let svg = fan_chart_marked(
             &FanSpec {
                 title: metric,
                 unit: "value",
@@ -217,6 +340,7 @@ pub(super) fn over_time(out: &mut String, run: &RunData, scenario: Option<&str>)
                 reference: None,
             },
             &fan_data(ts, rows),
+            &marks,
         );
         figure(out, &svg, "");
     }

@@ -1,11 +1,19 @@
 //! The tables a folder may hold beyond a run's own (sweep, tornado, comparison, others):
 //! each as an HTML table, with the sweep chart and tornado charts where the columns allow.
+//!
+//! A `tornado.parquet` of `tokenrisk sensitivity` (it has `effect_p_spiral_se`) gets the
+//! effect on P(spiral) drawn with paired error bars (+-1.96 SE) and effects within 2 SE of
+//! zero greyed and labelled "within noise", and a compact table of what an analyst reads
+//! (the full table folded below it), so the page does not scroll sideways.
 
 use super::{figure, section, MAX_TABLE_ROWS};
 use crate::report::charts::{self, bar_chart, line_chart, Bar, BarSpec, LineSpec, Series};
 use crate::report::data::{ColumnData, Extra, Table};
-use crate::report::format::{esc, fmt_int, fmt_si, fmt_sig, DASH};
+use crate::report::format::{
+    esc, fmt_int, fmt_pct, fmt_pp, fmt_si, fmt_sig, fmt_value_compact, noise_note, DASH,
+};
 use crate::report::svg::TickFormat;
+use crate::stats::Z95;
 use std::fmt::Write;
 
 pub(super) fn cell(data: &ColumnData, i: usize) -> (String, &'static str) {
@@ -284,7 +292,15 @@ pub(super) fn tornado_charts(t: &Table) -> Vec<String> {
         })
         .collect();
     let mut charts = Vec::new();
+    let effect_se = t.num("effect_p_spiral_se").is_some() && t.num("effect_p_spiral").is_some();
+    if effect_se {
+        charts.push(effect_chart(t, &label_at));
+    }
     for (stem, l, h, b) in &triples {
+        if effect_se && stem == "p_spiral" {
+            // Drawn as the effect with its error bar above.
+            continue;
+        }
         let mut bars: Vec<Bar> = (0..t.rows)
             .map(|r| {
                 let low = t.f64_at(l, r).unwrap_or(f64::NAN);
@@ -298,6 +314,7 @@ pub(super) fn tornado_charts(t: &Table) -> Vec<String> {
                     base,
                     low,
                     high,
+                    ..Default::default()
                 }
             })
             .collect();
@@ -317,9 +334,8 @@ pub(super) fn tornado_charts(t: &Table) -> Vec<String> {
             let mut bars: Vec<Bar> = (0..t.rows)
                 .map(|r| Bar {
                     label: label_at(r),
-                    base: 0.0,
-                    low: 0.0,
                     high: t.f64_at(e, r).unwrap_or(f64::NAN),
+                    ..Default::default()
                 })
                 .collect();
             bars.sort_by(|a, b| b.high.abs().total_cmp(&a.high.abs()));
@@ -327,6 +343,112 @@ pub(super) fn tornado_charts(t: &Table) -> Vec<String> {
         }
     }
     charts
+}
+
+/// The effect on P(spiral) of raising each parameter (`effect_p_spiral`, high minus low),
+/// with its paired 95% interval (+-1.96 `effect_p_spiral_se`) as an error bar; effects
+/// within 2 SE of zero greyed ([`noise_note`]).
+fn effect_chart(t: &Table, label_at: &dyn Fn(usize) -> String) -> String {
+    let mut bars: Vec<Bar> = (0..t.rows)
+        .map(|r| {
+            let e = t.f64_at("effect_p_spiral", r).unwrap_or(f64::NAN);
+            let se = t.f64_at("effect_p_spiral_se", r).unwrap_or(f64::NAN);
+            Bar {
+                label: label_at(r),
+                high: e,
+                err: se.is_finite().then_some((e - Z95 * se, e + Z95 * se)),
+                muted: noise_note(e, se).map(str::to_string),
+                ..Default::default()
+            }
+        })
+        .collect();
+    bars.sort_by(|a, b| b.high.abs().total_cmp(&a.high.abs()));
+    let n = bars.len();
+    let noisy = bars.iter().filter(|b| b.muted.is_some()).count();
+    bars.truncate(TORNADO_ROWS);
+    let mut note = format!("{noisy} of {n} within 2 SE of zero (grey)");
+    if n > TORNADO_ROWS {
+        note = format!("widest {TORNADO_ROWS} of {n}; {note}");
+    }
+    bar_chart(
+        &BarSpec {
+            title: "Effect on P(spiral) of raising each parameter",
+            x_label: "P(spiral) at the high value minus at the low value, percentage points; error bars: paired 95% CI",
+            x_format: TickFormat::Percent,
+            high_label: Some("effect"),
+            low_label: None,
+            note: Some(note),
+        },
+        &bars,
+    )
+}
+
+/// The tornado table an analyst reads: rank, parameter, its values, P(spiral) at both
+/// sides, the effect with its 95% interval and noise note, the CVaR effect and its rank.
+/// None when the table is not one `tokenrisk sensitivity` wrote.
+fn tornado_table(t: &Table) -> Option<String> {
+    for c in [
+        "parameter",
+        "low_value",
+        "high_value",
+        "effect_p_spiral",
+        "effect_p_spiral_se",
+    ] {
+        t.columns.iter().find(|x| x.name == c)?;
+    }
+    let mut s = String::from(
+        r#"<div class="scroll"><table class="data tornado"><thead><tr><th>rank</th><th>parameter<div class="sub">rule</div></th><th>low → high<div class="sub">base</div></th><th>P(spiral) low → high</th><th>effect on P(spiral)<div class="sub">95% CI</div></th><th>effect on CVaR95<div class="sub">its rank</div></th></tr></thead><tbody>"#,
+    );
+    let num = |c: &str, r: usize| t.f64_at(c, r);
+    for r in 0..t.rows.min(MAX_TABLE_ROWS) {
+        let e = num("effect_p_spiral", r).unwrap_or(f64::NAN);
+        let se = num("effect_p_spiral_se", r).unwrap_or(f64::NAN);
+        let noise = noise_note(e, se);
+        let _ = write!(
+            s,
+            r#"<tr{}><td class="n">{}</td><td>{}<div class="sub">{}</div></td>"#,
+            if noise.is_some() {
+                r#" class="noise""#
+            } else {
+                ""
+            },
+            num("rank", r).map_or(DASH.into(), fmt_int),
+            esc(t.text_at("parameter", r).unwrap_or(DASH)),
+            esc(t.text_at("rule", r).unwrap_or(DASH)),
+        );
+        let value = |c: &str| num(c, r).map_or(DASH.into(), fmt_value_compact);
+        let _ = write!(
+            s,
+            r#"<td class="n">{} → {}<div class="sub">base {}</div></td>"#,
+            esc(&value("low_value")),
+            esc(&value("high_value")),
+            esc(&value("base_value")),
+        );
+        let sides = match (num("p_spiral_low", r), num("p_spiral_high", r)) {
+            (Some(a), Some(b)) => format!("{} → {}", fmt_pct(a), fmt_pct(b)),
+            _ => DASH.into(),
+        };
+        let _ = write!(
+            s,
+            r#"<td class="n">{}</td><td class="n">{}{}<div class="sub">{} to {}</div></td><td class="n">{}<div class="sub">rank {}</div></td></tr>"#,
+            esc(&sides),
+            esc(&fmt_pp(e)),
+            noise.map_or(String::new(), |n| format!(
+                r#" <span class="nz">{}</span>"#,
+                esc(n)
+            )),
+            esc(&fmt_pp(e - Z95 * se)),
+            esc(&fmt_pp(e + Z95 * se)),
+            esc(&num("effect_cvar95", r).map_or(DASH.into(), |v| format!("{v:+.4}"))),
+            num("rank_cvar95", r).map_or(DASH.into(), fmt_int),
+        );
+    }
+    s.push_str("</tbody></table></div>");
+    let _ = write!(
+        s,
+        r#"<p class="note">Effects are of raising the parameter from its low to its high value, with common random numbers; the 95% interval is the effect ± 1.96 paired standard errors. "within noise": the effect is within 2 SE of zero, so this run cannot tell it from no effect (run more paths to resolve it). CVaR95 is of the horizon log-return, read from histograms (no SE).</p>"#
+    );
+    Some(s)
 }
 
 pub(super) fn tornado(what: &str, mut bars: Vec<Bar>, high: &str, low: Option<&str>) -> String {
@@ -393,7 +515,17 @@ pub(super) fn extras(out: &mut String, extras: &[Extra]) {
                     }
                     out.push_str("</div>");
                 }
-                out.push_str(&table_html(t));
+                match (e.name.as_str(), tornado_table(t)) {
+                    ("tornado.parquet", Some(compact)) => {
+                        out.push_str(&compact);
+                        let _ = write!(
+                            out,
+                            "<details><summary>All columns of tornado.parquet</summary>{}</details>",
+                            table_html(t)
+                        );
+                    }
+                    _ => out.push_str(&table_html(t)),
+                }
             }
         }
         out.push_str("</section>");

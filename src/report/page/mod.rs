@@ -20,11 +20,13 @@ mod summary;
 pub use extras::table_html;
 
 use super::data::{Extra, RunData, Table};
-use super::format::{esc, fmt_int, fmt_pct, fmt_si, fmt_sig, DASH};
+use super::format::{esc, fmt_int, fmt_pct, fmt_si, fmt_sig, fmt_value, DASH};
 use crate::measure::warnings::{RangeCounts, SeriesCounts};
 use crate::measure::PathSummaries;
+use crate::stats::Z95;
 use charts::{at_horizon, over_time};
-use extras::extras;
+use extras::{extras, swept_columns};
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use summary::{cards, price_change, summary_table, Sum};
 
@@ -287,8 +289,104 @@ fn range_counts(run: &RunData) -> RangeCounts {
     }
 }
 
-/// The index page of a folder of runs: a table of their key figures with links to their
-/// reports, and the folder's own tables (comparison, sweep, tornado, others).
+/// A figure and the line under it: its 95% interval where the table has `<col>_lo` /
+/// `<col>_hi`, else its standard error (`<col>_se`), else what the table does have
+/// (`fallback`), else a note that it is histogram-read without an SE in this file.
+fn with_interval(
+    s: &Sum,
+    col: &str,
+    f: &dyn Fn(f64) -> String,
+    fallback: Option<String>,
+) -> (String, String) {
+    let Some(v) = s.get(col) else {
+        return (DASH.into(), String::new());
+    };
+    let sub = match (
+        s.get(&format!("{col}_lo")),
+        s.get(&format!("{col}_hi")),
+        s.get(&format!("{col}_se")),
+    ) {
+        (Some(lo), Some(hi), _) => format!("95% CI {} to {}", f(lo), f(hi)),
+        (_, _, Some(se)) => format!("SE {}", fmt_sig(se, 2)),
+        _ => fallback.unwrap_or_else(|| "no SE in this file".into()),
+    };
+    (f(v), sub)
+}
+
+/// `mean ± 1.96 SE` of a mean column and its `_se`, as the line under a median.
+fn mean_line(s: &Sum, stem: &str, f: &dyn Fn(f64) -> String) -> Option<String> {
+    let m = s.get(&format!("{stem}_mean"))?;
+    let se = s.get(&format!("{stem}_se"))?;
+    Some(format!("mean {} ± {}", f(m), f(Z95 * se)))
+}
+
+/// The headline cells of one run in the index: P(spiral), VaR and CVaR (price change),
+/// median emissions-to-revenue ratio and final price, each with its interval line.
+fn headline_cells(t: &Table) -> Vec<(String, String)> {
+    let s = Sum { t };
+    let usd = |v: f64| format!("{} USD", fmt_sig(v, 3));
+    let usd_bare = |v: f64| fmt_sig(v, 3);
+    let ratio = |v: f64| fmt_sig(v, 3);
+    let loss = |v: f64| price_change(v);
+    let paths = s.get("paths").map_or(DASH.into(), fmt_int);
+    vec![
+        (paths, String::new()),
+        with_interval(&s, "p_spiral", &|v| fmt_pct(v), None),
+        with_interval(&s, "var95_return", &loss, None),
+        with_interval(&s, "cvar95_return", &loss, None),
+        with_interval(
+            &s,
+            "er_ratio_p50",
+            &ratio,
+            mean_line(&s, "er_ratio", &ratio),
+        ),
+        with_interval(
+            &s,
+            "final_price_p50",
+            &usd,
+            mean_line(&s, "final_price", &usd_bare),
+        ),
+    ]
+}
+
+/// The swept keys, and each point folder's values of them.
+type SweptValues = (Vec<String>, BTreeMap<String, Vec<String>>);
+
+/// The swept keys and, per run folder name (`point-NNNN`), their values, from a
+/// `sweep.parquet` among the folder's own tables.
+fn swept_values(own: &[Extra]) -> Option<SweptValues> {
+    let t = own
+        .iter()
+        .find(|e| e.name == "sweep.parquet")?
+        .table
+        .as_ref()
+        .ok()?;
+    let keys = swept_columns(t);
+    if keys.is_empty() {
+        return None;
+    }
+    let mut by = BTreeMap::new();
+    for r in 0..t.rows {
+        let Some(point) = t.f64_at("point", r) else {
+            continue;
+        };
+        let values = keys
+            .iter()
+            .map(|k| {
+                t.f64_at(k, r)
+                    .map(fmt_value)
+                    .or_else(|| t.text_at(k, r).map(str::to_string))
+                    .unwrap_or_else(|| DASH.into())
+            })
+            .collect();
+        by.insert(format!("point-{:04}", point as u64), values);
+    }
+    Some((keys, by))
+}
+
+/// The index page of a folder of runs: their headline figures side by side, each with its
+/// interval or standard error (and, in a sweep's folder, the swept values of each point),
+/// linking their reports; then the folder's own tables (comparison, sweep, tornado, others).
 pub fn index_page(
     dir_name: &str,
     runs: &[(String, String, Option<Table>)],
@@ -306,38 +404,51 @@ pub fn index_page(
         esc(dir_name),
         esc(&lead)
     );
+    let swept = swept_values(own);
     if !runs.is_empty() {
         section(&mut body, "runs", "Runs");
         body.push_str(
-            r#"<div class="scroll"><table class="data"><thead><tr><th>run</th><th>P(spiral)</th><th>95% CI</th><th>95% VaR, price change</th><th>emissions-to-revenue, median</th><th>final price, median</th></tr></thead><tbody>"#,
+            r#"<p class="note">Headline figures of each run, from its summary.parquet; follow a name for its full report. P(spiral) is exact (a count of paths) with its Wilson 95% interval; VaR and CVaR (95%, of the horizon log-return, shown as the price change they mean) and the medians are read from histograms (within 0.5% relative), with the interval or standard error the file holds, else the mean ± 1.96 SE.</p>"#,
+        );
+        body.push_str(r#"<div class="scroll"><table class="data index"><thead><tr><th>run</th>"#);
+        if let Some((keys, _)) = &swept {
+            for k in keys {
+                let _ = write!(body, r#"<th class="key">{}</th>"#, esc(k));
+            }
+        }
+        body.push_str(
+            r#"<th>paths</th><th>P(spiral)</th><th>95% VaR, price change</th><th>95% CVaR, price change</th><th>emissions-to-revenue, median</th><th>final price, median</th></tr></thead><tbody>"#,
         );
     }
     for (name, link, summary) in runs {
-        let cells: [String; 5] = match summary {
-            Some(t) => {
-                let s = Sum { t };
-                [
-                    s.pct("p_spiral"),
-                    match (s.get("p_spiral_lo"), s.get("p_spiral_hi")) {
-                        (Some(a), Some(b)) => format!("{} to {}", fmt_pct(a), fmt_pct(b)),
-                        _ => DASH.into(),
-                    },
-                    s.get("var95_return").map_or(DASH.into(), price_change),
-                    s.sig("er_ratio_p50", 4),
-                    s.get("final_price_p50")
-                        .map_or(DASH.into(), |v| format!("{} USD", fmt_sig(v, 4))),
-                ]
-            }
-            None => Default::default(),
-        };
         let _ = write!(
             body,
             r#"<tr><td><a href="{}">{}</a></td>"#,
             esc(link),
             esc(name)
         );
-        for c in cells {
-            let _ = write!(body, r#"<td class="n">{}</td>"#, esc(&c));
+        if let Some((keys, by)) = &swept {
+            let values = by.get(name);
+            for i in 0..keys.len() {
+                let v = values.and_then(|v| v.get(i)).map_or(DASH, String::as_str);
+                let _ = write!(body, r#"<td class="n key">{}</td>"#, esc(v));
+            }
+        }
+        let cells = match summary {
+            Some(t) if t.rows > 0 => headline_cells(t),
+            _ => vec![(DASH.to_string(), "no summary.parquet".to_string()); 6],
+        };
+        for (v, sub) in cells {
+            if sub.is_empty() {
+                let _ = write!(body, r#"<td class="n">{}</td>"#, esc(&v));
+            } else {
+                let _ = write!(
+                    body,
+                    r#"<td class="n">{}<div class="sub">{}</div></td>"#,
+                    esc(&v),
+                    esc(&sub)
+                );
+            }
         }
         body.push_str("</tr>");
     }

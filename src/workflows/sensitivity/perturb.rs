@@ -224,15 +224,33 @@ fn as_f64(v: &toml::Value) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-/// Smaller and larger value of a parameter under `rule`.
+/// Significant digits a perturbed value keeps (see [`nice`]).
+const PERTURBED_DIGITS: usize = 12;
+
+/// `x` rounded to [`PERTURBED_DIGITS`] significant digits: a perturbed value IS the number
+/// the arithmetic meant (`0.9 - 0.05` is 0.85, `30e6 * 1.1` is 33,000,000), not its binary
+/// rounding noise (`0.8500000000000001`, `33000000.000000004`), so the variant runs with it
+/// and every table and line prints it with the digits it deserves (shortest round-trip).
+/// Twelve digits are far below any effect a Monte Carlo run resolves and far above f64's
+/// noise (about 16 digits).
+pub fn nice(x: f64) -> f64 {
+    if !x.is_finite() || x == 0.0 {
+        return x;
+    }
+    format!("{x:.prec$e}", prec = PERTURBED_DIGITS - 1)
+        .parse()
+        .unwrap_or(x)
+}
+
+/// Smaller and larger value of a parameter under `rule`, each [`nice`].
 fn bounds(rule: Rule, v: f64, relative: f64, absolute: f64) -> (f64, f64) {
     match rule {
         Rule::Relative => {
-            let (a, b) = (v * (1.0 - relative), v * (1.0 + relative));
+            let (a, b) = (nice(v * (1.0 - relative)), nice(v * (1.0 + relative)));
             (a.min(b), a.max(b))
         }
-        Rule::Absolute { lo, hi } => ((v - absolute).max(lo), (v + absolute).min(hi)),
-        Rule::Share => ((v - absolute).max(0.0), (v + absolute).min(1.0)),
+        Rule::Absolute { lo, hi } => (nice((v - absolute).max(lo)), nice((v + absolute).min(hi))),
+        Rule::Share => (nice((v - absolute).max(0.0)), nice((v + absolute).min(1.0))),
         Rule::Integer => {
             let lo = (v * (1.0 - relative)).round().min(v - 1.0).max(0.0);
             let hi = (v * (1.0 + relative)).round().max(v + 1.0);
@@ -265,6 +283,7 @@ fn variant(
             .collect();
         for k in &others {
             let o = get_key(table, k).map(as_f64).unwrap_or(0.0);
+            // Not rounded: the shares must keep summing to 1 as validation checks it.
             let new = if old < 1.0 {
                 o * (1.0 - x) / (1.0 - old)
             } else {
@@ -400,6 +419,28 @@ mod tests {
             .map(|s| s.reason.clone())
             .collect::<Vec<_>>()
             .join("; ")
+    }
+
+    #[test]
+    fn perturbed_values_carry_no_float_noise() {
+        // The arithmetic alone leaves noise (this is what the CLI used to print) ...
+        assert_eq!(format!("{}", 0.8 + 0.05), "0.8500000000000001");
+        assert_eq!(format!("{}", 30e6 * 1.1), "33000000.000000004");
+        // ... which the rounding to 12 significant digits removes.
+        assert_eq!(format!("{}", nice(0.8 + 0.05)), "0.85");
+        assert_eq!(format!("{}", nice(30e6 * 1.1)), "33000000");
+        assert_eq!(nice(-0.1 * 1.1), -0.11);
+        assert_eq!(nice(0.0), 0.0);
+        let (ps, _) = plan_base();
+        let cap = find(&ps, "compute.capacity");
+        assert_eq!(
+            (format!("{}", cap.low_value), format!("{}", cap.high_value)),
+            ("90".to_string(), "110".to_string())
+        );
+        // The variant runs with the printed value, not its noisy neighbour.
+        assert_eq!(cap.high.as_ref().unwrap().compute.capacity, 110.0);
+        let c = find(&ps, "correlation.price_demand");
+        assert_eq!(format!("{}", c.low_value), "0.92");
     }
 
     #[test]
