@@ -186,9 +186,9 @@ fn the_tornado_page_draws_error_bars_and_marks_noise() {
         "no error bar for {}",
         names[top]
     );
-    // A within-noise effect (|effect| < 2 SE, SE > 0) is greyed in the table and printed so.
+    // A within-noise effect (|effect| < 1.96 SE, SE > 0) is greyed in the table and printed so.
     let noisy = (0..e.len())
-        .find(|&i| se[i] > 0.0 && e[i].abs() < 2.0 * se[i])
+        .find(|&i| se[i] > 0.0 && e[i].abs() < Z95 * se[i])
         .expect("some effect within noise at 1,000 paths");
     assert_eq!(noise_note(e[noisy], se[noisy]), Some("within noise"));
     let row = row_of(&html, &format!(">{}<div", names[noisy]));

@@ -121,7 +121,7 @@ pub fn cmd_sensitivity(args: SensitivityArgs) -> Result<i32> {
 
 /// The ranking as printed: per parameter its low and high values (shortest round-trip
 /// digits), the effect on P(spiral) with its paired 95% interval (+-1.96 SE) and a note
-/// where it is within 2 SE of zero, the effect on the CVaR and its rank.
+/// where it is within 1.96 SE of zero, the effect on the CVaR and its rank.
 pub fn effects_table(effects: &[sens::Effect], top: usize) -> String {
     use std::fmt::Write;
     let mut s = format!(

@@ -15,7 +15,7 @@
 //!   fill the plot; event days (shocks) are vertical `shock` lines carrying their day in
 //!   `data-day`, so a reader (and a test) can tell where they are drawn.
 //! - A bar with a standard error gets a paired error bar (`err`, +-1.96 SE, its ends in
-//!   `data-lo` / `data-hi`), and a bar whose effect is within 2 SE of zero is drawn grey
+//!   `data-lo` / `data-hi`), and a bar whose effect is within 1.96 SE of zero is drawn grey
 //!   (`noise`) with its label saying so: an effect the Monte Carlo cannot tell from zero
 //!   must not read like one it can.
 

@@ -284,8 +284,9 @@ pub fn fmt_value_compact(x: f64) -> String {
     format!("{v}{suffix}")
 }
 
-/// Whether an estimated effect cannot be told from zero: within 2 standard errors of it
-/// (`|effect| < 2 SE`; an exactly zero effect with a zero SE is "no effect"). The text to
+/// Whether an estimated effect cannot be told from zero: its 95% interval (the error bar,
+/// `effect -+ 1.96 SE`) holds zero, i.e. `|effect| < 1.96 SE` (an exactly zero effect with a
+/// zero SE is "no effect"), so the mark and the error bar always agree. The text to
 /// print beside it, or None when the effect stands out of the noise.
 pub fn noise_note(effect: f64, se: f64) -> Option<&'static str> {
     if !(effect.is_finite() && se.is_finite()) {
@@ -293,7 +294,7 @@ pub fn noise_note(effect: f64, se: f64) -> Option<&'static str> {
     }
     if effect == 0.0 && se == 0.0 {
         Some("no effect")
-    } else if effect.abs() < 2.0 * se {
+    } else if effect.abs() < crate::stats::Z95 * se {
         Some("within noise")
     } else {
         None

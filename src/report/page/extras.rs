@@ -2,7 +2,7 @@
 //! each as an HTML table, with the sweep chart and tornado charts where the columns allow.
 //!
 //! A `tornado.parquet` of `tokenrisk sensitivity` (it has `effect_p_spiral_se`) gets the
-//! effect on P(spiral) drawn with paired error bars (+-1.96 SE) and effects within 2 SE of
+//! effect on P(spiral) drawn with paired error bars (+-1.96 SE) and effects within 1.96 SE of
 //! zero greyed and labelled "within noise", and a compact table of what an analyst reads
 //! (the full table folded below it), so the page does not scroll sideways.
 
@@ -347,7 +347,7 @@ pub(super) fn tornado_charts(t: &Table) -> Vec<String> {
 
 /// The effect on P(spiral) of raising each parameter (`effect_p_spiral`, high minus low),
 /// with its paired 95% interval (+-1.96 `effect_p_spiral_se`) as an error bar; effects
-/// within 2 SE of zero greyed ([`noise_note`]).
+/// within 1.96 SE of zero greyed ([`noise_note`]).
 fn effect_chart(t: &Table, label_at: &dyn Fn(usize) -> String) -> String {
     let mut bars: Vec<Bar> = (0..t.rows)
         .map(|r| {
@@ -366,7 +366,7 @@ fn effect_chart(t: &Table, label_at: &dyn Fn(usize) -> String) -> String {
     let n = bars.len();
     let noisy = bars.iter().filter(|b| b.muted.is_some()).count();
     bars.truncate(TORNADO_ROWS);
-    let mut note = format!("{noisy} of {n} within 2 SE of zero (grey)");
+    let mut note = format!("{noisy} of {n} within 1.96 SE of zero (grey)");
     if n > TORNADO_ROWS {
         note = format!("widest {TORNADO_ROWS} of {n}; {note}");
     }
@@ -446,7 +446,7 @@ fn tornado_table(t: &Table) -> Option<String> {
     s.push_str("</tbody></table></div>");
     let _ = write!(
         s,
-        r#"<p class="note">Effects are of raising the parameter from its low to its high value, with common random numbers; the 95% interval is the effect ± 1.96 paired standard errors. "within noise": the effect is within 2 SE of zero, so this run cannot tell it from no effect (run more paths to resolve it). CVaR95 is of the horizon log-return, read from histograms (no SE).</p>"#
+        r#"<p class="note">Effects are of raising the parameter from its low to its high value, with common random numbers; the 95% interval is the effect ± 1.96 paired standard errors. "within noise": the interval holds zero (the effect is within 1.96 SE of it), so this run cannot tell it from no effect (run more paths to resolve it). CVaR95 is of the horizon log-return, exact from each variant's paths; its effect carries no paired SE yet.</p>"#
     );
     Some(s)
 }
