@@ -87,11 +87,29 @@ fn an_out_root_of_five_runs_gets_an_index_of_their_headline_figures() {
             row.contains(&format!("95% CI {} to {}", fmt_pct(lo), fmt_pct(hi))),
             "{name}: {row}"
         );
-        // VaR and CVaR as the price change they mean, the medians with an interval line.
+        // VaR and CVaR as the price fall they mean, a positive loss (no minus sign), with
+        // the exact figure's interval; the medians with an interval line.
         let var = f64_col(&s, "var95_return")[0];
-        let change = (-var).exp() - 1.0;
-        assert!(row.contains("−"), "{name}: a VaR is a fall: {row}");
-        assert!(change < 0.0);
+        let fall = 1.0 - (-var).exp();
+        assert!(fall > 0.0);
+        let shown = tokenrisk::report::format::fmt_pct_fine(fall);
+        assert!(
+            row.contains(&format!(">{shown}<")),
+            "{name}: VaR {shown}: {row}"
+        );
+        assert!(
+            !row.contains('−'),
+            "{name}: a loss is shown positive: {row}"
+        );
+        let (vlo, vhi) = (
+            f64_col(&s, "var95_return_lo")[0],
+            f64_col(&s, "var95_return_hi")[0],
+        );
+        let ci = |l: f64| tokenrisk::report::format::fmt_pct_fine(1.0 - (-l).exp());
+        assert!(
+            row.contains(&format!("95% CI {} to {}", ci(vlo), ci(vhi))),
+            "{name}: VaR interval: {row}"
+        );
         let er = f64_col(&s, "er_ratio_p50")[0];
         assert!(
             row.contains(&tokenrisk::report::format::fmt_sig(er, 3)),

@@ -390,7 +390,7 @@ fn over_time(out: &mut String, d: &CompareData) {
         figure(out, &fan_overlay(&spec, &layers), "");
     }
     out.push_str("</div>");
-    out.push_str(r#"<p class="note">Median line and 5–95% band of each design on every report day, from each design's timeseries.parquet (quantiles read from log-bucketed histograms, within 0.5%). Path i of every design saw the same market, demand and cost draws.</p>"#);
+    out.push_str(r#"<p class="note">Median line and 5–95% band of each design on every report day, from each design's timeseries.parquet (quantiles over time are read from log-bucketed histograms, within 0.5%). Path i of every design saw the same market, demand and cost draws.</p>"#);
     out.push_str("</section>");
 }
 

@@ -28,7 +28,7 @@ use charts::{at_horizon, over_time};
 use extras::{extras, swept_columns};
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use summary::{cards, price_change, summary_table, Sum};
+use summary::{cards, price_fall_pct, summary_table, Sum};
 
 /// Rows of a table shown in full before it is cut (with a note).
 pub const MAX_TABLE_ROWS: usize = 500;
@@ -55,9 +55,10 @@ fn document(title: &str, body: &str) -> String {
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta name=\"generator\" content=\"tokenrisk {}\">\n<title>{}</title>\n<style>{CSS}</style>\n\
          </head>\n<body>\n{body}\n<footer>Written by tokenrisk {} (<code>tokenrisk report</code>) \
-         from the run's Parquet files. Quantiles are lower sample quantiles read from \
-         log-bucketed histograms (within 0.5% relative); standard errors are Monte Carlo \
-         standard errors; VaR and CVaR are positive losses. Number suffixes: k = 10^3, \
+         from the run's Parquet files. Quantiles are lower sample quantiles: exact in the \
+         summary figures (from every path's value, with 95% order-statistic intervals), read \
+         from log-bucketed histograms (within 0.5% relative) in the charts over time; \
+         standard errors are Monte Carlo standard errors; VaR and CVaR are positive losses. Number suffixes: k = 10^3, \
          M = 10^6, B = 10^9, T = 10^12; 5e-3 = 0.005.</footer>\n</body>\n</html>\n",
         env!("CARGO_PKG_VERSION"),
         esc(title),
@@ -320,14 +321,14 @@ fn mean_line(s: &Sum, stem: &str, f: &dyn Fn(f64) -> String) -> Option<String> {
     Some(format!("mean {} ± {}", f(m), f(Z95 * se)))
 }
 
-/// The headline cells of one run in the index: P(spiral), VaR and CVaR (price change),
+/// The headline cells of one run in the index: P(spiral), VaR and CVaR (price fall),
 /// median emissions-to-revenue ratio and final price, each with its interval line.
 fn headline_cells(t: &Table) -> Vec<(String, String)> {
     let s = Sum { t };
     let usd = |v: f64| format!("{} USD", fmt_sig(v, 3));
     let usd_bare = |v: f64| fmt_sig(v, 3);
     let ratio = |v: f64| fmt_sig(v, 3);
-    let loss = |v: f64| price_change(v);
+    let loss = |v: f64| price_fall_pct(v);
     let paths = s.get("paths").map_or(DASH.into(), fmt_int);
     vec![
         (paths, String::new()),
@@ -408,7 +409,7 @@ pub fn index_page(
     if !runs.is_empty() {
         section(&mut body, "runs", "Runs");
         body.push_str(
-            r#"<p class="note">Headline figures of each run, from its summary.parquet; follow a name for its full report. P(spiral) is exact (a count of paths) with its Wilson 95% interval; VaR and CVaR (95%, of the horizon log-return, shown as the price change they mean) and the medians are read from histograms (within 0.5% relative), with the interval or standard error the file holds, else the mean ± 1.96 SE.</p>"#,
+            r#"<p class="note">Headline figures of each run, from its summary.parquet; follow a name for its full report. P(spiral) is exact (a count of paths) with its Wilson 95% interval; VaR and CVaR (95%, of the horizon log-return, shown as the price fall they mean, a positive loss) and the medians are exact (from every path's value), with the 95% interval the file holds (files from before those columns: the mean ± 1.96 SE).</p>"#,
         );
         body.push_str(r#"<div class="scroll"><table class="data index"><thead><tr><th>run</th>"#);
         if let Some((keys, _)) = &swept {
@@ -417,7 +418,7 @@ pub fn index_page(
             }
         }
         body.push_str(
-            r#"<th>paths</th><th>P(spiral)</th><th>95% VaR, price change</th><th>95% CVaR, price change</th><th>emissions-to-revenue, median</th><th>final price, median</th></tr></thead><tbody>"#,
+            r#"<th>paths</th><th>P(spiral)</th><th>95% VaR, price fall</th><th>95% CVaR, price fall</th><th>emissions-to-revenue, median</th><th>final price, median</th></tr></thead><tbody>"#,
         );
     }
     for (name, link, summary) in runs {

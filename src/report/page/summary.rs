@@ -10,6 +10,9 @@ use crate::report::format::{
 use crate::stats::{wilson_interval, Z95};
 use std::fmt::Write;
 
+/// The interval of a figure with no spread: every path has the same value.
+const SAME: &str = "the same on every path";
+
 /// One row of the summary table.
 pub(super) struct Row {
     figure: String,
@@ -68,6 +71,7 @@ impl Sum<'_> {
             self.get(&format!("{name}_lo")),
             self.get(&format!("{name}_hi")),
         ) {
+            (Some(a), Some(b)) if a == b => format!("95% CI exactly {} (tied values)", f(a)),
             (Some(a), Some(b)) => format!("95% CI {} to {}", f(a), f(b)),
             _ => DASH.into(),
         };
@@ -138,13 +142,14 @@ pub(super) fn price_fall(loss: Option<f64>) -> String {
     })
 }
 
-/// The price change a log-return loss stands for, signed: "−99.99%", "+2.78%".
-pub(super) fn price_change(loss: f64) -> String {
-    let change = (-loss).exp() - 1.0;
-    if change < 0.0 {
-        format!("−{}", fmt_pct_fine(-change))
+/// The price fall a log-return loss stands for, as a positive loss: "99.99%" (a negative
+/// loss, a price rise, reads "rise 2.78%").
+pub(super) fn price_fall_pct(loss: f64) -> String {
+    let fall = 1.0 - (-loss).exp();
+    if fall >= 0.0 {
+        fmt_pct_fine(fall)
     } else {
-        format!("+{}", fmt_pct_fine(change))
+        format!("rise {}", fmt_pct_fine(-fall))
     }
 }
 
@@ -338,6 +343,7 @@ pub(super) fn level_text_rest(label: &str) -> String {
 /// "95% CI a to b" for a mean and its standard error.
 pub(super) fn mean_ci(mean: Option<f64>, se: Option<f64>, f: impl Fn(f64) -> String) -> String {
     match (mean, se) {
+        (Some(_), Some(se)) if se == 0.0 => SAME.into(),
         (Some(m), Some(se)) if m.is_finite() && se.is_finite() => {
             format!("95% CI {} to {}", f(m - Z95 * se), f(m + Z95 * se))
         }
@@ -420,7 +426,7 @@ pub(super) fn cards(run: &RunData) -> String {
         let (ci, _) = s.interval(&name, |v| fmt_sig(v, 3));
         cards.push((
             format!("{} VaR: price fall", level_text(l)),
-            v.map_or(DASH.into(), |l| fmt_pct_fine(1.0 - (-l).exp())),
+            v.map_or(DASH.into(), price_fall_pct),
             v.map_or(String::new(), |v| {
                 format!("log-return loss {} ({ci})", fmt_sig(v, 4))
             }),
