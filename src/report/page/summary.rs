@@ -343,7 +343,7 @@ pub(super) fn level_text_rest(label: &str) -> String {
 /// "95% CI a to b" for a mean and its standard error.
 pub(super) fn mean_ci(mean: Option<f64>, se: Option<f64>, f: impl Fn(f64) -> String) -> String {
     match (mean, se) {
-        (Some(_), Some(se)) if se == 0.0 => SAME.into(),
+        (Some(_), Some(0.0)) => SAME.into(),
         (Some(m), Some(se)) if m.is_finite() && se.is_finite() => {
             format!("95% CI {} to {}", f(m - Z95 * se), f(m + Z95 * se))
         }
