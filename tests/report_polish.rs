@@ -112,7 +112,7 @@ fn an_out_root_of_five_runs_gets_an_index_of_their_headline_figures() {
         );
         let er = f64_col(&s, "er_ratio_p50")[0];
         assert!(
-            row.contains(&tokenrisk::report::format::fmt_sig(er, 3)),
+            row.contains(&format!(">{}<", tokenrisk::report::format::fmt_sig(er, 5))),
             "{name}: {row}"
         );
         // Every headline figure has its line of interval or SE (6 cells).

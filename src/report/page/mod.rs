@@ -325,9 +325,12 @@ fn mean_line(s: &Sum, stem: &str, f: &dyn Fn(f64) -> String) -> Option<String> {
 /// median emissions-to-revenue ratio and final price, each with its interval line.
 fn headline_cells(t: &Table) -> Vec<(String, String)> {
     let s = Sum { t };
-    let usd = |v: f64| format!("{} USD", fmt_sig(v, 3));
-    let usd_bare = |v: f64| fmt_sig(v, 3);
-    let ratio = |v: f64| fmt_sig(v, 3);
+    // Five significant digits: the runs of a sweep share their random numbers, so their
+    // medians differ in digits that a single run's interval does not resolve (the paired
+    // difference does); rounded to three, 2.7360 and 2.7356 would read the same.
+    let usd = |v: f64| format!("{} USD", fmt_sig(v, 5));
+    let usd_bare = |v: f64| fmt_sig(v, 4);
+    let ratio = |v: f64| fmt_sig(v, 5);
     let loss = |v: f64| price_fall_pct(v);
     let paths = s.get("paths").map_or(DASH.into(), fmt_int);
     vec![
