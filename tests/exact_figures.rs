@@ -286,3 +286,48 @@ fn issue12_finding_06_minted_splits_into_emitted_and_vested() {
         .to_string();
     assert_eq!(names, "tranche");
 }
+
+/// The tornado's CVaR effects carry a paired SE (issue 12, finding 3): finite on every row,
+/// and, for the largest CVaR effect, well below the sqrt(2) x one run's CVaR SE that two
+/// independent runs would have (the variants share their random numbers).
+#[test]
+fn issue12_finding_03_tornado_cvar_effects_have_paired_ses() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    for cmd in ["run", "sensitivity"] {
+        run(&[
+            cmd,
+            "fetch_inflation",
+            "--paths",
+            "1000",
+            "--horizon",
+            "365",
+            "--out",
+            common::path_arg(&out),
+            "-q",
+        ]);
+    }
+    let t = common::read_parquet(&out.join("fetch-inflation/tornado.parquet"));
+    let se = col(&t, "effect_cvar95_se");
+    let effect = col(&t, "effect_cvar95");
+    assert!(se.iter().all(|s| s.is_finite() && *s >= 0.0), "{se:?}");
+    let ranks = t
+        .column_by_name("rank_cvar95")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow::array::UInt32Array>()
+        .unwrap()
+        .clone();
+    let top = (0..t.num_rows()).find(|&i| ranks.value(i) == 1).unwrap();
+    let s = common::read_parquet(&out.join("fetch-inflation/summary.parquet"));
+    let one_run = col(&s, "cvar95_return_se")[0];
+    assert!(
+        se[top] > 0.0 && se[top] < 0.5 * std::f64::consts::SQRT_2 * one_run,
+        "paired SE {} vs one run's {one_run}",
+        se[top]
+    );
+    assert!(
+        effect[top].abs() > 1.96 * se[top],
+        "the top effect is resolved"
+    );
+}

@@ -125,14 +125,14 @@ pub fn cmd_sensitivity(args: SensitivityArgs) -> Result<i32> {
 pub fn effects_table(effects: &[sens::Effect], top: usize) -> String {
     use std::fmt::Write;
     let mut s = format!(
-        "  {:>4}  {:<36} {:>12} {:>12} {:>34} {:<12} {:>10} {:>5}\n",
-        "rank", "parameter", "low", "high", "dP(spiral) (95% CI)", "", "dCVaR95", "rankC"
+        "  {:>4}  {:<36} {:>12} {:>12} {:>34} {:<12} {:>26} {:>5}\n",
+        "rank", "parameter", "low", "high", "dP(spiral) (95% CI)", "", "dCVaR95 (95% CI)", "rankC"
     );
     for e in effects.iter().take(top) {
         let (d, se) = (e.effect_p_spiral, e.effect_p_spiral_se);
         let _ = writeln!(
             s,
-            "  {:>4}  {:<36} {:>12} {:>12} {:>34} {:<12} {:>10} {:>5}",
+            "  {:>4}  {:<36} {:>12} {:>12} {:>34} {:<12} {:>26} {:>5}",
             e.rank,
             e.parameter,
             fmt_value(e.low_value),
@@ -145,7 +145,11 @@ pub fn effects_table(effects: &[sens::Effect], top: usize) -> String {
             ),
             noise_note(d, se).unwrap_or(""),
             // 3 decimals, without the sign of a value that rounds to zero (`-0.000`).
-            format!("{:.3}", e.effect_cvar95).replace("-0.000", "0.000"),
+            {
+                let c = |x: f64| format!("{x:.3}").replace("-0.000", "0.000");
+                let (v, se) = (e.effect_cvar95, e.effect_cvar95_se);
+                format!("{} ({} to {})", c(v), c(v - Z95 * se), c(v + Z95 * se))
+            },
             e.rank_cvar95
         );
     }
@@ -155,7 +159,7 @@ pub fn effects_table(effects: &[sens::Effect], top: usize) -> String {
         .any(|e| noise_note(e.effect_p_spiral, e.effect_p_spiral_se).is_some())
     {
         s.push_str(
-            "  within noise: |dP(spiral)| < 2 paired SE, not told apart from 0 at this path count\n",
+            "  within noise: |dP(spiral)| < 1.96 paired SE (its interval holds 0), not told apart from 0 at this path count\n",
         );
     }
     s.trim_end_matches(' ').to_string()
@@ -181,6 +185,7 @@ mod tests {
             cvar95_high: 1.0,
             cvar95_base: 1.0,
             effect_cvar95: 0.0,
+            effect_cvar95_se: 0.0,
             rank: 1,
             rank_cvar95: 1,
         }
@@ -204,6 +209,6 @@ mod tests {
         assert!(lines[1].contains("+5.00 pp (+3.04 pp to +6.96 pp)"), "{t}");
         assert!(!lines[1].contains("within noise"), "{t}");
         assert!(lines[2].contains("within noise"), "{t}");
-        assert!(lines[3].contains("< 2 paired SE"), "{t}");
+        assert!(lines[3].contains("< 1.96 paired SE"), "{t}");
     }
 }

@@ -153,6 +153,47 @@ fn cvar_estimate(cvar: f64, tail: impl Iterator<Item = f64>, n: u64, k: u64, z: 
     }
 }
 
+/// Per value (in the order given), the influence of that value on the lower-tail CVaR at
+/// `level`: `min(x - v, 0) / a + v - CVaR` (`v` the VaR, `a = k / n`), whose sample variance
+/// over `n` is the CVaR's asymptotic variance times `n` (the module header). Two samples
+/// observed on the same units (common random numbers) give the paired SE of a difference of
+/// CVaRs as `sd(influence_B - influence_A) / sqrt(n)`. Non-finite values get 0 (they are
+/// outside every figure); empty when no value is finite.
+pub fn lower_tail_influence(values: &[f64], level: f64) -> Vec<f64> {
+    let mut sorted: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    sorted.sort_unstable_by(f64::total_cmp);
+    let n = sorted.len() as u64;
+    let k = tail_count(level, n);
+    if k == 0 {
+        return Vec::new();
+    }
+    let (v, cvar) = exact_lower_tail(&sorted, level);
+    let a = k as f64 / n as f64;
+    values
+        .iter()
+        .map(|&x| {
+            if x.is_finite() {
+                (x - v).min(0.0) / a + v - cvar
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+/// The paired standard error of `mean(b) - mean(a)` from per-unit values: `sd(b_i - a_i) /
+/// sqrt(n)`; NaN with fewer than two units or unequal lengths.
+pub fn paired_se(a: &[f64], b: &[f64]) -> f64 {
+    if a.len() != b.len() || a.len() < 2 {
+        return f64::NAN;
+    }
+    let mut m = super::Moments::default();
+    for (x, y) in a.iter().zip(b) {
+        m.add(y - x);
+    }
+    m.std_error()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,6 +276,32 @@ mod tests {
                 "{name} interval covered {cov} of {reps} samples"
             );
         }
+    }
+
+    /// The influence values reproduce the CVaR's SE (their SE equals `lower_tail`'s), and
+    /// the paired SE of two CVaRs on the same normals, one shifted, is (near) zero while two
+    /// independent samples give about sqrt(2) times one SE.
+    #[test]
+    fn influence_gives_the_cvar_se_and_pairs() {
+        let mut rng = StdRng::seed_from_u64(9);
+        let xs = sorted_normals(&mut rng, 4000);
+        let inf = lower_tail_influence(&xs, 0.95);
+        let (_, c) = lower_tail(&xs, 0.95, Z95);
+        let mean: f64 = inf.iter().sum::<f64>() / inf.len() as f64;
+        assert!(mean.abs() < 1e-9, "influence mean {mean}");
+        let zero = vec![0.0; xs.len()];
+        assert!((paired_se(&zero, &inf) - c.se).abs() <= 1e-12 * c.se.max(1.0));
+        let shifted: Vec<f64> = xs.iter().map(|x| x + 0.5).collect();
+        let inf2 = lower_tail_influence(&shifted, 0.95);
+        assert!(paired_se(&inf, &inf2) < 1e-9);
+        let mut other = sorted_normals(&mut rng, 4000);
+        other.reverse();
+        let ind = paired_se(&inf, &lower_tail_influence(&other, 0.95));
+        assert!(
+            ind > 1.2 * c.se && ind < 1.6 * c.se,
+            "independent {ind} vs {}",
+            c.se
+        );
     }
 
     #[test]

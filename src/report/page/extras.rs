@@ -430,7 +430,7 @@ fn tornado_table(t: &Table) -> Option<String> {
         };
         let _ = write!(
             s,
-            r#"<td class="n">{}</td><td class="n">{}{}<div class="sub">{} to {}</div></td><td class="n">{}<div class="sub">rank {}</div></td></tr>"#,
+            r#"<td class="n">{}</td><td class="n">{}{}<div class="sub">{} to {}</div></td><td class="n">{}<div class="sub">{}rank {}</div></td></tr>"#,
             esc(&sides),
             esc(&fmt_pp(e)),
             noise.map_or(String::new(), |n| format!(
@@ -440,13 +440,19 @@ fn tornado_table(t: &Table) -> Option<String> {
             esc(&fmt_pp(e - Z95 * se)),
             esc(&fmt_pp(e + Z95 * se)),
             esc(&num("effect_cvar95", r).map_or(DASH.into(), |v| format!("{v:+.4}"))),
+            // The paired interval where the table has its SE (tables before it: none).
+            match (num("effect_cvar95", r), num("effect_cvar95_se", r)) {
+                (Some(v), Some(se)) if se.is_finite() =>
+                    esc(&format!("{:+.4} to {:+.4}; ", v - Z95 * se, v + Z95 * se)),
+                _ => String::new(),
+            },
             num("rank_cvar95", r).map_or(DASH.into(), fmt_int),
         );
     }
     s.push_str("</tbody></table></div>");
     let _ = write!(
         s,
-        r#"<p class="note">Effects are of raising the parameter from its low to its high value, with common random numbers; the 95% interval is the effect ± 1.96 paired standard errors. "within noise": the interval holds zero (the effect is within 1.96 SE of it), so this run cannot tell it from no effect (run more paths to resolve it). CVaR95 is of the horizon log-return, exact from each variant's paths; its effect carries no paired SE yet.</p>"#
+        r#"<p class="note">Effects are of raising the parameter from its low to its high value, with common random numbers; the 95% interval is the effect ± 1.96 paired standard errors. "within noise": the interval holds zero (the effect is within 1.96 SE of it), so this run cannot tell it from no effect (run more paths to resolve it). CVaR95 is the 95% CVaR of the horizon log-return as a loss, exact from each variant's paths; its effect's 95% interval is ± 1.96 paired asymptotic SEs (the paths' influence on the CVaR, paired across variants).</p>"#
     );
     Some(s)
 }

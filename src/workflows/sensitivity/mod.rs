@@ -161,6 +161,14 @@ fn outcome(r: &RunResult) -> Outcome {
             .tail_at(0.95)
             .map_or(f64::NAN, |t| t.cvar_return.value),
         spiral: r.output.records.iter().map(|r| r.spiral).collect(),
+        cvar95_influence: {
+            let returns: Vec<f64> = r.output.records.iter().map(|r| r.log_return).collect();
+            // The loss is minus the log-return: its influence is minus the return's.
+            crate::stats::exact::lower_tail_influence(&returns, 0.95)
+                .into_iter()
+                .map(|x| -x)
+                .collect()
+        },
     }
 }
 

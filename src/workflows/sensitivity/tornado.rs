@@ -3,18 +3,22 @@
 //! `tornado.parquet` table.
 
 use super::perturb::Perturbation;
+use crate::stats::exact::paired_se;
 use crate::workflows::compare::paired_proportion;
 use anyhow::Result;
 use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt32Array};
 use arrow::datatypes::{Field, Schema};
 use std::sync::Arc;
 
-/// What one run contributes: P(spiral), the 95% CVaR of the log-return, spiral flags.
+/// What one run contributes: P(spiral), the 95% CVaR of the log-return (a loss), spiral
+/// flags, and each path's influence on that CVaR (`stats::exact::lower_tail_influence`,
+/// negated for the loss), so an effect's CVaR difference gets a paired SE as P(spiral)'s does.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     pub p_spiral: f64,
     pub cvar95: f64,
     pub spiral: Vec<bool>,
+    pub cvar95_influence: Vec<f64>,
 }
 
 /// One row of `tornado.parquet`.
@@ -37,6 +41,9 @@ pub struct Effect {
     pub cvar95_base: f64,
     /// `cvar95_high - cvar95_low`.
     pub effect_cvar95: f64,
+    /// Paired (common random numbers) asymptotic SE of `effect_cvar95`, from the paths'
+    /// influence values.
+    pub effect_cvar95_se: f64,
     /// 1 = largest |effect_p_spiral| (ties: larger |effect_cvar95|, then name).
     pub rank: u32,
     /// 1 = largest |effect_cvar95| (ties: larger |effect_p_spiral|, then name).
@@ -67,6 +74,7 @@ pub fn effect(
         cvar95_high: hi.cvar95,
         cvar95_base: base.cvar95,
         effect_cvar95: hi.cvar95 - lo.cvar95,
+        effect_cvar95_se: paired_se(&lo.cvar95_influence, &hi.cvar95_influence),
         rank: 0,
         rank_cvar95: 0,
     }
@@ -106,7 +114,7 @@ pub fn rank(effects: &mut [Effect]) {
 }
 
 /// Column names of `tornado.parquet`, in order.
-pub const TORNADO_COLUMNS: [&str; 16] = [
+pub const TORNADO_COLUMNS: [&str; 17] = [
     "parameter",
     "base_value",
     "low_value",
@@ -123,6 +131,7 @@ pub const TORNADO_COLUMNS: [&str; 16] = [
     "rank_cvar95",
     "effect_p_spiral_se",
     "rule",
+    "effect_cvar95_se",
 ];
 
 /// The `tornado.parquet` batch, rows in the order given (call [`rank`] first).
@@ -154,6 +163,7 @@ pub fn tornado_batch(effects: &[Effect]) -> Result<RecordBatch> {
         Arc::new(StringArray::from_iter_values(
             effects.iter().map(|e| e.rule),
         )),
+        f(|e| e.effect_cvar95_se),
     ];
     let fields: Vec<Field> = TORNADO_COLUMNS
         .iter()
@@ -174,6 +184,7 @@ mod tests {
             p_spiral: p,
             cvar95: c,
             spiral: vec![false; 4],
+            cvar95_influence: vec![0.0; 4],
         };
         let base = o(0.2, 1.0);
         let pert = |name: &str| Perturbation {
