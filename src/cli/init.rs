@@ -276,14 +276,19 @@ impl Writer {
         }
     }
 
-    /// An array of tables (`[[vesting]]`): each entry, or one commented-out example entry.
-    fn array(&mut self, name: &str, fields: &[Field], value: Option<&Vec<toml::Value>>) {
+    /// A blank line and the comment naming a table-like key with its meaning and default.
+    fn about(&mut self, name: &str) {
         let e = reference::entry(name);
         self.out.push('\n');
         let about = e
             .map(|e| format!("{} ({})", plain(&e.meaning), e.default))
             .unwrap_or_default();
         self.comment(&format!("{name}: {about}"), "");
+    }
+
+    /// An array of tables (`[[vesting]]`): each entry, or one commented-out example entry.
+    fn array(&mut self, name: &str, fields: &[Field], value: Option<&Vec<toml::Value>>) {
+        self.about(name);
         let entries: Vec<&toml::Table> = value
             .map(|a| a.iter().filter_map(|v| v.as_table()).collect())
             .unwrap_or_default();
@@ -302,12 +307,7 @@ impl Writer {
 
     /// A table of any keys (`[sweep]`): a commented-out example.
     fn any_table(&mut self, name: &str) {
-        let e = reference::entry(name);
-        self.out.push('\n');
-        let about = e
-            .map(|e| format!("{} ({})", plain(&e.meaning), e.default))
-            .unwrap_or_default();
-        self.comment(&format!("{name}: {about}"), "");
+        self.about(name);
         self.out.push_str(&format!("# [{name}]\n"));
         if let Some(toml::Value::Table(t)) = reference::example(name) {
             for (k, v) in t {

@@ -300,6 +300,22 @@ impl Plot {
     }
 }
 
+/// The "log scale" note (when `log`) and the axes of a chart over days, the y axis labelled
+/// `unit` (with "(log scale)" when `log`): shared by the fan charts.
+fn day_axes(plot: &Plot, unit: &str, log: bool) -> String {
+    let mut s = String::new();
+    if log {
+        s += &note("log scale");
+    }
+    let y_label = if log {
+        format!("{unit} (log scale)")
+    } else {
+        unit.to_string()
+    };
+    s += &plot.axes("day", &y_label, HEIGHT);
+    s
+}
+
 /// A fan chart: p05-p95 and p25-p75 bands, median line and dashed mean, over days; log
 /// scale when the values span more than two decades.
 pub fn fan_chart(spec: &FanSpec, d: &FanData) -> String {
@@ -336,15 +352,7 @@ pub fn fan_chart_marked(spec: &FanSpec, d: &FanData, marks: &[Mark]) -> String {
         Legend::Line("c0 median", "median".into()),
         Legend::Line("c1 mean", "mean".into()),
     ]);
-    if log {
-        s += &note("log scale");
-    }
-    let y_label = if log {
-        format!("{} (log scale)", spec.unit)
-    } else {
-        spec.unit.to_string()
-    };
-    s += &plot.axes("day", &y_label, HEIGHT);
+    s += &day_axes(&plot, spec.unit, log);
     let band_pts =
         |hi: &[Option<f64>], lo: &[Option<f64>]| -> Vec<(f64, Option<f64>, Option<f64>)> {
             d.x.iter()
@@ -426,15 +434,7 @@ pub fn fan_overlay(spec: &FanSpec, layers: &[FanLayer]) -> String {
         })
         .collect();
     s += &legend(&items);
-    if log {
-        s += &note("log scale");
-    }
-    let y_label = if log {
-        format!("{} (log scale)", spec.unit)
-    } else {
-        spec.unit.to_string()
-    };
-    s += &plot.axes("day", &y_label, HEIGHT);
+    s += &day_axes(&plot, spec.unit, log);
     for l in layers {
         let d = l.data;
         let pts: Vec<BandPoint> =
