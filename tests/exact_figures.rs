@@ -76,6 +76,26 @@ fn issue12_finding_02_burn_sweep_medians_differ_as_the_paths_do() {
         medians[0] != medians[1] && medians[1] != medians[2] && medians[0] != medians[2],
         "medians {medians:?}"
     );
+    // The sweep's page pairs each point with the first, path by path: the median per-path
+    // price ratio of point 2 over point 0 is the direct one, with its interval.
+    run(&["report", common::path_arg(&base)]);
+    let html = std::fs::read_to_string(base.join("report.html")).unwrap();
+    let section = &html[html.find(r#"id="paired""#).expect("no paired section")..];
+    let p0 = col(
+        &common::read_parquet(&base.join("point-0000/paths.parquet")),
+        "final_price",
+    );
+    let p2 = col(
+        &common::read_parquet(&base.join("point-0002/paths.parquet")),
+        "final_price",
+    );
+    let ratios = sorted(p2.iter().zip(&p0).map(|(b, a)| b / a).collect());
+    let median = tokenrisk::report::format::fmt_sig(exact_quantile_lower(&ratios, 0.5), 5);
+    let row = &section[section.find("point-0002").expect("no point-0002 row")..];
+    assert!(
+        row.contains(&format!(">{median}×")),
+        "median ratio {median}: {row:.600}"
+    );
 }
 
 /// Every quantile, VaR and CVaR of a run's summary.parquet against a direct sort of its

@@ -23,6 +23,7 @@ pub mod data;
 pub mod format;
 pub mod page;
 pub mod svg;
+pub mod sweep_pairs;
 
 use crate::output::atomic::write_atomic_bytes;
 use crate::output::folder::{check_run_folder, Lock};
@@ -110,7 +111,13 @@ fn write_index(dir: &Path, runs: &[PathBuf]) -> Result<PathBuf> {
             (name.clone(), format!("{name}/{REPORT_FILE}"), summary)
         })
         .collect();
-    let html = page::index_page(&dir_name(dir), &index, &own);
+    // A sweep's points share their paths: each is compared with the first, path by path.
+    let pairs = if own.iter().any(|e| e.name == "sweep.parquet") {
+        sweep_pairs::against_first(runs)?
+    } else {
+        Vec::new()
+    };
+    let html = page::index_page(&dir_name(dir), &index, &own, &pairs);
     let out = dir.join(REPORT_FILE);
     write_atomic_bytes(&out, html.as_bytes())?;
     Ok(out)

@@ -20,7 +20,8 @@ mod summary;
 pub use extras::table_html;
 
 use super::data::{Extra, RunData, Table};
-use super::format::{esc, fmt_int, fmt_pct, fmt_si, fmt_sig, fmt_value, DASH};
+use super::format::{esc, fmt_int, fmt_pct, fmt_pp, fmt_si, fmt_sig, fmt_value, DASH};
+use super::sweep_pairs::SweepPair;
 use crate::measure::warnings::{RangeCounts, SeriesCounts};
 use crate::measure::PathSummaries;
 use crate::stats::Z95;
@@ -395,6 +396,7 @@ pub fn index_page(
     dir_name: &str,
     runs: &[(String, String, Option<Table>)],
     own: &[Extra],
+    pairs: &[SweepPair],
 ) -> String {
     let mut body = String::new();
     let lead = match runs.len() {
@@ -459,6 +461,81 @@ pub fn index_page(
     if !runs.is_empty() {
         body.push_str("</tbody></table></div></section>");
     }
+    if let (Some(first), false) = (runs.first(), pairs.is_empty()) {
+        sweep_pairs(&mut body, &first.0, pairs, swept.as_ref());
+    }
     extras(&mut body, own);
     document(&format!("{dir_name}: tokenrisk report"), &body)
+}
+
+/// The sweep's points against its first, paired path by path (`report::sweep_pairs`).
+fn sweep_pairs(out: &mut String, first: &str, pairs: &[SweepPair], swept: Option<&SweptValues>) {
+    section(
+        out,
+        "paired",
+        &format!("Each point against {first}, path by path"),
+    );
+    let _ = write!(
+        out,
+        r#"<p class="note">Every point ran on the same paths as {} (common random numbers), so its difference from it is measured path by path: far tighter than the two points' own intervals above. Differences are this point minus {}; intervals are 95% (paired SE × 1.96 for P(spiral) and the mean; order statistics for the median of the per-path ratio). A difference whose interval holds zero (or a ratio whose interval holds 1) is marked "within noise".</p>"#,
+        esc(first),
+        esc(first)
+    );
+    out.push_str(r#"<div class="scroll"><table class="data index"><thead><tr><th>point</th>"#);
+    if let Some((keys, _)) = swept {
+        for k in keys {
+            let _ = write!(out, r#"<th class="key">{}</th>"#, esc(k));
+        }
+    }
+    out.push_str(r#"<th>P(spiral), difference</th><th>final price, mean difference</th><th>final price ratio, median</th></tr></thead><tbody>"#);
+    for p in pairs {
+        let _ = write!(out, r#"<tr><td>{}</td>"#, esc(&p.point));
+        if let Some((keys, by)) = swept {
+            let values = by.get(&p.point);
+            for i in 0..keys.len() {
+                let v = values.and_then(|v| v.get(i)).map_or(DASH, String::as_str);
+                let _ = write!(out, r#"<td class="n key">{}</td>"#, esc(v));
+            }
+        }
+        let s = &p.spiral;
+        let m = &p.final_price;
+        let r = &p.price_ratio_median;
+        let noise = |holds: bool| {
+            if holds {
+                r#" <span class="nz">within noise</span>"#
+            } else {
+                ""
+            }
+        };
+        let _ = write!(
+            out,
+            r#"<td class="n">{}{}<div class="sub">95% CI {} to {}</div></td>"#,
+            esc(&fmt_pp(s.diff)),
+            if s.discordant_ab + s.discordant_ba == 0 {
+                r#" <span class="nz">the same on every path</span>"#
+            } else {
+                noise(s.lo <= 0.0 && 0.0 <= s.hi)
+            },
+            esc(&fmt_pp(s.lo)),
+            esc(&fmt_pp(s.hi))
+        );
+        let (lo, hi) = (m.diff_mean - Z95 * m.diff_se, m.diff_mean + Z95 * m.diff_se);
+        let _ = write!(
+            out,
+            r#"<td class="n">{} USD{}<div class="sub">95% CI {} to {}</div></td>"#,
+            esc(&fmt_sig(m.diff_mean, 4)),
+            noise(lo <= 0.0 && 0.0 <= hi),
+            esc(&fmt_sig(lo, 4)),
+            esc(&fmt_sig(hi, 4))
+        );
+        let _ = write!(
+            out,
+            r#"<td class="n">{}×{}<div class="sub">95% CI {}× to {}×</div></td></tr>"#,
+            esc(&fmt_sig(r.value, 5)),
+            noise(r.lo <= 1.0 && 1.0 <= r.hi),
+            esc(&fmt_sig(r.lo, 5)),
+            esc(&fmt_sig(r.hi, 5))
+        );
+    }
+    out.push_str("</tbody></table></div></section>");
 }
