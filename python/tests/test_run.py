@@ -50,5 +50,6 @@ def test_report_html_and_notebook_display():
     page = r.report_html()
     assert page.lstrip().lower().startswith("<!doctype html") and "render-bme" in page
     shown = r._repr_html_()
-    assert "P(spiral)" in shown and "1,000 paths" in shown and "95% interval" in shown
+    assert "P(spiral by the horizon)" in shown and "1,000 paths" in shown and "95% interval" in shown
+    assert f"{100 * r.summary['p_spiral']:.2f}%" in shown
     assert "render-bme" in repr(r)

@@ -155,35 +155,61 @@ class Run:
 
     def _repr_html_(self) -> str:
         s = self.summary
+
+        def pct(x):
+            return "n/a" if x is None else f"{100 * x:.2f}%"
+
+        def num(x):
+            return _fmt(x, 5)
+
+        # (label, value, SE, (lo, hi) or None, formatter)
         rows = [
-            ("P(spiral)", s["p_spiral"], s["p_spiral_se"], (s["p_spiral_lo"], s["p_spiral_hi"])),
-            ("P(E/R > 1)", s["p_er_above_1"], s["p_er_above_1_se"], None),
-            ("P(break-even)", s["p_breakeven"], s["p_breakeven_se"], None),
-            ("final price, mean", s["final_price_mean"], s["final_price_se"], None),
-            ("max drawdown, mean", s["max_drawdown_mean"], s["max_drawdown_se"], None),
+            ("P(spiral by the horizon)", s["p_spiral"], s["p_spiral_se"], (s["p_spiral_lo"], s["p_spiral_hi"]), pct),
+            ("P(emissions/revenue > 1)", s["p_er_above_1"], s["p_er_above_1_se"], None, pct),
+            ("P(break-even)", s["p_breakeven"], s["p_breakeven_se"], None, pct),
         ]
         for k in s:
             if k.startswith("var") and k.endswith("_return"):
+                level = k[3:-7]
                 e = s.estimate(k)
-                rows.append((k, e["value"], e.get("se"), (e.get("lo"), e.get("hi"))))
+                rows.append((f"{level}% VaR, log-return loss", e["value"], e.get("se"), (e.get("lo"), e.get("hi")), num))
+        rows += [
+            ("final price, median (USD)", s["final_price_p50"], s.get("final_price_p50_se"),
+             (s.get("final_price_p50_lo"), s.get("final_price_p50_hi")), num),
+            ("final price, mean (USD)", s["final_price_mean"], s["final_price_se"], None, num),
+            ("max drawdown, mean", s["max_drawdown_mean"], s["max_drawdown_se"], None, num),
+        ]
+
+        def se_cell(se, f):
+            if se is None:
+                return ""
+            if se == 0:
+                return "0 (no spread)"
+            return f(se)
+
+        def iv_cell(iv, se, f):
+            if iv is None or se == 0:
+                return "&mdash;"
+            return f"{f(iv[0])} to {f(iv[1])}"
+
+        td = '<td style="text-align:right;padding:2px 10px">'
         body = "".join(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>".format(
-                _html.escape(label),
-                _fmt(v),
-                _fmt(se),
-                "" if iv is None else f"[{_fmt(iv[0])}, {_fmt(iv[1])}]",
-            )
-            for label, v, se, iv in rows
+            f'<tr><td style="text-align:left;padding:2px 10px">{_html.escape(label)}</td>'
+            f"{td}{f(v)}</td>{td}{se_cell(se, f)}</td>{td}{iv_cell(iv, se, f)}</td></tr>"
+            for label, v, se, iv, f in rows
         )
         head = _html.escape(
-            f"{self.name}: {self.n_paths:,} paths x {s['horizon_days']} days, seed {self.seed}, "
-            f"{self.engine} ({self.simulate_seconds:.2f} s)"
+            f"{self.name}: {self.n_paths:,} paths x {s['horizon_days']:,} days, seed {self.seed}, "
+            f"{self.engine} engine ({self.simulate_seconds:.2f} s)"
         )
+        th = '<th style="text-align:right;padding:2px 10px">'
         return (
-            f"<div><b>{head}</b><table><thead><tr><th>figure</th><th>estimate</th><th>SE</th>"
-            f"<th>95% interval</th></tr></thead><tbody>{body}</tbody></table>"
-            "<small>Estimates from the simulated paths; quantile intervals are exact order-statistic "
-            "intervals (see summary.parquet's *_lo/*_hi).</small></div>"
+            f'<div style="max-width:46em"><b>{head}</b><table style="border-collapse:collapse"><thead><tr>'
+            f'<th style="text-align:left;padding:2px 10px">figure</th>{th}estimate</th>{th}SE</th>'
+            f"{th}95% interval</th></tr></thead><tbody>{body}</tbody></table>"
+            "<small>Monte Carlo estimates from the simulated paths. Quantiles (VaR, medians) are "
+            "exact order statistics of the paths, their intervals exact order-statistic intervals; "
+            "P(spiral)'s interval is Wilson's. Every column: <code>run.summary</code>.</small></div>"
         )
 
     def __repr__(self) -> str:
