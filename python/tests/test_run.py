@@ -53,3 +53,25 @@ def test_report_html_and_notebook_display():
     assert "P(spiral by the horizon)" in shown and "1,000 paths" in shown and "95% interval" in shown
     assert f"{100 * r.summary['p_spiral']:.2f}%" in shown
     assert "render-bme" in repr(r)
+
+
+def test_the_gil_is_released_while_simulating():
+    # Another Python thread keeps running during the simulation. Were the GIL held, the loop
+    # below would not get past its first sleep until the run had finished.
+    s = tokenrisk.Scenario.preset("bittensor_halving")
+    started, ticks, result = threading.Event(), [], []
+
+    def work():
+        started.set()
+        result.append(tokenrisk.run(s, paths=100_000, horizon=365, backend="cpu", progress=False))
+
+    t = threading.Thread(target=work)
+    t.start()
+    started.wait()
+    while t.is_alive() and len(ticks) < 5:
+        ticks.append(1)
+        t.join(0.005)
+    alive = t.is_alive()
+    t.join()
+    assert alive, "the run finished before the other thread ran 5 ticks"
+    assert result[0].n_paths == 100_000
