@@ -181,6 +181,7 @@ fn simulate(py: Python<'_>, plan: &RunPlan, show: bool) -> PyResult<RunResult> {
             let worker = s.spawn(|| catch_unwind(AssertUnwindSafe(|| single::run(plan, &ctl))));
             let mut interrupted: Option<PyErr> = None;
             let mut drawn = Instant::now();
+            let mut last = (u64::MAX, u64::MAX);
             while !worker.is_finished() {
                 std::thread::sleep(Duration::from_millis(50));
                 Python::with_gil(|py| {
@@ -190,10 +191,11 @@ fn simulate(py: Python<'_>, plan: &RunPlan, show: bool) -> PyResult<RunResult> {
                             interrupted = Some(e);
                         }
                     }
-                    if show && drawn.elapsed() >= Duration::from_millis(250) {
-                        let (d, t) = (done.load(Ordering::Relaxed), total.load(Ordering::Relaxed));
-                        draw(py, &name, d, t, false);
-                        drawn = Instant::now();
+                    let now = (done.load(Ordering::Relaxed), total.load(Ordering::Relaxed));
+                    // Redrawn when it moved (the summary after the last chunk draws nothing).
+                    if show && now != last && drawn.elapsed() >= Duration::from_millis(250) {
+                        draw(py, &name, now.0, now.1, false);
+                        (drawn, last) = (Instant::now(), now);
                     }
                 });
             }
