@@ -6,12 +6,12 @@ import pytest
 
 import tokenrisk
 
-PATHS = 5000  # more than one 4,096-row batch? (ROWS_PER_BATCH decides; any count works)
+PATHS = 70_000  # more than one 65,536-row batch (output::parquet::ROWS_PER_BATCH)
 
 
 @pytest.fixture(scope="module")
 def run():
-    return tokenrisk.run(tokenrisk.Scenario.preset("bittensor_halving"), paths=PATHS, seed=2, progress=False)
+    return tokenrisk.run(tokenrisk.Scenario.preset("bittensor_halving"), paths=PATHS, seed=2, horizon=90, progress=False)
 
 
 def test_pyarrow_reads_the_paths_table(run):
@@ -21,6 +21,7 @@ def test_pyarrow_reads_the_paths_table(run):
     assert t.column_names[:3] == ["scenario", "path", "spiral"]
     assert t.column("path").to_pylist() == list(range(PATHS))
     assert t.schema.field("spiral_day").nullable
+    assert [len(c) for c in t.column("path").chunks] == [65_536, PATHS - 65_536]
 
 
 def test_hand_over_is_zero_copy(run):
