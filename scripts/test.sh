@@ -6,7 +6,9 @@
 #
 #   summary: N passed, N failed, N skipped
 #
-# and exits non-zero when any test failed, a test binary crashed or the build failed.
+# and exits non-zero when any test failed, a test binary crashed or the build failed. The
+# Python package (python/) is then built into target/pyenv and its pytest suite run; its
+# counts join the summary line, and a failed build or test fails the script too.
 #
 # A GPU or peer test that cannot run here (no Vulkan adapter, no NumPy/JAX/pyarrow) prints a SKIPPED
 # line and passes; with TOKENRISK_REQUIRE_GPU=1 / TOKENRISK_REQUIRE_PEERS=1 (set by .ci/run)
@@ -49,6 +51,41 @@ if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   # No test reported a failure, yet cargo failed: the build, or a test binary that crashed.
   failed=1
   echo "test.sh: cargo test failed without a failing test (a build error or a crashed test binary, above)" >&2
+fi
+
+# The Python package (python/): built into the virtual environment target/pyenv with pip, as
+# the README's `pip install ./python`, sharing this target dir so the engine's dependencies
+# are compiled once; then its pytest suite, whose counts join the summary. Skip with
+# TOKENRISK_NO_PYTHON=1. pytest's equality tests run the release binary cargo test built.
+if [ -z "${TOKENRISK_NO_PYTHON:-}" ]; then
+  pylog=$(mktemp)
+  trap 'rm -f "$log" "$pylog"' EXIT
+  venv=target/pyenv
+  pystatus=0
+  {
+    { [ -x "$venv/bin/python" ] || python3 -m venv "$venv"; } &&
+    { "$venv/bin/python" -c "import maturin, pytest, pyarrow, pandas" 2>/dev/null ||
+      "$venv/bin/python" -m pip install --quiet --disable-pip-version-check maturin pytest pyarrow pandas; } &&
+    CARGO_TARGET_DIR="$PWD/target" "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+      --no-build-isolation --force-reinstall --no-deps ./python
+  } >&2 || pystatus=$?
+  if [ "$pystatus" -ne 0 ]; then
+    echo "test.sh: building the Python package failed (above)" >&2
+    failed=$((failed + 1))
+  else
+    TOKENRISK_BIN="$PWD/target/release/tokenrisk" "$venv/bin/python" -m pytest python/tests -q -rs -p no:cacheprovider 2>&1 | tee "$pylog" || pystatus=$?
+    # pytest's closing line: "N passed, N failed, N skipped, N errors in S s" (any subset).
+    pycount() { tail -n 5 "$pylog" | grep -E " in [0-9.]+s" | grep -Eo "[0-9]+ $1" | awk '{s += $1} END {print s + 0}'; }
+    pyfailed=$(( $(pycount failed) + $(pycount error) ))
+    if [ "$pystatus" -ne 0 ] && [ "$pyfailed" -eq 0 ]; then
+      pyfailed=1
+      echo "test.sh: pytest failed without a failing test (exit $pystatus, above)" >&2
+    fi
+    passed=$((passed + $(pycount passed)))
+    failed=$((failed + pyfailed))
+    skipped=$((skipped + $(pycount skipped)))
+  fi
+  [ "$pystatus" -ne 0 ] && [ "$status" -eq 0 ] && status=1
 fi
 echo "summary: $passed passed, $failed failed, $skipped skipped"
 exit "$status"
