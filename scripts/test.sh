@@ -64,8 +64,8 @@ if [ -z "${TOKENRISK_NO_PYTHON:-}" ]; then
   pystatus=0
   {
     { [ -x "$venv/bin/python" ] || python3 -m venv "$venv"; } &&
-    { "$venv/bin/python" -c "import maturin, pytest, pyarrow, pandas" 2>/dev/null ||
-      "$venv/bin/python" -m pip install --quiet --disable-pip-version-check maturin pytest pyarrow pandas; } &&
+    { "$venv/bin/python" -c "import maturin, pytest, pyarrow, pandas, polars" 2>/dev/null ||
+      "$venv/bin/python" -m pip install --quiet --disable-pip-version-check maturin pytest pyarrow pandas polars; } &&
     CARGO_TARGET_DIR="$PWD/target" "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
       --no-build-isolation --force-reinstall --no-deps ./python
   } >&2 || pystatus=$?
