@@ -25,6 +25,12 @@ def test_progress_line_names_the_paths(capsys):
 def test_ctrl_c_stops_a_long_run():
     # 2,000,000 paths take minutes here; the interrupt arrives after half a second and the
     # run stops within one chunk of paths.
+    # Python's own SIGINT handler, whatever this process inherited: a shell that starts a job
+    # in the background hands it SIGINT ignored, and then `interrupt_main` does nothing (as a
+    # real Ctrl-C would not reach it either). Notebooks and terminals have the handler.
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     s = tokenrisk.Scenario.preset("bittensor_halving")
     timer = threading.Timer(0.5, _thread.interrupt_main)
     timer.start()
@@ -33,6 +39,7 @@ def test_ctrl_c_stops_a_long_run():
             tokenrisk.run(s, paths=2_000_000, progress=False)
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     # The module still works afterwards.
     assert tokenrisk.run(s, paths=500, progress=False).n_paths == 500
 
