@@ -1,11 +1,12 @@
 //! `tokenrisk._native`: the Python front end of the `tokenrisk` crate, a thin layer as the CLI
 //! is (one engine, two front ends). Scenarios ([`scenario`]), runs with the GIL released and
-//! Ctrl-C honoured ([`run`]), Arrow tables handed to Python without copying ([`table`]), and
+//! Ctrl-C honoured ([`run`]), comparisons and sweeps ([`multi`]), Arrow tables handed to Python without copying ([`table`]), and
 //! the mapping of errors and panics to Python exceptions ([`errors`]). The public API, its
 //! docstrings and notebook presentation live in `tokenrisk/__init__.py`.
 
 mod convert;
 mod errors;
+mod multi;
 mod run;
 mod scenario;
 mod table;
@@ -20,6 +21,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<scenario::PyScenario>()?;
     m.add_class::<run::PyRun>()?;
     m.add_class::<table::ArrowTable>()?;
+    m.add_class::<multi::PyComparison>()?;
+    m.add_class::<multi::PySweep>()?;
+    m.add_function(wrap_pyfunction!(multi::compare, m)?)?;
+    m.add_function(wrap_pyfunction!(multi::sweep, m)?)?;
     m.add_function(wrap_pyfunction!(run::run, m)?)?;
     m.add_function(wrap_pyfunction!(run::render_report, m)?)?;
     m.add_function(wrap_pyfunction!(scenario::presets, m)?)?;

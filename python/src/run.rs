@@ -24,7 +24,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use tokenrisk::engine::{Backend, Control};
 use tokenrisk::output::parquet as pq;
-use tokenrisk::scenario::overlay;
+use tokenrisk::scenario::{overlay, Scenario};
 use tokenrisk::workflows::single::{self, Overrides, RunPlan, RunResult, MAX_PATHS};
 
 /// An integer argument in `lo..=hi`, or a `ValueError` naming it, its value and the range.
@@ -60,7 +60,7 @@ fn strings(name: &str, v: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
         .collect()
 }
 
-fn backend_arg(b: &str) -> PyResult<Backend> {
+pub fn backend_arg(b: &str) -> PyResult<Backend> {
     Ok(match b {
         "auto" => Backend::Auto,
         "cpu" => Backend::Cpu,
@@ -106,67 +106,89 @@ pub fn run(
 ) -> PyResult<PyRun> {
     let plan = guard("checking the run's arguments", || {
         let backend = backend_arg(backend)?;
-        let max_days = tokenrisk::scenario::limits::MAX_HORIZON_DAYS as u64;
-        let mut o = Overrides {
-            paths: paths
-                .map(|p| int_arg("paths", &p, 1, MAX_PATHS))
-                .transpose()?,
-            seed: seed.map(|s| int_arg("seed", &s, 0, u64::MAX)).transpose()?,
-            horizon_days: horizon
-                .map(|h| int_arg("horizon", &h, 1, max_days).map(|d| d as u32))
-                .transpose()?,
-            ..Overrides::default()
-        };
-        for s in shocks
-            .map(|s| strings("shocks", &s))
-            .transpose()?
-            .unwrap_or_default()
-        {
-            o.shocks.push(
-                overlay::parse_shock(&s).map_err(|e| value_error(format!("shock {s:?}: {e}")))?,
-            );
-        }
-        for s in stress
-            .map(|s| strings("stress", &s))
-            .transpose()?
-            .unwrap_or_default()
-        {
-            o.stresses.push(
-                overlay::parse_stress(&s).map_err(|e| value_error(format!("stress {s:?}: {e}")))?,
-            );
-        }
+        let o = overrides(paths, seed, horizon, shocks, stress)?;
         let mut sc = scenario.parsed(py)?;
         if sc.sweep.is_some() {
             return Err(value_error(format!(
-                "{}: has a [sweep]; tokenrisk.run runs one scenario (remove [sweep], or run the sweep with the CLI)",
+                "{}: has a [sweep]; tokenrisk.run runs one scenario (remove [sweep], or run it with tokenrisk.sweep)",
                 scenario.file
             )));
         }
-        o.apply(&mut sc).map_err(|e| {
-            match e.downcast_ref::<tokenrisk::scenario::ScenarioError>() {
-                Some(se) => scenario_error(py, se, Some(&sc.source_toml)),
-                None => value_error(format!("{e:#}")),
-            }
-        })?;
+        apply(py, &o, &mut sc)?;
         Ok(RunPlan {
             scenario: sc,
             backend,
         })
     })?;
-    let result = simulate(py, &plan, progress)?;
-    Ok(PyRun {
-        result,
-        file: scenario.file.clone(),
-        paths: OnceLock::new(),
-    })
+    let result = simulate(py, plan.name(), plan.paths(), progress, |ctl| {
+        single::run(&plan, ctl)
+    })?;
+    Ok(PyRun::new(result, scenario.file.clone()))
 }
 
-/// Runs `plan` on a worker thread with the GIL released, polling for signals (see the
-/// module notes).
-fn simulate(py: Python<'_>, plan: &RunPlan, show: bool) -> PyResult<RunResult> {
+/// The CLI's `--paths`, `--seed`, `--horizon`, `--shock` and `--stress`, checked, as
+/// `Overrides`.
+pub fn overrides(
+    paths: Option<Bound<'_, PyAny>>,
+    seed: Option<Bound<'_, PyAny>>,
+    horizon: Option<Bound<'_, PyAny>>,
+    shocks: Option<Bound<'_, PyAny>>,
+    stress: Option<Bound<'_, PyAny>>,
+) -> PyResult<Overrides> {
+    let max_days = tokenrisk::scenario::limits::MAX_HORIZON_DAYS as u64;
+    let mut o = Overrides {
+        paths: paths
+            .map(|p| int_arg("paths", &p, 1, MAX_PATHS))
+            .transpose()?,
+        seed: seed.map(|s| int_arg("seed", &s, 0, u64::MAX)).transpose()?,
+        horizon_days: horizon
+            .map(|h| int_arg("horizon", &h, 1, max_days).map(|d| d as u32))
+            .transpose()?,
+        ..Overrides::default()
+    };
+    for s in shocks
+        .map(|s| strings("shocks", &s))
+        .transpose()?
+        .unwrap_or_default()
+    {
+        o.shocks
+            .push(overlay::parse_shock(&s).map_err(|e| value_error(format!("shock {s:?}: {e}")))?);
+    }
+    for s in stress
+        .map(|s| strings("stress", &s))
+        .transpose()?
+        .unwrap_or_default()
+    {
+        o.stresses.push(
+            overlay::parse_stress(&s).map_err(|e| value_error(format!("stress {s:?}: {e}")))?,
+        );
+    }
+    Ok(o)
+}
+
+/// `o` laid over `sc`, as the CLI lays its flags over a file.
+pub fn apply(py: Python<'_>, o: &Overrides, sc: &mut Scenario) -> PyResult<()> {
+    o.apply(sc).map_err(
+        |e| match e.downcast_ref::<tokenrisk::scenario::ScenarioError>() {
+            Some(se) => scenario_error(py, se, Some(&sc.source_toml)),
+            None => value_error(format!("{e:#}")),
+        },
+    )
+}
+
+/// Runs `work` (one run, a comparison's designs, a sweep's points: each reports its paths
+/// through the `Control`) on a worker thread with the GIL released, polling for signals
+/// (see the module notes). `name` and `paths` label the progress line.
+pub fn simulate<T: Send>(
+    py: Python<'_>,
+    name: &str,
+    paths: u64,
+    show: bool,
+    work: impl FnOnce(&Control) -> anyhow::Result<T> + Send,
+) -> PyResult<T> {
     let cancel = AtomicBool::new(false);
     let done = AtomicU64::new(0);
-    let total = AtomicU64::new(plan.paths());
+    let total = AtomicU64::new(paths);
     let report = |d: u64, t: u64| {
         done.store(d, Ordering::Relaxed);
         total.store(t, Ordering::Relaxed);
@@ -175,10 +197,10 @@ fn simulate(py: Python<'_>, plan: &RunPlan, show: bool) -> PyResult<RunResult> {
         progress: Some(&report),
         cancel: Some(&cancel),
     };
-    let name = plan.name().to_string();
+    let name = name.to_string();
     let (outcome, interrupted) = py.allow_threads(|| {
         std::thread::scope(|s| {
-            let worker = s.spawn(|| catch_unwind(AssertUnwindSafe(|| single::run(plan, &ctl))));
+            let worker = s.spawn(|| catch_unwind(AssertUnwindSafe(|| work(&ctl))));
             let mut interrupted: Option<PyErr> = None;
             let mut drawn = Instant::now();
             let mut last = (u64::MAX, u64::MAX);
@@ -214,7 +236,7 @@ fn simulate(py: Python<'_>, plan: &RunPlan, show: bool) -> PyResult<RunResult> {
         Err(payload) => return Err(panic_error(&format!("simulating {name}"), payload)),
     };
     if show {
-        let t = result.output.records.len() as u64;
+        let t = total.load(Ordering::Relaxed);
         draw(py, &name, t, t, true);
     }
     Ok(result)
@@ -233,6 +255,20 @@ pub struct PyRun {
     file: String,
     /// `paths.parquet`'s batches, built on first use.
     paths: OnceLock<Vec<RecordBatch>>,
+}
+
+impl PyRun {
+    pub fn new(result: RunResult, file: String) -> PyRun {
+        PyRun {
+            result,
+            file,
+            paths: OnceLock::new(),
+        }
+    }
+
+    pub fn result(&self) -> &RunResult {
+        &self.result
+    }
 }
 
 #[pymethods]

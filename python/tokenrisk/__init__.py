@@ -8,8 +8,14 @@ and notebook-friendly results.
     run.summary["p_spiral"], run.summary["p_spiral_se"]
     import pyarrow; pyarrow.table(run.paths)        # zero-copy
     run.write("out")                                # exactly `tokenrisk run ... --out out`
+    c = tokenrisk.compare(tokenrisk.Scenario.preset("compare/halving"),
+                          tokenrisk.Scenario.preset("compare/bme"), paths=5_000)
+    pyarrow.table(c.table)                          # comparison.parquet's rows
+    sw = tokenrisk.sweep(s, {"market.volatility": [0.6, 0.9, 1.2]}, paths=2_000)
+    pyarrow.table(sw.table)                         # sweep.parquet's rows
 
-Results are bit-identical to ``tokenrisk run`` with the same arguments.
+Results are bit-identical to ``tokenrisk run`` / ``tokenrisk compare`` with the same
+arguments.
 """
 
 from __future__ import annotations
@@ -24,14 +30,18 @@ from ._native import ArrowTable, Problem, Scenario, ScenarioError
 
 __all__ = [
     "ArrowTable",
+    "Comparison",
     "MAX_PATHS",
     "Problem",
     "Run",
     "Scenario",
     "ScenarioError",
     "Summary",
+    "Sweep",
+    "compare",
     "presets",
     "run",
+    "sweep",
 ]
 __version__ = _native.__version__
 MAX_PATHS: int = _native.MAX_PATHS
@@ -255,3 +265,164 @@ def run(
         progress=progress,
     )
     return Run(native)
+
+
+def _check_scenario(name: str, s: Any) -> None:
+    if not isinstance(s, Scenario):
+        raise ValueError(
+            f"{name}: {type(s).__name__} is not a Scenario; allowed: "
+            "tokenrisk.Scenario.preset(...), .from_file(...), .from_toml(...), .from_dict(...)"
+        )
+
+
+class Comparison:
+    """A finished design comparison, in memory: ``table`` (comparison.parquet's rows, one per
+    pair of designs, A minus B with paired standard errors and intervals), ``runs`` (each
+    design's :class:`Run`, in the order given), ``write(dir)`` (the CLI's outputs)."""
+
+    def __init__(self, native: Any):
+        self._native = native
+        self._runs = [Run(r) for r in native.runs()]
+
+    @property
+    def table(self) -> ArrowTable:
+        """comparison.parquet's rows as an Arrow table (``pyarrow.table(c.table)``)."""
+        return self._native.table()
+
+    @property
+    def runs(self) -> list:
+        """Each design's :class:`Run`, in the order given (all with one seed, the same paths)."""
+        return list(self._runs)
+
+    @property
+    def seed(self) -> int:
+        """The seed every design ran with (common random numbers)."""
+        return self._native.seed
+
+    @property
+    def n_paths(self) -> int:
+        return self._native.n_paths
+
+    def write(self, out: Union[str, "_os.PathLike[str]"]) -> str:
+        """Writes ``out/<scenario.name>/`` of every design and ``out/comparison.parquet``, as
+        ``tokenrisk compare ... --out out`` does; returns the table's path."""
+        return str(self._native.write(_os.fspath(out)))
+
+    def _repr_html_(self) -> str:
+        import pyarrow as pa  # the table's rows, for display only
+
+        rows = pa.table(self.table).to_pylist()
+
+        def pct(x):
+            return f"{100 * x:+.2f} pp" if isinstance(x, float) else "n/a"
+
+        td = '<td style="text-align:right;padding:2px 10px">'
+        body = "".join(
+            f'<tr><td style="text-align:left;padding:2px 10px">{_html.escape(r["design_a"])} '
+            f'&minus; {_html.escape(r["design_b"])}</td>{td}{100 * r["p_spiral_a"]:.2f}% vs '
+            f'{100 * r["p_spiral_b"]:.2f}%</td>{td}{pct(r["diff_p_spiral"])}</td>'
+            f'{td}{pct(r["diff_se_paired"]).lstrip("+")}</td>{td}{pct(r["diff_lo"])} to {pct(r["diff_hi"])}</td>'
+            f'{td}{_fmt(r["mcnemar_p_value"], 3)}</td></tr>'
+            for r in rows
+        )
+        th = '<th style="text-align:right;padding:2px 10px">'
+        head = _html.escape(f"compare: {len(self._runs)} designs x {self.n_paths:,} paths, seed {self.seed}")
+        return (
+            f'<div style="max-width:60em"><b>{head}</b><table style="border-collapse:collapse"><thead><tr>'
+            f'<th style="text-align:left;padding:2px 10px">pair (A &minus; B)</th>{th}P(spiral) A vs B</th>'
+            f"{th}difference</th>{th}paired SE</th>{th}95% interval</th>{th}McNemar p</th></tr></thead>"
+            f"<tbody>{body}</tbody></table><small>Paired estimates over the same simulated paths "
+            "(common random numbers); the interval is difference &plusmn; 1.96 paired SE. Every "
+            "column: <code>pyarrow.table(c.table)</code>.</small></div>"
+        )
+
+    def __repr__(self) -> str:
+        names = ", ".join(r.name for r in self._runs)
+        return f"Comparison([{names}], paths={self.n_paths}, seed={self.seed})"
+
+
+def compare(
+    a: Scenario,
+    b: Scenario,
+    *more: Scenario,
+    paths: Optional[int] = None,
+    seed: Optional[int] = None,
+    backend: str = "auto",
+    horizon: Optional[int] = None,
+    progress: bool = True,
+) -> Comparison:
+    """Compares designs as ``tokenrisk compare A B [C ...]`` does, with the CLI's ``--paths``,
+    ``--seed``, ``--backend`` and ``--horizon``: every design runs with one seed (``seed``, else
+    the first design's) on the same path ids, and every pair is compared path by path.
+    Returns the :class:`Comparison` in memory (nothing is written).
+
+    Raises :class:`ScenarioError` for a design with problems, ``ValueError`` for designs that
+    cannot be compared (different horizon, step or paths; one name) or a bad argument."""
+    designs = (a, b) + more
+    for i, d in enumerate(designs):
+        _check_scenario(f"design {i + 1}", d)
+    return Comparison(
+        _native.compare(list(designs), paths=paths, seed=seed, backend=backend, horizon=horizon, progress=progress)
+    )
+
+
+class Sweep:
+    """A finished parameter sweep, in memory: ``table`` (sweep.parquet's rows: one per grid
+    point, its swept values and its summary figures with SEs), ``runs`` (each point's
+    :class:`Run`, in point order), ``points`` (each point's swept values), ``write(dir)``."""
+
+    def __init__(self, native: Any):
+        self._native = native
+        self._runs = [Run(r) for r in native.runs()]
+
+    @property
+    def name(self) -> str:
+        return self._native.name
+
+    @property
+    def table(self) -> ArrowTable:
+        """sweep.parquet's rows as an Arrow table (``pyarrow.table(sw.table)``)."""
+        return self._native.table()
+
+    @property
+    def runs(self) -> list:
+        """Each point's :class:`Run`, in point order (all with one seed, the same paths)."""
+        return list(self._runs)
+
+    @property
+    def points(self) -> list:
+        """Each point's swept values as text, ``"key = value, ..."``, in point order."""
+        return list(self._native.point_values())
+
+    def write(self, out: Union[str, "_os.PathLike[str]"]) -> str:
+        """Writes ``out/<scenario.name>/`` (``point-NNNN/`` per point and ``sweep.parquet``) as
+        ``tokenrisk run`` writes a sweep; returns the folder."""
+        return str(self._native.write(_os.fspath(out)))
+
+    def __repr__(self) -> str:
+        return f"Sweep({self.name!r}, {len(self._runs)} points)"
+
+
+def sweep(
+    scenario: Scenario,
+    grid: Optional[Mapping[str, Sequence[Any]]] = None,
+    paths: Optional[int] = None,
+    seed: Optional[int] = None,
+    backend: str = "auto",
+    horizon: Optional[int] = None,
+    progress: bool = True,
+) -> Sweep:
+    """Runs a parameter sweep as ``tokenrisk run`` runs a scenario with a ``[sweep]`` table:
+    ``grid`` maps dotted keys to lists of values (``{"market.volatility": [0.6, 0.9, 1.2]}``;
+    the Cartesian grid, the first key varying slowest), or ``None`` to run the scenario's own
+    ``[sweep]``. Every point runs with the same seed and paths (common random numbers).
+    Returns the :class:`Sweep` in memory (nothing is written).
+
+    Raises :class:`ScenarioError` for a point or key with problems, ``ValueError`` for a bad
+    argument (a grid and a ``[sweep]`` both, neither)."""
+    _check_scenario("scenario", scenario)
+    if grid is not None:
+        grid = dict(grid)
+    return Sweep(
+        _native.sweep(scenario, grid, paths=paths, seed=seed, backend=backend, horizon=horizon, progress=progress)
+    )

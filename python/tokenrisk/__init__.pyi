@@ -113,3 +113,53 @@ def run(
     progress: bool = True,
 ) -> Run:
     """Runs ``scenario`` as ``tokenrisk run`` does; bit-identical results."""
+
+class Comparison:
+    """A finished design comparison: ``table`` (comparison.parquet's rows), ``runs``, ``write``."""
+    @property
+    def table(self) -> ArrowTable: ...
+    @property
+    def runs(self) -> list[Run]: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def n_paths(self) -> int: ...
+    def write(self, out: Union[str, PathLike[str]]) -> str:
+        """Writes each design's folder and ``out/comparison.parquet`` as ``tokenrisk compare``."""
+    def _repr_html_(self) -> str: ...
+
+def compare(
+    a: Scenario,
+    b: Scenario,
+    *more: Scenario,
+    paths: Optional[int] = None,
+    seed: Optional[int] = None,
+    backend: str = "auto",
+    horizon: Optional[int] = None,
+    progress: bool = True,
+) -> Comparison:
+    """Compares designs as ``tokenrisk compare A B ...`` does (one seed, the same paths)."""
+
+class Sweep:
+    """A finished sweep: ``table`` (sweep.parquet's rows), ``runs`` and ``points`` per point."""
+    @property
+    def name(self) -> str: ...
+    @property
+    def table(self) -> ArrowTable: ...
+    @property
+    def runs(self) -> list[Run]: ...
+    @property
+    def points(self) -> list[str]: ...
+    def write(self, out: Union[str, PathLike[str]]) -> str:
+        """Writes ``out/<scenario.name>/`` (``point-NNNN/``, ``sweep.parquet``) as ``tokenrisk run``."""
+
+def sweep(
+    scenario: Scenario,
+    grid: Optional[Mapping[str, Sequence[Any]]] = None,
+    paths: Optional[int] = None,
+    seed: Optional[int] = None,
+    backend: str = "auto",
+    horizon: Optional[int] = None,
+    progress: bool = True,
+) -> Sweep:
+    """A parameter sweep over ``grid`` (dotted key -> values) or the scenario's own ``[sweep]``."""
