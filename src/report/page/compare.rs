@@ -12,7 +12,7 @@
 
 use super::charts::{fan_data, metric_rows};
 use super::summary::Sum;
-use super::{document, figure, section, table_html};
+use super::{document, figure, section, table_html, with_interval};
 use crate::output::comparison::METRICS;
 use crate::report::charts::{
     fan_overlay, histogram, line_chart, FanData, FanLayer, FanSpec, HistSpec, LineSpec, Series,
@@ -479,22 +479,21 @@ fn ratio_histogram(out: &mut String, d: &CompareData, p: &PairPaths) {
 
 fn runs_table(out: &mut String, d: &CompareData) {
     section(out, "runs", "The designs' runs");
-    out.push_str(r#"<div class="scroll"><table class="data"><thead><tr><th>design</th><th>run</th><th>P(spiral)</th><th>95% CI</th><th>final price, median (95% CI)</th><th>emissions-to-revenue, median (95% CI)</th></tr></thead><tbody>"#);
+    out.push_str(r#"<div class="scroll"><table class="data"><thead><tr><th>design</th><th>run</th><th>P(spiral)</th><th>final price, median</th><th>emissions-to-revenue, median</th></tr></thead><tbody>"#);
+    let usd = |v: f64| format!("{} USD", fmt_sig(v, 4));
+    let ratio = |v: f64| fmt_sig(v, 4);
     for (i, x) in d.designs.iter().enumerate() {
-        let cells: [String; 4] = match &x.summary {
+        // Each figure with its interval line, as on the index of a folder of runs.
+        let cells: Vec<(String, String)> = match &x.summary {
             Some(t) => {
                 let s = Sum { t };
-                [
-                    s.pct("p_spiral"),
-                    match (s.get("p_spiral_lo"), s.get("p_spiral_hi")) {
-                        (Some(a), Some(b)) => format!("{} to {}", fmt_pct(a), fmt_pct(b)),
-                        _ => DASH.into(),
-                    },
-                    with_ci(&s, "final_price_p50", " USD"),
-                    with_ci(&s, "er_ratio_p50", ""),
+                vec![
+                    with_interval(&s, "p_spiral", &|v| fmt_pct(v), None),
+                    with_interval(&s, "final_price_p50", &usd, None),
+                    with_interval(&s, "er_ratio_p50", &ratio, None),
                 ]
             }
-            None => Default::default(),
+            None => vec![(DASH.to_string(), String::new()); 3],
         };
         let _ = write!(
             out,
@@ -504,30 +503,18 @@ fn runs_table(out: &mut String, d: &CompareData) {
             crate::output::REPORT_FILE,
             esc(&x.name)
         );
-        for c in cells {
-            let _ = write!(out, r#"<td class="n">{}</td>"#, esc(&c));
+        for (v, sub) in cells {
+            let _ = write!(
+                out,
+                r#"<td class="n">{}<div class="sub">{}</div></td>"#,
+                esc(&v),
+                esc(&sub)
+            );
         }
         out.push_str("</tr>");
     }
     out.push_str("</tbody></table></div>");
     out.push_str(r#"<p class="note">In the order given to <code>tokenrisk compare</code>. Medians are exact (from every path's value) with their 95% order-statistic intervals; the P(spiral) interval is Wilson's.</p></section>"#);
-}
-
-/// An exact summary figure with its 95% interval (tables from before the interval columns
-/// show the figure alone).
-fn with_ci(s: &Sum, name: &str, unit: &str) -> String {
-    let Some(v) = s.get(name) else {
-        return DASH.into();
-    };
-    match (s.get(&format!("{name}_lo")), s.get(&format!("{name}_hi"))) {
-        (Some(lo), Some(hi)) => format!(
-            "{}{unit} ({} to {})",
-            fmt_sig(v, 4),
-            fmt_sig(lo, 4),
-            fmt_sig(hi, 4)
-        ),
-        _ => format!("{}{unit}", fmt_sig(v, 4)),
-    }
 }
 
 /// Writes `dir/report.html`, the comparison page of the folder `dir` written by
