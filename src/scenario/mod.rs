@@ -188,16 +188,17 @@ pub fn from_table(table: toml::Table, text: &str, file: &str) -> Result<Scenario
             }
         }
     }
+    let located = spans::Located::new(text);
     Err(ScenarioError {
         file: file.to_string(),
         problems: problems
             .into_iter()
             .map(|(field, message)| Problem {
-                line: locate_line(text, &field).or_else(|| {
+                line: located.line(&field).or_else(|| {
                     // A missing key: the line of the table it is missing from.
                     field
                         .rsplit_once('.')
-                        .and_then(|(parent, _)| locate_line(text, parent))
+                        .and_then(|(parent, _)| located.line(parent))
                 }),
                 field,
                 message,

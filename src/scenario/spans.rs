@@ -48,22 +48,53 @@ impl<'a> Node<'a> {
     }
 }
 
+/// A scenario text parsed once for many lookups of [`locate_line`]: a file with thousands of
+/// problems (a 20,000-element array of bad values) is then located in one parse and a binary
+/// search per problem, not one parse and one scan of the text each.
+pub struct Located<'a> {
+    text: &'a str,
+    doc: Option<ImDocument<&'a str>>,
+    /// Byte offsets of the text's newlines, ascending.
+    newlines: Vec<usize>,
+}
+
+impl<'a> Located<'a> {
+    pub fn new(text: &'a str) -> Located<'a> {
+        Located {
+            text,
+            doc: ImDocument::parse(text).ok(),
+            newlines: text.match_indices('\n').map(|(i, _)| i).collect(),
+        }
+    }
+
+    /// [`line_of`], by binary search over the newlines.
+    fn line_of(&self, offset: usize) -> usize {
+        let offset = offset.min(self.text.len());
+        self.newlines.partition_point(|&n| n < offset) + 1
+    }
+
+    /// [`locate_line`] in this text.
+    pub fn line(&self, field: &str) -> Option<usize> {
+        let mut node = Node::Table(self.doc.as_ref()?.as_table());
+        let mut span = None;
+        for seg in parse_key(field).ok()? {
+            let (next, s) = match seg {
+                Segment::Key(k) => node.key(&k)?,
+                Segment::Index(i) => node.index(i)?,
+            };
+            node = next;
+            span = s;
+        }
+        span.map(|s| self.line_of(s.start))
+    }
+}
+
 /// 1-based line of a dotted field path (`market.jumps.rate`, `vesting[1].amount`,
 /// `emission.yearly[3]`) in `text`: the line of its key, or of the array element. `None` when
-/// the file does not write that field (a default) or is not valid TOML.
+/// the file does not write that field (a default) or is not valid TOML. For many fields of one
+/// text, parse it once with [`Located`].
 pub fn locate_line(text: &str, field: &str) -> Option<usize> {
-    let doc = ImDocument::parse(text).ok()?;
-    let mut node = Node::Table(doc.as_table());
-    let mut span = None;
-    for seg in parse_key(field).ok()? {
-        let (next, s) = match seg {
-            Segment::Key(k) => node.key(&k)?,
-            Segment::Index(i) => node.index(i)?,
-        };
-        node = next;
-        span = s;
-    }
-    span.map(|s| line_of(text, s.start))
+    Located::new(text).line(field)
 }
 
 /// 1-based line of `key` (taken whole: `"market.volatility"` in a `[sweep]`) in the table
