@@ -18,6 +18,31 @@ use tokenrisk::model::Params;
 use tokenrisk::output::partial::{self, Header, Partial, PathsFile};
 use tokenrisk::scale::{merge, resume};
 
+/// A fixed-seed SplitMix64: the mutation source of the stable fuzz driver and the test suite's
+/// run of these targets, so a mutation sequence repeats from run to run.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in `0..n` (0 when `n` is 0, drawing nothing).
+    pub fn below(&mut self, n: usize) -> usize {
+        if n == 0 {
+            0
+        } else {
+            (self.next_u64() % n as u64) as usize
+        }
+    }
+    pub fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
+        &v[self.below(v.len())]
+    }
+}
+
 /// What an input did, coarsely: rejected at a check (the message's words before its first
 /// number or quote), or accepted as which kind of file.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -166,7 +166,7 @@ fn simulate(s: &Scenario) -> (bool, bool, bool) {
         &Control::none(),
     ).unwrap();
     assert_eq!(out.records.len(), 2);
-    let summary = Summary::from_acc(&out.acc, &run.risk);
+    let summary = Summary::of(&out.acc, &out.records, &run);
     let qs = report_quantiles(&run.risk);
     pq::timeseries_batch(&run.scenario.name, &out.acc, &qs).expect("timeseries table");
     pq::paths_batch(&pq::paths_schema(), &run.scenario.name, &out.records).expect("paths table");
