@@ -4,7 +4,8 @@
 //!
 //! 1. [`lanes`], then [`rng`] and [`stats`]: primitives with no domain knowledge;
 //! 2. [`scenario`]: the scenario format, validation, presets and stress shapes;
-//! 3. [`model`]: parameters, the step function, the per-path record;
+//! 3. [`model`]: parameters, the step function, the per-path record; [`calibrate`]: market
+//!    processes fitted to price histories (reading, increments, maximum likelihood);
 //! 4. [`measure`]: the accumulators both engines fill, and the summary figures;
 //! 5. [`engine`]: the CPU reference engine and the GPU engine;
 //! 6. [`output`]: Parquet tables, manifest, partial files, atomic writes;
@@ -13,6 +14,7 @@
 //! 9. [`scale`]: shards, merges, resumable runs;
 //! 10. [`cli`]: the command line, a thin layer over the rest.
 
+pub mod calibrate;
 pub mod cli;
 pub mod engine;
 pub mod lanes;

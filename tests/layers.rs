@@ -11,7 +11,7 @@ const LAYERS: &[&[&str]] = &[
     &["lanes"],
     &["rng", "stats"],
     &["scenario"],
-    &["model"],
+    &["model", "calibrate"],
     &["measure"],
     &["engine"],
     &["output"],

@@ -1,0 +1,236 @@
+//! Maximum-likelihood fits of the market's processes to log-increments, with standard
+//! errors, in the units and meaning of `docs/MODEL.md`'s scenario keys (annual rates,
+//! `market.drift` the arithmetic drift `mu` of `(mu - sigma^2 / 2) dt`, per-step switch
+//! probabilities for the scenario's `step_days`).
+//!
+//! A `Fit` is the common result every model returns, so selection, the fragment writer,
+//! the tables and the diagnostics page handle all models alike: the fitted `Model` (enough
+//! to evaluate its density and distribution function), the estimates with their standard
+//! errors and covariance, the log-likelihood, and per increment the probability integral
+//! transform (for residuals) and, for regime models, the smoothed stress probability.
+
+pub mod gbm;
+
+use super::series::Increments;
+use anyhow::{bail, Result};
+
+/// The models `calibrate --model` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelKind {
+    /// Geometric Brownian motion: `market.drift`, `market.volatility`.
+    Gbm,
+    /// Merton jump-diffusion: GBM plus compound-Poisson normal log jumps.
+    Jump,
+    /// Two-regime Markov switching of drift, volatility and jump rate.
+    Regime,
+}
+
+impl ModelKind {
+    pub const ALL: [ModelKind; 3] = [ModelKind::Gbm, ModelKind::Jump, ModelKind::Regime];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Gbm => "gbm",
+            ModelKind::Jump => "jump",
+            ModelKind::Regime => "regime",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<ModelKind> {
+        ModelKind::ALL.into_iter().find(|k| k.name() == s)
+    }
+}
+
+/// A fitted model's parameters in scenario units (annual rates; log-jump sizes).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Model {
+    Gbm { drift: f64, volatility: f64 },
+}
+
+impl Model {
+    pub fn kind(&self) -> ModelKind {
+        match self {
+            Model::Gbm { .. } => ModelKind::Gbm,
+        }
+    }
+
+    /// Density of one log-increment over `dt` years, from the stationary regime mix for
+    /// regime models.
+    pub fn density(&self, x: f64, dt: f64) -> f64 {
+        match *self {
+            Model::Gbm { drift, volatility } => {
+                let (m, s) = gbm::moments(drift, volatility, dt);
+                normal_pdf((x - m) / s) / s
+            }
+        }
+    }
+}
+
+/// One estimated parameter: the scenario key it sets, its estimate and standard error.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Param {
+    /// The dotted scenario key, as validation messages spell it (`market.volatility`).
+    pub key: &'static str,
+    pub value: f64,
+    pub se: f64,
+}
+
+impl Param {
+    /// The Wald 95% interval `value +- 1.96 se`.
+    pub fn interval(&self) -> (f64, f64) {
+        (self.value - Z95 * self.se, self.value + Z95 * self.se)
+    }
+}
+
+/// The 97.5% standard normal quantile.
+pub const Z95: f64 = 1.959_963_984_540_054;
+
+/// What every model's fit returns.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fit {
+    pub model: Model,
+    /// The estimates, in the order the fragment writes them.
+    pub params: Vec<Param>,
+    /// Covariance of the estimates, `params.len()` squared, row-major.
+    pub cov: Vec<f64>,
+    /// How the standard errors were obtained, for the fragment's comments and the page.
+    pub se_method: &'static str,
+    pub loglik: f64,
+    /// Number of increments fitted.
+    pub n: usize,
+    /// The step length the per-step switch probabilities are for.
+    pub step_days: u32,
+    /// Whether the optimiser met its convergence criterion.
+    pub converged: bool,
+    /// Per increment, the fitted distribution function at the observed value (given the
+    /// past for regime models): uniform when the model is right.
+    pub pit: Vec<f64>,
+    /// Per increment, the smoothed probability of the stress regime (regime models only).
+    pub stress_prob: Option<Vec<f64>>,
+}
+
+impl Fit {
+    /// Number of free parameters.
+    pub fn k(&self) -> usize {
+        self.params.len()
+    }
+
+    pub fn aic(&self) -> f64 {
+        2.0 * self.k() as f64 - 2.0 * self.loglik
+    }
+
+    pub fn bic(&self) -> f64 {
+        (self.n as f64).ln() * self.k() as f64 - 2.0 * self.loglik
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Param> {
+        self.params.iter().find(|p| p.key == key)
+    }
+
+    /// Standardized residuals `Phi^-1(pit)`: standard normal when the model is right.
+    pub fn std_residuals(&self) -> Vec<f64> {
+        self.pit
+            .iter()
+            .map(|&u| normal_quantile(u.clamp(1e-15, 1.0 - 1e-15)))
+            .collect()
+    }
+}
+
+/// Choices for the fits.
+#[derive(Clone, Copy, Debug)]
+pub struct FitOptions {
+    /// The scenario's step length: switch probabilities are per step of this many days.
+    pub step_days: u32,
+    /// Starting points for fits that can stop at a local optimum (the regime model).
+    pub starts: usize,
+}
+
+impl Default for FitOptions {
+    fn default() -> Self {
+        FitOptions {
+            step_days: 1,
+            starts: 8,
+        }
+    }
+}
+
+/// Fewest increments any fit accepts.
+pub const MIN_INCREMENTS: usize = 30;
+
+/// Fits one model.
+pub fn fit(kind: ModelKind, inc: &Increments, opts: &FitOptions) -> Result<Fit> {
+    if inc.len() < MIN_INCREMENTS {
+        bail!(
+            "{} increments are too few to fit the {} model; at least {MIN_INCREMENTS} are needed",
+            inc.len(),
+            kind.name()
+        );
+    }
+    match kind {
+        ModelKind::Gbm => Ok(gbm::fit(inc, opts.step_days)),
+        other => bail!("the {} model is not fitted yet", other.name()),
+    }
+}
+
+/// A likelihood-ratio test of a nested model against a larger one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LrTest {
+    pub null: ModelKind,
+    pub alternative: ModelKind,
+    /// `2 (loglik_alt - loglik_null)`.
+    pub statistic: f64,
+    pub df: usize,
+    /// Approximate p-value (chi-squared with `df`; see `reason` for where that is loose).
+    pub p_value: f64,
+}
+
+/// The fits `--model auto` compared, the one chosen, and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Selection {
+    pub fits: Vec<Fit>,
+    pub chosen: usize,
+    pub lr_tests: Vec<LrTest>,
+    /// One or two sentences a user reads: which model, by what criterion, against what.
+    pub reason: String,
+}
+
+impl Selection {
+    pub fn chosen(&self) -> &Fit {
+        &self.fits[self.chosen]
+    }
+}
+
+/// Fits `kinds` and chooses by BIC (the only model when one is given).
+pub fn select(kinds: &[ModelKind], inc: &Increments, opts: &FitOptions) -> Result<Selection> {
+    let fits = kinds
+        .iter()
+        .map(|&k| fit(k, inc, opts))
+        .collect::<Result<Vec<_>>>()?;
+    let chosen = (0..fits.len())
+        .min_by(|&a, &b| fits[a].bic().total_cmp(&fits[b].bic()))
+        .expect("at least one model");
+    let reason = format!(
+        "{} has the lowest BIC ({:.1}) of the {} model(s) fitted",
+        fits[chosen].model.kind().name(),
+        fits[chosen].bic(),
+        fits.len()
+    );
+    Ok(Selection {
+        fits,
+        chosen,
+        lr_tests: vec![],
+        reason,
+    })
+}
+
+pub(crate) fn normal_pdf(z: f64) -> f64 {
+    (-0.5 * z * z).exp() / (2.0 * std::f64::consts::PI).sqrt()
+}
+
+pub(crate) fn normal_cdf(z: f64) -> f64 {
+    0.5 * statrs::function::erf::erfc(-z / std::f64::consts::SQRT_2)
+}
+
+pub(crate) fn normal_quantile(p: f64) -> f64 {
+    -std::f64::consts::SQRT_2 * statrs::function::erf::erfc_inv(2.0 * p)
+}
