@@ -82,6 +82,22 @@ pub fn fit(inc: &Increments, step_days: u32) -> Fit {
     }
 }
 
+/// Demand (revenue) is GBM too (`docs/MODEL.md` section 10 without churn and price terms):
+/// the same fit, reported under `demand.growth` and `demand.volatility`.
+pub fn fit_demand(inc: &Increments, step_days: u32) -> Fit {
+    let mut f = fit(inc, step_days);
+    let Model::Gbm { drift, volatility } = f.model else {
+        unreachable!("gbm::fit returns Gbm")
+    };
+    f.model = Model::Demand {
+        growth: drift,
+        volatility,
+    };
+    f.params[0].key = "demand.growth";
+    f.params[1].key = "demand.volatility";
+    f
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,6 +12,7 @@
 pub mod gbm;
 
 use super::series::Increments;
+use crate::scenario::Scenario;
 use anyhow::{bail, Result};
 
 /// The models `calibrate --model` names.
@@ -23,21 +24,30 @@ pub enum ModelKind {
     Jump,
     /// Two-regime Markov switching of drift, volatility and jump rate.
     Regime,
+    /// Demand (revenue) as GBM: `demand.growth`, `demand.volatility`.
+    Demand,
+    /// The log GPU cost as an Ornstein-Uhlenbeck process around a deflating level:
+    /// `compute.cost_reversion`, `compute.cost_volatility`, `compute.cost_deflation`.
+    CostOu,
 }
 
 impl ModelKind {
-    pub const ALL: [ModelKind; 3] = [ModelKind::Gbm, ModelKind::Jump, ModelKind::Regime];
+    /// The price models `--model` chooses among (`auto` compares all three).
+    pub const MARKET: [ModelKind; 3] = [ModelKind::Gbm, ModelKind::Jump, ModelKind::Regime];
 
     pub fn name(self) -> &'static str {
         match self {
             ModelKind::Gbm => "gbm",
             ModelKind::Jump => "jump",
             ModelKind::Regime => "regime",
+            ModelKind::Demand => "demand-gbm",
+            ModelKind::CostOu => "cost-ou",
         }
     }
 
+    /// A price model by its `--model` name.
     pub fn from_name(s: &str) -> Option<ModelKind> {
-        ModelKind::ALL.into_iter().find(|k| k.name() == s)
+        ModelKind::MARKET.into_iter().find(|k| k.name() == s)
     }
 }
 
@@ -45,12 +55,32 @@ impl ModelKind {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Model {
     Gbm { drift: f64, volatility: f64 },
+    Demand { growth: f64, volatility: f64 },
 }
 
 impl Model {
     pub fn kind(&self) -> ModelKind {
         match self {
             Model::Gbm { .. } => ModelKind::Gbm,
+            Model::Demand { .. } => ModelKind::Demand,
+        }
+    }
+
+    /// Sets the scenario's fields this model estimates, and the ones it implies: a GBM fit
+    /// has no jumps and no regimes, so `market.jumps.rate` becomes 0 and `[market.regimes]`
+    /// is removed. Fields the model does not describe are left as they are.
+    pub fn apply(&self, s: &mut Scenario) {
+        match *self {
+            Model::Gbm { drift, volatility } => {
+                s.market.drift = drift;
+                s.market.volatility = volatility;
+                s.market.jumps.rate = 0.0;
+                s.market.regimes = None;
+            }
+            Model::Demand { growth, volatility } => {
+                s.demand.growth = growth;
+                s.demand.volatility = volatility;
+            }
         }
     }
 
@@ -58,7 +88,11 @@ impl Model {
     /// regime models.
     pub fn density(&self, x: f64, dt: f64) -> f64 {
         match *self {
-            Model::Gbm { drift, volatility } => {
+            Model::Gbm { drift, volatility }
+            | Model::Demand {
+                growth: drift,
+                volatility,
+            } => {
                 let (m, s) = gbm::moments(drift, volatility, dt);
                 normal_pdf((x - m) / s) / s
             }
@@ -168,6 +202,7 @@ pub fn fit(kind: ModelKind, inc: &Increments, opts: &FitOptions) -> Result<Fit> 
     }
     match kind {
         ModelKind::Gbm => Ok(gbm::fit(inc, opts.step_days)),
+        ModelKind::Demand => Ok(gbm::fit_demand(inc, opts.step_days)),
         other => bail!("the {} model is not fitted yet", other.name()),
     }
 }
@@ -233,4 +268,23 @@ pub(crate) fn normal_cdf(z: f64) -> f64 {
 
 pub(crate) fn normal_quantile(p: f64) -> f64 {
     -std::f64::consts::SQRT_2 * statrs::function::erf::erfc_inv(2.0 * p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gbm_fit_applied_to_a_preset_removes_jumps_and_regimes() {
+        let mut s = crate::scenario::resolve("bittensor_halving").unwrap();
+        assert!(s.market.regimes.is_some() && s.market.jumps.rate > 0.0);
+        Model::Gbm {
+            drift: 0.2,
+            volatility: 0.7,
+        }
+        .apply(&mut s);
+        assert_eq!((s.market.drift, s.market.volatility), (0.2, 0.7));
+        assert!(s.market.regimes.is_none() && s.market.jumps.rate == 0.0);
+        assert!(crate::scenario::validate(&s).is_empty());
+    }
 }
