@@ -9,17 +9,17 @@
 //! shortened scenario is still valid; else the whole horizon), then summarised and turned
 //! into the three output tables in memory.
 //!
-//! The targets for `partial.json` and `state.json` are in [`inputs`].
+//! The targets for `partial.json`, `state.json` and price CSVs are in [`inputs`].
 
 pub mod inputs;
 pub use inputs::{partial, prices, state, InputOutcome};
 
 use tokenrisk::engine::Control;
 use tokenrisk::engine::{cpu, PathRange};
-use tokenrisk::measure::summary::{report_quantiles, Summary};
 use tokenrisk::model::Params;
 use tokenrisk::output::{parquet as pq, RunInfo};
 use tokenrisk::scenario::{self, Scenario};
+use tokenrisk::measure::summary::{report_quantiles, Summary};
 
 /// What an input did, coarsely (the stable driver keeps inputs with new outcomes).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -164,8 +164,7 @@ fn simulate(s: &Scenario) -> (bool, bool, bool) {
         run.scenario.seed,
         PathRange { start: 0, count: 2 },
         &Control::none(),
-    )
-    .unwrap();
+    ).unwrap();
     assert_eq!(out.records.len(), 2);
     let summary = Summary::of(&out.acc, &out.records, &run);
     let qs = report_quantiles(&run.risk);
