@@ -3,7 +3,7 @@
 # time, and print the executions and the corpus size:
 #   scripts/fuzz.sh [SECONDS] [TARGET]     (default 60 s, target scenario)
 # TARGET `partial` or `state` fuzzes the parsing and verification of a shard's partial.json
-# or a checkpoint's state.json instead (fuzz/src/inputs.rs).
+# or a checkpoint's state.json instead, `prices` a price history CSV (fuzz/src/inputs.rs).
 #
 # Uses cargo-fuzz (libFuzzer, coverage-guided; `cargo fuzz run scenario -s none`) when
 # `cargo fuzz` is installed and can build the target (it does on stable with `-s none`; the
@@ -18,8 +18,8 @@
 set -euo pipefail
 secs=${1:-60}
 target=${2:-scenario}
-case "$target" in scenario | partial | state) ;; *)
-  echo "unknown target $target; allowed: scenario, partial, state" >&2
+case "$target" in scenario | partial | state | prices) ;; *)
+  echo "unknown target $target; allowed: scenario, partial, state, prices" >&2
   exit 2
   ;;
 esac

@@ -7,7 +7,7 @@
 #[path = "../fuzz/src/inputs.rs"]
 #[allow(dead_code)]
 mod inputs;
-use inputs::{partial, seeds, state, InputOutcome, Rng};
+use inputs::{partial, price_seeds, prices, seeds, state, InputOutcome, Rng};
 use std::collections::BTreeMap;
 
 const VALUES: &[&str] = &[
@@ -151,5 +151,23 @@ fn partial_and_state_parsing_survive_mutated_inputs() {
             rejections >= 5,
             "{name}: only {rejections} kinds of rejection: {seen:?}"
         );
+    }
+}
+
+#[test]
+fn price_files_survive_mutated_inputs() {
+    for (i, (_, seed)) in price_seeds().iter().enumerate() {
+        assert!(
+            matches!(prices(seed), InputOutcome::Accepted(_)),
+            "seed {i} refused"
+        );
+        let seen = fuzz("prices", prices, seed, 2000);
+        let accepted = seen
+            .iter()
+            .filter(|(o, _)| matches!(o, InputOutcome::Accepted(_)))
+            .count();
+        let rejections = seen.len() - accepted;
+        // Mutations reach both outcomes and more than one check.
+        assert!(accepted >= 1 && rejections >= 3, "seed {i}: {seen:?}");
     }
 }

@@ -1,6 +1,7 @@
 //! The fuzz targets for the files `merge` and `--resume` read: arbitrary bytes as a shard's
 //! `partial.json` ([`partial`]) or a checkpoint's `state.json` ([`state`]), through the same
-//! parse and verification functions the commands use, without the file system.
+//! parse and verification functions the commands use, without the file system; and a price
+//! history as `calibrate` reads it ([`prices`]).
 //!
 //! The property: no input makes tokenrisk panic, every rejection renders its message, and
 //! an accepted file is consistent: its header has no problem left, and written again
@@ -12,6 +13,7 @@
 //! Kept free of the rest of the fuzz crate so that the main test suite includes this file
 //! (`tests/fuzz_inputs.rs`) and runs the targets over mutated inputs on stable Rust.
 
+use tokenrisk::calibrate::read::{self as prices_read, ReadOptions};
 use tokenrisk::engine::{cpu, Control, PathRange};
 use tokenrisk::measure::Accumulator;
 use tokenrisk::model::Params;
@@ -116,6 +118,62 @@ pub fn state(data: &[u8]) -> InputOutcome {
         return InputOutcome::Rejected(coarse(first));
     }
     InputOutcome::Accepted("checkpoint")
+}
+
+/// Arbitrary bytes as a price history, as `calibrate` and `backtest` read it. An accepted
+/// series is sorted, unique by date, positive and finite; read again keeping outliers it has
+/// exactly the flagged prints back, listed as kept.
+pub fn prices(data: &[u8]) -> InputOutcome {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return InputOutcome::Rejected("not UTF-8".into());
+    };
+    let s = match prices_read::parse(text, "fuzz.csv", &ReadOptions::default()) {
+        Ok(s) => s,
+        Err(e) => return rejected(e),
+    };
+    assert!(!s.obs.is_empty());
+    assert!(s.obs.windows(2).all(|w| w[0].date < w[1].date));
+    assert!(s.obs.iter().all(|o| o.value.is_finite() && o.value > 0.0));
+    assert!(s
+        .outliers
+        .iter()
+        .all(|o| o.excluded && !o.reason.is_empty()));
+    let keep = ReadOptions {
+        keep_outliers: true,
+    };
+    let k = prices_read::parse(text, "fuzz.csv", &keep).expect("accepted, then refused");
+    assert_eq!(k.obs.len(), s.obs.len() + s.outliers.len());
+    assert_eq!(k.outliers.len(), s.outliers.len());
+    assert!(k.outliers.iter().all(|o| !o.excluded));
+    InputOutcome::Accepted(s.layout.name())
+}
+
+/// Seed inputs for [`prices`]: the header and 40 lines of a file in `data/market/` of each
+/// layout (TAO's first lines, with its listing-day print; FET's from just before its first
+/// price, with blank rows; ETH's first lines).
+pub fn price_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    [
+        include_str!("../../data/market/tao-usd-daily.csv"),
+        include_str!("../../data/market/fet-usd-yahoo.csv"),
+        include_str!("../../data/market/eth-usd-coingecko.csv"),
+    ]
+    .iter()
+    .map(|t| {
+        // the header, then 40 lines from a few blank rows before the first price
+        let lines: Vec<&str> = t.lines().collect();
+        let first = lines[1..]
+            .iter()
+            .position(|l| !l.contains(",,"))
+            .unwrap_or(0);
+        let from = 1 + first.saturating_sub(3);
+        let mut text = lines[0].to_string() + "\n";
+        for l in &lines[from..(from + 40).min(lines.len())] {
+            text += l;
+            text += "\n";
+        }
+        ("prices", text.into_bytes())
+    })
+    .collect()
 }
 
 /// Seed inputs: a finished shard's `partial.json` and a two-block checkpoint's `state.json`

@@ -9,10 +9,10 @@
 //! shortened scenario is still valid; else the whole horizon), then summarised and turned
 //! into the three output tables in memory.
 //!
-//! The targets for `partial.json` and `state.json` are in [`inputs`].
+//! The targets for `partial.json`, `state.json` and price CSVs are in [`inputs`].
 
 pub mod inputs;
-pub use inputs::{partial, state, InputOutcome};
+pub use inputs::{partial, prices, state, InputOutcome};
 
 use tokenrisk::engine::Control;
 use tokenrisk::engine::{cpu, PathRange};
@@ -35,7 +35,7 @@ pub enum Outcome {
         nonfinite: bool,
         short: bool,
     },
-    /// A `partial.json` / `state.json` input ([`inputs`]).
+    /// A `partial.json`, `state.json` or price CSV input ([`inputs`]).
     Input(InputOutcome),
 }
 

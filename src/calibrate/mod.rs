@@ -12,5 +12,6 @@
 //! users; it never runs the engine.
 
 pub mod fit;
+pub mod outliers;
 pub mod read;
 pub mod series;

@@ -10,7 +10,9 @@
 //! `state.json` instead (`tokenrisk_fuzz::inputs`), seeded with the files of a small run made
 //! in memory plus `corpus/<target>/`; the same mutations apply to their JSON lines.
 //!
-//! Usage: `stable_fuzz [SECONDS] [--seed N] [--target scenario|partial|state]` (run from
+//! `--target prices` fuzzes a price history CSV, seeded with the head of `data/market/`'s files.
+//!
+//! Usage: `stable_fuzz [SECONDS] [--seed N] [--target scenario|partial|state|prices]` (run from
 //! `fuzz/`). Exit code 1 if any input panicked.
 
 use std::collections::{BTreeMap, HashSet};
@@ -19,7 +21,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tokenrisk_fuzz::inputs::Rng;
-use tokenrisk_fuzz::{inputs, partial, scenario, state, Outcome};
+use tokenrisk_fuzz::{inputs, partial, prices, scenario, state, Outcome};
 
 const EXTREMES: &[&str] = &[
     "0",
@@ -282,8 +284,9 @@ fn main() {
         "scenario" => scenario,
         "partial" => |d| Outcome::Input(partial(d)),
         "state" => |d| Outcome::Input(state(d)),
+        "prices" => |d| Outcome::Input(prices(d)),
         other => {
-            eprintln!("--target {other}: allowed: scenario, partial, state");
+            eprintln!("--target {other}: allowed: scenario, partial, state, prices");
             std::process::exit(2);
         }
     };
@@ -295,6 +298,8 @@ fn main() {
     let mut seeds = Vec::new();
     if target == "scenario" {
         load_dir(&here.join("../data/scenarios"), &mut seeds);
+    } else if target == "prices" {
+        seeds.extend(inputs::price_seeds().into_iter().map(|(_, bytes)| bytes));
     } else {
         seeds.extend(
             inputs::seeds()
@@ -306,7 +311,11 @@ fn main() {
     let n_seeds = seeds.len();
     let mut corpus = seeds.clone();
     load_dir(&corpus_dir, &mut corpus);
-    let ext = if target == "scenario" { "toml" } else { "json" };
+    let ext = match target.as_str() {
+        "scenario" => "toml",
+        "prices" => "csv",
+        _ => "json",
+    };
     let mut known: HashSet<u64> = corpus.iter().map(|d| hash_of(d)).collect();
     let mut valid: Vec<usize> = Vec::new();
     // Keys and table headers of the seeds, for insertions.
