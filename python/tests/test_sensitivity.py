@@ -90,9 +90,14 @@ def test_repr_marks_within_noise_as_the_cli_prints(cli_tornado, tornado):
         assert ("within noise" in row) == (note == "within noise"), r["parameter"]
         assert ("no effect" in row) == (note == "no effect"), r["parameter"]
         # Greyed: an effect not told apart from 0 (or exactly 0) must not read like one that is.
-        assert ("color:#8a93a3" in row) == (note is not None)
-        # The effect's paired SE is shown beside it.
-        assert f"{100 * r['effect_p_spiral_se']:.2f} pp" in row and f"{r['effect_cvar95_se']:.3f}" in row
+        cells = row.split("<td")
+        d, se = r["effect_p_spiral"], r["effect_p_spiral_se"]
+        p_cell = next(c for c in cells if f"SE {100 * se:.2f} pp" in c)
+        assert ("color:#8a93a3" in p_cell) == (note is not None), r["parameter"]
+        assert f"{100 * (d - 1.96 * se):+.2f} to {100 * (d + 1.96 * se):+.2f} pp; SE" in p_cell
+        cv, cse = r["effect_cvar95"], r["effect_cvar95_se"]
+        c_cell = next(c for c in cells if f"SE {cse:.3f}<" in c)
+        assert ("color:#8a93a3" in c_cell) == (abs(cv) < 1.96 * cse or cv == cse == 0), r["parameter"]
     assert "1.96 paired SE" in html
 
 

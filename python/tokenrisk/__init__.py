@@ -309,7 +309,7 @@ class Run:
         )
         th = '<th style="text-align:right;padding:2px 10px">'
         return (
-            f'<div class="tokenrisk-run" style="max-width:46em"><b>{head}</b>'
+            f'<div class="tokenrisk-run" style="max-width:760px"><b>{head}</b>'
             f'<div class="tokenrisk-chart" style="max-width:720px;margin:6px 0"><style>{_native.CHART_CSS}</style>'
             f"{self.price_fan_svg()}</div>"
             '<table style="border-collapse:collapse"><thead><tr>'
@@ -473,6 +473,11 @@ def compare(
     the first design's) on the same path ids, and every pair is compared path by path.
     Returns the :class:`Comparison` in memory (nothing is written).
 
+    >>> c = tokenrisk.compare(tokenrisk.Scenario.preset("compare/halving"),
+    ...                       tokenrisk.Scenario.preset("compare/bme"), paths=500, horizon=200, progress=False)
+    >>> [r.name for r in c.runs]
+    ['compare-halving', 'compare-bme']
+
     Raises :class:`ScenarioError` for a design with problems, ``ValueError`` for designs that
     cannot be compared (different horizon, step or paths; one name) or a bad argument."""
     designs = (a, b) + more
@@ -540,6 +545,11 @@ def sweep(
     the Cartesian grid, the first key varying slowest), or ``None`` to run the scenario's own
     ``[sweep]``. Every point runs with the same seed and paths (common random numbers).
     Returns the :class:`Sweep` in memory (nothing is written).
+
+    >>> sw = tokenrisk.sweep(tokenrisk.Scenario.preset("render_bme"), {"market.volatility": [0.6, 1.2]},
+    ...                      paths=500, horizon=200, progress=False)
+    >>> sw.points
+    ['market.volatility = 0.6', 'market.volatility = 1.2']
 
     Raises :class:`ScenarioError` for a point or key with problems, ``ValueError`` for a bad
     argument (a grid and a ``[sweep]`` both, neither)."""
@@ -632,20 +642,30 @@ class Tornado:
         def c3(x):
             return f"{x:+.3f}".replace("-0.000", "+0.000")
 
+        grey = "color:#8a93a3"
+
+        def cell(main, sub, muted):
+            # The effect, and under it its interval and paired SE (small), greyed when muted.
+            style = f"text-align:right;padding:2px 8px;white-space:nowrap;{grey if muted else ''}"
+            return f'<td style="{style}">{main}<br><small>{sub}</small></td>'
+
         td = '<td style="text-align:right;padding:2px 8px;white-space:nowrap">'
         body = []
         for r in self.rows:
             d, se = r["effect_p_spiral"], r["effect_p_spiral_se"]
             cv, cse = r["effect_cvar95"], r["effect_cvar95_se"]
-            grey = ' style="color:#8a93a3"' if r["noise"] else ""
+            # P(spiral): the CLI's note ("within noise" / "no effect"); the CVaR effect is greyed
+            # by the same rule (its interval holds 0), which the CLI leaves unmarked.
+            noisy = r["noise"] is not None
+            cvar_noisy = not abs(cv) >= 1.96 * cse if cse > 0 else cv == 0
+            note = f'<br><small style="{grey}">{_html.escape(r["noise"])}</small>' if noisy else ""
             body.append(
-                f"<tr{grey}>{td}{r['rank']}</td>"
-                f'<td style="text-align:left;padding:2px 8px"><code>{_html.escape(r["parameter"])}</code></td>'
-                f"{td}{_value(r['low_value'])}</td>{td}{_value(r['high_value'])}</td>"
-                f"{td}{pp(d)}</td>{td}{100 * se:.2f} pp</td>{td}{pp(d - 1.96 * se)} to {pp(d + 1.96 * se)}</td>"
-                f"{td}{_html.escape(r['noise'] or '')}</td>"
-                f"{td}{c3(cv)}</td>{td}{cse:.3f}</td>{td}{c3(cv - 1.96 * cse)} to {c3(cv + 1.96 * cse)}</td>"
-                f"{td}{r['rank_cvar95']}</td></tr>"
+                f"<tr>{td}{r['rank']}</td>"
+                f'<td style="text-align:left;padding:2px 8px"><code>{_html.escape(r["parameter"])}</code>{note}</td>'
+                f"{td}{_value(r['low_value'])} &rarr; {_value(r['high_value'])}</td>"
+                + cell(pp(d), f"{100 * (d - 1.96 * se):+.2f} to {pp(d + 1.96 * se)}; SE {100 * se:.2f} pp", noisy)
+                + cell(c3(cv), f"{c3(cv - 1.96 * cse)} to {c3(cv + 1.96 * cse)}; SE {cse:.3f}", cvar_noisy)
+                + f"{td}{r['rank_cvar95']}</td></tr>"
             )
         th = '<th style="text-align:right;padding:2px 8px">'
         b = self.base.summary
@@ -663,15 +683,15 @@ class Tornado:
         noise = ""
         if any(r["noise"] for r in self.rows):
             noise = (
-                " Grey rows, <i>within noise</i>: |dP(spiral)| &lt; 1.96 paired SE (its interval "
-                "holds 0), not told apart from 0 at this path count."
+                " <i>within noise</i>: |dP(spiral)| &lt; 1.96 paired SE (its interval holds 0), not "
+                "told apart from 0 at this path count; such effects (P(spiral) or CVaR) are grey."
             )
         return (
-            f'<div style="max-width:80em"><b>{head}</b><div style="overflow-x:auto">'
+            f'<div style="max-width:64em"><b>{head}</b><div style="overflow-x:auto">'
             '<table style="border-collapse:collapse"><thead><tr>'
-            f'{th}rank</th><th style="text-align:left;padding:2px 8px">parameter</th>{th}low</th>{th}high</th>'
-            f"{th}dP(spiral)</th>{th}paired SE</th>{th}95% CI</th>{th}</th>"
-            f"{th}dCVaR95</th>{th}paired SE</th>{th}95% CI</th>{th}rank CVaR</th></tr></thead>"
+            f'{th}rank</th><th style="text-align:left;padding:2px 8px">parameter</th>{th}low &rarr; high</th>'
+            f"{th}dP(spiral)<br><small>95% CI; paired SE</small></th>"
+            f"{th}dCVaR95 (log-return)<br><small>95% CI; paired SE</small></th>{th}CVaR rank</th></tr></thead>"
             f"<tbody>{''.join(body)}</tbody></table></div>"
             "<small>Effects are high minus low: P(spiral) by the horizon in percentage points, and "
             "the 95% CVaR of the horizon log-return (a loss); intervals are effect &plusmn; 1.96 "
@@ -887,6 +907,13 @@ def nightly(
     and the night's ``index.html``, ``alerts.json`` and ``night.json`` written (the folder
     appears whole, replacing an earlier run of the date). ``date`` is ``YYYY-MM-DD``
     (default: today, UTC). Unlike :func:`run`, this writes: the folder is the night.
+
+    >>> import tempfile
+    >>> out = tempfile.mkdtemp()
+    >>> n = tokenrisk.nightly([tokenrisk.Scenario.preset("render_bme")], out=out, date="2026-12-01",
+    ...                       paths=500, horizon=200, progress=False)
+    >>> n.dir == out + "/2026-12-01", sorted(n.headlines)
+    (True, ['render-bme'])
 
     A scenario that fails is recorded (``failures``, ``code`` 4) and the others still run.
     Raises ``ValueError`` for a bad argument (a date, a folder without scenarios)."""
