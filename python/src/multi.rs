@@ -19,6 +19,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use tokenrisk::output::folder::{Lock, Staged};
 use tokenrisk::workflows::compare::{self as wcompare, ComparePlan, Comparison, COMPARISON_FILE};
 use tokenrisk::workflows::single::{RunPlan, RunResult};
@@ -87,10 +88,12 @@ pub fn compare(
         }
     }
     let paths = plan.designs[0].1.paths();
-    let (comparison, results) = simulate(py, "compare", paths, progress, |ctl| {
+    let units = plan.designs.len() as u64;
+    let (comparison, results) = simulate(py, "compare", paths, units, progress, |ctl, fin| {
         let mut results: Vec<RunResult> = Vec::new();
         let c = wcompare::run(&plan, ctl, &mut |r| {
             results.push(r);
+            fin.fetch_add(1, Ordering::Relaxed);
             Ok(())
         })?;
         Ok((c, results))
@@ -236,14 +239,23 @@ pub fn sweep(
         Ok((base, axes, points, backend))
     })?;
     let name = base.scenario.name.clone();
-    let (result, results) = simulate(py, &name, base.scenario.paths, progress, |ctl| {
-        let mut results: Vec<RunResult> = Vec::new();
-        let r = wsweep::run(&base, &axes, &points, backend, ctl, &mut |_, r| {
-            results.push(r);
-            Ok(())
-        })?;
-        Ok((r, results))
-    })?;
+    let units = points.len() as u64;
+    let (result, results) = simulate(
+        py,
+        &name,
+        base.scenario.paths,
+        units,
+        progress,
+        |ctl, fin| {
+            let mut results: Vec<RunResult> = Vec::new();
+            let r = wsweep::run(&base, &axes, &points, backend, ctl, &mut |_, r| {
+                results.push(r);
+                fin.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            })?;
+            Ok((r, results))
+        },
+    )?;
     let runs = results
         .into_iter()
         .map(|r| Py::new(py, PyRun::new(r, scenario.file.clone())))

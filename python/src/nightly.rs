@@ -11,6 +11,7 @@ use crate::run::{backend_arg, overrides, simulate};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use tokenrisk::workflows::nightly::{
     self as wnightly, AlertCheck, NightPlan, NightRun, ScenarioResult,
 };
@@ -38,8 +39,11 @@ pub fn nightly(
         NightPlan::new(&scenario_dir, date.as_deref(), o, backend)
             .map_err(|e| value_error(format!("{e:#}").replacen("--date ", "date=", 1)))
     })?;
-    let night = simulate(py, "nightly", 0, progress, |ctl| {
-        wnightly::run(&plan, &out, ctl, &mut |_| {})
+    let units = plan.files.len() as u64;
+    let night = simulate(py, "nightly", 0, units, progress, |ctl, fin| {
+        wnightly::run(&plan, &out, ctl, &mut |_| {
+            fin.fetch_add(1, Ordering::Relaxed);
+        })
     })?;
     Ok(PyNightly { night })
 }

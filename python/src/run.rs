@@ -103,7 +103,7 @@ pub fn run(
             backend,
         })
     })?;
-    let result = simulate(py, plan.name(), plan.paths(), progress, |ctl| {
+    let result = simulate(py, plan.name(), plan.paths(), 1, progress, |ctl, _| {
         single::run(&plan, ctl)
     })?;
     Ok(PyRun::new(result, scenario.file.clone()))
@@ -161,17 +161,22 @@ pub fn apply(py: Python<'_>, o: &Overrides, sc: &mut Scenario) -> PyResult<()> {
 
 /// Runs `work` (one run, a comparison's designs, a sweep's points: each reports its paths
 /// through the `Control`) on a worker thread with the GIL released, polling for signals
-/// (see the module notes). `name` names the work in a panic's message; `progress`, when
-/// given, is called as `progress(done, total)` with the current run's paths whenever they
-/// moved (at most every 100 ms, and once more at the end): the Python side draws it (a tqdm
-/// bar or a plain line, `tokenrisk._progress`).
+/// (see the module notes). `name` names the work in a panic's message. The work is `units`
+/// steps (a comparison's designs, a sweep's points, a sensitivity's parameters plus its
+/// base, a night's scenario files; 1 for a run) and counts each finished one on the counter
+/// it is given. `progress`, when given, is called as `progress(done, total, finished, units)`
+/// (the current run's paths, the steps finished) whenever they moved (at most every 100 ms,
+/// and once more at the end): the Python side draws it (a tqdm bar or a plain line,
+/// `tokenrisk._progress`).
 pub fn simulate<T: Send>(
     py: Python<'_>,
     name: &str,
     paths: u64,
+    units: u64,
     progress: Option<Py<PyAny>>,
-    work: impl FnOnce(&Control) -> anyhow::Result<T> + Send,
+    work: impl FnOnce(&Control, &AtomicU64) -> anyhow::Result<T> + Send,
 ) -> PyResult<T> {
+    let finished = AtomicU64::new(0);
     let cancel = AtomicBool::new(false);
     let done = AtomicU64::new(0);
     let total = AtomicU64::new(paths);
@@ -185,10 +190,10 @@ pub fn simulate<T: Send>(
     };
     let (outcome, interrupted) = py.allow_threads(|| {
         std::thread::scope(|s| {
-            let worker = s.spawn(|| catch_unwind(AssertUnwindSafe(|| work(&ctl))));
+            let worker = s.spawn(|| catch_unwind(AssertUnwindSafe(|| work(&ctl, &finished))));
             let mut interrupted: Option<PyErr> = None;
             let mut drawn = Instant::now();
-            let mut last = (u64::MAX, u64::MAX);
+            let mut last = (u64::MAX, u64::MAX, u64::MAX, u64::MAX);
             while !worker.is_finished() {
                 std::thread::sleep(Duration::from_millis(50));
                 Python::with_gil(|py| {
@@ -198,7 +203,12 @@ pub fn simulate<T: Send>(
                             interrupted = Some(e);
                         }
                     }
-                    let now = (done.load(Ordering::Relaxed), total.load(Ordering::Relaxed));
+                    let now = (
+                        done.load(Ordering::Relaxed),
+                        total.load(Ordering::Relaxed),
+                        finished.load(Ordering::Relaxed).min(units),
+                        units,
+                    );
                     if let Some(p) = &progress {
                         if interrupted.is_none()
                             && now != last
@@ -227,7 +237,7 @@ pub fn simulate<T: Send>(
     };
     if let Some(p) = &progress {
         let t = total.load(Ordering::Relaxed);
-        p.call1(py, (t, t))?;
+        p.call1(py, (t, t, units, units))?;
     }
     Ok(result)
 }

@@ -17,6 +17,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use tokenrisk::report::format::noise_note;
 use tokenrisk::workflows::sensitivity::{self as sens, SensitivityPlan, Tornado};
 use tokenrisk::workflows::single::RunResult;
@@ -67,9 +68,21 @@ pub fn sensitivity(
         Ok(plan)
     })?;
     let name = plan.base.name().to_string();
-    let (tornado, base) = simulate(py, &name, plan.base.paths(), progress, |ctl| {
+    // Steps: the base, then each parameter (its low and high runs).
+    let units = 1 + plan.perturbations.len() as u64;
+    let (tornado, base) = simulate(py, &name, plan.base.paths(), units, progress, |ctl, fin| {
         let mut base: Option<RunResult> = None;
-        let t = sens::run_with_base(&plan, ctl, &mut |_, _| {}, &mut |r| base = Some(r))?;
+        let t = sens::run_with_base(
+            &plan,
+            ctl,
+            &mut |_, _| {
+                fin.fetch_add(1, Ordering::Relaxed);
+            },
+            &mut |r| {
+                base = Some(r);
+                fin.fetch_add(1, Ordering::Relaxed);
+            },
+        )?;
         Ok((t, base.expect("the base runs before the variants")))
     })?;
     Ok(PyTornado {

@@ -84,8 +84,15 @@ def test_every_command_reports_through_the_bar(fake_tqdm, tmp_path):
     tokenrisk.compare(a, b, paths=300, horizon=100, backend="cpu")
     tokenrisk.sweep(S, {"market.volatility": [0.6, 0.9]}, paths=300, horizon=100, backend="cpu")
     tokenrisk.sensitivity(S, paths=300, horizon=100, keys=["market.volatility"], backend="cpu")
-    assert [b.desc.split(" (")[0] for b in fake_tqdm.made] == ["compare", "render-bme", "render-bme"]
+    # Each bar says which step of how many it is at: the last one reached is the last step.
+    assert [b.desc for b in fake_tqdm.made] == ["compare [2 of 2]", "render-bme [2 of 2]", "render-bme [2 of 2]"]
     assert all(b.closed and b.n == b.total == 300 for b in fake_tqdm.made)
+
+
+def test_plain_line_counts_the_steps(no_tqdm, capsys):
+    tokenrisk.sweep(S, {"market.volatility": [0.6, 0.9, 1.2]}, paths=300, horizon=100, backend="cpu")
+    err = capsys.readouterr().err
+    assert "render-bme: 300 of 300 paths (100%) [3 of 3]" in err
 
 
 def test_ctrl_c_closes_the_bar_marked_interrupted(fake_tqdm):

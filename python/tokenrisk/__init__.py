@@ -92,17 +92,19 @@ class Summary(Mapping):
 
 
 class _Line:
-    """The plain progress line on stderr: ``label: done of total paths (pct%)``."""
+    """The plain progress line on stderr: ``label: done of total paths (pct%)``, and for a
+    command of several steps (designs, points, parameters, scenario files) ``[k of n]``."""
 
     def __init__(self, label: str):
         self.label = label
         self.drawn = False
 
-    def __call__(self, done: int, total: int) -> None:
+    def __call__(self, done: int, total: int, finished: int = 0, units: int = 1) -> None:
         import sys
 
         pct = 100.0 * done / total if total else 0.0
-        sys.stderr.write(f"\r{self.label}: {done} of {total} paths ({pct:.0f}%)")
+        step = f" [{min(finished + 1, units)} of {units}]" if units > 1 else ""
+        sys.stderr.write(f"\r{self.label}: {done} of {total} paths ({pct:.0f}%){step}")
         sys.stderr.flush()
         self.drawn = True
 
@@ -118,20 +120,22 @@ class _Line:
 
 class _Bar:
     """A tqdm bar (``tqdm.auto``: the notebook widget where ipywidgets is installed) over the
-    current run's paths; a command of several runs (a comparison's designs, a sensitivity's
-    variants) restarts it for each run and counts the runs in its label."""
+    current run's paths; a command of several steps (a comparison's designs, a sweep's points,
+    a sensitivity's parameters, a night's files) restarts it for each and says which of how
+    many in its label."""
 
     def __init__(self, label: str, tqdm: Any):
         self.label = label
-        self.runs = 0
+        self.step = None
         self.bar = tqdm(total=None, desc=label, unit="paths", unit_scale=True, leave=True, dynamic_ncols=True)
 
-    def __call__(self, done: int, total: int) -> None:
-        if self.bar.total != total or done < self.bar.n:
-            self.runs += 1
+    def __call__(self, done: int, total: int, finished: int = 0, units: int = 1) -> None:
+        step = min(finished + 1, units)
+        if self.bar.total != total or done < self.bar.n or step != self.step:
+            if step != self.step and units > 1:
+                self.bar.set_description(f"{self.label} [{step} of {units}]", refresh=False)
+            self.step = step
             self.bar.reset(total=total)
-            if self.runs > 1:
-                self.bar.set_description(f"{self.label} (run {self.runs})", refresh=False)
         self.bar.update(done - self.bar.n)
 
     def close(self, interrupted: bool = False) -> None:
@@ -142,7 +146,8 @@ class _Bar:
 
 def _progress(label: str, show: bool) -> Any:
     """The progress reporter for ``progress=show``: None (off), a tqdm bar when ``tqdm`` can be
-    imported, else the plain line. The engine calls it as ``reporter(done, total)``."""
+    imported, else the plain line. The engine calls it as ``reporter(done, total, finished,
+    units)``: the current run's paths, and the steps of the command finished of all."""
     if not show:
         return None
     try:
