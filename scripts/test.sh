@@ -57,7 +57,8 @@ fi
 # the README's `pip install ./python`, sharing this target dir so the engine's dependencies
 # are compiled once; then its pytest suite, whose counts join the summary. Skip with
 # TOKENRISK_NO_PYTHON=1. pytest's equality tests run the release binary cargo test built; nbclient,
-# ipykernel and nbformat run examples/quickstart.ipynb in a kernel of the venv's python.
+# ipykernel and nbformat run examples/quickstart.ipynb in a kernel of the venv's python; tqdm
+# is there so the progress bar's tqdm path is tested (python/tests/test_progress.py).
 if [ -z "${TOKENRISK_NO_PYTHON:-}" ]; then
   pylog=$(mktemp)
   trap 'rm -f "$log" "$pylog"' EXIT
@@ -65,8 +66,8 @@ if [ -z "${TOKENRISK_NO_PYTHON:-}" ]; then
   pystatus=0
   {
     { [ -x "$venv/bin/python" ] || python3 -m venv "$venv"; } &&
-    { "$venv/bin/python" -c "import maturin, pytest, pyarrow, pandas, polars, nbclient, ipykernel, nbformat" 2>/dev/null ||
-      "$venv/bin/python" -m pip install --quiet --disable-pip-version-check maturin pytest pyarrow pandas polars nbclient ipykernel nbformat; } &&
+    { "$venv/bin/python" -c "import maturin, pytest, pyarrow, pandas, polars, tqdm, nbclient, ipykernel, nbformat" 2>/dev/null ||
+      "$venv/bin/python" -m pip install --quiet --disable-pip-version-check maturin pytest pyarrow pandas polars tqdm nbclient ipykernel nbformat; } &&
     CARGO_TARGET_DIR="$PWD/target" "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
       --no-build-isolation --force-reinstall --no-deps ./python
   } >&2 || pystatus=$?

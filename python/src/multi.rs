@@ -6,18 +6,21 @@
 //! design's or point's run is kept (as `NativeRun`) beside the table.
 //!
 //! Writing is a separate step, as for a run: [`PyComparison::write`] writes each design's
-//! folder and `comparison.parquet`, [`PySweep::write`] the sweep's folder, as the CLI does.
+//! folder and `comparison.parquet` (all folders staged under their locks first, moved into
+//! place together, as the CLI's compare), [`PySweep::write`] the sweep's folder, as the CLI does.
 
 use crate::convert;
 use crate::errors::{engine_error, guard, panic_error, value_error};
 use crate::run::{apply, backend_arg, overrides, simulate, PyRun};
 use crate::scenario::{scenario_error, PyScenario};
 use crate::table::ArrowTable;
+use anyhow::Context;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
-use tokenrisk::output::folder::Staged;
+use std::sync::atomic::Ordering;
+use tokenrisk::output::folder::{Lock, Staged};
 use tokenrisk::workflows::compare::{self as wcompare, ComparePlan, Comparison, COMPARISON_FILE};
 use tokenrisk::workflows::single::{RunPlan, RunResult};
 use tokenrisk::workflows::sweep::{self as wsweep, point_dir_name, SweepResult};
@@ -35,7 +38,7 @@ fn writing<T: Send>(
 
 #[allow(clippy::too_many_arguments)]
 #[pyfunction]
-#[pyo3(signature = (designs, paths=None, seed=None, backend="auto", horizon=None, progress=true))]
+#[pyo3(signature = (designs, paths=None, seed=None, backend="auto", horizon=None, progress=None))]
 pub fn compare(
     py: Python<'_>,
     designs: Vec<PyScenario>,
@@ -43,7 +46,7 @@ pub fn compare(
     seed: Option<Bound<'_, PyAny>>,
     backend: &str,
     horizon: Option<Bound<'_, PyAny>>,
-    progress: bool,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<PyComparison> {
     let plan = guard("checking the comparison's arguments", || {
         if designs.len() < 2 {
@@ -77,7 +80,7 @@ pub fn compare(
         Ok(plan)
     })?;
     for note in &plan.notes {
-        if progress {
+        if progress.is_some() {
             let _ = py
                 .import("sys")
                 .and_then(|s| s.getattr("stderr"))
@@ -85,10 +88,12 @@ pub fn compare(
         }
     }
     let paths = plan.designs[0].1.paths();
-    let (comparison, results) = simulate(py, "compare", paths, progress, |ctl| {
+    let units = plan.designs.len() as u64;
+    let (comparison, results) = simulate(py, "compare", paths, units, progress, |ctl, fin| {
         let mut results: Vec<RunResult> = Vec::new();
         let c = wcompare::run(&plan, ctl, &mut |r| {
             results.push(r);
+            fin.fetch_add(1, Ordering::Relaxed);
             Ok(())
         })?;
         Ok((c, results))
@@ -131,15 +136,35 @@ impl PyComparison {
         self.comparison.paths
     }
 
-    /// Writes `out_root/<name>/` of every design (each built aside and moved into place
-    /// whole) and then `out_root/comparison.parquet`; returns the table's path.
+    /// Writes `out_root/<name>/` of every design and then `out_root/comparison.parquet`, as
+    /// `workflows::compare::run_to` (the CLI's compare) does: every design's folder locked
+    /// and started in name order (so two writers sharing designs cannot deadlock), the
+    /// table locked, each design built aside, and all moved into place together only when
+    /// every one is built; a failure (a design's folder locked by another process, a full
+    /// disk) leaves every earlier folder as it was. Returns the table's path.
     fn write(&self, py: Python<'_>, out_root: PathBuf) -> PyResult<PathBuf> {
         let results: Vec<&RunResult> = self.runs.iter().map(|r| r.get().result()).collect();
         writing(py, "writing the comparison", || {
-            for r in &results {
-                r.write(&out_root)?;
+            std::fs::create_dir_all(&out_root).with_context(|| {
+                format!("cannot create output directory {}", out_root.display())
+            })?;
+            let name = |i: usize| results[i].scenario.scenario.name.as_str();
+            let mut order: Vec<usize> = (0..results.len()).collect();
+            order.sort_by(|&a, &b| name(a).cmp(name(b)));
+            let mut staged: Vec<Option<Staged>> = (0..results.len()).map(|_| None).collect();
+            for i in order {
+                staged[i] = Some(Staged::begin(&out_root.join(name(i)))?);
             }
-            self.comparison.write(&out_root)
+            let table_lock = Lock::acquire(&out_root.join(COMPARISON_FILE))?;
+            for (r, s) in results.iter().zip(&staged) {
+                r.write_in(s.as_ref().expect("one staged folder per design").dir())?;
+            }
+            for s in staged.into_iter().flatten() {
+                s.commit()?;
+            }
+            let file = self.comparison.write(&out_root)?;
+            drop(table_lock);
+            Ok(file)
         })
     }
 }
@@ -171,7 +196,7 @@ fn sweep_text(grid: &Bound<'_, PyDict>) -> PyResult<String> {
 
 #[allow(clippy::too_many_arguments)]
 #[pyfunction]
-#[pyo3(signature = (scenario, grid=None, paths=None, seed=None, backend="auto", horizon=None, progress=true))]
+#[pyo3(signature = (scenario, grid=None, paths=None, seed=None, backend="auto", horizon=None, progress=None))]
 pub fn sweep(
     py: Python<'_>,
     scenario: &PyScenario,
@@ -180,7 +205,7 @@ pub fn sweep(
     seed: Option<Bound<'_, PyAny>>,
     backend: &str,
     horizon: Option<Bound<'_, PyAny>>,
-    progress: bool,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<PySweep> {
     let (base, axes, points, backend) = guard("checking the sweep's arguments", || {
         let backend = backend_arg(backend)?;
@@ -214,14 +239,23 @@ pub fn sweep(
         Ok((base, axes, points, backend))
     })?;
     let name = base.scenario.name.clone();
-    let (result, results) = simulate(py, &name, base.scenario.paths, progress, |ctl| {
-        let mut results: Vec<RunResult> = Vec::new();
-        let r = wsweep::run(&base, &axes, &points, backend, ctl, &mut |_, r| {
-            results.push(r);
-            Ok(())
-        })?;
-        Ok((r, results))
-    })?;
+    let units = points.len() as u64;
+    let (result, results) = simulate(
+        py,
+        &name,
+        base.scenario.paths,
+        units,
+        progress,
+        |ctl, fin| {
+            let mut results: Vec<RunResult> = Vec::new();
+            let r = wsweep::run(&base, &axes, &points, backend, ctl, &mut |_, r| {
+                results.push(r);
+                fin.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            })?;
+            Ok((r, results))
+        },
+    )?;
     let runs = results
         .into_iter()
         .map(|r| Py::new(py, PyRun::new(r, scenario.file.clone())))

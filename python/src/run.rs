@@ -5,7 +5,7 @@
 //!
 //! While it simulates, the GIL is released and the simulation runs on a worker thread; the
 //! calling thread wakes every 50 ms to take the GIL briefly, run Python's signal handlers
-//! (`py.check_signals()`: Ctrl-C) and draw the progress line. A pending `KeyboardInterrupt`
+//! (`py.check_signals()`: Ctrl-C) and hand the paths done to the progress callback. A pending `KeyboardInterrupt`
 //! sets the engine's cancel flag (`engine::Control::cancel`), the engine stops before its
 //! next chunk of paths, and the interrupt is raised; nothing was written (a run writes only
 //! in [`PyRun::write`], whose folder appears whole or not at all, `output::folder`).
@@ -73,26 +73,9 @@ pub fn backend_arg(b: &str) -> PyResult<Backend> {
     })
 }
 
-/// The progress line: name, paths done of total.
-fn draw(py: Python<'_>, name: &str, done: u64, total: u64, end: bool) {
-    let pct = if total == 0 {
-        0.0
-    } else {
-        100.0 * done as f64 / total as f64
-    };
-    let line = format!(
-        "\r{name}: {done} of {total} paths ({pct:.0}%){}",
-        if end { "\n" } else { "" }
-    );
-    if let Ok(err) = py.import("sys").and_then(|s| s.getattr("stderr")) {
-        let _ = err.call_method1("write", (line,));
-        let _ = err.call_method0("flush");
-    }
-}
-
 #[allow(clippy::too_many_arguments)]
 #[pyfunction]
-#[pyo3(signature = (scenario, paths=None, seed=None, backend="auto", horizon=None, shocks=None, stress=None, progress=true))]
+#[pyo3(signature = (scenario, paths=None, seed=None, backend="auto", horizon=None, shocks=None, stress=None, progress=None))]
 pub fn run(
     py: Python<'_>,
     scenario: &PyScenario,
@@ -102,7 +85,7 @@ pub fn run(
     horizon: Option<Bound<'_, PyAny>>,
     shocks: Option<Bound<'_, PyAny>>,
     stress: Option<Bound<'_, PyAny>>,
-    progress: bool,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<PyRun> {
     let plan = guard("checking the run's arguments", || {
         let backend = backend_arg(backend)?;
@@ -120,7 +103,7 @@ pub fn run(
             backend,
         })
     })?;
-    let result = simulate(py, plan.name(), plan.paths(), progress, |ctl| {
+    let result = simulate(py, plan.name(), plan.paths(), 1, progress, |ctl, _| {
         single::run(&plan, ctl)
     })?;
     Ok(PyRun::new(result, scenario.file.clone()))
@@ -178,14 +161,22 @@ pub fn apply(py: Python<'_>, o: &Overrides, sc: &mut Scenario) -> PyResult<()> {
 
 /// Runs `work` (one run, a comparison's designs, a sweep's points: each reports its paths
 /// through the `Control`) on a worker thread with the GIL released, polling for signals
-/// (see the module notes). `name` and `paths` label the progress line.
+/// (see the module notes). `name` names the work in a panic's message. The work is `units`
+/// steps (a comparison's designs, a sweep's points, a sensitivity's parameters plus its
+/// base, a night's scenario files; 1 for a run) and counts each finished one on the counter
+/// it is given. `progress`, when given, is called as `progress(done, total, finished, units)`
+/// (the current run's paths, the steps finished) whenever they moved (at most every 100 ms,
+/// and once more at the end): the Python side draws it (a tqdm bar or a plain line,
+/// `tokenrisk._progress`).
 pub fn simulate<T: Send>(
     py: Python<'_>,
     name: &str,
     paths: u64,
-    show: bool,
-    work: impl FnOnce(&Control) -> anyhow::Result<T> + Send,
+    units: u64,
+    progress: Option<Py<PyAny>>,
+    work: impl FnOnce(&Control, &AtomicU64) -> anyhow::Result<T> + Send,
 ) -> PyResult<T> {
+    let finished = AtomicU64::new(0);
     let cancel = AtomicBool::new(false);
     let done = AtomicU64::new(0);
     let total = AtomicU64::new(paths);
@@ -197,13 +188,12 @@ pub fn simulate<T: Send>(
         progress: Some(&report),
         cancel: Some(&cancel),
     };
-    let name = name.to_string();
     let (outcome, interrupted) = py.allow_threads(|| {
         std::thread::scope(|s| {
-            let worker = s.spawn(|| catch_unwind(AssertUnwindSafe(|| work(&ctl))));
+            let worker = s.spawn(|| catch_unwind(AssertUnwindSafe(|| work(&ctl, &finished))));
             let mut interrupted: Option<PyErr> = None;
             let mut drawn = Instant::now();
-            let mut last = (u64::MAX, u64::MAX);
+            let mut last = (u64::MAX, u64::MAX, u64::MAX, u64::MAX);
             while !worker.is_finished() {
                 std::thread::sleep(Duration::from_millis(50));
                 Python::with_gil(|py| {
@@ -213,11 +203,24 @@ pub fn simulate<T: Send>(
                             interrupted = Some(e);
                         }
                     }
-                    let now = (done.load(Ordering::Relaxed), total.load(Ordering::Relaxed));
-                    // Redrawn when it moved (the summary after the last chunk draws nothing).
-                    if show && now != last && drawn.elapsed() >= Duration::from_millis(250) {
-                        draw(py, &name, now.0, now.1, false);
-                        (drawn, last) = (Instant::now(), now);
+                    let now = (
+                        done.load(Ordering::Relaxed),
+                        total.load(Ordering::Relaxed),
+                        finished.load(Ordering::Relaxed).min(units),
+                        units,
+                    );
+                    if let Some(p) = &progress {
+                        if interrupted.is_none()
+                            && now != last
+                            && drawn.elapsed() >= Duration::from_millis(100)
+                        {
+                            if let Err(e) = p.call1(py, now) {
+                                // A failing progress callback (or Ctrl-C inside it) stops the run.
+                                cancel.store(true, Ordering::Relaxed);
+                                interrupted = Some(e);
+                            }
+                            (drawn, last) = (Instant::now(), now);
+                        }
                     }
                 });
             }
@@ -226,26 +229,17 @@ pub fn simulate<T: Send>(
         })
     });
     if let Some(e) = interrupted {
-        if show {
-            eprint_py(py, &format!("\n{name}: interrupted; nothing was written\n"));
-        }
         return Err(e);
     }
     let result = match outcome {
         Ok(r) => r.map_err(engine_error)?,
         Err(payload) => return Err(panic_error(&format!("simulating {name}"), payload)),
     };
-    if show {
+    if let Some(p) = &progress {
         let t = total.load(Ordering::Relaxed);
-        draw(py, &name, t, t, true);
+        p.call1(py, (t, t, units, units))?;
     }
     Ok(result)
-}
-
-fn eprint_py(py: Python<'_>, text: &str) {
-    if let Ok(err) = py.import("sys").and_then(|s| s.getattr("stderr")) {
-        let _ = err.call_method1("write", (text,));
-    }
 }
 
 /// A finished run in memory (`Run` in Python wraps it).

@@ -46,6 +46,35 @@ def test_compare_equals_the_cli(cli_bin, tmp_path):
             assert (mine / r.name / f).read_bytes() == (out / r.name / f).read_bytes(), (r.name, f)
 
 
+def test_compare_write_stages_every_design_under_its_lock_first(tmp_path):
+    # As the CLI's compare: every design's folder is locked and built aside before any is
+    # moved into place, so one locked folder leaves every other as it was.
+    import fcntl
+
+    c = tokenrisk.compare(
+        tokenrisk.Scenario.preset("compare/halving"),
+        tokenrisk.Scenario.preset("compare/bme"),
+        paths=200,
+        horizon=100,
+        progress=False,
+    )
+    out = tmp_path / "out"
+    c.write(out)
+    marker = out / "compare-halving" / "earlier.txt"
+    marker.write_text("an earlier folder")
+    table = (out / "comparison.parquet").stat().st_mtime_ns
+    with open(out / ".compare-bme.lock", "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # another writer of compare-bme
+        with pytest.raises(RuntimeError, match="compare-bme is being written by another tokenrisk process"):
+            c.write(out)
+        fcntl.flock(held, fcntl.LOCK_UN)
+    assert marker.read_text() == "an earlier folder"  # compare-halving was not replaced
+    assert (out / "comparison.parquet").stat().st_mtime_ns == table
+    assert not [p for p in out.iterdir() if ".tmp-" in p.name]
+    c.write(out)  # unlocked: both folders replaced together
+    assert not marker.exists()
+
+
 def test_compare_refuses_designs_of_different_horizons():
     a = tokenrisk.Scenario.preset("compare/halving")
     b = tokenrisk.Scenario.preset("compare/bme").set("scenario.horizon_days", 100)

@@ -1,6 +1,7 @@
 """examples/quickstart.ipynb runs end to end: executed with nbclient in a kernel of this
 interpreter (the venv the package is installed in), every cell must finish without an error
-output, and the run and comparison cells must show their notebook tables."""
+output, and the run (with its price fan chart), comparison, sensitivity and nightly cells must
+show their notebook displays."""
 
 import json
 import sys
@@ -43,3 +44,6 @@ def test_quickstart_runs_without_errors(tmp_path, monkeypatch):
     ]
     assert any("P(spiral by the horizon)" in h for h in html), "the run cell shows no summary table"
     assert any("paired SE" in h for h in html), "the comparison cell shows no comparison table"
+    assert any("<svg" in h and "Token price" in h for h in html), "the run cell shows no price fan chart"
+    assert any("dP(spiral)" in h for h in html), "the sensitivity cell shows no tornado"
+    assert any("nightly 2026-12-01" in h for h in html), "the nightly cell shows no night"

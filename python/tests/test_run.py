@@ -16,10 +16,6 @@ def test_progress_can_be_turned_off(capfd):
     assert out == "" and err == ""
 
 
-def test_progress_line_names_the_paths(capsys):
-    tokenrisk.run(tokenrisk.Scenario.preset("render_bme"), paths=1000, progress=True)
-    err = capsys.readouterr().err
-    assert "render-bme: 1000 of 1000 paths (100%)" in err
 
 
 def test_ctrl_c_stops_a_long_run():
@@ -60,6 +56,25 @@ def test_report_html_and_notebook_display():
     assert "P(spiral by the horizon)" in shown and "1,000 paths" in shown and "95% interval" in shown
     assert f"{100 * r.summary['p_spiral']:.2f}%" in shown
     assert "render-bme" in repr(r)
+
+
+def test_notebook_display_shows_the_reports_price_fan_chart():
+    # With a shock, so the chart's shock mark is the report's too.
+    r = tokenrisk.run(
+        tokenrisk.Scenario.preset("death_spiral_stress"), paths=500, horizon=300, shocks="price=-0.5@100", progress=False
+    )
+    svg = r.price_fan_svg()
+    assert svg.startswith("<svg") and "Token price" in svg and 'data-day="100"' in svg
+    # The report page draws exactly this chart: the same code, fed the same figures.
+    assert svg in r.report_html()
+    shown = r._repr_html_()
+    assert svg in shown and '<div class="tokenrisk-chart"' in shown
+    # Its colours: the report's svg rules, scoped so they style nothing else in a notebook.
+    css = tokenrisk._native.CHART_CSS
+    assert ".tokenrisk-chart svg .c0{stroke:#2f6db5}" in css and "body{" not in css
+    assert all(rule.startswith(".tokenrisk-chart") for rule in css.split("}") if rule)
+    # Key figures with their intervals beside it.
+    assert "95% interval" in shown and f"{100 * r.summary['p_spiral_lo']:.2f}%" in shown
 
 
 def test_the_gil_is_released_while_simulating():

@@ -57,7 +57,9 @@ class Scenario:
 
 class ArrowTable:
     """Record batches of the engine, read in place through ``__arrow_c_stream__``."""
-    def __arrow_c_stream__(self, requested_schema: Optional[object] = None) -> object: ...
+    def __arrow_c_stream__(self, requested_schema: Optional[object] = None) -> object:
+        """The Arrow PyCapsule stream. A ``requested_schema`` capsule equal to the table's
+        schema is honoured; any other raises ``ValueError`` naming each difference."""
     @property
     def num_rows(self) -> int: ...
     @property
@@ -99,7 +101,10 @@ class Run:
         """Writes ``out/<scenario.name>/`` exactly as ``tokenrisk run --out out``; returns it."""
     def report_html(self) -> str:
         """The CLI's report page of this run."""
-    def _repr_html_(self) -> str: ...
+    def price_fan_svg(self) -> str:
+        """The report's "Token price" fan chart of this run, as an SVG element."""
+    def _repr_html_(self) -> str:
+        """Key figures with SEs and intervals under the report's price fan chart."""
 
 def presets() -> list[str]: ...
 def run(
@@ -125,7 +130,8 @@ class Comparison:
     @property
     def n_paths(self) -> int: ...
     def write(self, out: Union[str, PathLike[str]]) -> str:
-        """Writes each design's folder and ``out/comparison.parquet`` as ``tokenrisk compare``."""
+        """Writes each design's folder and ``out/comparison.parquet`` as ``tokenrisk compare``
+        (every folder locked and built aside first, all moved into place together)."""
     def _repr_html_(self) -> str: ...
 
 def compare(
@@ -163,3 +169,84 @@ def sweep(
     progress: bool = True,
 ) -> Sweep:
     """A parameter sweep over ``grid`` (dotted key -> values) or the scenario's own ``[sweep]``."""
+
+class Tornado:
+    """A finished sensitivity analysis: ``table`` (tornado.parquet's rows), ``rows``,
+    ``base`` (the base :class:`Run`), ``skipped``, ``write``."""
+    @property
+    def name(self) -> str: ...
+    @property
+    def table(self) -> ArrowTable: ...
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """tornado.parquet's rows as dicts plus ``noise`` ("within noise", "no effect" or None)."""
+    @property
+    def base(self) -> Run: ...
+    @property
+    def skipped(self) -> list[tuple[str, str]]: ...
+    @property
+    def relative(self) -> float: ...
+    @property
+    def absolute(self) -> float: ...
+    @property
+    def n_paths(self) -> int: ...
+    @property
+    def seed(self) -> int: ...
+    def write(self, out: Union[str, PathLike[str]]) -> str:
+        """Writes ``out/<scenario.name>/tornado.parquet`` as ``tokenrisk sensitivity``."""
+    def _repr_html_(self) -> str: ...
+
+def sensitivity(
+    scenario: Scenario,
+    paths: Optional[int] = None,
+    seed: Optional[int] = None,
+    relative: float = 0.10,
+    absolute: float = 0.05,
+    keys: Optional[Sequence[str]] = None,
+    backend: str = "auto",
+    horizon: Optional[int] = None,
+    shocks: Union[str, Sequence[str]] = (),
+    stress: Union[str, Sequence[str]] = (),
+    progress: bool = True,
+) -> Tornado:
+    """One-at-a-time sensitivity as ``tokenrisk sensitivity`` (``keys`` narrows it)."""
+
+class Nightly:
+    """A finished night, written to ``dir`` (``OUT/DATE``) as ``tokenrisk nightly`` writes it."""
+    @property
+    def dir(self) -> str: ...
+    @property
+    def date(self) -> str: ...
+    @property
+    def code(self) -> int:
+        """0 clear, 3 alerts, 4 failures (the CLI's exit code)."""
+    @property
+    def status(self) -> str: ...
+    @property
+    def previous_date(self) -> Optional[str]: ...
+    @property
+    def results(self) -> list[dict[str, Any]]: ...
+    @property
+    def headlines(self) -> dict[str, dict[str, Any]]: ...
+    @property
+    def alerts(self) -> list[dict[str, Any]]: ...
+    @property
+    def failures(self) -> list[dict[str, Any]]: ...
+    @property
+    def alerts_json(self) -> dict[str, Any]: ...
+    def index_html(self) -> str: ...
+    def _repr_html_(self) -> str: ...
+
+def nightly(
+    scenarios: Union[str, PathLike[str], Sequence[Scenario]],
+    out: Union[str, PathLike[str]],
+    date: Optional[str] = None,
+    paths: Optional[int] = None,
+    seed: Optional[int] = None,
+    backend: str = "auto",
+    horizon: Optional[int] = None,
+    shocks: Union[str, Sequence[str]] = (),
+    stress: Union[str, Sequence[str]] = (),
+    progress: bool = True,
+) -> Nightly:
+    """The night of a scenario folder (or Scenarios) as ``tokenrisk nightly`` runs it."""

@@ -179,13 +179,25 @@ pub fn run(
     ctl: &Control,
     on_effect: &mut dyn FnMut(usize, &Effect),
 ) -> Result<Tornado> {
+    run_with_base(plan, ctl, on_effect, &mut drop)
+}
+
+/// [`run`], handing the base scenario's finished run to `on_base` before the variants run
+/// (the Python package keeps it as `Tornado.base`; [`run`] drops it there, so only one run's
+/// paths are held at a time either way).
+pub fn run_with_base(
+    plan: &SensitivityPlan,
+    ctl: &Control,
+    on_effect: &mut dyn FnMut(usize, &Effect),
+    on_base: &mut dyn FnMut(RunResult),
+) -> Result<Tornado> {
     let started_at = SystemTime::now();
     let backend = plan.base.backend;
     let base_run = single::run(&plan.base, ctl)?;
     let base = outcome(&base_run);
     let mut simulate_seconds = base_run.output.simulate_time.as_secs_f64();
     let (engine, device) = (base_run.output.engine, base_run.output.device.clone());
-    drop(base_run);
+    on_base(base_run);
     let mut effects: Vec<Effect> = Vec::with_capacity(plan.perturbations.len());
     for (i, p) in plan.perturbations.iter().enumerate() {
         let mut run_side = |v: &Option<Scenario>| -> Result<Option<Outcome>> {
