@@ -469,7 +469,7 @@ fn fan_chart(rows: &[Origin], path: &[(NaiveDate, f64)]) -> String {
             .unwrap_or(d0);
     while d <= d1 {
         let m0 = chrono::Datelike::month0(&d);
-        if d >= d0 && m0 % step.min(12) == 0 {
+        if d >= d0 && m0.is_multiple_of(step.min(12)) {
             let xx = sx(d);
             s += &line(xx, y1, xx, y1 + 5.0, "axis");
             let label = if step >= 12 {
