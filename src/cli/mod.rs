@@ -5,6 +5,7 @@
 //! is the only layer that prints. Library errors get their context here; nothing here
 //! panics on user input.
 
+mod backtest;
 mod bench;
 mod compare;
 mod init;
@@ -98,6 +99,9 @@ enum Command {
     /// Merge the shards of a run (`run --shard I/N`) into the outputs a single run writes:
     /// OUT/<name>/ with summary, timeseries, paths and manifest.
     Merge(merge::MergeArgs),
+    /// Score the scenario's price forecasts, made again at past origins, against a real
+    /// price history: backtest.parquet (one row per origin) and backtest.html.
+    Backtest(backtest::BacktestArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -219,6 +223,7 @@ pub fn main() -> Result<i32> {
             | Command::Compare(_)
             | Command::Sensitivity(_)
             | Command::Nightly(_)
+            | Command::Backtest(_)
     );
     if let Some(why) = simulates
         .then(crate::engine::cpu::Isa::selection_warning)
@@ -246,6 +251,7 @@ pub fn main() -> Result<i32> {
         } => stress::cmd_list(),
         Command::Nightly(args) => nightly::cmd_nightly(args),
         Command::Merge(args) => merge::cmd_merge(args),
+        Command::Backtest(args) => backtest::cmd_backtest(args),
     }
 }
 

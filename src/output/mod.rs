@@ -13,6 +13,7 @@
 //! - Column names are a public contract (see [`parquet`]'s `*_CONTRACT_COLUMNS`).
 
 pub mod atomic;
+pub mod backtest;
 pub mod clock;
 pub mod comparison;
 pub mod folder;

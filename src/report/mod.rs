@@ -189,6 +189,9 @@ pub fn write_reports(dir: &Path) -> Result<Vec<PathBuf>> {
     if is_run_dir(dir) {
         return Ok(vec![write_report(dir)?]);
     }
+    if page::backtest::is_backtest_dir(dir) {
+        return Ok(vec![page::backtest::write_backtest_page(dir)?]);
+    }
     let children = run_dirs_in(dir)?;
     let own = has_tables(dir);
     if children.is_empty() && !own {
@@ -203,6 +206,8 @@ pub fn write_reports(dir: &Path) -> Result<Vec<PathBuf>> {
     for child in &children {
         let done = if is_run_dir(child) {
             write_report(child)
+        } else if page::backtest::is_backtest_dir(child) {
+            page::backtest::write_backtest_page(child)
         } else {
             write_index(child, &[]).with_context(|| format!("cannot report on {}", child.display()))
         };

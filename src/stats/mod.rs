@@ -26,6 +26,8 @@
 //!   the histogram-read figures and the exact references.
 //! * [`paired`] holds the paired statistics of two samples on the same units (design
 //!   comparisons with common random numbers).
+//! * [`score`] scores a forecast sample against what happened (PIT, interval hits, CRPS,
+//!   log score) and summarises a sequence of them (coverage, KS test of uniformity).
 //! * [`linalg`] is the 3 x 3 Cholesky factor of the shock correlations.
 
 pub mod exact;
@@ -34,6 +36,7 @@ pub mod interval;
 pub mod linalg;
 pub mod moments;
 pub mod paired;
+pub mod score;
 pub mod tail;
 
 pub use exact::Estimate;
