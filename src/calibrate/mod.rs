@@ -12,5 +12,6 @@
 //! users; it never runs the engine.
 
 pub mod fit;
+pub mod fragment;
 pub mod read;
 pub mod series;
