@@ -6,6 +6,7 @@
 //! panics on user input.
 
 mod bench;
+mod calibrate;
 mod compare;
 mod init;
 pub mod interrupt;
@@ -95,6 +96,11 @@ enum Command {
     /// Run every scenario of a folder into a dated report folder and check its [alerts].
     #[command(after_help = nightly::EXIT_CODES_HELP)]
     Nightly(nightly::NightlyArgs),
+    /// Fit the market's price model (GBM, jump-diffusion, two regimes) to a price history
+    /// by maximum likelihood: writes OUT/fitted.toml (a scenario fragment with SEs),
+    /// calibration.parquet, series.parquet, decisions.parquet and calibration.html, and with
+    /// --into a complete calibrated scenario.
+    Calibrate(calibrate::CalibrateArgs),
     /// Merge the shards of a run (`run --shard I/N`) into the outputs a single run writes:
     /// OUT/<name>/ with summary, timeseries, paths and manifest.
     Merge(merge::MergeArgs),
@@ -246,6 +252,7 @@ pub fn main() -> Result<i32> {
         } => stress::cmd_list(),
         Command::Nightly(args) => nightly::cmd_nightly(args),
         Command::Merge(args) => merge::cmd_merge(args),
+        Command::Calibrate(args) => calibrate::cmd_calibrate(args),
     }
 }
 

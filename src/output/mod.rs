@@ -13,6 +13,7 @@
 //! - Column names are a public contract (see [`parquet`]'s `*_CONTRACT_COLUMNS`).
 
 pub mod atomic;
+pub mod calibration;
 pub mod clock;
 pub mod comparison;
 pub mod folder;

@@ -189,6 +189,10 @@ pub fn write_reports(dir: &Path) -> Result<Vec<PathBuf>> {
     if is_run_dir(dir) {
         return Ok(vec![write_report(dir)?]);
     }
+    // A folder of `tokenrisk calibrate` gets its diagnostics page.
+    if page::calibration::is_calibration_dir(dir) {
+        return Ok(vec![page::calibration::write_page(dir)?]);
+    }
     let children = run_dirs_in(dir)?;
     let own = has_tables(dir);
     if children.is_empty() && !own {
@@ -203,6 +207,8 @@ pub fn write_reports(dir: &Path) -> Result<Vec<PathBuf>> {
     for child in &children {
         let done = if is_run_dir(child) {
             write_report(child)
+        } else if page::calibration::is_calibration_dir(child) {
+            page::calibration::write_page(child)
         } else {
             write_index(child, &[]).with_context(|| format!("cannot report on {}", child.display()))
         };

@@ -4,6 +4,7 @@
 //! to a folder is a separate step of each result, except for the nightly batch, whose
 //! product is its folder.
 
+pub mod calibrate;
 pub mod compare;
 pub mod convergence;
 pub mod inputs;

@@ -12,6 +12,7 @@
 //!   escaped; numbers go through the formatters of [`super::format`], so no "NaN" appears.
 //! - A table or column the page does not know is shown as a plain table, never an error.
 
+pub mod calibration;
 mod charts;
 pub mod compare;
 mod extras;
