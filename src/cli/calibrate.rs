@@ -76,7 +76,11 @@ fn print_read(flag: &str, r: &ReadSeries) {
             o.line,
             o.value,
             o.reason,
-            if o.excluded { "excluded" } else { "kept (--keep-outliers)" }
+            if o.excluded {
+                "excluded"
+            } else {
+                "kept (--keep-outliers)"
+            }
         );
     }
     println!(
@@ -116,7 +120,10 @@ pub fn cmd_calibrate(a: CalibrateArgs) -> Result<i32> {
     for n in &c.not_available {
         println!("  not available: {n}");
     }
-    println!("models compared (step of {} day(s) for switch probabilities):", plan.step_days);
+    println!(
+        "models compared (step of {} day(s) for switch probabilities):",
+        plan.step_days
+    );
     println!(
         "    {:<8} {:>4} {:>14} {:>12} {:>12}",
         "model", "k", "loglik", "AIC", "BIC"

@@ -117,16 +117,24 @@ pub fn calibration_batch(fits: &[FitRows]) -> Result<RecordBatch> {
         .flat_map(|f| f.fit.params.iter().map(move |p| (f, p)))
         .collect();
     let f64s = |g: &dyn Fn(&FitRows, &crate::calibrate::fit::Param) -> f64| -> ArrayRef {
-        Arc::new(Float64Array::from_iter_values(rows.iter().map(|(f, p)| g(f, p))))
+        Arc::new(Float64Array::from_iter_values(
+            rows.iter().map(|(f, p)| g(f, p)),
+        ))
     };
     let strs = |g: &dyn Fn(&FitRows, &crate::calibrate::fit::Param) -> String| -> ArrayRef {
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|(f, p)| g(f, p))))
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|(f, p)| g(f, p)),
+        ))
     };
     let dates = |g: &dyn Fn(&FitRows) -> NaiveDate| -> ArrayRef {
-        Arc::new(Date32Array::from_iter_values(rows.iter().map(|(f, _)| days(g(f)))))
+        Arc::new(Date32Array::from_iter_values(
+            rows.iter().map(|(f, _)| days(g(f))),
+        ))
     };
     let u64s = |g: &dyn Fn(&FitRows) -> u64| -> ArrayRef {
-        Arc::new(UInt64Array::from_iter_values(rows.iter().map(|(f, _)| g(f))))
+        Arc::new(UInt64Array::from_iter_values(
+            rows.iter().map(|(f, _)| g(f)),
+        ))
     };
     let cols: Vec<(&str, ArrayRef)> = vec![
         ("series", strs(&|f, _| f.series.to_string())),
@@ -212,7 +220,9 @@ pub fn series_batch(series: &Series, inc: &Increments, fit: &Fit) -> Result<Reco
     let cols: Vec<(&str, ArrayRef)> = vec![
         (
             "date",
-            Arc::new(Date32Array::from_iter_values(rows.iter().map(|r| days(r.date)))),
+            Arc::new(Date32Array::from_iter_values(
+                rows.iter().map(|r| days(r.date)),
+            )),
         ),
         (
             "price",
@@ -220,27 +230,39 @@ pub fn series_batch(series: &Series, inc: &Increments, fit: &Fit) -> Result<Reco
         ),
         (
             "log_return",
-            Arc::new(Float64Array::from(rows.iter().map(|r| r.ret).collect::<Vec<_>>())),
+            Arc::new(Float64Array::from(
+                rows.iter().map(|r| r.ret).collect::<Vec<_>>(),
+            )),
         ),
         (
             "days",
-            Arc::new(Int64Array::from(rows.iter().map(|r| r.days).collect::<Vec<_>>())),
+            Arc::new(Int64Array::from(
+                rows.iter().map(|r| r.days).collect::<Vec<_>>(),
+            )),
         ),
         (
             "std_residual",
-            Arc::new(Float64Array::from(rows.iter().map(|r| r.resid).collect::<Vec<_>>())),
+            Arc::new(Float64Array::from(
+                rows.iter().map(|r| r.resid).collect::<Vec<_>>(),
+            )),
         ),
         (
             "stress_prob",
-            Arc::new(Float64Array::from(rows.iter().map(|r| r.stress).collect::<Vec<_>>())),
+            Arc::new(Float64Array::from(
+                rows.iter().map(|r| r.stress).collect::<Vec<_>>(),
+            )),
         ),
         (
             "outlier",
-            Arc::new(BooleanArray::from(rows.iter().map(|r| r.outlier).collect::<Vec<_>>())),
+            Arc::new(BooleanArray::from(
+                rows.iter().map(|r| r.outlier).collect::<Vec<_>>(),
+            )),
         ),
         (
             "excluded",
-            Arc::new(BooleanArray::from(rows.iter().map(|r| r.excluded).collect::<Vec<_>>())),
+            Arc::new(BooleanArray::from(
+                rows.iter().map(|r| r.excluded).collect::<Vec<_>>(),
+            )),
         ),
         (
             "reason",
@@ -309,15 +331,21 @@ pub fn decisions_batch(series: &Series) -> Result<RecordBatch> {
         ),
         (
             "reason",
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.reason.as_str()))),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r.reason.as_str()),
+            )),
         ),
         (
             "value",
-            Arc::new(Float64Array::from(rows.iter().map(|r| r.value).collect::<Vec<_>>())),
+            Arc::new(Float64Array::from(
+                rows.iter().map(|r| r.value).collect::<Vec<_>>(),
+            )),
         ),
         (
             "excluded",
-            Arc::new(BooleanArray::from(rows.iter().map(|r| r.excluded).collect::<Vec<_>>())),
+            Arc::new(BooleanArray::from(
+                rows.iter().map(|r| r.excluded).collect::<Vec<_>>(),
+            )),
         ),
     ];
     batch(cols)

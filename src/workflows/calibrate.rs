@@ -125,7 +125,9 @@ fn resolve_into(arg: &str, problems: &mut Vec<String>) -> Option<IntoTarget> {
             step_days: s.scenario.step_days,
         }),
         Err(e) => {
-            problems.push(format!("--into {arg:?}: the scenario does not validate: {e}"));
+            problems.push(format!(
+                "--into {arg:?}: the scenario does not validate: {e}"
+            ));
             None
         }
     }
@@ -151,7 +153,10 @@ impl CalibratePlan {
         if let Some(c) = &f.gpu_cost {
             file_flag("--gpu-cost", c, &mut problems);
         }
-        let from = f.from.as_deref().and_then(|v| date("--from", v, &mut problems));
+        let from = f
+            .from
+            .as_deref()
+            .and_then(|v| date("--from", v, &mut problems));
         let to = f.to.as_deref().and_then(|v| date("--to", v, &mut problems));
         if let (Some(a), Some(b)) = (from, to) {
             if a >= b {
@@ -257,6 +262,8 @@ pub fn read_series(
     let source = path
         .file_name()
         .map_or(shown.clone(), |n| n.to_string_lossy().into_owned());
+    // `..Default::default()`: the reader's options may grow (READ adds fields).
+    #[allow(clippy::needless_update)]
     let opts = ReadOptions {
         keep_outliers,
         ..Default::default()
@@ -376,7 +383,13 @@ pub fn run(plan: &CalibratePlan) -> Result<Calibration> {
         step_days: plan.step_days,
         ..Default::default()
     };
-    let prices = read_series("PRICES", &plan.prices, plan.from, plan.to, plan.keep_outliers)?;
+    let prices = read_series(
+        "PRICES",
+        &plan.prices,
+        plan.from,
+        plan.to,
+        plan.keep_outliers,
+    )?;
     let (selection, not_available, why) =
         select_market(plan.model, &prices.inc, &opts, &prices.series.source)?;
     let revenue = match &plan.revenue {
@@ -430,7 +443,11 @@ pub fn run(plan: &CalibratePlan) -> Result<Calibration> {
             prices.series.outliers.len(),
             prices.series.outliers.iter().filter(|o| o.excluded).count()
         ),
-        format!("Model: {}. {}", chosen.model.kind().name(), selection.reason),
+        format!(
+            "Model: {}. {}",
+            chosen.model.kind().name(),
+            selection.reason
+        ),
         format!(
             "Switch probabilities are per step of {} day(s). Standard errors: {}.",
             plan.step_days, chosen.se_method
@@ -508,7 +525,10 @@ pub fn run(plan: &CalibratePlan) -> Result<Calibration> {
             table::SERIES_FILE,
             table::series_batch(&prices.window, &prices.inc, chosen)?,
         ),
-        (table::DECISIONS_FILE, table::decisions_batch(&prices.series)?),
+        (
+            table::DECISIONS_FILE,
+            table::decisions_batch(&prices.series)?,
+        ),
     ];
     Ok(Calibration {
         plan: plan.clone(),

@@ -76,7 +76,12 @@ struct Frame {
 
 impl Frame {
     fn new(x: Axis, y: Axis) -> Frame {
-        let widest = y.labels.iter().map(|l| l.chars().count()).max().unwrap_or(1);
+        let widest = y
+            .labels
+            .iter()
+            .map(|l| l.chars().count())
+            .max()
+            .unwrap_or(1);
         Frame {
             x,
             y,
@@ -87,10 +92,14 @@ impl Frame {
         }
     }
     fn sx(&self, v: f64) -> Option<f64> {
-        self.x.frac(v).map(|f| self.left + f * (self.right - self.left))
+        self.x
+            .frac(v)
+            .map(|f| self.left + f * (self.right - self.left))
     }
     fn sy(&self, v: f64) -> Option<f64> {
-        self.y.frac(v).map(|f| self.bottom - f * (self.bottom - self.top))
+        self.y
+            .frac(v)
+            .map(|f| self.bottom - f * (self.bottom - self.top))
     }
     fn pt(&self, x: f64, y: f64) -> Option<(f64, f64)> {
         Some((self.sx(x)?, self.sy(y)?))
@@ -131,7 +140,13 @@ impl Frame {
         }
         s += &line(self.left, self.bottom, self.right, self.bottom, "axis");
         s += &line(self.left, self.top, self.left, self.bottom, "axis");
-        s += &text((self.left + self.right) / 2.0, HEIGHT - 8.0, "middle", "label", xl);
+        s += &text(
+            (self.left + self.right) / 2.0,
+            HEIGHT - 8.0,
+            "middle",
+            "label",
+            xl,
+        );
         let _ = write!(
             s,
             r#"<text transform="translate(14,{}) rotate(-90)" text-anchor="middle" class="label">{}</text>"#,
@@ -141,8 +156,7 @@ impl Frame {
         s
     }
     fn path(&self, pts: &[(f64, Option<f64>)], class: &str) -> String {
-        let p: Vec<Option<(f64, f64)>> =
-            pts.iter().map(|&(x, y)| self.pt(x, y?)).collect();
+        let p: Vec<Option<(f64, f64)>> = pts.iter().map(|&(x, y)| self.pt(x, y?)).collect();
         polyline(&segments(p), class)
     }
     fn hline(&self, y: f64, class: &str) -> String {
@@ -156,10 +170,18 @@ impl Frame {
 /// A date axis over `[lo, hi]` (days since 1970): ticks on years, or quarters for short
 /// spans.
 fn date_axis(lo: f64, hi: f64) -> Axis {
-    let d = |x: f64| NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch") + chrono::Days::new(x.max(0.0) as u64);
+    let d = |x: f64| {
+        NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch") + chrono::Days::new(x.max(0.0) as u64)
+    };
     let (a, b) = (d(lo), d(hi));
     let span_years = (hi - lo) / 365.25;
-    let months: &[u32] = if span_years > 3.0 { &[1] } else if span_years > 1.2 { &[1, 7] } else { &[1, 4, 7, 10] };
+    let months: &[u32] = if span_years > 3.0 {
+        &[1]
+    } else if span_years > 1.2 {
+        &[1, 7]
+    } else {
+        &[1, 4, 7, 10]
+    };
     let mut ticks = Vec::new();
     let mut labels = Vec::new();
     for y in a.year()..=b.year() {
@@ -167,7 +189,11 @@ fn date_axis(lo: f64, hi: f64) -> Axis {
             let t = NaiveDate::from_ymd_opt(y, m, 1).expect("valid");
             if t >= a && t <= b {
                 ticks.push(day_num(t));
-                labels.push(if months.len() == 1 { format!("{y}") } else { format!("{y}-{m:02}") });
+                labels.push(if months.len() == 1 {
+                    format!("{y}")
+                } else {
+                    format!("{y}-{m:02}")
+                });
             }
         }
     }
@@ -199,7 +225,13 @@ impl Data {
         let se = nums(&self.cal, "se");
         (0..self.cal.rows)
             .filter(|&i| chosen[i] && series[i] == "price")
-            .map(|i| (p[i].clone(), e[i].unwrap_or(f64::NAN), se[i].unwrap_or(f64::NAN)))
+            .map(|i| {
+                (
+                    p[i].clone(),
+                    e[i].unwrap_or(f64::NAN),
+                    se[i].unwrap_or(f64::NAN),
+                )
+            })
             .collect()
     }
     fn param(&self, k: &str) -> Option<(f64, f64)> {
@@ -210,8 +242,18 @@ impl Data {
     }
 }
 
-/// (date, log-return, days, std residual, stress prob) of every fitted increment.
-fn increments(t: &Table) -> Vec<(f64, f64, f64, Option<f64>, Option<f64>)> {
+/// One fitted increment as `series.parquet` holds it.
+struct Inc {
+    /// The date it ends on, in days since 1970.
+    day: f64,
+    ret: f64,
+    days: f64,
+    resid: Option<f64>,
+    stress: Option<f64>,
+}
+
+/// Every fitted increment (excluded outliers and the first observation have none).
+fn increments(t: &Table) -> Vec<Inc> {
     let dates = texts(t, "date");
     let ret = nums(t, "log_return");
     let days = nums(t, "days");
@@ -221,13 +263,13 @@ fn increments(t: &Table) -> Vec<(f64, f64, f64, Option<f64>, Option<f64>)> {
     (0..t.rows)
         .filter(|&i| !excl[i])
         .filter_map(|i| {
-            Some((
-                day_num(parse_date(&dates[i])?),
-                ret[i]?,
-                days[i]?,
-                res[i],
-                sp[i],
-            ))
+            Some(Inc {
+                day: day_num(parse_date(&dates[i])?),
+                ret: ret[i]?,
+                days: days[i]?,
+                resid: res[i],
+                stress: sp[i],
+            })
         })
         .collect()
 }
@@ -255,17 +297,30 @@ fn header(out: &mut String, d: &Data) {
     }
     let n = increments(&d.series).len();
     let items = [
-        ("Window", format!("{} to {}", d.meta(key::WINDOW_FROM), d.meta(key::WINDOW_TO))),
+        (
+            "Window",
+            format!("{} to {}", d.meta(key::WINDOW_FROM), d.meta(key::WINDOW_TO)),
+        ),
         ("Increments fitted", fmt_count(n as u64)),
         ("Layout", d.meta(key::LAYOUT)),
         ("Rows kept (whole file)", d.meta(key::ROWS_KEPT)),
         ("Rows dropped", d.meta(key::DROPPED)),
         (
             "Suspicious prints",
-            format!("{} ({} excluded)", d.meta(key::OUTLIERS), d.meta(key::OUTLIERS_EXCLUDED)),
+            format!(
+                "{} ({} excluded)",
+                d.meta(key::OUTLIERS),
+                d.meta(key::OUTLIERS_EXCLUDED)
+            ),
         ),
-        ("Switch probabilities per step of", format!("{} day(s)", d.meta(key::STEP_DAYS))),
-        ("File SHA-256", d.meta(key::SHA256)),
+        (
+            "Switch probabilities per step of",
+            format!("{} day(s)", d.meta(key::STEP_DAYS)),
+        ),
+        ("File SHA-256", {
+            let h = d.meta(key::SHA256);
+            format!("{}…", h.get(..16).unwrap_or(&h))
+        }),
     ];
     out.push_str(r#"<dl class="meta">"#);
     for (k, v) in items {
@@ -278,7 +333,12 @@ fn estimates(out: &mut String, d: &Data) {
     section(out, "estimates", "Estimates");
     let t = &d.cal;
     let (series, param, model) = (texts(t, "series"), texts(t, "parameter"), texts(t, "model"));
-    let (e, se, lo, hi) = (nums(t, "estimate"), nums(t, "se"), nums(t, "lo"), nums(t, "hi"));
+    let (e, se, lo, hi) = (
+        nums(t, "estimate"),
+        nums(t, "se"),
+        nums(t, "lo"),
+        nums(t, "hi"),
+    );
     let chosen = bools(t, "chosen");
     let f = |v: Option<f64>| v.map_or(DASH.to_string(), |v| fmt_sig(v, 4));
     out.push_str(
@@ -308,7 +368,12 @@ fn estimates(out: &mut String, d: &Data) {
         esc(method.first().map_or("", String::as_str))
     );
     // One row per price model: likelihood and criteria.
-    let (ll, aic, bic, n) = (nums(t, "loglik"), nums(t, "aic"), nums(t, "bic"), nums(t, "n"));
+    let (ll, aic, bic, n) = (
+        nums(t, "loglik"),
+        nums(t, "aic"),
+        nums(t, "bic"),
+        nums(t, "n"),
+    );
     let mut seen: Vec<usize> = Vec::new();
     for i in 0..t.rows {
         if series[i] == "price" && !seen.iter().any(|&j| model[j] == model[i]) {
@@ -323,7 +388,9 @@ fn estimates(out: &mut String, d: &Data) {
         r#"<h3>Model comparison</h3><div class="scroll"><table class="data"><thead><tr><th>model</th><th>parameters</th><th>n</th><th>log-likelihood</th><th>AIC</th><th>BIC</th><th>BIC − lowest</th></tr></thead><tbody>"#,
     );
     for &i in &seen {
-        let k = (0..t.rows).filter(|&j| series[j] == "price" && model[j] == model[i]).count();
+        let k = (0..t.rows)
+            .filter(|&j| series[j] == "price" && model[j] == model[i])
+            .count();
         let _ = write!(
             out,
             r#"<tr><td>{}{}</td><td class="n">{k}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td></tr>"#,
@@ -337,7 +404,8 @@ fn estimates(out: &mut String, d: &Data) {
         );
     }
     out.push_str("</tbody></table></div>");
-    let lr: Vec<serde_json::Value> = serde_json::from_str(&d.meta(key::LR_TESTS)).unwrap_or_default();
+    let lr: Vec<serde_json::Value> =
+        serde_json::from_str(&d.meta(key::LR_TESTS)).unwrap_or_default();
     if lr.is_empty() {
         out.push_str(r#"<p class="note">No likelihood-ratio test: fewer than two nested models were fitted.</p>"#);
     } else {
@@ -348,7 +416,9 @@ fn estimates(out: &mut String, d: &Data) {
                 "<li>Likelihood ratio, {} against {}: statistic {}, df {}, p ≈ {}</li>",
                 esc(t["null"].as_str().unwrap_or("")),
                 esc(t["alternative"].as_str().unwrap_or("")),
-                t["statistic"].as_f64().map_or(DASH.into(), |v| format!("{v:.2}")),
+                t["statistic"]
+                    .as_f64()
+                    .map_or(DASH.into(), |v| format!("{v:.2}")),
                 t["df"],
                 t["p_value"].as_f64().map_or(DASH.into(), |v| fmt_sig(v, 2)),
             );
@@ -358,8 +428,12 @@ fn estimates(out: &mut String, d: &Data) {
     out.push_str("</section>");
 }
 
-fn qq_chart(inc: &[(f64, f64, f64, Option<f64>, Option<f64>)], model: &str) -> String {
-    let mut z: Vec<f64> = inc.iter().filter_map(|r| r.3).filter(|v| v.is_finite()).collect();
+fn qq_chart(inc: &[Inc], model: &str) -> String {
+    let mut z: Vec<f64> = inc
+        .iter()
+        .filter_map(|r| r.resid)
+        .filter(|v| v.is_finite())
+        .collect();
     let title = "QQ plot of standardized residuals";
     if z.len() < 3 {
         return no_data(title, "too few residuals");
@@ -369,7 +443,12 @@ fn qq_chart(inc: &[(f64, f64, f64, Option<f64>, Option<f64>)], model: &str) -> S
     let pts: Vec<(f64, Option<f64>)> = z
         .iter()
         .enumerate()
-        .map(|(i, &v)| (normal_quantile((i as f64 + 0.5) / n), Some(v.clamp(-10.0, 10.0))))
+        .map(|(i, &v)| {
+            (
+                normal_quantile((i as f64 + 0.5) / n),
+                Some(v.clamp(-10.0, 10.0)),
+            )
+        })
         .collect();
     let m = pts
         .iter()
@@ -383,7 +462,10 @@ fn qq_chart(inc: &[(f64, f64, f64, Option<f64>, Option<f64>)], model: &str) -> S
         title,
         "standard normal quantile",
         "residual quantile",
-        &[("c0", &format!("{model} residuals")), ("ref", "y = x (model right)")],
+        &[
+            ("c0", &format!("{model} residuals")),
+            ("ref", "y = x (model right)"),
+        ],
         &format!("{} residuals", fmt_count(z.len() as u64)),
     );
     s += &fr.path(&[(-m, Some(-m)), (m, Some(m))], "ref");
@@ -391,13 +473,21 @@ fn qq_chart(inc: &[(f64, f64, f64, Option<f64>, Option<f64>)], model: &str) -> S
     s + "</svg>"
 }
 
-fn density_chart(inc: &[(f64, f64, f64, Option<f64>, Option<f64>)], d: &Data) -> String {
+fn density_chart(inc: &[Inc], d: &Data) -> String {
     let title = "Log-returns against the fitted density (log density axis)";
     let dens: serde_json::Value = serde_json::from_str(&d.meta(key::DENSITY)).unwrap_or_default();
     let step = dens["days"].as_f64().unwrap_or(1.0);
-    let gx: Vec<f64> = dens["x"].as_array().map_or(vec![], |a| a.iter().filter_map(|v| v.as_f64()).collect());
-    let gp: Vec<f64> = dens["pdf"].as_array().map_or(vec![], |a| a.iter().filter_map(|v| v.as_f64()).collect());
-    let xs: Vec<f64> = inc.iter().filter(|r| r.2 == step).map(|r| r.1).collect();
+    let gx: Vec<f64> = dens["x"]
+        .as_array()
+        .map_or(vec![], |a| a.iter().filter_map(|v| v.as_f64()).collect());
+    let gp: Vec<f64> = dens["pdf"]
+        .as_array()
+        .map_or(vec![], |a| a.iter().filter_map(|v| v.as_f64()).collect());
+    let xs: Vec<f64> = inc
+        .iter()
+        .filter(|r| r.days == step)
+        .map(|r| r.ret)
+        .collect();
     if xs.len() < 10 || gx.len() < 2 || gx.len() != gp.len() {
         return no_data(title, "too few returns of one step length");
     }
@@ -409,8 +499,15 @@ fn density_chart(inc: &[(f64, f64, f64, Option<f64>, Option<f64>)], d: &Data) ->
         let b = (((x - lo) / w).floor() as isize).clamp(0, bins as isize - 1) as usize;
         counts[b] += 1;
     }
-    let emp: Vec<f64> = counts.iter().map(|&c| c as f64 / (xs.len() as f64 * w)).collect();
-    let min_pos = emp.iter().copied().filter(|&v| v > 0.0).fold(f64::INFINITY, f64::min);
+    let emp: Vec<f64> = counts
+        .iter()
+        .map(|&c| c as f64 / (xs.len() as f64 * w))
+        .collect();
+    let min_pos = emp
+        .iter()
+        .copied()
+        .filter(|&v| v > 0.0)
+        .fold(f64::INFINITY, f64::min);
     let max = emp.iter().chain(&gp).copied().fold(0.0, f64::max);
     let ylo = (min_pos * 0.5).min(max * 1e-3).max(max * 1e-7);
     let y = Axis::log(ylo, max * 1.5, TickFormat::Number);
@@ -420,7 +517,10 @@ fn density_chart(inc: &[(f64, f64, f64, Option<f64>, Option<f64>)], d: &Data) ->
         title,
         &format!("log-return over {} day(s)", step),
         "density (log scale)",
-        &[("f0", "observed"), ("c2", &format!("fitted {}", d.meta(key::MODEL)))],
+        &[
+            ("f0", "observed"),
+            ("c2", &format!("fitted {}", d.meta(key::MODEL))),
+        ],
         &format!("{} returns of {} day(s)", fmt_count(xs.len() as u64), step),
     );
     for (i, &v) in emp.iter().enumerate() {
@@ -442,40 +542,44 @@ fn density_chart(inc: &[(f64, f64, f64, Option<f64>, Option<f64>)], d: &Data) ->
 }
 
 /// Rolling volatility over 90 calendar days, annualized, from at least 30 increments.
-fn rolling_vol(inc: &[(f64, f64, f64, Option<f64>, Option<f64>)]) -> Vec<(f64, Option<f64>)> {
+fn rolling_vol(inc: &[Inc]) -> Vec<(f64, Option<f64>)> {
     let mut out = Vec::with_capacity(inc.len());
     let mut start = 0;
     for i in 0..inc.len() {
-        while inc[i].0 - inc[start].0 >= 90.0 {
+        while inc[i].day - inc[start].day >= 90.0 {
             start += 1;
         }
         let w = &inc[start..=i];
         if w.len() < 30 {
-            out.push((inc[i].0, None));
+            out.push((inc[i].day, None));
             continue;
         }
-        let years: f64 = w.iter().map(|r| r.2 / 365.0).sum();
-        let a = w.iter().map(|r| r.1).sum::<f64>() / years;
+        let years: f64 = w.iter().map(|r| r.days / 365.0).sum();
+        let a = w.iter().map(|r| r.ret).sum::<f64>() / years;
         let v = w
             .iter()
             .map(|r| {
-                let dt = r.2 / 365.0;
-                (r.1 - a * dt).powi(2) / dt
+                let dt = r.days / 365.0;
+                (r.ret - a * dt).powi(2) / dt
             })
             .sum::<f64>()
             / w.len() as f64;
-        out.push((inc[i].0, Some(v.sqrt())));
+        out.push((inc[i].day, Some(v.sqrt())));
     }
     out
 }
 
-fn vol_chart(inc: &[(f64, f64, f64, Option<f64>, Option<f64>)], d: &Data) -> String {
+fn vol_chart(inc: &[Inc], d: &Data) -> String {
     let title = "Rolling 90-day volatility against the fitted volatilities";
     let roll = rolling_vol(inc);
     let mut lines: Vec<(f64, &str, String)> = Vec::new();
     let stress = d.param("market.regimes.stress.volatility");
     if let Some((v, _)) = d.param("market.volatility") {
-        let label = if stress.is_some() { "fitted calm" } else { "fitted (diffusion)" };
+        let label = if stress.is_some() {
+            "fitted calm"
+        } else {
+            "fitted (diffusion)"
+        };
         lines.push((v, "c1 dash", label.into()));
         if let (Some((rate, _)), Some((m, _)), Some((sd, _))) = (
             d.param("market.jumps.rate"),
@@ -498,7 +602,7 @@ fn vol_chart(inc: &[(f64, f64, f64, Option<f64>, Option<f64>)], d: &Data) -> Str
         return no_data(title, "fewer than 30 increments in any 90 days");
     }
     let ymax = ys.iter().copied().fold(0.0, f64::max);
-    let x = date_axis(inc[0].0, inc[inc.len() - 1].0);
+    let x = date_axis(inc[0].day, inc[inc.len() - 1].day);
     let y = Axis::linear(0.0, ymax * 1.05, 6, TickFormat::Percent);
     let fr = Frame::new(x, y);
     let mut legend: Vec<(&str, &str)> = vec![("c0", "rolling 90 days")];
@@ -513,16 +617,16 @@ fn vol_chart(inc: &[(f64, f64, f64, Option<f64>, Option<f64>)], d: &Data) -> Str
     s + "</svg>"
 }
 
-fn stress_chart(inc: &[(f64, f64, f64, Option<f64>, Option<f64>)], model: &str) -> String {
+fn stress_chart(inc: &[Inc], model: &str) -> String {
     let title = "Smoothed probability of the stress regime";
-    let pts: Vec<(f64, Option<f64>)> = inc.iter().map(|r| (r.0, r.4)).collect();
+    let pts: Vec<(f64, Option<f64>)> = inc.iter().map(|r| (r.day, r.stress)).collect();
     if pts.iter().all(|p| p.1.is_none()) || inc.len() < 2 {
         return no_data(
             title,
             &format!("the {model} model has no regimes: no stress probability to show"),
         );
     }
-    let x = date_axis(inc[0].0, inc[inc.len() - 1].0);
+    let x = date_axis(inc[0].day, inc[inc.len() - 1].day);
     let y = Axis::linear(0.0, 1.0, 5, TickFormat::Percent);
     let fr = Frame::new(x, y);
     let mut s = fr.open(title, "date", "P(stress | all data)", &[], "");
@@ -548,17 +652,17 @@ fn acf(v: &[f64], max: usize) -> Vec<f64> {
 const LAGS: usize = 30;
 
 /// (ACF of squared returns, ACF of squared residuals, band, lags outside the band each).
-fn acfs(inc: &[(f64, f64, f64, Option<f64>, Option<f64>)]) -> (Vec<f64>, Vec<f64>, f64, usize, usize) {
-    let years: f64 = inc.iter().map(|r| r.2 / 365.0).sum();
-    let a = inc.iter().map(|r| r.1).sum::<f64>() / years;
+fn acfs(inc: &[Inc]) -> (Vec<f64>, Vec<f64>, f64, usize, usize) {
+    let years: f64 = inc.iter().map(|r| r.days / 365.0).sum();
+    let a = inc.iter().map(|r| r.ret).sum::<f64>() / years;
     let sq: Vec<f64> = inc
         .iter()
         .map(|r| {
-            let dt = r.2 / 365.0;
-            (r.1 - a * dt).powi(2) / dt
+            let dt = r.days / 365.0;
+            (r.ret - a * dt).powi(2) / dt
         })
         .collect();
-    let rs: Vec<f64> = inc.iter().filter_map(|r| r.3).map(|z| z * z).collect();
+    let rs: Vec<f64> = inc.iter().filter_map(|r| r.resid).map(|z| z * z).collect();
     let band = Z95 / (inc.len() as f64).sqrt();
     let (a1, a2) = (acf(&sq, LAGS), acf(&rs, LAGS));
     let out = |v: &[f64]| v.iter().filter(|x| x.abs() > band).count();
@@ -566,13 +670,18 @@ fn acfs(inc: &[(f64, f64, f64, Option<f64>, Option<f64>)]) -> (Vec<f64>, Vec<f64
     (a1, a2, band, o1, o2)
 }
 
-fn acf_chart(inc: &[(f64, f64, f64, Option<f64>, Option<f64>)], model: &str) -> String {
+fn acf_chart(inc: &[Inc], model: &str) -> String {
     let title = "Autocorrelation of squared returns and squared residuals";
     if inc.len() <= LAGS + 2 {
         return no_data(title, "too few increments");
     }
     let (a1, a2, band, _, _) = acfs(inc);
-    let ys: Vec<f64> = a1.iter().chain(&a2).copied().filter(|v| v.is_finite()).collect();
+    let ys: Vec<f64> = a1
+        .iter()
+        .chain(&a2)
+        .copied()
+        .filter(|v| v.is_finite())
+        .collect();
     let hi = ys.iter().copied().fold(band, f64::max) * 1.1;
     let lo = ys.iter().copied().fold(-band, f64::min) * 1.1;
     let x = Axis::linear(0.0, LAGS as f64, 6, TickFormat::Plain);
@@ -602,7 +711,7 @@ fn acf_chart(inc: &[(f64, f64, f64, Option<f64>, Option<f64>)], model: &str) -> 
     s + "</svg>"
 }
 
-fn acf_sentence(inc: &[(f64, f64, f64, Option<f64>, Option<f64>)], model: &str, regimes: bool) -> String {
+fn acf_sentence(inc: &[Inc], model: &str, regimes: bool) -> String {
     if inc.len() <= LAGS + 2 {
         return String::new();
     }
@@ -628,7 +737,12 @@ fn decisions(out: &mut String, d: &Data) {
         out.push_str("<p>Every row of the file was read; no suspicious print.</p></section>");
         return;
     }
-    let (line_, date, kind, reason) = (nums(t, "line"), texts(t, "date"), texts(t, "kind"), texts(t, "reason"));
+    let (line_, date, kind, reason) = (
+        nums(t, "line"),
+        texts(t, "date"),
+        texts(t, "kind"),
+        texts(t, "reason"),
+    );
     let value = nums(t, "value");
     let excl = bools(t, "excluded");
     out.push_str(r#"<div class="scroll"><table class="data"><thead><tr><th>line</th><th>date</th><th>what</th><th>value</th><th>reason</th></tr></thead><tbody>"#);
@@ -673,7 +787,11 @@ pub fn render(dir: &Path) -> Result<String> {
     let mut body = String::new();
     header(&mut body, &d);
     estimates(&mut body, &d);
-    section(&mut body, "diagnostics", "What the fit explains, and what it does not");
+    section(
+        &mut body,
+        "diagnostics",
+        "What the fit explains, and what it does not",
+    );
     body.push_str(r#"<div class="grid">"#);
     figure(
         &mut body,
