@@ -205,9 +205,15 @@ fn a_synthetic_history_is_recovered_and_the_window_flags_cut_it() {
     let csv = tmp.path().join("synthetic.csv");
     std::fs::write(&csv, synthetic(1500)).unwrap();
     let out = tmp.path().join("cal");
+    let sc = tmp.path().join("base.toml");
+    std::fs::write(&sc, common::GBM_BASE).unwrap();
     calibrate_ok(&[
         "calibrate",
         path_arg(&csv),
+        "--revenue",
+        path_arg(&csv),
+        "--into",
+        path_arg(&sc),
         "--model",
         "gbm",
         "--from",
@@ -248,6 +254,22 @@ fn a_synthetic_history_is_recovered_and_the_window_flags_cut_it() {
         cal.f64_at("se", i).unwrap(),
     );
     assert!((v - 0.8).abs() < 3.0 * se, "volatility {v} SE {se}");
+    // --revenue: demand's keys, in the tables, the fragment and the calibrated file (the
+    // original untouched).
+    let series_col = cal.text("series").unwrap();
+    let demand: Vec<_> = (0..cal.rows)
+        .filter(|&i| series_col[i].as_deref() == Some("revenue"))
+        .map(|i| params[i].clone().unwrap())
+        .collect();
+    assert_eq!(demand, ["demand.growth", "demand.volatility"]);
+    let frag: toml::Table =
+        toml::from_str(&std::fs::read_to_string(out.join("fitted.toml")).unwrap()).unwrap();
+    let dv = frag["demand"]["volatility"].as_float().unwrap();
+    assert_eq!(dv, frag["market"]["volatility"].as_float().unwrap());
+    let calibrated = std::fs::read_to_string(out.join("base.calibrated.toml")).unwrap();
+    let s = tokenrisk::scenario::parse(&calibrated, "calibrated").unwrap();
+    assert_eq!((s.demand.volatility, s.market.volatility), (dv, dv));
+    assert_eq!(std::fs::read_to_string(&sc).unwrap(), common::GBM_BASE);
 }
 
 #[test]

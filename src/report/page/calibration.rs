@@ -274,6 +274,11 @@ fn increments(t: &Table) -> Vec<Inc> {
         .collect()
 }
 
+/// A count from the metadata, grouped (as written when it is not a number).
+fn count(s: &str) -> String {
+    s.parse::<u64>().map_or(s.to_string(), fmt_count)
+}
+
 fn header(out: &mut String, d: &Data) {
     let _ = write!(
         out,
@@ -303,14 +308,14 @@ fn header(out: &mut String, d: &Data) {
         ),
         ("Increments fitted", fmt_count(n as u64)),
         ("Layout", d.meta(key::LAYOUT)),
-        ("Rows kept (whole file)", d.meta(key::ROWS_KEPT)),
-        ("Rows dropped", d.meta(key::DROPPED)),
+        ("Rows kept (whole file)", count(&d.meta(key::ROWS_KEPT))),
+        ("Rows dropped", count(&d.meta(key::DROPPED))),
         (
             "Suspicious prints",
             format!(
                 "{} ({} excluded)",
-                d.meta(key::OUTLIERS),
-                d.meta(key::OUTLIERS_EXCLUDED)
+                count(&d.meta(key::OUTLIERS)),
+                count(&d.meta(key::OUTLIERS_EXCLUDED))
             ),
         ),
         (
@@ -468,7 +473,8 @@ fn qq_chart(inc: &[Inc], model: &str) -> String {
         ],
         &format!("{} residuals", fmt_count(z.len() as u64)),
     );
-    s += &fr.path(&[(-m, Some(-m)), (m, Some(m))], "ref");
+    let (a, b) = (fr.x.lo.max(fr.y.lo), fr.x.hi.min(fr.y.hi));
+    s += &fr.path(&[(a, Some(a)), (b, Some(b))], "ref");
     s += &fr.path(&pts, "c0");
     s + "</svg>"
 }
