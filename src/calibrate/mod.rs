@@ -13,5 +13,6 @@
 
 pub mod fit;
 pub mod outliers;
+pub mod fragment;
 pub mod read;
 pub mod series;

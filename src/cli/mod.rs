@@ -7,6 +7,7 @@
 
 mod backtest;
 mod bench;
+mod calibrate;
 mod compare;
 mod init;
 pub mod interrupt;
@@ -96,6 +97,11 @@ enum Command {
     /// Run every scenario of a folder into a dated report folder and check its [alerts].
     #[command(after_help = nightly::EXIT_CODES_HELP)]
     Nightly(nightly::NightlyArgs),
+    /// Fit the market's price model (GBM, jump-diffusion, two regimes) to a price history
+    /// by maximum likelihood: writes OUT/fitted.toml (a scenario fragment with SEs),
+    /// calibration.parquet, series.parquet, decisions.parquet and calibration.html, and with
+    /// --into a complete calibrated scenario.
+    Calibrate(calibrate::CalibrateArgs),
     /// Merge the shards of a run (`run --shard I/N`) into the outputs a single run writes:
     /// OUT/<name>/ with summary, timeseries, paths and manifest.
     Merge(merge::MergeArgs),
@@ -252,6 +258,7 @@ pub fn main() -> Result<i32> {
         Command::Nightly(args) => nightly::cmd_nightly(args),
         Command::Merge(args) => merge::cmd_merge(args),
         Command::Backtest(args) => backtest::cmd_backtest(args),
+        Command::Calibrate(args) => calibrate::cmd_calibrate(args),
     }
 }
 

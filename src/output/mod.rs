@@ -14,6 +14,7 @@
 
 pub mod atomic;
 pub mod backtest;
+pub mod calibration;
 pub mod clock;
 pub mod comparison;
 pub mod folder;

@@ -192,6 +192,10 @@ pub fn write_reports(dir: &Path) -> Result<Vec<PathBuf>> {
     if page::backtest::is_backtest_dir(dir) {
         return Ok(vec![page::backtest::write_backtest_page(dir)?]);
     }
+    // A folder of `tokenrisk calibrate` gets its diagnostics page.
+    if page::calibration::is_calibration_dir(dir) {
+        return Ok(vec![page::calibration::write_page(dir)?]);
+    }
     let children = run_dirs_in(dir)?;
     let own = has_tables(dir);
     if children.is_empty() && !own {
@@ -208,6 +212,8 @@ pub fn write_reports(dir: &Path) -> Result<Vec<PathBuf>> {
             write_report(child)
         } else if page::backtest::is_backtest_dir(child) {
             page::backtest::write_backtest_page(child)
+        } else if page::calibration::is_calibration_dir(child) {
+            page::calibration::write_page(child)
         } else {
             write_index(child, &[]).with_context(|| format!("cannot report on {}", child.display()))
         };

@@ -5,6 +5,7 @@
 //! product is its folder.
 
 pub mod backtest;
+pub mod calibrate;
 pub mod compare;
 pub mod convergence;
 pub mod inputs;

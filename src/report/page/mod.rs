@@ -13,6 +13,7 @@
 //! - A table or column the page does not know is shown as a plain table, never an error.
 
 pub mod backtest;
+pub mod calibration;
 mod charts;
 pub mod compare;
 mod extras;
