@@ -17,7 +17,7 @@
 
 use super::hessian::{delta_method, finish};
 use super::optim::nelder_mead;
-use super::{Fit, FitOptions, Model, Param};
+use super::{se_of, Fit, FitOptions, Model, Param};
 use crate::calibrate::series::{Series, DAYS_PER_YEAR};
 use anyhow::{bail, Result};
 
@@ -134,7 +134,8 @@ pub fn fit_cost(series: &Series, opts: &FitOptions) -> Result<Fit> {
         .map(|(i, (key, v))| Param {
             key,
             value: *v,
-            se: cov[i * 4 + i].max(0.0).sqrt(),
+            // NaN stays NaN (f64::max would turn it into 0, a wrong SE).
+            se: se_of(cov[i * 4 + i]),
         })
         .collect();
     Ok(Fit {

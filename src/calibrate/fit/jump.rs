@@ -6,7 +6,7 @@
 
 use super::hessian::{delta_method, finish};
 use super::switching::{diagnostics, em, loglik, Msm, Spec};
-use super::{Fit, FitOptions, Model, Param};
+use super::{se_of, Fit, FitOptions, Model, Param};
 use crate::calibrate::series::Increments;
 use rand::{Rng, SeedableRng};
 
@@ -155,7 +155,8 @@ pub(crate) fn assemble(
         .map(|(i, (key, v))| Param {
             key,
             value: *v,
-            se: cov[i * k + i].max(0.0).sqrt(),
+            // NaN stays NaN (f64::max would turn it into 0, a wrong SE).
+            se: se_of(cov[i * k + i]),
         })
         .collect();
     Fit {

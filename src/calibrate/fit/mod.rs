@@ -398,6 +398,16 @@ impl Selection {
     }
 }
 
+/// The standard error from a variance: NaN when the variance is NaN (no information) and
+/// 0 for a rounding-level negative one.
+pub(crate) fn se_of(var: f64) -> f64 {
+    if var.is_nan() {
+        f64::NAN
+    } else {
+        var.max(0.0).sqrt()
+    }
+}
+
 pub(crate) fn normal_pdf(z: f64) -> f64 {
     (-0.5 * z * z).exp() / (2.0 * std::f64::consts::PI).sqrt()
 }

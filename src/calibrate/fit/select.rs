@@ -1,19 +1,34 @@
 //! Model choice for `--model auto`: every candidate fitted, the lowest BIC chosen, and
 //! likelihood-ratio tests of each nested pair (gbm in jump: the jump rate at its boundary 0;
-//! jump in regime: the second regime's parameters unidentified under the null), with the
-//! chi-squared p-value flagged as approximate because those are exactly the boundary and
-//! nuisance-parameter cases where Wilks' theorem does not hold.
+//! gbm in regime and, when the regime model has jumps, jump in regime: the second regime's
+//! parameters unidentified under the null), with the chi-squared p-value flagged as
+//! approximate because those are exactly the boundary and nuisance-parameter cases where
+//! Wilks' theorem does not hold. A pair is nested when the smaller model's keys are all
+//! among the larger one's: the jump model is NOT nested in the regime model without jumps
+//! (`regime::CHOSEN`), so those two are compared by BIC only, and the reason says so.
 
 use super::{fit, FitOptions, LrTest, ModelKind, Selection};
 use crate::calibrate::series::Increments;
 use anyhow::Result;
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
-/// Pairs tested, null first.
-const NESTED: [(ModelKind, ModelKind); 2] = [
+/// Candidate pairs, null first; tested when nested (see the module header).
+const PAIRS: [(ModelKind, ModelKind); 3] = [
     (ModelKind::Gbm, ModelKind::Jump),
     (ModelKind::Jump, ModelKind::Regime),
+    (ModelKind::Gbm, ModelKind::Regime),
 ];
+
+/// A p-value as a user reads it: three decimals, or a power of ten when tiny.
+fn p_text(p: f64) -> String {
+    if p >= 0.001 {
+        format!("{p:.3}")
+    } else if p < 1e-300 {
+        "< 1e-300".to_string()
+    } else {
+        format!("{p:.1e}")
+    }
+}
 
 /// Fits `kinds` and chooses by BIC (the only model when one is given).
 pub fn select(kinds: &[ModelKind], inc: &Increments, opts: &FitOptions) -> Result<Selection> {
@@ -26,11 +41,16 @@ pub fn select(kinds: &[ModelKind], inc: &Increments, opts: &FitOptions) -> Resul
         .expect("at least one model");
     let find = |k: ModelKind| fits.iter().find(|f| f.model.kind() == k);
     let mut lr_tests = Vec::new();
-    for (null, alt) in NESTED {
+    let mut not_nested = Vec::new();
+    for (null, alt) in PAIRS {
         if let (Some(f0), Some(f1)) = (find(null), find(alt)) {
+            if !f0.params.iter().all(|p| f1.get(p.key).is_some()) {
+                not_nested.push((null, alt));
+                continue;
+            }
             let statistic = (2.0 * (f1.loglik - f0.loglik)).max(0.0);
             let df = f1.k().saturating_sub(f0.k()).max(1);
-            let p_value = 1.0 - ChiSquared::new(df as f64).expect("df >= 1").cdf(statistic);
+            let p_value = ChiSquared::new(df as f64).expect("df >= 1").sf(statistic);
             lr_tests.push(LrTest {
                 null,
                 alternative: alt,
@@ -58,18 +78,26 @@ pub fn select(kinds: &[ModelKind], inc: &Increments, opts: &FitOptions) -> Resul
     }
     for t in &lr_tests {
         reason.push_str(&format!(
-            " LR {} vs {}: statistic {:.2} on {} df, p {:.3};",
+            " LR {} vs {}: statistic {:.2} on {} df, p {};",
             t.null.name(),
             t.alternative.name(),
             t.statistic,
             t.df,
-            t.p_value
+            p_text(t.p_value)
+        ));
+    }
+    for (a, b) in &not_nested {
+        reason.push_str(&format!(
+            " {} and {} are not nested (no LR test), so they are compared by BIC only;",
+            a.name(),
+            b.name()
         ));
     }
     if !lr_tests.is_empty() {
         reason.push_str(
-            " the chi-squared p-values are only approximate (the jump rate sits on its boundary \
-             0 under gbm, and the stress parameters are unidentified under jump).",
+            " the chi-squared p-values are only approximate (under the null the jump rate or \
+             the switch probabilities sit on their boundary 0 and the other model's parameters \
+             are unidentified).",
         );
     } else {
         reason.pop();

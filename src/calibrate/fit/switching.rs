@@ -395,10 +395,10 @@ pub fn em_step(m: &Msm, spec: Spec, inc: &Increments) -> (Msm, f64) {
         let wr = sm[t][r];
         tp.iter().zip(w).map(move |(c, w)| (c, wr * w))
     };
-    for t in 0..inc.len() {
+    for (t, smt) in sm.iter().enumerate() {
         for r in 0..spec.regimes {
-            sw[r] += sm[t][r];
-            swdt[r] += sm[t][r] * inc.dt[t];
+            sw[r] += smt[r];
+            swdt[r] += smt[r] * inc.dt[t];
             for (c, w) in comps(t, r) {
                 let (ed, _) = post(r, t, c);
                 swd[r] += w * ed;
