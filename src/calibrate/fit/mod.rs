@@ -34,7 +34,8 @@ pub enum ModelKind {
     Gbm,
     /// Merton jump-diffusion: GBM plus compound-Poisson normal log jumps.
     Jump,
-    /// Two-regime Markov switching of drift, volatility and jump rate.
+    /// Two-regime Markov switching of drift and volatility (and jump rate in the 10-parameter
+    /// variant, `regime::Variant::Jumps`; `fit` uses the jump-free one, `regime::CHOSEN`).
     Regime,
     /// Demand (revenue) as GBM: `demand.growth`, `demand.volatility`.
     Demand,

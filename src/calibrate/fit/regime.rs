@@ -9,8 +9,10 @@
 //! The switch probabilities are reported per step of `FitOptions::step_days` days: the
 //! off-diagonals of the daily matrix to that power, with their SEs by the delta method.
 //!
-//! `Variant::NoJumps` is the special case without jumps (6 parameters), used when the data do
-//! not identify jumps in both regimes (see docs/CALIBRATION.md for the choice).
+//! `Variant::NoJumps` is the special case without jumps (6 parameters). It is the one
+//! `fit(ModelKind::Regime, ..)` uses (`CHOSEN`): on TAO, RNDR and HNT the jumps inside both
+//! regimes are not identified (docs/CALIBRATION.md has the numbers); applied, it sets both
+//! regimes' jump rates to 0.
 
 use super::jump::{assemble, best_of, perturb};
 use super::switching::{diagnostics, Msm, Spec};
@@ -136,6 +138,11 @@ pub fn fit(inc: &Increments, opts: &FitOptions, variant: Variant) -> Fit {
     let step = opts.step_days;
     let rep = |t: &[f64]| report(&Msm::from_theta(spec, t), variant, step);
     let (cs, sc) = m.switch(step);
+    // Without jumps the jump size is meaningless: report it as none rather than EM's filler.
+    let (jump_mean, jump_stdev) = match variant {
+        Variant::Jumps => (m.jump_mean, m.jump_stdev),
+        Variant::NoJumps => (0.0, 0.0),
+    };
     let model = Model::Regime {
         drift: m.drift[0],
         volatility: m.vol[0],
@@ -143,8 +150,8 @@ pub fn fit(inc: &Increments, opts: &FitOptions, variant: Variant) -> Fit {
         stress_drift: m.drift[1],
         stress_volatility: m.vol[1],
         stress_jump_rate: m.rate[1],
-        jump_mean: m.jump_mean,
-        jump_stdev: m.jump_stdev,
+        jump_mean,
+        jump_stdev,
         calm_to_stress: cs,
         stress_to_calm: sc,
         step_days: step,
