@@ -79,6 +79,7 @@ pub fn fit(inc: &Increments, step_days: u32) -> Fit {
         converged: true,
         pit,
         stress_prob: None,
+        warning: None,
     }
 }
 

@@ -9,10 +9,22 @@
 //! errors and covariance, the log-likelihood, and per increment the probability integral
 //! transform (for residuals) and, for regime models, the smoothed stress probability.
 
+pub mod cost;
 pub mod gbm;
+pub mod hessian;
+pub mod jump;
+pub mod merton;
+pub mod optim;
+pub mod regime;
+pub mod select;
+pub mod switching;
+
+pub use cost::fit_cost;
+pub use select::select;
 
 use super::series::Increments;
 use crate::scenario::Scenario;
+use crate::scenario::{Regimes, StressRegime};
 use anyhow::{bail, Result};
 
 /// The models `calibrate --model` names.
@@ -22,7 +34,8 @@ pub enum ModelKind {
     Gbm,
     /// Merton jump-diffusion: GBM plus compound-Poisson normal log jumps.
     Jump,
-    /// Two-regime Markov switching of drift, volatility and jump rate.
+    /// Two-regime Markov switching of drift and volatility (and jump rate in the 10-parameter
+    /// variant, `regime::Variant::Jumps`; `fit` uses the jump-free one, `regime::CHOSEN`).
     Regime,
     /// Demand (revenue) as GBM: `demand.growth`, `demand.volatility`.
     Demand,
@@ -54,8 +67,45 @@ impl ModelKind {
 /// A fitted model's parameters in scenario units (annual rates; log-jump sizes).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Model {
-    Gbm { drift: f64, volatility: f64 },
-    Demand { growth: f64, volatility: f64 },
+    Gbm {
+        drift: f64,
+        volatility: f64,
+    },
+    Demand {
+        growth: f64,
+        volatility: f64,
+    },
+    /// Merton jump-diffusion (`market.drift`, `market.volatility`, `market.jumps.*`).
+    Jump {
+        drift: f64,
+        volatility: f64,
+        jump_rate: f64,
+        jump_mean: f64,
+        jump_stdev: f64,
+    },
+    /// Two regimes: calm (`market.drift`, `.volatility`, `.jumps.rate`), stress
+    /// (`market.regimes.stress.*`), shared jump sizes, switch probabilities per step of
+    /// `step_days` days.
+    Regime {
+        drift: f64,
+        volatility: f64,
+        jump_rate: f64,
+        stress_drift: f64,
+        stress_volatility: f64,
+        stress_jump_rate: f64,
+        jump_mean: f64,
+        jump_stdev: f64,
+        calm_to_stress: f64,
+        stress_to_calm: f64,
+        step_days: u32,
+    },
+    /// The log GPU cost's OU (`compute.cost_*`, `compute.cost_per_unit_day`).
+    CostOu {
+        reversion: f64,
+        volatility: f64,
+        deflation: f64,
+        cost_per_unit_day: f64,
+    },
 }
 
 impl Model {
@@ -63,12 +113,17 @@ impl Model {
         match self {
             Model::Gbm { .. } => ModelKind::Gbm,
             Model::Demand { .. } => ModelKind::Demand,
+            Model::Jump { .. } => ModelKind::Jump,
+            Model::Regime { .. } => ModelKind::Regime,
+            Model::CostOu { .. } => ModelKind::CostOu,
         }
     }
 
     /// Sets the scenario's fields this model estimates, and the ones it implies: a GBM fit
     /// has no jumps and no regimes, so `market.jumps.rate` becomes 0 and `[market.regimes]`
-    /// is removed. Fields the model does not describe are left as they are.
+    /// is removed; a jump fit removes the regimes; a regime fit sets every `[market]` field
+    /// above and `[market.regimes]`; a cost fit sets the four `compute.cost_*` fields it
+    /// estimates. Fields the model does not describe are left as they are.
     pub fn apply(&self, s: &mut Scenario) {
         match *self {
             Model::Gbm { drift, volatility } => {
@@ -81,11 +136,66 @@ impl Model {
                 s.demand.growth = growth;
                 s.demand.volatility = volatility;
             }
+            Model::Jump {
+                drift,
+                volatility,
+                jump_rate,
+                jump_mean,
+                jump_stdev,
+            } => {
+                s.market.drift = drift;
+                s.market.volatility = volatility;
+                s.market.jumps.rate = jump_rate;
+                s.market.jumps.mean = jump_mean;
+                s.market.jumps.stdev = jump_stdev;
+                s.market.regimes = None;
+            }
+            Model::Regime {
+                drift,
+                volatility,
+                jump_rate,
+                stress_drift,
+                stress_volatility,
+                stress_jump_rate,
+                jump_mean,
+                jump_stdev,
+                calm_to_stress,
+                stress_to_calm,
+                step_days: _,
+            } => {
+                s.market.drift = drift;
+                s.market.volatility = volatility;
+                s.market.jumps.rate = jump_rate;
+                s.market.jumps.mean = jump_mean;
+                s.market.jumps.stdev = jump_stdev;
+                s.market.regimes = Some(Regimes {
+                    calm_to_stress,
+                    stress_to_calm,
+                    stress: StressRegime {
+                        drift: stress_drift,
+                        volatility: stress_volatility,
+                        jump_rate: stress_jump_rate,
+                    },
+                });
+            }
+            Model::CostOu {
+                reversion,
+                volatility,
+                deflation,
+                cost_per_unit_day,
+            } => {
+                s.compute.cost_reversion = reversion;
+                s.compute.cost_volatility = volatility;
+                s.compute.cost_deflation = deflation;
+                s.compute.cost_per_unit_day = cost_per_unit_day;
+            }
         }
     }
 
     /// Density of one log-increment over `dt` years, from the stationary regime mix for
-    /// regime models.
+    /// regime models (the regime persistence does not enter one increment's marginal law).
+    /// NaN for the cost model, whose increments' law depends on the level (its `Fit::pit`
+    /// is the one-step predictive CDF).
     pub fn density(&self, x: f64, dt: f64) -> f64 {
         match *self {
             Model::Gbm { drift, volatility }
@@ -96,6 +206,51 @@ impl Model {
                 let (m, s) = gbm::moments(drift, volatility, dt);
                 normal_pdf((x - m) / s) / s
             }
+            Model::Jump {
+                drift,
+                volatility,
+                jump_rate,
+                jump_mean,
+                jump_stdev,
+            } => merton::Merton {
+                drift,
+                volatility,
+                rate: jump_rate,
+                jump_mean,
+                jump_stdev,
+            }
+            .density(x, dt),
+            Model::Regime {
+                drift,
+                volatility,
+                jump_rate,
+                stress_drift,
+                stress_volatility,
+                stress_jump_rate,
+                jump_mean,
+                jump_stdev,
+                calm_to_stress,
+                stress_to_calm,
+                ..
+            } => {
+                let calm = merton::Merton {
+                    drift,
+                    volatility,
+                    rate: jump_rate,
+                    jump_mean,
+                    jump_stdev,
+                };
+                let stress = merton::Merton {
+                    drift: stress_drift,
+                    volatility: stress_volatility,
+                    rate: stress_jump_rate,
+                    ..calm
+                };
+                let tot = calm_to_stress + stress_to_calm;
+                let ps = if tot > 0.0 { calm_to_stress / tot } else { 0.0 };
+                (1.0 - ps) * calm.density(x, dt) + ps * stress.density(x, dt)
+            }
+            Model::CostOu { .. } => f64::NAN,
         }
     }
 }
@@ -141,6 +296,10 @@ pub struct Fit {
     pub pit: Vec<f64>,
     /// Per increment, the smoothed probability of the stress regime (regime models only).
     pub stress_prob: Option<Vec<f64>>,
+    /// Why the fit is not to be trusted as it stands, when it is not: the Hessian was not
+    /// negative definite (the standard errors are then NaN, never a wrong number) or the
+    /// optimiser stopped short. `None` for a clean fit.
+    pub warning: Option<String>,
 }
 
 impl Fit {
@@ -203,7 +362,12 @@ pub fn fit(kind: ModelKind, inc: &Increments, opts: &FitOptions) -> Result<Fit> 
     match kind {
         ModelKind::Gbm => Ok(gbm::fit(inc, opts.step_days)),
         ModelKind::Demand => Ok(gbm::fit_demand(inc, opts.step_days)),
-        other => bail!("the {} model is not fitted yet", other.name()),
+        ModelKind::Jump => Ok(jump::fit(inc, opts)),
+        ModelKind::Regime => Ok(regime::fit(inc, opts, regime::CHOSEN)),
+        ModelKind::CostOu => bail!(
+            "the cost-ou model is fitted to the levels of a cost series, not to increments: \
+             use calibrate::fit::fit_cost(&series, &opts)"
+        ),
     }
 }
 
@@ -235,27 +399,14 @@ impl Selection {
     }
 }
 
-/// Fits `kinds` and chooses by BIC (the only model when one is given).
-pub fn select(kinds: &[ModelKind], inc: &Increments, opts: &FitOptions) -> Result<Selection> {
-    let fits = kinds
-        .iter()
-        .map(|&k| fit(k, inc, opts))
-        .collect::<Result<Vec<_>>>()?;
-    let chosen = (0..fits.len())
-        .min_by(|&a, &b| fits[a].bic().total_cmp(&fits[b].bic()))
-        .expect("at least one model");
-    let reason = format!(
-        "{} has the lowest BIC ({:.1}) of the {} model(s) fitted",
-        fits[chosen].model.kind().name(),
-        fits[chosen].bic(),
-        fits.len()
-    );
-    Ok(Selection {
-        fits,
-        chosen,
-        lr_tests: vec![],
-        reason,
-    })
+/// The standard error from a variance: NaN when the variance is NaN (no information) and
+/// 0 for a rounding-level negative one.
+pub(crate) fn se_of(var: f64) -> f64 {
+    if var.is_nan() {
+        f64::NAN
+    } else {
+        var.max(0.0).sqrt()
+    }
 }
 
 pub(crate) fn normal_pdf(z: f64) -> f64 {
