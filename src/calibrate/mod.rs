@@ -12,7 +12,7 @@
 //! users; it never runs the engine.
 
 pub mod fit;
-pub mod outliers;
 pub mod fragment;
+pub mod outliers;
 pub mod read;
 pub mod series;

@@ -5,6 +5,7 @@
 
 use crate::calibrate::fit::Fit;
 use crate::output::calibration::drop_reason;
+use crate::report::format::fmt_sig;
 use crate::workflows::calibrate::{self, CalibratePlan, RawFlags, ReadSeries};
 use anyhow::Result;
 use clap::Args;
@@ -96,8 +97,12 @@ fn print_estimates(f: &Fit) {
     for p in &f.params {
         let (lo, hi) = p.interval();
         println!(
-            "    {:<36} {:>12.6}  SE {:<10.4e} 95% CI {:.6} to {:.6}",
-            p.key, p.value, p.se, lo, hi
+            "    {:<36} {:>10}  SE {:<9} 95% CI {} to {}",
+            p.key,
+            fmt_sig(p.value, 4),
+            fmt_sig(p.se, 3),
+            fmt_sig(lo, 4),
+            fmt_sig(hi, 4)
         );
     }
 }

@@ -324,26 +324,23 @@ fn select_market(
             Ok((s, Vec::new(), "asked for with --model".into()))
         }
         ModelChoice::Auto => {
-            let (sel, missing) = match fit::select(&ModelKind::MARKET, inc, opts) {
-                Ok(s) => (s, Vec::new()),
-                Err(_) => {
-                    let mut ok = Vec::new();
-                    let mut missing = Vec::new();
-                    for k in ModelKind::MARKET {
-                        match fit::fit(k, inc, opts) {
-                            Ok(_) => ok.push(k),
-                            Err(e) => missing.push(format!("{}: {e:#}", k.name())),
-                        }
-                    }
-                    if ok.is_empty() {
-                        bail!(
-                            "no price model could be fitted to {source}: {}",
-                            missing.join("; ")
-                        );
-                    }
-                    (fit::select(&ok, inc, opts)?, missing)
+            // Each model fitted once; one that cannot be fitted to this history is listed
+            // as not available and the others are still compared.
+            let mut ok = Vec::new();
+            let mut missing = Vec::new();
+            for k in ModelKind::MARKET {
+                match fit::fit(k, inc, opts) {
+                    Ok(f) => ok.push(f),
+                    Err(e) => missing.push(format!("{}: {e:#}", k.name())),
                 }
-            };
+            }
+            if ok.is_empty() {
+                bail!(
+                    "no price model could be fitted to {source}: {}",
+                    missing.join("; ")
+                );
+            }
+            let sel = fit::choose(ok, inc);
             let why = if sel.fits.len() == 1 {
                 "the only model available to --model auto".to_string()
             } else {
@@ -404,8 +401,8 @@ pub fn run(plan: &CalibratePlan) -> Result<Calibration> {
     let gpu_cost = match &plan.gpu_cost {
         Some(p) => {
             let r = read_series("--gpu-cost", p, plan.from, plan.to, plan.keep_outliers)?;
-            // The cost model (an Ornstein-Uhlenbeck fit of the log cost) comes with FIT.
-            let f = fit::fit(ModelKind::CostOu, &r.inc, &opts)
+            // The cost model is fitted on the log levels, not on the increments.
+            let f = fit::fit_cost(&r.series, &opts)
                 .with_context(|| format!("--gpu-cost {}: cannot fit the GPU cost", p.display()))?;
             Some((r, f))
         }

@@ -20,7 +20,7 @@ pub mod select;
 pub mod switching;
 
 pub use cost::fit_cost;
-pub use select::select;
+pub use select::{choose, select};
 
 use super::series::Increments;
 use crate::scenario::Scenario;
@@ -264,10 +264,60 @@ pub struct Param {
     pub se: f64,
 }
 
+/// The scale a parameter's Wald interval is built on, so the interval stays inside the
+/// parameter's range: a volatility or a rate is positive, a switch probability lies in (0, 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scale {
+    Linear,
+    Log,
+    Logit,
+}
+
+impl Scale {
+    /// The scale of a scenario key's parameter, from what the key means (`docs/MODEL.md`).
+    pub fn of(key: &str) -> Scale {
+        let leaf = key.rsplit('.').next().unwrap_or(key);
+        match leaf {
+            "calm_to_stress" | "stress_to_calm" => Scale::Logit,
+            "volatility" | "rate" | "jump_rate" | "stdev" | "cost_volatility"
+            | "cost_reversion" | "cost_per_unit_day" => Scale::Log,
+            _ => Scale::Linear,
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Scale::Linear => "estimate +- 1.96 SE",
+            Scale::Log => "on the log scale: estimate * exp(+-1.96 SE / estimate)",
+            Scale::Logit => "on the logit scale: logit(p) +- 1.96 SE / (p (1 - p))",
+        }
+    }
+}
+
+/// How the intervals are built, in one sentence for comments and pages.
+pub const INTERVAL_RULE: &str =
+    "Wald 95% intervals from the SE (delta method): estimate +- 1.96 SE \
+    for drifts and jump means; on the log scale for volatilities, rates and jump sizes, and on the \
+    logit scale for switch probabilities, so each interval stays inside its parameter's range";
+
 impl Param {
-    /// The Wald 95% interval `value +- 1.96 se`.
+    /// The Wald 95% interval on the parameter's `Scale` (the delta method maps the SE
+    /// there and the interval back), so a positive parameter never gets a negative bound.
     pub fn interval(&self) -> (f64, f64) {
-        (self.value - Z95 * self.se, self.value + Z95 * self.se)
+        let (v, se) = (self.value, self.se);
+        match Scale::of(self.key) {
+            Scale::Log if v > 0.0 => {
+                let s = se / v;
+                (v * (-Z95 * s).exp(), v * (Z95 * s).exp())
+            }
+            Scale::Logit if v > 0.0 && v < 1.0 => {
+                let l = (v / (1.0 - v)).ln();
+                let s = se / (v * (1.0 - v));
+                let sig = |x: f64| 1.0 / (1.0 + (-x).exp());
+                (sig(l - Z95 * s), sig(l + Z95 * s))
+            }
+            _ => (v - Z95 * se, v + Z95 * se),
+        }
     }
 }
 
@@ -437,5 +487,24 @@ mod tests {
         assert_eq!((s.market.drift, s.market.volatility), (0.2, 0.7));
         assert!(s.market.regimes.is_none() && s.market.jumps.rate == 0.0);
         assert!(crate::scenario::validate(&s).is_empty());
+    }
+
+    #[test]
+    fn intervals_stay_inside_each_parameters_range() {
+        let p = |key, value, se| Param { key, value, se };
+        let (lo, hi) = p("market.jumps.rate", 339.3, 297.6).interval();
+        assert!(
+            lo > 0.0 && hi > 339.3 && (lo * hi).sqrt() - 339.3 < 1e-9,
+            "{lo} {hi}"
+        );
+        let (lo, hi) = p("market.regimes.calm_to_stress", 0.02, 0.015).interval();
+        assert!(lo > 0.0 && hi < 1.0 && lo < 0.02 && hi > 0.02, "{lo} {hi}");
+        assert_eq!(
+            p("market.drift", 0.5, 1.0).interval(),
+            (0.5 - Z95, 0.5 + Z95)
+        );
+        // A small SE gives the linear interval to first order on every scale.
+        let (lo, hi) = p("market.volatility", 0.8, 0.001).interval();
+        assert!((lo - (0.8 - Z95 * 0.001)).abs() < 1e-5 && (hi - (0.8 + Z95 * 0.001)).abs() < 1e-5);
     }
 }

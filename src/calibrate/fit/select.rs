@@ -7,7 +7,7 @@
 //! among the larger one's: the jump model is NOT nested in the regime model without jumps
 //! (`regime::CHOSEN`), so those two are compared by BIC only, and the reason says so.
 
-use super::{fit, FitOptions, LrTest, ModelKind, Selection};
+use super::{fit, Fit, FitOptions, LrTest, ModelKind, Selection};
 use crate::calibrate::series::Increments;
 use anyhow::Result;
 use statrs::distribution::{ChiSquared, ContinuousCDF};
@@ -36,6 +36,12 @@ pub fn select(kinds: &[ModelKind], inc: &Increments, opts: &FitOptions) -> Resul
         .iter()
         .map(|&k| fit(k, inc, opts))
         .collect::<Result<Vec<_>>>()?;
+    Ok(choose(fits, inc))
+}
+
+/// Chooses among fits already made (to the same increments `inc`) by BIC, with the
+/// likelihood-ratio tests of their nested pairs. `fits` must not be empty.
+pub fn choose(fits: Vec<Fit>, inc: &Increments) -> Selection {
     let chosen = (0..fits.len())
         .min_by(|&a, &b| fits[a].bic().total_cmp(&fits[b].bic()))
         .expect("at least one model");
@@ -108,10 +114,10 @@ pub fn select(kinds: &[ModelKind], inc: &Increments, opts: &FitOptions) -> Resul
             reason.push_str(&format!(" Note ({}): {w}.", f.model.kind().name()));
         }
     }
-    Ok(Selection {
+    Selection {
         fits,
         chosen,
         lr_tests,
         reason,
-    })
+    }
 }

@@ -14,7 +14,7 @@
 //! axis that the run report's line charts do not have.
 
 use super::{esc, figure, section, CSS};
-use crate::calibrate::fit::{normal_quantile, Z95};
+use crate::calibrate::fit::{normal_quantile, INTERVAL_RULE, Z95};
 use crate::output::atomic::write_atomic_bytes;
 use crate::output::calibration::{self as names, key};
 use crate::report::charts::{no_data, HEIGHT, WIDTH};
@@ -288,9 +288,17 @@ fn header(out: &mut String, d: &Data) {
     let model = d.meta(key::MODEL);
     let _ = write!(
         out,
-        r#"<p class="desc">Model chosen: <b>{}</b>. {}</p>"#,
+        r#"<p class="desc">Model chosen: <b>{}</b>: it {}.</p>"#,
         esc(&model),
-        esc(&d.meta(key::REASON))
+        // The reason's first clause; the whole reason is under the model comparison.
+        esc(d
+            .meta(key::REASON)
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches(model.as_str())
+            .trim_start()
+            .trim_end_matches('.'))
     );
     let na: Vec<String> = serde_json::from_str(&d.meta(key::NOT_AVAILABLE)).unwrap_or_default();
     if !na.is_empty() {
@@ -365,12 +373,21 @@ fn estimates(out: &mut String, d: &Data) {
         );
     }
     out.push_str("</tbody></table></div>");
+    // One sentence per model on how its standard errors were obtained.
     let method = texts(t, "se_method");
+    let mut methods: Vec<String> = Vec::new();
+    for (m, how) in model.iter().zip(&method) {
+        let m = m.trim_end_matches(" (chosen)");
+        let line = format!("{}: {}", esc(m), esc(how));
+        if !methods.contains(&line) {
+            methods.push(line);
+        }
+    }
     let _ = write!(
         out,
-        r#"<p class="note">Intervals are Wald intervals, estimate ± {:.2} SE. Standard errors: {}.</p>"#,
-        Z95,
-        esc(method.first().map_or("", String::as_str))
+        r#"<p class="note">Intervals: {}. Standard errors, {}.</p>"#,
+        esc(&INTERVAL_RULE.replace("+-", "±")),
+        methods.join("; ")
     );
     // One row per price model: likelihood and criteria.
     let (ll, aic, bic, n) = (
@@ -430,6 +447,11 @@ fn estimates(out: &mut String, d: &Data) {
         }
         out.push_str("</ul>");
     }
+    let _ = write!(
+        out,
+        r#"<p class="note">Why: {}</p>"#,
+        esc(&d.meta(key::REASON))
+    );
     out.push_str("</section>");
 }
 
