@@ -3,6 +3,7 @@
 //! written as the folder `--out` (`backtest.parquet`, `observed.parquet`, `backtest.html`),
 //! with the coverage summary printed.
 
+use crate::report::format::fmt_sig;
 use super::progress::with_bar;
 use crate::calibrate::read::{self, ReadOptions};
 use crate::engine::Backend;
@@ -130,7 +131,7 @@ pub fn cmd_backtest(args: BacktestArgs) -> Result<i32> {
     let s = &bt.summary;
     for c in [&s.coverage50, &s.coverage90] {
         println!(
-            "coverage {:.0}%: {} of {} ({:.1}%), 95% CI {:.1}% to {:.1}% on {:.3} effective \
+            "coverage {:.0}%: {} of {} ({:.1}%), 95% CI {:.1}% to {:.1}% on {} effective \
              windows: {}",
             100.0 * c.nominal,
             c.hits,
@@ -138,7 +139,7 @@ pub fn cmd_backtest(args: BacktestArgs) -> Result<i32> {
             100.0 * c.rate,
             100.0 * c.lo,
             100.0 * c.hi,
-            c.n_eff,
+            fmt_sig(c.n_eff, 3),
             if c.consistent() {
                 "consistent with nominal"
             } else if c.rate < c.nominal {

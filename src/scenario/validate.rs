@@ -321,7 +321,7 @@ pub fn validate(s: &Scenario) -> Vec<(String, String)> {
     c.range("demand.churn", d.churn, 0.0, 100.0);
 
     let mk = &s.market;
-    c.range("market.drift", mk.drift, -10.0, 10.0);
+    c.range("market.drift", mk.drift, -50.0, 50.0);
     c.range("market.volatility", mk.volatility, 0.0, 10.0);
     c.magnitude("market.depth", mk.depth, 1000.0, false);
     c.range("market.impact", mk.impact, 0.0, 100.0);
@@ -350,7 +350,7 @@ pub fn validate(s: &Scenario) -> Vec<(String, String)> {
     if let Some(r) = &mk.regimes {
         c.range("market.regimes.calm_to_stress", r.calm_to_stress, 0.0, 1.0);
         c.range("market.regimes.stress_to_calm", r.stress_to_calm, 0.0, 1.0);
-        c.range("market.regimes.stress.drift", r.stress.drift, -10.0, 10.0);
+        c.range("market.regimes.stress.drift", r.stress.drift, -50.0, 50.0);
         c.range(
             "market.regimes.stress.volatility",
             r.stress.volatility,
