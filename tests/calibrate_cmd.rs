@@ -383,3 +383,96 @@ fn step_days_defaults_to_the_into_scenarios() {
     assert_eq!(p.step_days, 1);
     assert_eq!(p.out, Path::new("calibration").join("tao-usd-daily"));
 }
+
+/// A synthetic GPU cost history: the log cost an Ornstein-Uhlenbeck process around a level
+/// deflating 15% a year (`docs/MODEL.md` section 11: reversion 6, volatility 0.3), 1,500
+/// days from 2 USD, simulated by Euler with 20 sub-steps a day (its bias is far below the SEs).
+fn synthetic_cost(n: usize) -> String {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let (kappa, s, delta, ln_c0) = (6.0, 0.3, 0.15, 2f64.ln());
+    let mut out = String::from("date,value\n");
+    let mut d = chrono::NaiveDate::from_ymd_opt(2021, 1, 1).unwrap();
+    let mut y = ln_c0;
+    let h = 1.0 / 365.0 / 20.0;
+    for i in 0..n {
+        let _ = std::fmt::Write::write_fmt(&mut out, format_args!("{d},{}\n", y.exp()));
+        d = d.checked_add_days(chrono::Days::new(1)).unwrap();
+        for k in 0..20 {
+            let t = (i as f64 + k as f64 / 20.0) / 365.0;
+            let u1: f64 = 1.0 - rng.random::<f64>();
+            let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * rng.random::<f64>()).cos();
+            y += kappa * (ln_c0 - delta * t - y) * h + s * h.sqrt() * z;
+        }
+    }
+    out
+}
+
+#[test]
+fn a_gpu_cost_history_gives_the_compute_keys_within_three_standard_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (prices, cost) = (tmp.path().join("p.csv"), tmp.path().join("cost.csv"));
+    std::fs::write(&prices, synthetic(400)).unwrap();
+    std::fs::write(&cost, synthetic_cost(1500)).unwrap();
+    let sc = tmp.path().join("base.toml");
+    std::fs::write(&sc, common::GBM_BASE).unwrap();
+    let out = tmp.path().join("cal");
+    let printed = calibrate_ok(&[
+        "calibrate",
+        path_arg(&prices),
+        "--model",
+        "gbm",
+        "--gpu-cost",
+        path_arg(&cost),
+        "--into",
+        path_arg(&sc),
+        "--out",
+        path_arg(&out),
+    ]);
+    assert!(printed.contains("compute.cost_reversion"), "{printed}");
+    let cal = read_table(&out.join(names::CALIBRATION_FILE), None).unwrap();
+    let params = cal.text("parameter").unwrap();
+    let get = |key: &str| {
+        let i = params
+            .iter()
+            .position(|p| p.as_deref() == Some(key))
+            .unwrap();
+        (
+            cal.f64_at("estimate", i).unwrap(),
+            cal.f64_at("se", i).unwrap(),
+        )
+    };
+    for (key, truth) in [
+        ("compute.cost_reversion", 6.0),
+        ("compute.cost_volatility", 0.3),
+        ("compute.cost_deflation", 0.15),
+    ] {
+        let (v, se) = get(key);
+        assert!(
+            se > 0.0 && (v - truth).abs() < 3.0 * se,
+            "{key}: {v} SE {se}"
+        );
+    }
+    // The scenario's C0 is the last observed cost: data, not an estimate.
+    let last: f64 = std::fs::read_to_string(&cost)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .split(',')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(get("compute.cost_per_unit_day"), (last, 0.0));
+    let frag: toml::Table =
+        toml::from_str(&std::fs::read_to_string(out.join("fitted.toml")).unwrap()).unwrap();
+    let calibrated = std::fs::read_to_string(out.join("base.calibrated.toml")).unwrap();
+    let s = tokenrisk::scenario::parse(&calibrated, "calibrated").unwrap();
+    assert_eq!(
+        s.compute.cost_reversion,
+        frag["compute"]["cost_reversion"].as_float().unwrap()
+    );
+    assert_eq!(s.compute.cost_per_unit_day, last);
+    assert_eq!(s.compute.cost_deflation, get("compute.cost_deflation").0);
+}

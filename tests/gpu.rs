@@ -38,7 +38,9 @@
 //! standard errors (f32 M2): 1e-2, plus f32 resolution (1e-6 of the mean) for metrics that are
 //! the same on every path. P(spiral): the flags agree on >= 99.9% of paths, so the spiral counts
 //! may differ by at most max(2, 0.1% of paths), far inside one binomial standard error
-//! (measured: identical counts on every preset).
+//! (measured: identical counts on every preset), and so may the timeseries shares in a spiral
+//! (`in_spiral`, `ever_spiraled`) at each report row (measured: one path of 3,000 of the
+//! calibrated `bittensor_halving` enters its spiral one report row apart on the two engines).
 
 mod common;
 use common::parse;
@@ -352,6 +354,12 @@ fn check_distribution(name: &str, what: &str, c: &Distribution, g: &Distribution
     }
 }
 
+/// Paths whose spiral state may differ between the engines: the flags agree on at least
+/// `PATH_AGREEMENT` of the paths (module header), and at least 2 for small runs.
+fn spiral_paths_allowed(n: u64) -> u64 {
+    2u64.max(((1.0 - PATH_AGREEMENT) * n as f64).ceil() as u64)
+}
+
 fn check_series(name: &str, row: usize, m: usize, c: &MetricAcc, g: &MetricAcc) -> f64 {
     let what = METRICS[m];
     assert_eq!(
@@ -359,6 +367,19 @@ fn check_series(name: &str, row: usize, m: usize, c: &MetricAcc, g: &MetricAcc) 
         g.hist.count(),
         "{name} row {row} {what}: counts"
     );
+    if matches!(what, "in_spiral" | "ever_spiraled") {
+        // A share of paths (0/1 per path): it may differ by the paths whose spiral state
+        // differs, and its SE is a function of the share, so that is the whole check.
+        let n = c.hist.count();
+        let diff = (c.moments.mean() - g.moments.mean()).abs() * n as f64;
+        assert!(
+            diff <= spiral_paths_allowed(n) as f64 + 1e-6,
+            "{name} row {row} {what}: share cpu {} gpu {} ({diff:.1} paths apart)",
+            c.moments.mean(),
+            g.moments.mean()
+        );
+        return 0.0;
+    }
     assert!(
         close(c.moments.mean(), g.moments.mean(), MEAN_REL_TOL, 1e-12),
         "{name} row {row} {what}: mean cpu {} gpu {}",
@@ -405,7 +426,7 @@ fn presets_match_cpu() {
         check_records(name, &c.records, &g.records);
 
         // P(spiral).
-        let allowed = 2u64.max((0.001 * n as f64).ceil() as u64);
+        let allowed = spiral_paths_allowed(n);
         let p = c.acc.spiraled as f64 / n as f64;
         let se = (p * (1.0 - p) / n as f64).sqrt();
         eprintln!(

@@ -3,12 +3,12 @@
 //! written as the folder `--out` (`backtest.parquet`, `observed.parquet`, `backtest.html`),
 //! with the coverage summary printed.
 
-use crate::report::format::fmt_sig;
 use super::progress::with_bar;
 use crate::calibrate::read::{self, ReadOptions};
 use crate::engine::Backend;
 use crate::output::manifest::sha256_hex;
 use crate::output::untrusted::read_capped;
+use crate::report::format::fmt_sig;
 use crate::workflows::backtest::{self, BacktestOptions, BacktestPlan, DEFAULT_HORIZON_DAYS};
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
