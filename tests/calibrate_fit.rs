@@ -175,6 +175,17 @@ fn an_unidentified_fit_reports_nan_standard_errors_and_why() {
         .window(chrono::NaiveDate::from_ymd_opt(2023, 3, 6), None)
         .increments();
     let f = regime_fit(&inc, &FitOptions::default(), Variant::Jumps);
+    // `--model regime-jumps` is this variant, told apart from the jump-free one.
+    assert_eq!(
+        ModelKind::from_name("regime-jumps"),
+        Some(ModelKind::RegimeJumps)
+    );
+    let named = fit(ModelKind::RegimeJumps, &inc, &FitOptions::default()).unwrap();
+    assert_eq!(
+        (named.model.kind(), named.k()),
+        (ModelKind::RegimeJumps, 10)
+    );
+    assert_eq!(named.loglik, f.loglik);
     assert!(!f.converged);
     assert!(f
         .warning

@@ -22,7 +22,7 @@ pub struct CalibrateArgs {
     #[arg(long, value_name = "DATE")]
     to: Option<String>,
     /// The price model: auto (every model, chosen by BIC), gbm, jump or regime.
-    #[arg(long, value_name = "auto|gbm|jump|regime")]
+    #[arg(long, value_name = "auto|gbm|jump|regime|regime-jumps")]
     model: Option<String>,
     /// The scenario step the regime switch probabilities are per (default 1, or the
     /// step_days of the --into scenario).

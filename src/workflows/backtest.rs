@@ -142,7 +142,8 @@ impl BacktestPlan {
                 Some(k) => Some(Refit::Model(k)),
                 None => {
                     problems.push(format!(
-                        "--model {m} is not a market model; allowed: auto, gbm, jump, regime"
+                        "--model {m} is not a market model; allowed: auto, {}",
+                        ModelKind::NAMED.map(|k| k.name()).join(", ")
                     ));
                     None
                 }

@@ -172,7 +172,7 @@ impl CalibratePlan {
                 None => {
                     problems.push(format!(
                         "--model {m:?} is not a price model; allowed: auto, {}",
-                        ModelKind::MARKET.map(|k| k.name()).join(", ")
+                        ModelKind::NAMED.map(|k| k.name()).join(", ")
                     ));
                     None
                 }

@@ -34,9 +34,13 @@ pub enum ModelKind {
     Gbm,
     /// Merton jump-diffusion: GBM plus compound-Poisson normal log jumps.
     Jump,
-    /// Two-regime Markov switching of drift and volatility (and jump rate in the 10-parameter
-    /// variant, `regime::Variant::Jumps`; `fit` uses the jump-free one, `regime::CHOSEN`).
+    /// Two-regime Markov switching of drift and volatility, without jumps (`regime::CHOSEN`;
+    /// `docs/CALIBRATION.md` says why this is the default).
     Regime,
+    /// The same with a jump rate in each regime and shared jump sizes (10 parameters,
+    /// `regime::Variant::Jumps`); by name only, since on the real histories the jumps inside
+    /// the regimes were not identified.
+    RegimeJumps,
     /// Demand (revenue) as GBM: `demand.growth`, `demand.volatility`.
     Demand,
     /// The log GPU cost as an Ornstein-Uhlenbeck process around a deflating level:
@@ -53,14 +57,23 @@ impl ModelKind {
             ModelKind::Gbm => "gbm",
             ModelKind::Jump => "jump",
             ModelKind::Regime => "regime",
+            ModelKind::RegimeJumps => "regime-jumps",
             ModelKind::Demand => "demand-gbm",
             ModelKind::CostOu => "cost-ou",
         }
     }
 
+    /// Every price model `--model` can name: `MARKET` and `regime-jumps`.
+    pub const NAMED: [ModelKind; 4] = [
+        ModelKind::Gbm,
+        ModelKind::Jump,
+        ModelKind::Regime,
+        ModelKind::RegimeJumps,
+    ];
+
     /// A price model by its `--model` name.
     pub fn from_name(s: &str) -> Option<ModelKind> {
-        ModelKind::MARKET.into_iter().find(|k| k.name() == s)
+        ModelKind::NAMED.into_iter().find(|k| k.name() == s)
     }
 }
 
@@ -98,6 +111,8 @@ pub enum Model {
         calm_to_stress: f64,
         stress_to_calm: f64,
         step_days: u32,
+        /// Whether the jump rates and sizes were estimated (`regime-jumps`) or fixed at 0.
+        jumps: bool,
     },
     /// The log GPU cost's OU (`compute.cost_*`, `compute.cost_per_unit_day`).
     CostOu {
@@ -114,7 +129,8 @@ impl Model {
             Model::Gbm { .. } => ModelKind::Gbm,
             Model::Demand { .. } => ModelKind::Demand,
             Model::Jump { .. } => ModelKind::Jump,
-            Model::Regime { .. } => ModelKind::Regime,
+            Model::Regime { jumps: false, .. } => ModelKind::Regime,
+            Model::Regime { jumps: true, .. } => ModelKind::RegimeJumps,
             Model::CostOu { .. } => ModelKind::CostOu,
         }
     }
@@ -162,6 +178,7 @@ impl Model {
                 calm_to_stress,
                 stress_to_calm,
                 step_days: _,
+                jumps: _,
             } => {
                 s.market.drift = drift;
                 s.market.volatility = volatility;
@@ -414,6 +431,7 @@ pub fn fit(kind: ModelKind, inc: &Increments, opts: &FitOptions) -> Result<Fit> 
         ModelKind::Demand => Ok(gbm::fit_demand(inc, opts.step_days)),
         ModelKind::Jump => Ok(jump::fit(inc, opts)),
         ModelKind::Regime => Ok(regime::fit(inc, opts, regime::CHOSEN)),
+        ModelKind::RegimeJumps => Ok(regime::fit(inc, opts, regime::Variant::Jumps)),
         ModelKind::CostOu => bail!(
             "the cost-ou model is fitted to the levels of a cost series, not to increments: \
              use calibrate::fit::fit_cost(&series, &opts)"

@@ -155,6 +155,7 @@ pub fn fit(inc: &Increments, opts: &FitOptions, variant: Variant) -> Fit {
         calm_to_stress: cs,
         stress_to_calm: sc,
         step_days: step,
+        jumps: variant == Variant::Jumps,
     };
     assemble(
         model,

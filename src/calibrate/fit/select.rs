@@ -13,10 +13,13 @@ use anyhow::Result;
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
 /// Candidate pairs, null first; tested when nested (see the module header).
-const PAIRS: [(ModelKind, ModelKind); 3] = [
+const PAIRS: [(ModelKind, ModelKind); 6] = [
     (ModelKind::Gbm, ModelKind::Jump),
     (ModelKind::Jump, ModelKind::Regime),
     (ModelKind::Gbm, ModelKind::Regime),
+    (ModelKind::Gbm, ModelKind::RegimeJumps),
+    (ModelKind::Jump, ModelKind::RegimeJumps),
+    (ModelKind::Regime, ModelKind::RegimeJumps),
 ];
 
 /// A p-value as a user reads it: three decimals, or a power of ten when tiny.
