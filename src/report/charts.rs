@@ -75,19 +75,20 @@ impl Bins {
     }
 }
 
-/// The plot area of a chart and its two axes.
-struct Plot {
-    left: f64,
-    right: f64,
-    top: f64,
-    bottom: f64,
-    x: Axis,
-    y: Axis,
+/// The plot area of a chart and its two axes. Pages that draw their own marks (the
+/// calibration and backtest pages) use it too, so every chart has the same frame.
+pub(crate) struct Plot {
+    pub(crate) left: f64,
+    pub(crate) right: f64,
+    pub(crate) top: f64,
+    pub(crate) bottom: f64,
+    pub(crate) x: Axis,
+    pub(crate) y: Axis,
 }
 
 impl Plot {
     /// A plot area for a chart `height` tall, its left margin fitted to the y labels.
-    fn new(x: Axis, y: Axis, height: f64) -> Plot {
+    pub(crate) fn new(x: Axis, y: Axis, height: f64) -> Plot {
         let widest = y
             .labels
             .iter()
@@ -104,13 +105,13 @@ impl Plot {
         }
     }
 
-    fn sx(&self, v: f64) -> Option<f64> {
+    pub(crate) fn sx(&self, v: f64) -> Option<f64> {
         self.x
             .frac(v)
             .map(|f| self.left + f * (self.right - self.left))
     }
 
-    fn sy(&self, v: f64) -> Option<f64> {
+    pub(crate) fn sy(&self, v: f64) -> Option<f64> {
         self.y
             .frac(v)
             .map(|f| self.bottom - f * (self.bottom - self.top))
@@ -128,7 +129,7 @@ impl Plot {
     }
 
     /// Grid, ticks, tick labels and axis titles.
-    fn axes(&self, x_label: &str, y_label: &str, height: f64) -> String {
+    pub(crate) fn axes(&self, x_label: &str, y_label: &str, height: f64) -> String {
         let mut s = String::new();
         for (t, l) in self.y.ticks.iter().zip(&self.y.labels) {
             if let Some(y) = self.sy(*t) {
@@ -164,7 +165,7 @@ pub enum Legend<'a> {
     Line(&'a str, String),
 }
 
-fn legend(items: &[Legend]) -> String {
+pub(crate) fn legend(items: &[Legend]) -> String {
     let mut s = String::new();
     let mut x = 14.0;
     for item in items {
@@ -183,7 +184,7 @@ fn legend(items: &[Legend]) -> String {
 }
 
 /// The opening of a chart: `<svg>`, its accessible title and the visible title.
-fn open(title: &str, height: f64) -> String {
+pub(crate) fn open(title: &str, height: f64) -> String {
     format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img"><title>{t}</title>{text}"#,
         w = px(WIDTH),
@@ -194,7 +195,7 @@ fn open(title: &str, height: f64) -> String {
 }
 
 /// A note right-aligned on the legend row.
-fn note(s: &str) -> String {
+pub(crate) fn note(s: &str) -> String {
     text(WIDTH - RIGHT_SPACE, LEGEND_Y, "end", "note", s)
 }
 

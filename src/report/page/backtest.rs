@@ -11,7 +11,7 @@
 
 use super::{document, figure, section, table_html};
 use crate::output::backtest::{BACKTEST_FILE, BACKTEST_PAGE, OBSERVED_FILE};
-use crate::report::charts::WIDTH;
+use crate::report::charts::{self, WIDTH};
 use crate::report::data::{read_table, ColumnData, Table};
 use crate::report::format::{esc, fmt_int, fmt_pct, fmt_sig, DASH};
 use crate::report::svg::{line, polyline, px, rect, text, Axis, TickFormat};
@@ -397,16 +397,6 @@ const RIGHT: f64 = 16.0;
 const TOP: f64 = 40.0;
 const BOTTOM: f64 = 44.0;
 
-fn open_svg(title: &str, height: f64) -> String {
-    format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img"><title>{t}</title>{tt}"#,
-        w = px(WIDTH),
-        h = px(height),
-        t = esc(title),
-        tt = text(14.0, 22.0, "start", "title", title)
-    )
-}
-
 fn fan_chart(rows: &[Origin], path: &[(NaiveDate, f64)]) -> String {
     let title = "Forecast fans at each origin and the observed price";
     let d0 = path
@@ -430,7 +420,7 @@ fn fan_chart(rows: &[Origin], path: &[(NaiveDate, f64)]) -> String {
         .filter(|v| v.is_finite() && *v > 0.0)
         .collect();
     if pos.is_empty() {
-        return open_svg(title, H) + "</svg>";
+        return charts::open(title, H) + "</svg>";
     }
     let lo = pos.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = pos.iter().copied().fold(0.0, f64::max);
@@ -438,7 +428,7 @@ fn fan_chart(rows: &[Origin], path: &[(NaiveDate, f64)]) -> String {
     let (x0, x1, y0, y1) = (LEFT, WIDTH - RIGHT, TOP, H - BOTTOM);
     let sx = |d: NaiveDate| x0 + (x1 - x0) * ((d - d0).num_days() as f64 / span);
     let sy = |v: f64| y.frac(v).map(|f| y1 - (y1 - y0) * f);
-    let mut s = open_svg(title, H);
+    let mut s = charts::open(title, H);
     // Legend.
     let lx = WIDTH - RIGHT - 330.0;
     s += &rect(lx, 30.0, 14.0, 9.0, "f0 outer");
@@ -566,7 +556,7 @@ fn pit_chart(s: &BacktestSummary) -> String {
         .max(1.0);
     let y = Axis::linear(0.0, max, 5, TickFormat::Plain);
     let sy = |v: f64| y1 - (y1 - y0) * y.frac(v).unwrap_or(0.0);
-    let mut out = open_svg(title, h);
+    let mut out = charts::open(title, h);
     for (t, l) in y.ticks.iter().zip(&y.labels) {
         out += &line(x0, sy(*t), x1, sy(*t), "grid");
         out += &text(x0 - 6.0, sy(*t) + 4.0, "end", "tick", l);

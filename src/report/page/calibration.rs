@@ -17,10 +17,10 @@ use super::{esc, figure, section, CSS};
 use crate::calibrate::fit::{normal_quantile, INTERVAL_RULE, Z95};
 use crate::output::atomic::write_atomic_bytes;
 use crate::output::calibration::{self as names, key};
-use crate::report::charts::{no_data, HEIGHT, WIDTH};
+use crate::report::charts::{self, no_data, Legend, Plot, HEIGHT};
 use crate::report::data::{read_table, ColumnData, Table};
 use crate::report::format::{fmt_count, fmt_sig, DASH};
-use crate::report::svg::{line, polyline, px, rect, segments, text, Axis, ScaleKind, TickFormat};
+use crate::report::svg::{line, polyline, rect, segments, Axis, ScaleKind, TickFormat};
 use anyhow::{Context, Result};
 use chrono::{Datelike, NaiveDate};
 use std::fmt::Write;
@@ -64,96 +64,42 @@ fn parse_date(s: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
 }
 
-/// A plot frame: the chart's axes mapped into its plot area.
-struct Frame {
-    x: Axis,
-    y: Axis,
-    left: f64,
-    right: f64,
-    top: f64,
-    bottom: f64,
+/// A plot frame: `report::charts`' plot area and axes, with the drawing helpers this
+/// page's charts need.
+struct Frame(Plot);
+
+impl std::ops::Deref for Frame {
+    type Target = Plot;
+    fn deref(&self) -> &Plot {
+        &self.0
+    }
 }
 
 impl Frame {
     fn new(x: Axis, y: Axis) -> Frame {
-        let widest = y
-            .labels
-            .iter()
-            .map(|l| l.chars().count())
-            .max()
-            .unwrap_or(1);
-        Frame {
-            x,
-            y,
-            left: 34.0 + widest as f64 * 6.8,
-            right: WIDTH - 18.0,
-            top: 56.0,
-            bottom: HEIGHT - 46.0,
-        }
-    }
-    fn sx(&self, v: f64) -> Option<f64> {
-        self.x
-            .frac(v)
-            .map(|f| self.left + f * (self.right - self.left))
-    }
-    fn sy(&self, v: f64) -> Option<f64> {
-        self.y
-            .frac(v)
-            .map(|f| self.bottom - f * (self.bottom - self.top))
+        Frame(Plot::new(x, y, HEIGHT))
     }
     fn pt(&self, x: f64, y: f64) -> Option<(f64, f64)> {
         Some((self.sx(x)?, self.sy(y)?))
     }
-    /// `<svg>`, title, legend (stroke or fill class, label), note, grid, axes and titles.
+    /// `<svg>`, title, legend (stroke or fill class, label: a class starting with `f` is a
+    /// swatch), note, grid, axes and titles, as every chart of the reports opens.
     fn open(&self, title: &str, xl: &str, yl: &str, legend: &[(&str, &str)], note: &str) -> String {
-        let mut s = format!(
-            r#"<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img"><title>{t}</title>{tt}"#,
-            w = px(WIDTH),
-            h = px(HEIGHT),
-            t = esc(title),
-            tt = text(14.0, 22.0, "start", "title", title)
-        );
-        let mut x = 14.0;
-        for (class, label) in legend {
-            if class.starts_with('f') {
-                s += &rect(x, 33.0, 16.0, 10.0, class);
-            } else {
-                s += &line(x, 38.0, x + 16.0, 38.0, class);
-            }
-            s += &text(x + 21.0, 42.0, "start", "legend", label);
-            x += 21.0 + label.chars().count() as f64 * 6.8 + 16.0;
-        }
+        let items: Vec<Legend> = legend
+            .iter()
+            .map(|&(class, label)| {
+                if class.starts_with('f') {
+                    Legend::Swatch(class, label.to_string())
+                } else {
+                    Legend::Line(class, label.to_string())
+                }
+            })
+            .collect();
+        let mut s = charts::open(title, HEIGHT) + &charts::legend(&items);
         if !note.is_empty() {
-            s += &text(WIDTH - 18.0, 42.0, "end", "note", note);
+            s += &charts::note(note);
         }
-        for (t, l) in self.y.ticks.iter().zip(&self.y.labels) {
-            if let Some(y) = self.sy(*t) {
-                s += &line(self.left, y, self.right, y, "grid");
-                s += &text(self.left - 6.0, y + 4.0, "end", "tick", l);
-            }
-        }
-        for (t, l) in self.x.ticks.iter().zip(&self.x.labels) {
-            if let Some(x) = self.sx(*t) {
-                s += &line(x, self.bottom, x, self.bottom + 5.0, "axis");
-                s += &text(x, self.bottom + 18.0, "middle", "tick", l);
-            }
-        }
-        s += &line(self.left, self.bottom, self.right, self.bottom, "axis");
-        s += &line(self.left, self.top, self.left, self.bottom, "axis");
-        s += &text(
-            (self.left + self.right) / 2.0,
-            HEIGHT - 8.0,
-            "middle",
-            "label",
-            xl,
-        );
-        let _ = write!(
-            s,
-            r#"<text transform="translate(14,{}) rotate(-90)" text-anchor="middle" class="label">{}</text>"#,
-            px((self.top + self.bottom) / 2.0),
-            esc(yl)
-        );
-        s
+        s + &self.axes(xl, yl, HEIGHT)
     }
     fn path(&self, pts: &[(f64, Option<f64>)], class: &str) -> String {
         let p: Vec<Option<(f64, f64)>> = pts.iter().map(|&(x, y)| self.pt(x, y?)).collect();
@@ -782,7 +728,7 @@ fn decisions(out: &mut String, d: &Data) {
         };
         let _ = write!(
             out,
-            r#"<tr><td class="n">{}</td><td>{}</td><td>{}</td><td class="n">{}</td><td>{}</td></tr>"#,
+            r#"<tr><td class="n">{}</td><td>{}</td><td>{}</td><td class="n">{}</td><td class="prose">{}</td></tr>"#,
             line_[i].map_or(DASH.into(), |v| fmt_count(v as u64)),
             esc(if date[i].is_empty() { DASH } else { &date[i] }),
             what,
