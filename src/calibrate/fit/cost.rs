@@ -17,7 +17,7 @@
 
 use super::hessian::{delta_method, finish};
 use super::optim::nelder_mead;
-use super::{se_of, Fit, FitOptions, Model, Param};
+use super::{params_of, Fit, FitOptions, Model};
 use crate::calibrate::series::{Series, DAYS_PER_YEAR};
 use anyhow::{bail, Result};
 
@@ -127,17 +127,7 @@ pub fn fit_cost(series: &Series, opts: &FitOptions) -> Result<Fit> {
     };
     let mut pit = Vec::with_capacity(n - 1);
     loglik(&done.theta, &t, &y, Some(&mut pit));
-    let params = KEYS
-        .iter()
-        .zip(&values)
-        .enumerate()
-        .map(|(i, (key, v))| Param {
-            key,
-            value: *v,
-            // NaN stays NaN (f64::max would turn it into 0, a wrong SE).
-            se: se_of(cov[i * 4 + i]),
-        })
-        .collect();
+    let params = params_of(&KEYS, &values, &cov);
     Ok(Fit {
         model: Model::CostOu {
             reversion: values[0],

@@ -6,7 +6,7 @@
 
 use super::hessian::{delta_method, finish};
 use super::switching::{diagnostics, em, loglik, Msm, Spec};
-use super::{se_of, Fit, FitOptions, Model, Param};
+use super::{params_of, Fit, FitOptions, Model};
 use crate::calibrate::series::Increments;
 use rand::{Rng, SeedableRng};
 
@@ -148,17 +148,7 @@ pub(crate) fn assemble(
                 .to_string()
         })
     });
-    let params = keys
-        .iter()
-        .zip(&values)
-        .enumerate()
-        .map(|(i, (key, v))| Param {
-            key,
-            value: *v,
-            // NaN stays NaN (f64::max would turn it into 0, a wrong SE).
-            se: se_of(cov[i * k + i]),
-        })
-        .collect();
+    let params = params_of(&keys, &values, &cov);
     Fit {
         model,
         params,

@@ -477,6 +477,21 @@ pub(crate) fn se_of(var: f64) -> f64 {
     }
 }
 
+/// The estimates as `Param`s: `keys[i]` with `values[i]` and the SE from the diagonal of
+/// `cov` (`keys.len()` squared, row-major). A NaN variance stays a NaN SE.
+pub(crate) fn params_of(keys: &[&'static str], values: &[f64], cov: &[f64]) -> Vec<Param> {
+    let k = keys.len();
+    keys.iter()
+        .zip(values)
+        .enumerate()
+        .map(|(i, (key, v))| Param {
+            key,
+            value: *v,
+            se: se_of(cov[i * k + i]),
+        })
+        .collect()
+}
+
 pub(crate) fn normal_pdf(z: f64) -> f64 {
     (-0.5 * z * z).exp() / (2.0 * std::f64::consts::PI).sqrt()
 }
