@@ -148,7 +148,7 @@ pub(crate) fn assemble(
                 .to_string()
         })
     });
-    let params = params_of(&keys, &values, &cov);
+    let params = params_of(keys, &values, &cov);
     Fit {
         model,
         params,
