@@ -96,7 +96,11 @@ fn check(id: &'static str, status: Status, figure: f64, threshold: f64, why: Str
 }
 
 fn pct(x: f64) -> String {
-    format!("{:.1}%", 100.0 * x)
+    if x.is_finite() {
+        format!("{:.1}%", 100.0 * x)
+    } else {
+        "undefined".into()
+    }
 }
 
 fn flag(red: bool) -> Status {
@@ -208,8 +212,17 @@ pub fn review(s: &Scenario, sim: &SimFigures) -> Vec<Check> {
         },
     ));
 
+    let no_emission = s.emission.kind == crate::scenario::EmissionKind::None;
     out.push(match (sim.widened, sim.median_trend) {
+        _ if no_emission => check(
+            CHECKS[3],
+            Status::NotApplicable,
+            f64::NAN,
+            r.max_widening_share,
+            "No emission rule (emission.kind = \"none\"): no emissions-to-revenue gap.".into(),
+        ),
         (Some(k), trend) => {
+            let trend = trend.filter(|(a, b)| *a > 0.0 && a.is_finite() && b.is_finite());
             let p = k as f64 / sim.paths.max(1) as f64;
             let t = trend.map_or(String::new(), |(a, b)| {
                 format!(
