@@ -35,7 +35,7 @@ pub fn figure_text(c: &Check) -> String {
     }
     let f = |x: f64| format!("{:.2}%", 100.0 * x);
     let mut s = f(c.figure);
-    if c.se == 0.0 {
+    if c.se == 0.0 && c.lo == c.hi {
         s.push_str(" (the same on every path)");
     } else if !c.lo.is_nan() {
         s.push_str(&format!(

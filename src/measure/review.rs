@@ -208,7 +208,12 @@ pub fn review(s: &Scenario, sim: &SimFigures) -> Vec<Check> {
         if none {
             format!("No burn or buyback: {how}.")
         } else {
-            format!("burn.kind = {:?} ties token demand to usage.", s.burn.kind)
+            let kind = match s.burn.kind {
+                BurnKind::Bme => "bme",
+                BurnKind::RevenueBurn => "revenue_burn",
+                BurnKind::None => "none",
+            };
+            format!("burn.kind = \"{kind}\": tokens are bought and burned as the network is used.")
         },
     ));
 

@@ -75,7 +75,7 @@ fn figure(c: &Check) -> String {
         return format!("{} days", fmt_int(c.figure));
     }
     let mut s = fmt_pct(c.figure);
-    if c.se == 0.0 {
+    if c.se == 0.0 && c.lo == c.hi {
         s.push_str(r#"<div class="nz">the same on every path</div>"#);
     } else if !c.lo.is_nan() {
         let _ = write!(
