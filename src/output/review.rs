@@ -5,7 +5,7 @@
 
 use super::parquet::{run_metadata, write_table};
 use super::RunInfo;
-use crate::measure::review::{Check, Status};
+use crate::measure::review::Check;
 use anyhow::Result;
 use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray};
 use std::path::Path;
@@ -59,9 +59,4 @@ pub fn write_review(dir: &Path, info: &RunInfo, paths: u64, checks: &[Check]) ->
         &review_batch(checks)?,
         run_metadata(info, paths),
     )
-}
-
-/// A status as written, back to its value.
-pub fn parse_status(s: &str) -> Option<Status> {
-    Status::parse(s)
 }
