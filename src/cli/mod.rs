@@ -18,6 +18,7 @@ mod presets;
 mod print;
 mod progress;
 mod report;
+mod review;
 mod run;
 mod sensitivity;
 mod stress;
@@ -71,6 +72,9 @@ enum Command {
         /// market.jumps.rate, vesting[].amount; or a table, e.g. market.regimes.
         key: String,
     },
+    /// Design review: the article's red flags applied to a scenario, each ok / red flag /
+    /// not applicable with its figure and threshold; writes the run and OUT/<name>/review.parquet.
+    Review(review::ReviewArgs),
     /// Measure throughput in path-steps per second (simulation alone, and with outputs).
     Bench(BenchArgs),
     /// Compare designs with common random numbers: each design's tables, plus
@@ -225,6 +229,7 @@ pub fn main() -> Result<i32> {
     let simulates = matches!(
         cli.command,
         Command::Run(_)
+            | Command::Review(_)
             | Command::Bench(_)
             | Command::Compare(_)
             | Command::Sensitivity(_)
@@ -248,6 +253,7 @@ pub fn main() -> Result<i32> {
         Command::Init(args) => init::cmd_init(args),
         Command::Keys { prefix } => keys::cmd_keys(prefix.as_deref()),
         Command::Explain { key } => keys::cmd_explain(&key),
+        Command::Review(args) => review::cmd_review(args),
         Command::Bench(args) => bench::cmd_bench(args),
         Command::Compare(args) => compare::cmd_compare(args),
         Command::Sensitivity(args) => sensitivity::cmd_sensitivity(args),

@@ -7,6 +7,7 @@
 //! chunk, which is what lets shards, checkpoints and GPU dispatches merge exactly.
 
 pub mod accumulator;
+pub mod review;
 pub mod summary;
 pub mod warnings;
 

@@ -21,6 +21,7 @@ pub mod folder;
 pub mod manifest;
 pub mod parquet;
 pub mod partial;
+pub mod review;
 pub mod untrusted;
 
 pub use atomic::{write_atomic, write_atomic_bytes};

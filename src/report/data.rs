@@ -372,6 +372,23 @@ pub fn read_paths(path: &Path, horizon: f64) -> Result<PathsData> {
     read().with_context(|| format!("cannot read {}", path.display()))
 }
 
+/// (paths, paths whose `column` is above `threshold`) of `paths.parquet`, streamed; None when
+/// the file lacks the column.
+pub fn count_above(path: &Path, column: &str, threshold: f64) -> Result<Option<(u64, u64)>> {
+    if builder(path)?.schema().index_of(column).is_err() {
+        return Ok(None);
+    }
+    let (mut n, mut k) = (0u64, 0u64);
+    scan(path, &[column], |a| {
+        let x = as_f64(&a[0])?;
+        n += x.len() as u64;
+        k += x.iter().flatten().filter(|v| *v > threshold).count() as u64;
+        Ok(())
+    })
+    .with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(Some((n, k)))
+}
+
 /// A Parquet file of a run folder beyond the three of every run (a comparison, sweep or
 /// tornado table, or anything else), or why it could not be read.
 #[derive(Debug, Clone)]

@@ -41,6 +41,9 @@ pub struct Scenario {
     pub risk: Risk,
     #[serde(default)]
     pub alerts: Option<Alerts>,
+    /// Thresholds of the design review (`tokenrisk review`, the report's "Design review").
+    #[serde(default)]
+    pub review: Review,
     /// Dotted key -> list of values; expanded by the sweep runner.
     #[serde(default)]
     pub sweep: Option<toml::Table>,
@@ -349,6 +352,68 @@ pub struct Vesting {
     pub linear_days: f64,
     #[serde(default)]
     pub sell_fraction: f64,
+    /// Who holds the tranche. The model ignores it; the design review reads it. Absent means
+    /// unspecified: the allocation and cliff checks leave the tranche out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder: Option<Holder>,
+}
+
+/// Who holds a vesting tranche (`vesting[].holder`), for the design review's allocation and
+/// cliff checks: the article's red flags concern team and investor tranches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Holder {
+    Team,
+    Investors,
+    Ecosystem,
+    Community,
+}
+
+impl Holder {
+    /// Team and investor tranches: the insiders of the article's red flags.
+    pub fn is_insider(self) -> bool {
+        matches!(self, Holder::Team | Holder::Investors)
+    }
+}
+
+/// The design review's thresholds (`[review]`), defaulting to the article's figures where it
+/// gives one (docs/SCENARIO.md cites the sentence for each).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Review {
+    #[serde(default = "default_max_insider_share")]
+    pub max_insider_share: f64,
+    #[serde(default = "default_min_cliff_days")]
+    pub min_cliff_days: f64,
+    #[serde(default = "default_half")]
+    pub max_widening_share: f64,
+    #[serde(default = "default_half")]
+    pub min_p_breakeven: f64,
+    #[serde(default = "default_front_load")]
+    pub max_first_year_factor: f64,
+}
+fn default_max_insider_share() -> f64 {
+    0.20
+}
+fn default_min_cliff_days() -> f64 {
+    365.0
+}
+fn default_half() -> f64 {
+    0.5
+}
+fn default_front_load() -> f64 {
+    2.0
+}
+impl Default for Review {
+    fn default() -> Self {
+        Review {
+            max_insider_share: default_max_insider_share(),
+            min_cliff_days: default_min_cliff_days(),
+            max_widening_share: default_half(),
+            min_p_breakeven: default_half(),
+            max_first_year_factor: default_front_load(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -447,6 +447,18 @@ pub fn validate(s: &Scenario) -> Vec<(String, String)> {
         }
     }
 
+    let rv = &s.review;
+    c.range("review.max_insider_share", rv.max_insider_share, 0.0, 1.0);
+    c.range("review.min_cliff_days", rv.min_cliff_days, 0.0, 1e6);
+    c.range("review.max_widening_share", rv.max_widening_share, 0.0, 1.0);
+    c.range("review.min_p_breakeven", rv.min_p_breakeven, 0.0, 1.0);
+    c.range(
+        "review.max_first_year_factor",
+        rv.max_first_year_factor,
+        1.0,
+        1e3,
+    );
+
     let co = &s.correlation;
     c.range_open("correlation.price_demand", co.price_demand, -1.0, 1.0);
     c.range_open("correlation.price_cost", co.price_cost, -1.0, 1.0);

@@ -11,6 +11,7 @@ pub mod convergence;
 pub mod inputs;
 pub mod nightly;
 pub mod preflight;
+pub mod review;
 pub mod sensitivity;
 pub mod single;
 pub mod sweep;

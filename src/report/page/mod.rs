@@ -17,6 +17,7 @@ pub mod calibration;
 mod charts;
 pub mod compare;
 mod extras;
+mod review;
 mod summary;
 
 pub use extras::table_html;
@@ -230,6 +231,7 @@ pub fn run_page(run: &RunData) -> String {
         body.push_str(&summary_table(run));
     }
     body.push_str("</section>");
+    review::design_review(&mut body, run, Some(&name));
     over_time(&mut body, run, Some(&name));
     at_horizon(&mut body, run);
     if run.summary.rows > 1 {
@@ -242,7 +244,14 @@ pub fn run_page(run: &RunData) -> String {
         body.push_str(&table_html(&run.summary));
         body.push_str("</section>");
     }
-    extras(&mut body, &run.extras);
+    // review.parquet is shown as the "Design review" section, not again as a raw table.
+    let others: Vec<Extra> = run
+        .extras
+        .iter()
+        .filter(|e| e.name != crate::output::review::REVIEW_FILE)
+        .cloned()
+        .collect();
+    extras(&mut body, &others);
     scenario_source(&mut body, run);
     document(&format!("{name}: tokenrisk report"), &body)
 }

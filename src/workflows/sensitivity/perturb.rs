@@ -20,7 +20,7 @@
 //! - everything else (positive magnitudes, rates, per-step probabilities, signed drifts and
 //!   shock sizes): multiplied by `1 -+ relative` (default 0.1); a value of 0 is skipped.
 //!
-//! Not perturbed: `[scenario]` (run settings), `[risk]` and `[alerts]` (reporting). Skipped
+//! Not perturbed: `[scenario]` (run settings), `[risk]`, `[alerts]` and `[review]` (reporting). Skipped
 //! and listed: parameters the scenario's kinds and switches make inert (e.g. the stress
 //! regime when `calm_to_stress = 0`, `staking.*` when `staking.speed = 0`, `market.depth`
 //! when `market.impact = 0`), zero values under the relative rule, and any variant that
@@ -316,7 +316,11 @@ pub fn plan(
     let mut skips = Vec::new();
     for (path, value) in numeric_leaves(&table) {
         let g = generic(&path);
-        if g.starts_with("scenario.") || g.starts_with("risk.") || g.starts_with("alerts.") {
+        if g.starts_with("scenario.")
+            || g.starts_with("risk.")
+            || g.starts_with("alerts.")
+            || g.starts_with("review.")
+        {
             continue;
         }
         let skip = |reason: String| Skip {
