@@ -178,24 +178,8 @@ fn recalibration_reads_nothing_after_the_origin() {
 
 #[test]
 fn a_known_sample_gets_its_closed_form_scores() {
-    let mut row = BacktestRow {
-        origin: day("2024-01-01"),
-        target: day("2024-02-01"),
-        origin_price: 1.0,
-        realized_price: f64::NAN,
-        quantiles: [f64::NAN; 5],
-        pit: f64::NAN,
-        in50: false,
-        in90: false,
-        crps_log: f64::NAN,
-        log_score: f64::NAN,
-        model: "scenario".into(),
-        drift: None,
-        volatility: None,
-        fitted_params: String::new(),
-        fit_n: None,
-        fit_loglik: None,
-    };
+    let mut row = BacktestRow::new(day("2024-01-01"), day("2024-02-01"));
+    row.origin_price = 1.0;
     // Prices 1..=100, shuffled: lower sample quantiles 5, 25, 50, 75, 95.
     let mut finals: Vec<f64> = (1..=100).map(f64::from).collect();
     finals.reverse();

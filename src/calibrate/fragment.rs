@@ -294,6 +294,15 @@ fn probe() -> Result<Scenario> {
     scenario::parse(p.toml, p.file).map_err(|e| anyhow!("{e}"))
 }
 
+/// The comment a changed key gets: the estimate's (SE, window, model) when the fit
+/// estimated it, or the note that the model implies it.
+fn comment_for(f: &Fitted, key: &str, fitted: bool) -> String {
+    match (fitted, f.fit.get(key)) {
+        (true, Some(p)) => value_comment(p, &f.prov),
+        _ => implied_comment(&f.prov),
+    }
+}
+
 /// `fitted.toml`: the keys each fit sets, in tables as a scenario has them, each value with
 /// its comment; `header` lines first (source, window, model and why). A table the model
 /// removes is named in a comment (a TOML fragment cannot remove it; `--into` does).
@@ -306,10 +315,7 @@ pub fn fragment(fitted: &[Fitted], header: &[String]) -> Result<String> {
         for c in changes(f.fit, &base)? {
             match c {
                 Change::Set { key, value, fitted } => {
-                    let comment = match (fitted, f.fit.get(&key)) {
-                        (true, Some(p)) => value_comment(p, &f.prov),
-                        _ => implied_comment(&f.prov),
-                    };
+                    let comment = comment_for(f, &key, fitted);
                     set_commented(&mut doc, &key, &value, &comment, &mut inline)?;
                 }
                 Change::Remove { key } => removed.push(format!(
@@ -364,10 +370,7 @@ pub fn into_scenario(
         for c in changes(f.fit, &expected)? {
             match c {
                 Change::Set { key, value, fitted } => {
-                    let comment = match (fitted, f.fit.get(&key)) {
-                        (true, Some(p)) => value_comment(p, &f.prov),
-                        _ => implied_comment(&f.prov),
-                    };
+                    let comment = comment_for(f, &key, fitted);
                     set_commented(&mut doc, &key, &value, &comment, &mut inline)?;
                 }
                 Change::Remove { key } => {

@@ -78,6 +78,30 @@ pub struct BacktestRow {
     pub fit_loglik: Option<f64>,
 }
 
+impl BacktestRow {
+    /// An origin not yet scored: every figure NaN, no fit, the scenario's own market.
+    pub fn new(origin: NaiveDate, target: NaiveDate) -> BacktestRow {
+        BacktestRow {
+            origin,
+            target,
+            origin_price: f64::NAN,
+            realized_price: f64::NAN,
+            quantiles: [f64::NAN; 5],
+            pit: f64::NAN,
+            in50: false,
+            in90: false,
+            crps_log: f64::NAN,
+            log_score: f64::NAN,
+            model: "scenario".into(),
+            drift: None,
+            volatility: None,
+            fitted_params: String::new(),
+            fit_n: None,
+            fit_loglik: None,
+        }
+    }
+}
+
 fn days(d: NaiveDate) -> i32 {
     (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32
 }

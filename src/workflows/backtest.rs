@@ -343,24 +343,7 @@ pub fn run(
     let mut secs = 0.0;
     for (i, &origin) in plan.origins.iter().enumerate() {
         let target = add_days(origin, plan.horizon);
-        let mut row = BacktestRow {
-            origin,
-            target,
-            origin_price: f64::NAN,
-            realized_price: f64::NAN,
-            quantiles: [f64::NAN; 5],
-            pit: f64::NAN,
-            in50: false,
-            in90: false,
-            crps_log: f64::NAN,
-            log_score: f64::NAN,
-            model: "scenario".into(),
-            drift: None,
-            volatility: None,
-            fitted_params: String::new(),
-            fit_n: None,
-            fit_loglik: None,
-        };
+        let mut row = BacktestRow::new(origin, target);
         let s = plan.origin_scenario(origin, &inc, &mut row)?;
         let realized = plan
             .series
