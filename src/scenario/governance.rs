@@ -49,7 +49,9 @@ const EMISSION_KIND_KEYS: [&str; 9] = [
 /// name, so a change keeps its draws, and its days, when other changes are added, removed or
 /// reordered.
 pub fn draw_id(name: &str) -> u32 {
-    name.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ b as u32).wrapping_mul(0x0100_0193))
+    name.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ b as u32).wrapping_mul(0x0100_0193)
+    })
 }
 
 /// The governable key a leaf key of `set` belongs to (`emission.split.providers` ->
