@@ -402,3 +402,70 @@ fn at_most_eight_changes_and_unique_names() {
     let dup = format!("{}{}", entry("x"), entry("x"));
     assert!(problems(&with(&base(), &dup)).contains("governance[1].name"));
 }
+
+#[test]
+fn compare_with_governance_runs_the_counterfactual_designs_paired() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("g.toml");
+    std::fs::write(
+        &file,
+        with(
+            &scenario_text(&[]),
+            &UNCERTAIN.replace("0.3, \"burn.destination\" = \"stakers\"", "0.3"),
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let o = tokenrisk(&[
+        "compare",
+        path_arg(&file),
+        "--governance",
+        "buyback",
+        "--paths",
+        "500",
+        "--out",
+        path_arg(&out),
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("gbm-buyback-as-written vs gbm-buyback-never"),
+        "{t}"
+    );
+    assert!(t.contains("gbm-buyback-never vs gbm-buyback-always"), "{t}");
+    for d in [
+        "gbm-buyback-as-written",
+        "gbm-buyback-never",
+        "gbm-buyback-always",
+    ] {
+        assert!(out.join(d).join("paths.parquet").exists(), "{d}");
+    }
+    assert_eq!(read_parquet(&out.join("comparison.parquet")).num_rows(), 3);
+    // One design with --governance, and an unknown change, are refused with the reason.
+    let o = tokenrisk(&[
+        "compare",
+        path_arg(&file),
+        path_arg(&file),
+        "--governance",
+        "buyback",
+    ]);
+    assert!(
+        !o.status.success() && text(&o).contains("give one scenario"),
+        "{}",
+        text(&o)
+    );
+    let o = tokenrisk(&[
+        "compare",
+        path_arg(&file),
+        "--governance",
+        "nope",
+        "--out",
+        path_arg(&out),
+    ]);
+    assert!(
+        !o.status.success() && text(&o).contains("its changes: buyback"),
+        "{}",
+        text(&o)
+    );
+}
