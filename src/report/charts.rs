@@ -255,6 +255,26 @@ pub struct Mark {
     pub label: String,
     /// Longer text shown as the line's tooltip (e.g. `price -50%`).
     pub detail: String,
+    /// What it marks: a shock (red) or a governance change (blue).
+    pub kind: MarkKind,
+}
+
+/// The kinds of [`Mark`], each with its own line style.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MarkKind {
+    #[default]
+    Shock,
+    Governance,
+}
+
+impl MarkKind {
+    /// The CSS classes of the line and of its label.
+    fn classes(self) -> (&'static str, &'static str) {
+        match self {
+            MarkKind::Shock => ("shock", "shocklabel"),
+            MarkKind::Governance => ("gov", "govlabel"),
+        }
+    }
 }
 
 /// Minimum distance in pixels between two mark labels; a closer mark gets no label of its
@@ -276,9 +296,10 @@ impl Plot {
             let Some(x) = self.sx(m.x).filter(|_| inside) else {
                 continue;
             };
+            let (line_class, label_class) = m.kind.classes();
             let _ = write!(
                 s,
-                r#"<line x1="{x}" y1="{t}" x2="{x}" y2="{b}" class="shock" data-day="{d}"><title>{tip}</title></line>"#,
+                r#"<line x1="{x}" y1="{t}" x2="{x}" y2="{b}" class="{line_class}" data-day="{d}"><title>{tip}</title></line>"#,
                 x = px(x),
                 t = px(self.top),
                 b = px(self.bottom),
@@ -293,7 +314,7 @@ impl Plot {
                 };
                 let dx = if anchor == "end" { -3.0 } else { 3.0 };
                 let y = self.top + 11.0 + 13.0 * row as f64;
-                s += &text(x + dx, y, anchor, "shocklabel", &m.label);
+                s += &text(x + dx, y, anchor, label_class, &m.label);
                 last_label[row] = x;
             }
         }
@@ -1007,6 +1028,7 @@ mod tests {
             x,
             label: format!("shock d{x}"),
             detail: "price -50%".into(),
+            kind: MarkKind::Shock,
         };
         let s = fan_chart_marked(
             &spec,

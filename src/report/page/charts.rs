@@ -11,7 +11,7 @@ use super::summary::Sum;
 use super::{figure, section};
 use crate::report::charts::{
     self, fan_chart_marked, histogram, line_chart_marked, FanData, FanSpec, HistSpec, LineSpec,
-    Mark, Series,
+    Mark, MarkKind, Series,
 };
 use crate::report::data::{RunData, Table};
 use crate::report::format::{fmt_int, fmt_pct, fmt_sig};
@@ -221,6 +221,7 @@ pub(super) fn shock_marks(s: &Scenario) -> Vec<Mark> {
             } else {
                 changes.join(", ")
             },
+            kind: MarkKind::Shock,
         })
         .collect()
 }
@@ -291,7 +292,7 @@ pub(super) fn over_time(out: &mut String, run: &RunData, scenario: Option<&str>)
         r#"<p class="note">Across all paths at each report day: the darker band holds the middle half of the paths (p25–p75), the lighter one 90% of them (p05–p95); the solid line is the median, the dashed line the mean. A log scale is used where values span more than two decades; shares are drawn from 0.</p>"#,
     );
     let scenario = scenario_as_run(run);
-    let marks = scenario.as_ref().map(shock_marks).unwrap_or_default();
+    let mut marks = scenario.as_ref().map(shock_marks).unwrap_or_default();
     if !marks.is_empty() {
         let list: Vec<String> = marks
             .iter()
@@ -303,6 +304,23 @@ pub(super) fn over_time(out: &mut String, run: &RunData, scenario: Option<&str>)
             r#"<p class="note shocks">Red dotted lines: the shocks of the scenario as run (its <code>[[shock]]</code> tables and any <code>--shock</code> / <code>--stress</code> overlays), each striking during its day: {}.</p>"#,
             crate::report::format::esc(&list.join("; "))
         );
+    }
+    if let Some(s) = scenario.as_ref() {
+        let gov = super::governance::marks(run, s);
+        if !gov.is_empty() {
+            let _ = write!(
+                out,
+                r#"<p class="note shocks">Blue dashed lines: governance changes (see "Governance changes"): {}.</p>"#,
+                crate::report::format::esc(
+                    &gov.iter()
+                        .map(|m| format!("{} ({})", m.label, m.detail))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )
+            );
+        }
+        marks.extend(gov);
+        marks.sort_by(|a, b| a.x.total_cmp(&b.x));
     }
     out.push_str(r#"<div class="grid">"#);
     let p_spiral = run.summary.f64_at("p_spiral", 0);

@@ -17,6 +17,7 @@ pub mod calibration;
 mod charts;
 pub mod compare;
 mod extras;
+mod governance;
 mod review;
 mod summary;
 
@@ -232,6 +233,7 @@ pub fn run_page(run: &RunData) -> String {
     }
     body.push_str("</section>");
     review::design_review(&mut body, run, Some(&name));
+    governance::governance(&mut body, run, charts::scenario_as_run(run).as_ref());
     over_time(&mut body, run, Some(&name));
     at_horizon(&mut body, run);
     if run.summary.rows > 1 {
@@ -244,11 +246,14 @@ pub fn run_page(run: &RunData) -> String {
         body.push_str(&table_html(&run.summary));
         body.push_str("</section>");
     }
-    // review.parquet is shown as the "Design review" section, not again as a raw table.
+    // review.parquet and governance.parquet are shown as their sections, not again as raw
+    // tables.
     let others: Vec<Extra> = run
         .extras
         .iter()
-        .filter(|e| e.name != crate::output::review::REVIEW_FILE)
+        .filter(|e| {
+            e.name != crate::output::review::REVIEW_FILE && e.name != crate::output::GOVERNANCE_FILE
+        })
         .cloned()
         .collect();
     extras(&mut body, &others);
