@@ -23,7 +23,7 @@
 
 use super::atomic::{parent_dir, sync_dir, temp_file_pid};
 use super::manifest::{sha256_hex, Manifest};
-use super::{MANIFEST_FILE, PATHS_FILE, SUMMARY_FILE, TIMESERIES_FILE};
+use super::{GOVERNANCE_FILE, MANIFEST_FILE, PATHS_FILE, SUMMARY_FILE, TIMESERIES_FILE};
 use anyhow::{anyhow, bail, Context, Result};
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
@@ -420,6 +420,14 @@ pub fn check_run_folder(dir: &Path) -> Result<()> {
     let m = read_manifest(dir)?;
     let p = &m.provenance;
     let mut problems = Vec::new();
+    // `governance.parquet` belongs to a run whose scenario has governance entries: checked
+    // like the others where the manifest lists it or it is there.
+    let mut run_files = run_files.to_vec();
+    if m.files.iter().any(|e| e.name == GOVERNANCE_FILE)
+        || fs::symlink_metadata(dir.join(GOVERNANCE_FILE)).is_ok()
+    {
+        run_files.push(GOVERNANCE_FILE);
+    }
     for f in run_files {
         let path = dir.join(f);
         if fs::symlink_metadata(&path).is_err() {
