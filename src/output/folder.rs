@@ -392,7 +392,8 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest> {
 }
 
 /// Refuses a run folder whose files do not all belong to one complete run: a run file
-/// without `manifest.json` (an interrupted write), a run file missing or not listed, or a
+/// without `manifest.json` (an interrupted write), a run file missing or not listed
+/// (`governance.parquet` too, where the manifest lists it or it is present), or a
 /// Parquet file whose metadata names another scenario, scenario text, seed, path count or
 /// engine than the manifest (two CPU runs that agree on all of these wrote the same rows;
 /// two GPU runs may differ by device, which only the manifest names). Names each file and field that disagrees. A table without tokenrisk metadata
