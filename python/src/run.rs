@@ -305,7 +305,10 @@ impl PyRun {
                 let _ = self.paths.set(built);
             }
             let batches = self.paths.get().expect("set above").clone();
-            Ok(ArrowTable::new(pq::paths_schema(), batches))
+            Ok(ArrowTable::new(
+                pq::paths_schema_for(&self.result.scenario),
+                batches,
+            ))
         })
     }
 

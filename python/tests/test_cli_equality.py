@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import tokenrisk
+from conftest import REPO
 
 CASES = [
     # (preset, folder name, CLI flags, run() keyword arguments)
@@ -70,3 +71,35 @@ def _nan_equal(a: dict, b: dict) -> bool:
         (x == y) or (isinstance(x, float) and isinstance(y, float) and x != x and y != y)
         for x, y in zip(a.values(), b.values())
     )
+
+
+GOVERNANCE = """
+[[governance]]
+name = "burn_on"
+probability = 0.6
+window_days = [30, 200]
+set = { "burn.kind" = "revenue_burn", "burn.fraction" = 0.2 }
+"""
+
+
+def test_governance_columns_and_table_equal_the_cli(cli_run, tmp_path):
+    """A scenario with a governance change: the `enacted_<name>` column of the paths table, the
+    `governance.<name>.*` summary columns and `governance.parquet` flow through `Run` as the CLI
+    writes them."""
+    base = (REPO / "tests" / "data" / "base_scenario.toml").read_text()
+    text = base.replace('name = "gbm"', 'name = "gov_py"', 1) + GOVERNANCE
+    scn = tmp_path / "gov.toml"
+    scn.write_text(text)
+    folder = cli_run(str(scn), "gov_py", "--paths", "2000", "--backend", "cpu")
+    r = tokenrisk.run(tokenrisk.Scenario.from_file(scn), paths=2000, backend="cpu", progress=False)
+    paths = pa.table(r.paths)
+    assert paths.column_names[-1] == "enacted_burn_on"
+    assert paths.schema.field("enacted_burn_on").type == pa.uint32()
+    same_columns(paths, pq.read_table(folder / "paths.parquet"))
+    same_columns(pa.table(r.summary_table), pq.read_table(folder / "summary.parquet"))
+    p = r.summary["governance.burn_on.p_enacted"]
+    assert p == paths.column("enacted_burn_on").drop_null().length() / 2000
+    mine = tmp_path / "py"
+    r.write(mine)
+    for f in ["governance.parquet", "paths.parquet", "summary.parquet"]:
+        assert (mine / "gov_py" / f).read_bytes() == (folder / f).read_bytes(), f

@@ -1,7 +1,7 @@
 //! What the commands print on stdout: the human summaries of runs, comparisons, sweeps,
 //! sensitivity analyses and nights. Numbers go through `report::format`.
 
-use crate::measure::summary::pct_text;
+use crate::measure::summary::{pct_text, GovernanceFigures};
 use crate::measure::warnings::RangeCounts;
 use crate::report::format::{
     fmt_dec4, fmt_fixed, fmt_fraction_fine, fmt_pct, fmt_pct_fine, fmt_pp, fmt_sig,
@@ -108,6 +108,9 @@ fn summary_timed(r: &RunResult, simulated: &str, with_outputs: &str) {
         sig(sum.final_price.se),
         sig(sum.initial.price)
     );
+    for g in &sum.governance {
+        println!("  {}", governance_line(g));
+    }
     if sum.vested.mean > 0.0 {
         println!(
             "  tokens minted              mean {} = emitted {} + vested {} (vesting unlocks, the same on every path)",
@@ -134,6 +137,29 @@ fn summary_timed(r: &RunResult, simulated: &str, with_outputs: &str) {
     }
     for w in RangeCounts::from_acc(&out.acc).warnings() {
         println!("  WARNING: {w}");
+    }
+}
+
+/// One governance change's line: P(enacted) with its Wilson 95% interval and SE, and the
+/// median enactment day among enacting paths with its order-statistic interval; both exact
+/// (counts and day counts of every path, not a histogram).
+pub fn governance_line(g: &GovernanceFigures) -> String {
+    let head = format!(
+        "governance {}: P(enacted) {} (95% CI {} to {}, SE {})",
+        g.name,
+        fmt_pct(g.p_enacted),
+        fmt_pct(g.p_enacted_lo),
+        fmt_pct(g.p_enacted_hi),
+        fmt_pct(g.p_enacted_se)
+    );
+    let d = &g.median_day;
+    if g.enacted == 0 {
+        format!("{head}, never enacted within the horizon (exact)")
+    } else {
+        format!(
+            "{head}, median day {:.0} (95% CI {:.0} to {:.0}) among the {} enacting paths (exact)",
+            d.value, d.lo, d.hi, g.enacted
+        )
     }
 }
 

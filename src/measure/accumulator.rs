@@ -5,11 +5,16 @@
 //! grouping of paths into chunks, shards or GPU dispatches gives identical histograms) and
 //! deterministic for the means given a fixed merge order. Engines merge chunk results in
 //! path order, so results do not depend on thread count.
+//!
+//! Governance changes (`[[governance]]`) are counted per change as the exact distribution of
+//! enactment days (day -> paths): a map of integer counts, so merging is exact in any order
+//! and the summary's median day and `governance.parquet`'s in-force shares are exact figures.
 
 use crate::model::{PathRecord, N_METRICS};
 use crate::stats::interval::lower_rank;
 use crate::stats::{tail_count, LogHistogram, Moments};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Moments and histogram of one metric on one report day.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -186,6 +191,12 @@ pub struct Accumulator {
     /// left out of every histogram and mean, the path's finite values are not).
     pub nonfinite_paths: u64,
     pub per_path: PathSummaries,
+    /// Per `[[governance]]` change, in file order: enactment day -> paths enacted that day
+    /// (exact). Holds entries up to the last change any path enacted (a change no path
+    /// enacted past it is absent, read as empty: [`enacted_days`](Self::enacted_days)), so a
+    /// run without governance serializes as before; files without it load as empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub enacted: Vec<BTreeMap<u32, u64>>,
 }
 
 impl Accumulator {
@@ -200,7 +211,31 @@ impl Accumulator {
             broke_even: 0,
             nonfinite_paths: 0,
             per_path: PathSummaries::default(),
+            enacted: Vec::new(),
         }
+    }
+
+    /// The enactment-day counts of change `c` (empty where no path enacted it).
+    pub fn enacted_days(&self, c: usize) -> &BTreeMap<u32, u64> {
+        static EMPTY: BTreeMap<u32, u64> = BTreeMap::new();
+        self.enacted.get(c).unwrap_or(&EMPTY)
+    }
+
+    /// Paths on which change `c` was enacted within the horizon.
+    pub fn enacted_count(&self, c: usize) -> u64 {
+        self.enacted_days(c).values().sum()
+    }
+
+    /// Paths on which change `c` was enacted on or before `day`.
+    pub fn enacted_by(&self, c: usize, day: u32) -> u64 {
+        self.enacted_days(c).range(..=day).map(|(_, n)| n).sum()
+    }
+
+    fn enacted_mut(&mut self, c: usize) -> &mut BTreeMap<u32, u64> {
+        if self.enacted.len() <= c {
+            self.enacted.resize_with(c + 1, BTreeMap::new);
+        }
+        &mut self.enacted[c]
     }
 
     #[inline]
@@ -245,6 +280,11 @@ impl Accumulator {
             self.broke_even += 1;
             pp.breakeven_day.add(d as f64);
         }
+        for (c, day) in r.enacted.iter().enumerate() {
+            if let Some(d) = *day {
+                *self.enacted_mut(c).entry(d).or_insert(0) += 1;
+            }
+        }
     }
 
     /// Adds another accumulator's paths. Call in path order for deterministic means.
@@ -272,6 +312,15 @@ impl Accumulator {
         a.burned.merge(&b.burned);
         a.spiral_day.merge(&b.spiral_day);
         a.breakeven_day.merge(&b.breakeven_day);
+        for (c, days) in o.enacted.iter().enumerate() {
+            if days.is_empty() {
+                continue;
+            }
+            let mine = self.enacted_mut(c);
+            for (&d, &n) in days {
+                *mine.entry(d).or_insert(0) += n;
+            }
+        }
     }
 
     pub fn metric(&self, row: usize, metric: usize) -> &MetricAcc {

@@ -17,6 +17,11 @@
 //! lower quantile: the k-th largest drawdown) and the CVaR is the mean of the worst 5%. "The
 //! worst 5%" is the k worst paths of `stats::tail_count`, and the VaR is the k-th worst, so
 //! CVaR >= VaR always.
+//!
+//! Governance changes (`[[governance]]`, [`GovernanceFigures`]): per change P(enacted) from
+//! the exact count (binomial SE, Wilson interval: the same code as P(spiral)) and the median
+//! enactment day among enacting paths with its order-statistic interval, both exact, from
+//! the accumulator's day counts.
 
 use crate::measure::{Accumulator, MetricAcc};
 use crate::model::{Params, PathRecord, PathState};
@@ -174,6 +179,61 @@ pub struct Summary {
     /// (`PathSummaries::out_of_range_counts`): the `<quantity>_clamped` columns, kept so the
     /// columns only grow; the figures above are exact and do not depend on them.
     pub out_of_range: [(&'static str, u64); 7],
+    /// Per `[[governance]]` change, in file order (empty without governance, and from
+    /// [`Summary::new`], which has no scenario: [`Summary::of`] fills it).
+    pub governance: Vec<GovernanceFigures>,
+}
+
+/// The figures of one governance change over a run's paths (all exact: counts, and order
+/// statistics of the exact day counts).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GovernanceFigures {
+    /// `governance[i].name`.
+    pub name: String,
+    pub paths: u64,
+    /// Paths on which the change was enacted within the horizon.
+    pub enacted: u64,
+    pub p_enacted: f64,
+    /// Binomial standard error, and the Wilson 95% interval.
+    pub p_enacted_se: f64,
+    pub p_enacted_lo: f64,
+    pub p_enacted_hi: f64,
+    /// Median enactment day among the enacting paths (lower sample median) with its
+    /// order-statistic 95% interval; NaN where no path enacted it.
+    pub median_day: Estimate,
+}
+
+impl GovernanceFigures {
+    /// The figures of change `c` named `name` from the accumulator's exact day counts.
+    pub fn of(acc: &Accumulator, c: usize, name: &str) -> GovernanceFigures {
+        let n = acc.paths;
+        let k = acc.enacted_count(c);
+        let (lo, hi) = wilson_interval(k, n, Z95);
+        let mut days = Vec::with_capacity(k as usize);
+        for (&d, &m) in acc.enacted_days(c) {
+            days.extend(std::iter::repeat_n(f64::from(d), m as usize));
+        }
+        GovernanceFigures {
+            name: name.to_string(),
+            paths: n,
+            enacted: k,
+            p_enacted: k as f64 / n.max(1) as f64,
+            p_enacted_se: proportion_se(k, n),
+            p_enacted_lo: lo,
+            p_enacted_hi: hi,
+            median_day: exact::quantile(&days, 0.5, Z95),
+        }
+    }
+
+    /// The figures of every change of `scenario`, in file order.
+    pub fn all(acc: &Accumulator, scenario: &Scenario) -> Vec<GovernanceFigures> {
+        scenario
+            .governance
+            .iter()
+            .enumerate()
+            .map(|(c, g)| GovernanceFigures::of(acc, c, &g.name))
+            .collect()
+    }
 }
 
 fn proportion_se(k: u64, n: u64) -> f64 {
@@ -208,7 +268,9 @@ impl Summary {
     /// [`Summary::new`] with the day-0 figures of `scenario` (the scenario as run).
     pub fn of(acc: &Accumulator, records: &[PathRecord], scenario: &Scenario) -> Summary {
         let initial = Initial::of(&Params::compile(scenario));
-        Summary::new(acc, records, &scenario.risk, initial)
+        let mut s = Summary::new(acc, records, &scenario.risk, initial);
+        s.governance = GovernanceFigures::all(acc, scenario);
+        s
     }
 
     /// The figures of a run: counts and means from `acc`, quantiles and tails exactly from
@@ -278,6 +340,7 @@ impl Summary {
             breakeven_day: dist(&pp.breakeven_day, |r| r.breakeven_day.map(f64::from)),
             nonfinite_paths: acc.nonfinite_paths,
             out_of_range: pp.out_of_range_counts(),
+            governance: Vec::new(),
         }
     }
 

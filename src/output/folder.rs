@@ -23,7 +23,7 @@
 
 use super::atomic::{parent_dir, sync_dir, temp_file_pid};
 use super::manifest::{sha256_hex, Manifest};
-use super::{MANIFEST_FILE, PATHS_FILE, SUMMARY_FILE, TIMESERIES_FILE};
+use super::{GOVERNANCE_FILE, MANIFEST_FILE, PATHS_FILE, SUMMARY_FILE, TIMESERIES_FILE};
 use anyhow::{anyhow, bail, Context, Result};
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
@@ -392,7 +392,8 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest> {
 }
 
 /// Refuses a run folder whose files do not all belong to one complete run: a run file
-/// without `manifest.json` (an interrupted write), a run file missing or not listed, or a
+/// without `manifest.json` (an interrupted write), a run file missing or not listed
+/// (`governance.parquet` too, where the manifest lists it or it is present), or a
 /// Parquet file whose metadata names another scenario, scenario text, seed, path count or
 /// engine than the manifest (two CPU runs that agree on all of these wrote the same rows;
 /// two GPU runs may differ by device, which only the manifest names). Names each file and field that disagrees. A table without tokenrisk metadata
@@ -420,6 +421,14 @@ pub fn check_run_folder(dir: &Path) -> Result<()> {
     let m = read_manifest(dir)?;
     let p = &m.provenance;
     let mut problems = Vec::new();
+    // `governance.parquet` belongs to a run whose scenario has governance entries: checked
+    // like the others where the manifest lists it or it is there.
+    let mut run_files = run_files.to_vec();
+    if m.files.iter().any(|e| e.name == GOVERNANCE_FILE)
+        || fs::symlink_metadata(dir.join(GOVERNANCE_FILE)).is_ok()
+    {
+        run_files.push(GOVERNANCE_FILE);
+    }
     for f in run_files {
         let path = dir.join(f);
         if fs::symlink_metadata(&path).is_err() {

@@ -1,5 +1,6 @@
 //! Output files of a run (ARCHITECTURE.md "Output contract"): `DIR/<scenario.name>/` with
-//! `summary.parquet`, `timeseries.parquet`, `paths.parquet` and `manifest.json`.
+//! `summary.parquet`, `timeseries.parquet`, `paths.parquet` and `manifest.json`, and
+//! `governance.parquet` where the scenario has `[[governance]]` entries.
 //!
 //! Invariants:
 //! - Every file appears atomically ([`atomic::write_atomic`]): a crash never leaves a
@@ -44,6 +45,9 @@ pub const SUMMARY_FILE: &str = "summary.parquet";
 pub const TIMESERIES_FILE: &str = "timeseries.parquet";
 pub const PATHS_FILE: &str = "paths.parquet";
 pub const MANIFEST_FILE: &str = "manifest.json";
+/// Per (governance change, report day) the share of paths with it in force: only in the
+/// folders of scenarios with `[[governance]]` entries.
+pub const GOVERNANCE_FILE: &str = "governance.parquet";
 /// The table of paired differences `tokenrisk compare` writes beside its design folders.
 pub const COMPARISON_FILE: &str = "comparison.parquet";
 /// The HTML report `tokenrisk report` writes into a run folder.
@@ -90,7 +94,7 @@ fn write_file(
 
 /// Writes a run's output as the folder `out_root/<scenario name>/`, built aside and moved
 /// into place whole ([`folder::Staged`], replacing an earlier run there): the three Parquet
-/// files, then `manifest.json`. `summary` must come from
+/// files (and `governance.parquet` with governance entries), then `manifest.json`. `summary` must come from
 /// `Summary::of(acc, records, info.scenario)`, and `records` are the per-path records
 /// in path order.
 pub fn write_run(
@@ -140,8 +144,14 @@ pub fn write_run_in(
     })?);
 
     files.push(write_file(&dir, PATHS_FILE, |f| {
-        parquet::write_paths(f, props(), name, records)
+        parquet::write_paths(f, props(), sc, records)
     })?);
+
+    if let Some(batch) = parquet::governance_batch(sc, acc)? {
+        files.push(write_file(&dir, GOVERNANCE_FILE, |f| {
+            parquet::write_parquet(f, batch.schema(), props(), [Ok(batch)])
+        })?);
+    }
 
     let write_s = write_start.elapsed().as_secs_f64();
     let wall = SystemTime::now()

@@ -18,16 +18,26 @@
 //!   level) and the run's key-value metadata (`tokenrisk.*`, see [`run_metadata`]).
 //! - No file holds a timing or a timestamp (they are in `manifest.json`), so the same
 //!   command writes the same bytes at any thread count and speed.
+//! - `paths.parquet` has one nullable UInt32 column `enacted_<name>` per `[[governance]]`
+//!   entry (file order), after the contract's columns: none without governance, so those
+//!   files are unchanged. Reading them back ([`read_paths`]) treats them as untrusted: each
+//!   must be UInt32, name an entry of the file's own scenario (its `tokenrisk.scenario_toml`)
+//!   and hold days before the horizon's end.
+//! - `governance.parquet` ([`governance_batch`]), in run folders with governance entries only:
+//!   per (change, report day) the exact share of paths with the change in force.
 //! - `paths.parquet` is written in batches of at most [`ROWS_PER_BATCH`] rows, so memory
 //!   does not grow with the number of paths beyond the records themselves.
 
 use super::{Provenance, RunInfo};
 use crate::measure::summary::{
-    pct_label, report_quantiles, var_levels, Distribution, Summary, TailRisk,
+    pct_label, report_quantiles, var_levels, Distribution, GovernanceFigures, Summary, TailRisk,
 };
 use crate::measure::Accumulator;
 use crate::model::{PathRecord, METRICS, N_METRICS};
+use crate::scenario::limits::MAX_GOVERNANCE;
+use crate::scenario::Scenario;
 use crate::stats::Estimate;
+use crate::stats::{wilson_interval, Z95};
 use anyhow::{anyhow, bail, Context, Result};
 use arrow::array::{
     ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray, UInt32Array, UInt64Array,
@@ -296,6 +306,9 @@ pub fn summary_batch(info: &RunInfo, summary: &Summary) -> Result<RecordBatch> {
     for (quantity, n) in summary.out_of_range {
         r.u64(&format!("{quantity}_clamped"), n);
     }
+    for g in &summary.governance {
+        governance_columns(&mut r, g);
+    }
     // The quantile lists of `summary` must match the scenario's, or columns would be missing.
     let qs = report_quantiles(risk);
     if summary.er_ratio.quantiles.len() != qs.len() {
@@ -305,6 +318,91 @@ pub fn summary_batch(info: &RunInfo, summary: &Summary) -> Result<RecordBatch> {
         );
     }
     r.finish()
+}
+
+/// The summary columns of one governance change, `governance.<name>.*`: `enacted` (the
+/// count), `p_enacted` with `_se`, `_lo`, `_hi` (Wilson), and `median_day` with its
+/// order-statistic `_se`, `_lo`, `_hi` (null where no path enacted it). All exact. The dots
+/// keep the name apart from the figure (names hold letters, digits, `_` and `-` only).
+fn governance_columns(r: &mut Row, g: &GovernanceFigures) {
+    let col = |what: &str| format!("governance.{}.{what}", g.name);
+    r.u64(&col("enacted"), g.enacted);
+    r.f64(col("p_enacted"), g.p_enacted);
+    r.f64(col("p_enacted_se"), g.p_enacted_se);
+    r.f64(col("p_enacted_lo"), g.p_enacted_lo);
+    r.f64(col("p_enacted_hi"), g.p_enacted_hi);
+    r.estimate(col("median_day"), g.median_day);
+}
+
+/// The contract's column set of `governance.parquet`.
+pub const GOVERNANCE_COLUMNS: [&str; 9] = [
+    "scenario", "change", "day", "paths", "in_force", "share", "share_se", "share_lo", "share_hi",
+];
+
+/// The `governance.parquet` batch: per change (file order) and report day (in order), the
+/// paths with the change in force (enacted on or before that day: in force from its
+/// enactment day on; the timeseries row of that day is the state at its start, so the
+/// change's effects show from the next row), their share with its binomial SE and Wilson
+/// 95% interval. Exact (counts of the accumulator's enactment days). None without governance.
+pub fn governance_batch(sc: &Scenario, acc: &Accumulator) -> Result<Option<RecordBatch>> {
+    if sc.governance.is_empty() {
+        return Ok(None);
+    }
+    let n = acc.paths;
+    let rows = sc.governance.len() * acc.report_days.len();
+    let (mut change, mut day, mut in_force) = (
+        Vec::with_capacity(rows),
+        Vec::with_capacity(rows),
+        Vec::with_capacity(rows),
+    );
+    let (mut share, mut se, mut lo, mut hi) = (
+        Vec::with_capacity(rows),
+        Vec::with_capacity(rows),
+        Vec::with_capacity(rows),
+        Vec::with_capacity(rows),
+    );
+    for (c, g) in sc.governance.iter().enumerate() {
+        for &d in &acc.report_days {
+            let k = acc.enacted_by(c, d);
+            let p = k as f64 / n.max(1) as f64;
+            let (l, h) = wilson_interval(k, n, Z95);
+            change.push(g.name.as_str());
+            day.push(d);
+            in_force.push(k);
+            share.push(p);
+            se.push(if n == 0 {
+                f64::NAN
+            } else {
+                (p * (1.0 - p) / n as f64).sqrt()
+            });
+            lo.push(l);
+            hi.push(h);
+        }
+    }
+    let f = |name: &str, t: DataType| Field::new(name, t, false);
+    let schema = Arc::new(Schema::new(vec![
+        f("scenario", DataType::Utf8),
+        f("change", DataType::Utf8),
+        f("day", DataType::UInt32),
+        f("paths", DataType::UInt64),
+        f("in_force", DataType::UInt64),
+        f("share", DataType::Float64),
+        f("share_se", DataType::Float64),
+        f("share_lo", DataType::Float64),
+        f("share_hi", DataType::Float64),
+    ]));
+    let arrays: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(vec![sc.scenario.name.as_str(); rows])),
+        Arc::new(StringArray::from(change)),
+        Arc::new(UInt32Array::from(day)),
+        Arc::new(UInt64Array::from(vec![n; rows])),
+        Arc::new(UInt64Array::from(in_force)),
+        Arc::new(Float64Array::from(share)),
+        Arc::new(Float64Array::from(se)),
+        Arc::new(Float64Array::from(lo)),
+        Arc::new(Float64Array::from(hi)),
+    ];
+    Ok(Some(RecordBatch::try_new(schema, arrays)?))
 }
 
 /// Schema of `timeseries.parquet` for the report quantiles `qs`.
@@ -406,7 +504,29 @@ const PATH_FLOATS: [PathColumn; 16] = [
     ("final_demand", |r| r.final_demand, |r| &mut r.final_demand),
 ];
 
-/// Schema of `paths.parquet` (the fields of [`PathRecord`], in order, after `scenario`).
+/// The column of `paths.parquet` holding the enactment day of the change `name`.
+pub fn enacted_column(name: &str) -> String {
+    format!("enacted_{name}")
+}
+
+/// Schema of `paths.parquet` for a scenario: [`paths_schema`] then one `enacted_<name>`
+/// column per `[[governance]]` entry, in file order.
+pub fn paths_schema_for(sc: &Scenario) -> SchemaRef {
+    let names: Vec<&str> = sc.governance.iter().map(|g| g.name.as_str()).collect();
+    paths_schema_with(&names)
+}
+
+fn paths_schema_with(governance: &[&str]) -> SchemaRef {
+    let base = paths_schema();
+    let mut fields: Vec<Field> = base.fields().iter().map(|f| f.as_ref().clone()).collect();
+    for name in governance {
+        fields.push(Field::new(enacted_column(name), DataType::UInt32, true));
+    }
+    Arc::new(Schema::new(fields))
+}
+
+/// Schema of `paths.parquet` without governance (the fields of [`PathRecord`], in order,
+/// after `scenario`); [`paths_schema_for`] adds a scenario's `enacted_<name>` columns.
 pub fn paths_schema() -> SchemaRef {
     let mut fields = vec![
         Field::new("scenario", DataType::Utf8, false),
@@ -421,7 +541,9 @@ pub fn paths_schema() -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-/// One `paths.parquet` batch of `records` (callers chunk by [`ROWS_PER_BATCH`]).
+/// One `paths.parquet` batch of `records` (callers chunk by [`ROWS_PER_BATCH`]). The
+/// columns past [`paths_schema`]'s are the `enacted_<name>` ones of `schema` (from
+/// [`paths_schema_for`]): the i-th holds `enacted[i]`.
 pub fn paths_batch(
     schema: &SchemaRef,
     scenario: &str,
@@ -445,6 +567,15 @@ pub fn paths_batch(
     arrays.push(Arc::new(UInt32Array::from_iter(
         records.iter().map(|r| r.breakeven_day),
     )));
+    let governance = schema.fields().len().saturating_sub(arrays.len());
+    if governance > MAX_GOVERNANCE {
+        bail!("paths.parquet schema has {governance} enacted columns; at most {MAX_GOVERNANCE}");
+    }
+    for c in 0..governance {
+        arrays.push(Arc::new(UInt32Array::from_iter(
+            records.iter().map(|r| r.enacted[c]),
+        )));
+    }
     RecordBatch::try_new(schema.clone(), arrays).context("building a paths.parquet batch")
 }
 
@@ -452,21 +583,131 @@ pub fn paths_batch(
 pub fn write_paths<W: Write + Send>(
     w: W,
     props: WriterProperties,
-    scenario: &str,
+    sc: &Scenario,
     records: &[PathRecord],
 ) -> Result<u64> {
-    let schema = paths_schema();
+    let schema = paths_schema_for(sc);
+    let name = sc.scenario.name.as_str();
     let batches = records
         .chunks(ROWS_PER_BATCH)
-        .map(|chunk| paths_batch(&schema, scenario, chunk));
+        .map(|chunk| paths_batch(&schema, name, chunk));
     write_parquet(w, schema.clone(), props, batches)
 }
 
-/// Decodes a `paths.parquet`-contract file into records (the inverse of [`write_paths`]).
+/// What the `enacted_<name>` columns of a `paths.parquet` file must be: the governance entry
+/// names of its scenario, in file order, and the horizon's end day (steps x step days), which
+/// every enactment day lies before.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GovernanceLayout {
+    pub names: Vec<String>,
+    pub end_day: u64,
+}
+
+impl GovernanceLayout {
+    pub fn of(sc: &Scenario) -> GovernanceLayout {
+        GovernanceLayout {
+            names: sc.governance.iter().map(|g| g.name.clone()).collect(),
+            end_day: u64::from(sc.steps()) * u64::from(sc.scenario.step_days),
+        }
+    }
+}
+
+/// The layout of a file from its own `tokenrisk.scenario_toml` metadata (None where it has
+/// none: a table rewritten by another tool); an error where that text is not a scenario.
+fn layout_from_metadata(
+    builder: &::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder<std::fs::File>,
+) -> Result<Option<GovernanceLayout>> {
+    let kv = builder.metadata().file_metadata().key_value_metadata();
+    let toml = kv
+        .into_iter()
+        .flatten()
+        .find(|kv| kv.key == "tokenrisk.scenario_toml")
+        .and_then(|kv| kv.value.as_deref());
+    let Some(toml) = toml else {
+        return Ok(None);
+    };
+    let sc = crate::scenario::parse(toml, "tokenrisk.scenario_toml")
+        .context("the file's tokenrisk.scenario_toml metadata is not a valid scenario")?;
+    Ok(Some(GovernanceLayout::of(&sc)))
+}
+
+/// The `enacted_<name>` columns of a file as (entry index, column name), checked against
+/// `layout`: each UInt32, naming an entry, every entry present. Without a layout (no
+/// scenario in the metadata) the columns are taken in file order, at most [`MAX_GOVERNANCE`].
+fn enacted_columns(have: &Schema, layout: Option<&GovernanceLayout>) -> Result<Vec<String>> {
+    let found: Vec<&Field> = have
+        .fields()
+        .iter()
+        .map(|f| f.as_ref())
+        .filter(|f| f.name().starts_with("enacted_"))
+        .collect();
+    for f in &found {
+        if f.data_type() != &DataType::UInt32 {
+            bail!(
+                "column {} is {} (expected UInt32: an enactment day or null)",
+                f.name(),
+                f.data_type()
+            );
+        }
+    }
+    let Some(layout) = layout else {
+        if found.len() > MAX_GOVERNANCE {
+            bail!(
+                "{} enacted_* columns; allowed: at most {MAX_GOVERNANCE}",
+                found.len()
+            );
+        }
+        return Ok(found.iter().map(|f| f.name().clone()).collect());
+    };
+    let want: Vec<String> = layout.names.iter().map(|n| enacted_column(n)).collect();
+    for f in &found {
+        if !want.contains(f.name()) {
+            bail!(
+                "column {} names no [[governance]] entry of the file's scenario (its enacted \
+                 columns: {})",
+                f.name(),
+                if want.is_empty() {
+                    "none".to_string()
+                } else {
+                    want.join(", ")
+                }
+            );
+        }
+    }
+    for w in &want {
+        if !found.iter().any(|f| f.name() == w) {
+            bail!("column {w} is missing (the scenario has a [[governance]] entry for it)");
+        }
+    }
+    Ok(want)
+}
+
+/// Decodes a `paths.parquet`-contract file into records (the inverse of [`write_paths`]),
+/// its `enacted_<name>` columns checked against the file's own scenario (its
+/// `tokenrisk.scenario_toml` metadata; see [`read_paths_with`]).
 pub fn read_paths(file: std::fs::File) -> Result<Vec<PathRecord>> {
+    read_paths_with(file, None)
+}
+
+/// [`read_paths`] with the governance layout given (`None`: from the file's metadata).
+/// Untrusted input: a column of the wrong type, an `enacted_*` column naming no entry, an
+/// entry's column missing, an enactment day at or past the horizon's end: each an error
+/// naming the column (and row).
+pub fn read_paths_with(
+    file: std::fs::File,
+    layout: Option<&GovernanceLayout>,
+) -> Result<Vec<PathRecord>> {
     use ::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     use arrow::array::{Array, BooleanArray, Float64Array, UInt32Array, UInt64Array};
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+    let from_meta;
+    let layout = match layout {
+        Some(l) => Some(l),
+        None => {
+            from_meta = layout_from_metadata(&builder)?;
+            from_meta.as_ref()
+        }
+    };
     let want = paths_schema();
     let have = builder.schema().clone();
     for f in want.fields() {
@@ -481,6 +722,8 @@ pub fn read_paths(file: std::fs::File) -> Result<Vec<PathRecord>> {
             Err(_) => bail!("column {} is missing", f.name()),
         }
     }
+    let enacted = enacted_columns(&have, layout)?;
+    let end_day = layout.map(|l| l.end_day);
     let reader = builder.with_batch_size(ROWS_PER_BATCH).build()?;
     let mut out = Vec::new();
     for batch in reader {
@@ -502,6 +745,10 @@ pub fn read_paths(file: std::fs::File) -> Result<Vec<PathRecord>> {
             }
             floats.push((c, field));
         }
+        let enacted_cols = enacted
+            .iter()
+            .map(|name| col::<UInt32Array>(&batch, name))
+            .collect::<Result<Vec<_>>>()?;
         if path.null_count() > 0 || spiral.null_count() > 0 {
             bail!("column path or spiral has nulls");
         }
@@ -516,6 +763,20 @@ pub fn read_paths(file: std::fs::File) -> Result<Vec<PathRecord>> {
             };
             for (c, field) in &floats {
                 *field(&mut r) = c.value(i);
+            }
+            for (c, a) in enacted_cols.iter().enumerate() {
+                let day = opt(a, i);
+                if let (Some(d), Some(end)) = (day, end_day) {
+                    if u64::from(d) >= end {
+                        bail!(
+                            "column {} of path {} is day {d}, not before the horizon's end \
+                             (day {end}): an enactment day must lie within the run",
+                            enacted[c],
+                            r.path
+                        );
+                    }
+                }
+                r.enacted[c] = day;
             }
             out.push(r);
         }

@@ -34,6 +34,7 @@ use super::{parquet as pq, untrusted, write_atomic, RunInfo};
 use crate::engine::PathRange;
 use crate::measure::{Accumulator, MetricAcc};
 use crate::model::{PathRecord, N_METRICS};
+use crate::scenario::limits::MAX_GOVERNANCE;
 use crate::scenario::Scenario;
 use ::parquet::file::reader::{FileReader, SerializedFileReader};
 use anyhow::{anyhow, bail, Context, Result};
@@ -225,6 +226,24 @@ fn check_accumulator(acc: &Accumulator) -> Result<()> {
         if k > acc.paths {
             bail!(
                 "accumulator counts {what} = {k} of only {} paths",
+                acc.paths
+            );
+        }
+    }
+    if acc.enacted.len() > MAX_GOVERNANCE {
+        bail!(
+            "accumulator.enacted has {} changes; allowed: at most {MAX_GOVERNANCE}",
+            acc.enacted.len()
+        );
+    }
+    for (c, days) in acc.enacted.iter().enumerate() {
+        let k = days
+            .values()
+            .try_fold(0u64, |a, &n| a.checked_add(n))
+            .filter(|&k| k <= acc.paths);
+        if k.is_none() {
+            bail!(
+                "accumulator.enacted[{c}] counts more enactments than its {} paths",
                 acc.paths
             );
         }
@@ -456,7 +475,8 @@ fn per_path_parts(acc: &Accumulator) -> [(&'static str, &MetricAcc); 10] {
 
 /// Every disagreement between an accumulator read from a file and the per-path rows it
 /// claims to summarise, each naming its field. The rows determine exactly the path counts
-/// (`paths`, `spiraled`, `er_above_1`, `broke_even`, `nonfinite_paths`) and, of every
+/// (`paths`, `spiraled`, `er_above_1`, `broke_even`, `nonfinite_paths`, the `enacted` day
+/// counts of every governance change) and, of every
 /// per-path quantity, the histogram and the moments' `n`, `nonfinite`, `min` and `max`:
 /// those must be identical. The means and `m2` depend on the order the paths were folded
 /// in (engine chunks, GPU passes) and agree to rounding: within 1e-8 of the largest
@@ -483,6 +503,21 @@ pub fn rows_problems(acc: &Accumulator, records: &[PathRecord]) -> Vec<String> {
         if have != want {
             p.push(format!(
                 "accumulator.{name} is {have} but the path rows give {want}"
+            ));
+        }
+    }
+    // Exact: the enactment-day counts of every change (a change nobody enacted may be absent
+    // or empty, the same thing).
+    for c in 0..acc.enacted.len().max(fresh.enacted.len()) {
+        let (have, want) = (acc.enacted_days(c), fresh.enacted_days(c));
+        if have != want {
+            p.push(format!(
+                "accumulator.enacted[{c}] counts {} enactments on {} days but the path rows \
+                 give {} on {} days",
+                acc.enacted_count(c),
+                have.len(),
+                fresh.enacted_count(c),
+                want.len()
             ));
         }
     }
@@ -589,12 +624,7 @@ pub fn write_paths_file(
             hasher: Sha256::new(),
             bytes: 0,
         };
-        pq::write_paths(
-            &mut w,
-            pq::writer_properties(meta),
-            &info.scenario.scenario.name,
-            records,
-        )?;
+        pq::write_paths(&mut w, pq::writer_properties(meta), info.scenario, records)?;
         digest = (hex(&w.hasher.finalize()), w.bytes);
         Ok(())
     })?;

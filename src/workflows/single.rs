@@ -145,7 +145,7 @@ impl RunResult {
 
     /// `paths.parquet`'s rows, in batches of at most [`pq::ROWS_PER_BATCH`].
     pub fn paths_batches(&self) -> impl Iterator<Item = Result<RecordBatch>> + '_ {
-        let schema = pq::paths_schema();
+        let schema = pq::paths_schema_for(&self.scenario);
         let name = self.scenario.scenario.name.as_str();
         self.output
             .records
