@@ -366,6 +366,13 @@ const FALLBACK_EXAMPLES: &[(&str, &str)] = &[
     ("shock[].demand", "-0.3"),
     ("shock[].gpu_cost", "0.5"),
     ("shock[].capacity", "-0.1"),
+    // The bundled governance changes are uncertain (icp_revenue_burn) and triggered by a
+    // drawdown (emergency_burn); the other rules and conditions have no bundled example.
+    ("governance[].day", "180"),
+    ("governance[].when.price_below", "0.5"),
+    ("governance[].when.staked_fraction_below", "0.2"),
+    ("governance[].when.er_ratio_above", "30.0"),
+    ("governance[].when.capacity_below", "0.5"),
 ];
 
 #[cfg(test)]
