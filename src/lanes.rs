@@ -123,6 +123,10 @@ impl<const N: usize> F64s<N> {
     pub fn ne(self, o: impl Into<Self>) -> Mask<N> {
         self.compare(o.into(), |a, b| a != b)
     }
+    #[inline(always)]
+    pub fn eq(self, o: impl Into<Self>) -> Mask<N> {
+        self.compare(o.into(), |a, b| a == b)
+    }
     /// True when every lane holds the same bits as lane 0 (used to compute path-independent
     /// quantities once).
     #[inline(always)]
@@ -158,6 +162,14 @@ impl<const N: usize> Mask<N> {
         let mut out = self.0;
         for i in 0..N {
             out[i] &= o.0[i];
+        }
+        Mask(out)
+    }
+    #[inline(always)]
+    pub fn or(self, o: Self) -> Self {
+        let mut out = self.0;
+        for i in 0..N {
+            out[i] |= o.0[i];
         }
         Mask(out)
     }

@@ -23,6 +23,9 @@ pub mod stream {
     pub const EVENT_UNIFORMS: u32 = 1;
     /// Normals for the GPU-cost jump size (drawn only on steps with a cost jump).
     pub const COST_JUMP_NORMALS: u32 = 2;
+    /// Two words per uncertain governance change, drawn once per path with the change's index
+    /// as the counter's step: word 0 decides whether it is enacted, word 1 its day.
+    pub const GOVERNANCE: u32 = 3;
 }
 
 pub const PHILOX_M0: u32 = 0xD251_1F53;

@@ -116,6 +116,7 @@ fn record(i: u64) -> PathRecord {
         min_capacity: 90.0 - x,
         final_demand: 100.0 + 3.0 * x,
         breakeven_day: (i % 2 == 1).then_some(i as u32),
+        enacted: Default::default(),
     }
 }
 

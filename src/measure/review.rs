@@ -208,12 +208,14 @@ pub fn review(s: &Scenario, sim: &SimFigures) -> Vec<Check> {
         if none {
             format!("No burn or buyback: {how}.")
         } else {
-            let kind = match s.burn.kind {
-                BurnKind::Bme => "bme",
-                BurnKind::RevenueBurn => "revenue_burn",
-                BurnKind::None => "none",
+            let what = match s.burn.kind {
+                BurnKind::Buyback => "bought back",
+                _ => "bought and burned",
             };
-            format!("burn.kind = \"{kind}\": tokens are bought and burned as the network is used.")
+            format!(
+                "burn.kind = \"{}\": tokens are {what} as the network is used.",
+                s.burn.kind.name()
+            )
         },
     ));
 

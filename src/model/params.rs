@@ -6,8 +6,11 @@
 //! same numbers into its `repr(C)` f32 twin (`engine::gpu`), so this struct is the single
 //! place where scenario semantics become numbers.
 
-use crate::scenario::limits::{MAX_SCHEDULE_YEARS, MAX_SHOCKS, MAX_VESTING};
-use crate::scenario::{BurnKind, Currency, EmissionKind, QuotedIn, Scenario, SellFraction};
+use crate::scenario::governance::{apply, keys_set, GOVERNABLE};
+use crate::scenario::limits::{MAX_GOVERNANCE, MAX_SCHEDULE_YEARS, MAX_SHOCKS, MAX_VESTING};
+use crate::scenario::{
+    BurnKind, Currency, Destination, EmissionKind, QuotedIn, Scenario, SellFraction, Trigger,
+};
 use crate::stats::cholesky3;
 
 /// Emission kinds as the numeric codes shared with WGSL (`EMISSION_*` in `shaders/common/params.wgsl`).
@@ -17,6 +20,7 @@ pub mod emission_kind {
     pub const HALVING_BY_TIME: u32 = 2;
     pub const SCHEDULE: u32 = 3;
     pub const INFLATION: u32 = 4;
+    pub const BONDED_INFLATION: u32 = 5;
 }
 
 /// Burn kinds as numeric codes shared with WGSL (`BURN_*`).
@@ -24,6 +28,90 @@ pub mod burn_kind {
     pub const NONE: u32 = 0;
     pub const BME: u32 = 1;
     pub const REVENUE_BURN: u32 = 2;
+    pub const BUYBACK: u32 = 3;
+}
+
+/// Rules of a governance change, as numeric codes shared with WGSL (`RULE_*`).
+pub mod rule {
+    pub const SCHEDULED: u32 = 0;
+    pub const UNCERTAIN: u32 = 1;
+    pub const TRIGGERED: u32 = 2;
+}
+
+/// The enactment day of a change not (yet) enacted on a path: later than any horizon, and
+/// exact in f32.
+pub const NEVER: f64 = 1e30;
+
+/// The values a governance change may set (`scenario::governance::GOVERNABLE`), as the step
+/// uses them. The path state carries its own copy, which starts as the base scenario's and is
+/// overwritten, key by key, by each change the path enacts (MODEL.md section 0).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Policy {
+    pub emission_kind: u32,
+    pub per_day: f64,
+    pub period_days: f64,
+    pub annual_rate: f64,
+    pub inflation_min: f64,
+    pub inflation_max: f64,
+    pub inflation_rate_change: f64,
+    pub goal_bonded: f64,
+    pub split_providers: f64,
+    pub split_stakers: f64,
+    pub split_treasury: f64,
+    pub treasury_sell: f64,
+    pub burn_kind: u32,
+    pub burn_fee: f64,
+    pub burn_fraction: f64,
+    /// `buyback` only: the bought tokens go to the stakers (else to the treasury).
+    pub buyback_to_stakers: bool,
+    pub stake_target: f64,
+    pub stake_panic: f64,
+    /// 1 - exp(-speed * dt): share of the gap to the target closed per step.
+    pub stake_relax: f64,
+    pub unstake_sell: f64,
+}
+
+/// The bit of each key of `GOVERNABLE` in [`GovParams::sets`] is its index there.
+pub fn key_bit(key: &str) -> u32 {
+    let i = GOVERNABLE
+        .iter()
+        .position(|k| *k == key)
+        .unwrap_or_else(|| panic!("{key} is not governable"));
+    1 << i
+}
+
+/// One `[[governance]]` change, compiled.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GovParams {
+    pub rule: u32,
+    /// `rule::SCHEDULED`: the enactment day.
+    pub day: f64,
+    /// `rule::UNCERTAIN`: enacted where word 0 < `probability_words` (probability * 2^32),
+    /// on day `window_first + (word 1 * window_span) >> 32`.
+    pub probability_words: f64,
+    pub window_first: u32,
+    pub window_span: u32,
+    /// `rule::TRIGGERED`: which conditions apply (bits `TRIGGER_*`) and their thresholds.
+    pub conditions: u32,
+    pub ln_price_below: f64,
+    pub drawdown_above: f64,
+    pub staked_fraction_below: f64,
+    pub er_ratio_above: f64,
+    pub ln_capacity_below: f64,
+    pub for_days: f64,
+    pub delay_days: f64,
+    /// The keys it sets (bits by `GOVERNABLE` index) and the values (the changed scenario's).
+    pub sets: u32,
+    pub policy: Policy,
+}
+
+/// Bits of [`GovParams::conditions`].
+pub mod trigger {
+    pub const PRICE_BELOW: u32 = 1;
+    pub const DRAWDOWN_ABOVE: u32 = 2;
+    pub const STAKED_FRACTION_BELOW: u32 = 4;
+    pub const ER_RATIO_ABOVE: u32 = 8;
+    pub const CAPACITY_BELOW: u32 = 16;
 }
 
 /// Per-regime market parameters (index 0 calm, 1 stress).
@@ -70,25 +158,16 @@ pub struct Params {
     pub max_supply: f64,
     pub staked_fraction0: f64,
 
-    pub emission_kind: u32,
-    pub per_day: f64,
+    /// The governable values at day 0 (each path's state starts with a copy).
+    pub policy: Policy,
     /// `halving_by_supply`: issued amount at which halving n+1 happens, max * (1 - 2^-(n+1)).
     pub supply_thresholds: [f64; MAX_HALVINGS],
-    pub period_days: f64,
     pub yearly: [f64; MAX_SCHEDULE_YEARS],
     pub n_years: u32,
     pub decay: f64,
-    pub annual_rate: f64,
-    pub split_providers: f64,
-    pub split_stakers: f64,
-    pub split_treasury: f64,
-    pub treasury_sell: f64,
 
     pub pay_in_token: bool,
     pub quoted_in_token: bool,
-    pub burn_kind: u32,
-    pub burn_fee: f64,
-    pub burn_fraction: f64,
 
     pub demand0: f64,
     pub demand_drift_dt: f64,
@@ -130,12 +209,6 @@ pub struct Params {
     pub sell_min: f64,
     pub fee_sell: f64,
 
-    pub stake_target: f64,
-    pub stake_panic: f64,
-    /// 1 - exp(-speed * dt): share of the gap to the target closed per step.
-    pub stake_relax: f64,
-    pub unstake_sell: f64,
-
     pub vesting: [TrancheParams; MAX_VESTING],
     pub n_vesting: u32,
 
@@ -155,6 +228,9 @@ pub struct Params {
 
     /// Weight of a new value in the 30-day-half-life trailing emission/revenue averages.
     pub trailing_alpha: f64,
+
+    pub governance: [GovParams; MAX_GOVERNANCE],
+    pub n_governance: u32,
 }
 
 /// Halvings tracked by `halving_by_supply`; after 64 the rate is below 1e-19 of the base.
@@ -165,6 +241,100 @@ pub const TRAILING_HALF_LIFE_DAYS: f64 = 30.0;
 
 fn half_life_weight(step_days: f64, half_life_days: f64) -> f64 {
     1.0 - (-step_days / half_life_days).exp2()
+}
+
+impl Policy {
+    /// The governable values of a validated scenario.
+    pub fn of(s: &Scenario) -> Policy {
+        let e = &s.emission;
+        let dt = s.scenario.step_days as f64 / 365.0;
+        Policy {
+            emission_kind: match e.kind {
+                EmissionKind::None => emission_kind::NONE,
+                EmissionKind::HalvingBySupply => emission_kind::HALVING_BY_SUPPLY,
+                EmissionKind::HalvingByTime => emission_kind::HALVING_BY_TIME,
+                EmissionKind::Schedule => emission_kind::SCHEDULE,
+                EmissionKind::Inflation => emission_kind::INFLATION,
+                EmissionKind::BondedInflation => emission_kind::BONDED_INFLATION,
+            },
+            per_day: e.per_day.unwrap_or(0.0),
+            period_days: e.period_days.unwrap_or(f64::INFINITY),
+            annual_rate: e.annual_rate.unwrap_or(0.0),
+            inflation_min: e.inflation_min.unwrap_or(0.0),
+            inflation_max: e.inflation_max.unwrap_or(0.0),
+            inflation_rate_change: e.inflation_rate_change.unwrap_or(0.0),
+            goal_bonded: e.goal_bonded.unwrap_or(1.0),
+            split_providers: e.split.providers,
+            split_stakers: e.split.stakers,
+            split_treasury: e.split.treasury,
+            treasury_sell: e.treasury_sell,
+            burn_kind: match s.burn.kind {
+                BurnKind::None => burn_kind::NONE,
+                BurnKind::Bme => burn_kind::BME,
+                BurnKind::RevenueBurn => burn_kind::REVENUE_BURN,
+                BurnKind::Buyback => burn_kind::BUYBACK,
+            },
+            burn_fee: s.burn.fee.unwrap_or(0.0),
+            burn_fraction: s.burn.fraction.unwrap_or(0.0),
+            buyback_to_stakers: s.burn.destination == Some(Destination::Stakers),
+            stake_target: s.staking.target,
+            stake_panic: s.staking.panic,
+            stake_relax: 1.0 - (-s.staking.speed * dt).exp(),
+            unstake_sell: s.staking.unstake_sell,
+        }
+    }
+}
+
+impl GovParams {
+    /// Change `index` of a validated scenario. Panics only on changes `validate` rejects.
+    pub fn compile(s: &Scenario, index: usize, g: &crate::scenario::Governance) -> GovParams {
+        let changed = apply(s, index, g).expect("validated governance change");
+        let sets = keys_set(g).iter().fold(0, |bits, k| bits | key_bit(k));
+        let w = g.when.clone().unwrap_or_default();
+        let Trigger {
+            price_below,
+            drawdown_above,
+            staked_fraction_below,
+            er_ratio_above,
+            capacity_below,
+        } = w;
+        let mut conditions = 0;
+        for (bit, v) in [
+            (trigger::PRICE_BELOW, price_below),
+            (trigger::DRAWDOWN_ABOVE, drawdown_above),
+            (trigger::STAKED_FRACTION_BELOW, staked_fraction_below),
+            (trigger::ER_RATIO_ABOVE, er_ratio_above),
+            (trigger::CAPACITY_BELOW, capacity_below),
+        ] {
+            if v.is_some() {
+                conditions |= bit;
+            }
+        }
+        let window = g.window_days.clone().unwrap_or_else(|| vec![0, 0]);
+        GovParams {
+            rule: if g.when.is_some() {
+                rule::TRIGGERED
+            } else if g.probability.is_some() {
+                rule::UNCERTAIN
+            } else {
+                rule::SCHEDULED
+            },
+            day: g.day.map_or(NEVER, f64::from),
+            probability_words: g.probability.unwrap_or(0.0) * 4_294_967_296.0,
+            window_first: window[0],
+            window_span: window[1] - window[0] + 1,
+            conditions,
+            ln_price_below: (price_below.unwrap_or(1.0) * s.token.price).ln(),
+            drawdown_above: drawdown_above.unwrap_or(0.0),
+            staked_fraction_below: staked_fraction_below.unwrap_or(1.0),
+            er_ratio_above: er_ratio_above.unwrap_or(0.0),
+            ln_capacity_below: (capacity_below.unwrap_or(1.0) * s.compute.capacity).ln(),
+            for_days: g.for_days.unwrap_or(0) as f64,
+            delay_days: g.delay_days.unwrap_or(0) as f64,
+            sets,
+            policy: Policy::of(&changed),
+        }
+    }
 }
 
 impl Params {
@@ -224,6 +394,10 @@ impl Params {
                 sell_fraction: v.sell_fraction,
             };
         }
+        let mut governance = [GovParams::default(); MAX_GOVERNANCE];
+        for (i, (slot, g)) in governance.iter_mut().zip(&s.governance).enumerate() {
+            *slot = GovParams::compile(s, i, g);
+        }
         let cost_lambda = k.cost_jumps.rate * dt;
         let (sell_to_cover_cost, sell_fixed) = match k.sell_fraction {
             SellFraction::Fixed(v) => (false, v),
@@ -239,35 +413,15 @@ impl Params {
             burned0: s.token.burned,
             max_supply: s.token.max_supply.unwrap_or(f64::INFINITY),
             staked_fraction0: s.token.staked_fraction,
-            emission_kind: match e.kind {
-                EmissionKind::None => emission_kind::NONE,
-                EmissionKind::HalvingBySupply => emission_kind::HALVING_BY_SUPPLY,
-                EmissionKind::HalvingByTime => emission_kind::HALVING_BY_TIME,
-                EmissionKind::Schedule => emission_kind::SCHEDULE,
-                EmissionKind::Inflation => emission_kind::INFLATION,
-            },
-            per_day: e.per_day.unwrap_or(0.0),
+            policy: Policy::of(s),
             supply_thresholds: std::array::from_fn(|n| {
                 s.token.max_supply.unwrap_or(f64::INFINITY) * (1.0 - (-(n as f64 + 1.0)).exp2())
             }),
-            period_days: e.period_days.unwrap_or(f64::INFINITY),
             yearly,
             n_years,
             decay: e.decay.unwrap_or(1.0),
-            annual_rate: e.annual_rate.unwrap_or(0.0),
-            split_providers: e.split.providers,
-            split_stakers: e.split.stakers,
-            split_treasury: e.split.treasury,
-            treasury_sell: e.treasury_sell,
             pay_in_token: s.payment.currency == Currency::Token,
             quoted_in_token: s.payment.quoted_in == QuotedIn::Token,
-            burn_kind: match s.burn.kind {
-                BurnKind::None => burn_kind::NONE,
-                BurnKind::Bme => burn_kind::BME,
-                BurnKind::RevenueBurn => burn_kind::REVENUE_BURN,
-            },
-            burn_fee: s.burn.fee.unwrap_or(0.0),
-            burn_fraction: s.burn.fraction.unwrap_or(0.0),
             demand0: s.demand.usd_per_day,
             demand_drift_dt: (s.demand.growth - 0.5 * s.demand.volatility.powi(2)) * dt,
             demand_vol_sqrt_dt: s.demand.volatility * sqrt_dt,
@@ -303,10 +457,6 @@ impl Params {
             sell_fixed,
             sell_min: k.sell_min,
             fee_sell: k.fee_sell,
-            stake_target: s.staking.target,
-            stake_panic: s.staking.panic,
-            stake_relax: 1.0 - (-s.staking.speed * dt).exp(),
-            unstake_sell: s.staking.unstake_sell,
             vesting,
             n_vesting: s.vesting.len() as u32,
             chol,
@@ -318,6 +468,8 @@ impl Params {
             shocks,
             n_shocks: s.shock.len() as u32,
             trailing_alpha: half_life_weight(step_days, TRAILING_HALF_LIFE_DAYS),
+            governance,
+            n_governance: s.governance.len() as u32,
         }
     }
 

@@ -3,6 +3,7 @@
 //! one-lane reference the CPU engine's lane groups must reproduce bit for bit.
 
 use super::{step, LaneState, Params, PathState, N_METRICS};
+use crate::scenario::limits::MAX_GOVERNANCE;
 
 /// One path's results: the columns of `paths.parquet` (ARCHITECTURE.md output contract).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -35,6 +36,9 @@ pub struct PathRecord {
     pub final_demand: f64,
     /// First day trailing revenue covered trailing emission USD, if ever.
     pub breakeven_day: Option<u32>,
+    /// Per `[[governance]]` change (in file order): the day it was enacted, if it was
+    /// within the horizon. Entries past the scenario's count are `None`.
+    pub enacted: [Option<u32>; MAX_GOVERNANCE],
 }
 
 impl PathRecord {
@@ -63,6 +67,7 @@ impl PathRecord {
             min_capacity: s.min_ln_capacity.exp(),
             final_demand: s.ln_demand.exp(),
             breakeven_day: (s.breakeven_day >= 0).then_some(s.breakeven_day as u32),
+            enacted: std::array::from_fn(|c| s.enacted_day(p, c)),
         }
     }
 }

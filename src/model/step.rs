@@ -8,12 +8,15 @@
 //! Log-space state (ln F, ln D, ln C, ln K) is primary because every stochastic update is
 //! additive in logs; levels are exponentiated once per step where flows need them.
 
-use super::params::{burn_kind, emission_kind, Params, MAX_HALVINGS};
-use crate::lanes::F64s;
+use super::params::{
+    burn_kind, emission_kind, rule, trigger, GovParams, Params, Policy, MAX_HALVINGS, NEVER,
+};
+use crate::lanes::{F64s, Mask};
 use crate::rng::{
     box_muller_lanes, draw_two_streams_lanes, draw_words_lanes, poisson_inversion_lanes, stream,
     uniform_open_lanes,
 };
+use crate::scenario::limits::MAX_GOVERNANCE;
 
 /// Metrics recorded at each report day, in the order of the timeseries `metric` column.
 pub const METRICS: [&str; 12] = [
@@ -83,22 +86,36 @@ macro_rules! path_state {
         #[derive(Debug, Clone, Copy)]
         pub struct PathState {
             $( $(#[$doc])* pub $name: $ty, )*
+            /// Per governance change: its enactment day ([`NEVER`] until it is known).
+            pub gov_due: [f64; MAX_GOVERNANCE],
+            /// Per triggered change: days its condition has held in a row.
+            pub gov_held: [f64; MAX_GOVERNANCE],
         }
 
         /// [`PathState`] of `N` paths stepped together: field `x` of path `i` is `x.0[i]`.
         #[derive(Debug, Clone, Copy)]
         pub struct LaneState<const N: usize> {
             $( pub $name: F64s<N>, )*
+            pub gov_due: [F64s<N>; MAX_GOVERNANCE],
+            pub gov_held: [F64s<N>; MAX_GOVERNANCE],
         }
 
         impl<const N: usize> LaneState<N> {
             /// Every lane starts in state `s`.
             pub fn splat(s: &PathState) -> Self {
-                LaneState { $( $name: F64s::splat(s.$name.to_lane()), )* }
+                LaneState {
+                    $( $name: F64s::splat(s.$name.to_lane()), )*
+                    gov_due: s.gov_due.map(F64s::splat),
+                    gov_held: s.gov_held.map(F64s::splat),
+                }
             }
             /// The state of lane `i`.
             pub fn lane(&self, i: usize) -> PathState {
-                PathState { $( $name: <$ty as LaneValue>::from_lane(self.$name.0[i]), )* }
+                PathState {
+                    $( $name: <$ty as LaneValue>::from_lane(self.$name.0[i]), )*
+                    gov_due: self.gov_due.map(|d| d.0[i]),
+                    gov_held: self.gov_held.map(|d| d.0[i]),
+                }
             }
         }
     };
@@ -149,6 +166,34 @@ path_state! {
     cum_revenue: f64,
     /// First day trailing revenue covered trailing emission USD; -1 if never.
     breakeven_day: i32,
+    // The governable values ([`Policy`]): the base scenario's, overwritten by each change
+    // the path enacts (section 0).
+    emission_kind: u32,
+    per_day: f64,
+    period_days: f64,
+    annual_rate: f64,
+    inflation_min: f64,
+    inflation_max: f64,
+    inflation_rate_change: f64,
+    goal_bonded: f64,
+    split_providers: f64,
+    split_stakers: f64,
+    split_treasury: f64,
+    treasury_sell: f64,
+    burn_kind: u32,
+    burn_fee: f64,
+    burn_fraction: f64,
+    buyback_to_stakers: bool,
+    stake_target: f64,
+    stake_panic: f64,
+    stake_relax: f64,
+    unstake_sell: f64,
+    /// The annual inflation minted on circulating supply: moved by the bonded-ratio rule under
+    /// `bonded_inflation`, equal to `annual_rate` under every other kind.
+    inflation: f64,
+    /// Tokens the treasury bought back in the last step, of which it resells `treasury_sell`
+    /// in this one.
+    treasury_resell: f64,
 }
 
 impl PathState {
@@ -157,7 +202,15 @@ impl PathState {
         let ln_demand = p.demand0.ln();
         let served = p.demand0.min(p.capacity0 * p.throughput);
         // Day-0 emission rate, so the trailing ratio and report row 0 are meaningful.
-        let e0 = emission_tokens(p, p.issued0, circ, 0.0, locked_vesting(p, 0.0)) / p.step_days;
+        let q = &p.policy;
+        let e0 = emission_tokens(
+            p,
+            EmissionRule::of(q, q.annual_rate),
+            p.issued0,
+            circ,
+            0.0,
+            locked_vesting(p, 0.0),
+        ) / p.step_days;
         let trailing_emission_usd = e0 * p.price0;
         let ln_price = p.price0.ln();
         PathState {
@@ -197,7 +250,72 @@ impl PathState {
             } else {
                 -1
             },
+            emission_kind: q.emission_kind,
+            per_day: q.per_day,
+            period_days: q.period_days,
+            annual_rate: q.annual_rate,
+            inflation_min: q.inflation_min,
+            inflation_max: q.inflation_max,
+            inflation_rate_change: q.inflation_rate_change,
+            goal_bonded: q.goal_bonded,
+            split_providers: q.split_providers,
+            split_stakers: q.split_stakers,
+            split_treasury: q.split_treasury,
+            treasury_sell: q.treasury_sell,
+            burn_kind: q.burn_kind,
+            burn_fee: q.burn_fee,
+            burn_fraction: q.burn_fraction,
+            buyback_to_stakers: q.buyback_to_stakers,
+            stake_target: q.stake_target,
+            stake_panic: q.stake_panic,
+            stake_relax: q.stake_relax,
+            unstake_sell: q.unstake_sell,
+            inflation: q.annual_rate,
+            treasury_resell: 0.0,
+            // Scheduled changes know their day; uncertain ones draw it in step 0, triggered
+            // ones when their condition has held.
+            gov_due: std::array::from_fn(|c| {
+                let g = &p.governance[c];
+                if c < p.n_governance as usize && g.rule == rule::SCHEDULED {
+                    g.day
+                } else {
+                    NEVER
+                }
+            }),
+            gov_held: [0.0; MAX_GOVERNANCE],
         }
+    }
+
+    /// The governable values this path has now.
+    pub fn policy(&self) -> Policy {
+        Policy {
+            emission_kind: self.emission_kind,
+            per_day: self.per_day,
+            period_days: self.period_days,
+            annual_rate: self.annual_rate,
+            inflation_min: self.inflation_min,
+            inflation_max: self.inflation_max,
+            inflation_rate_change: self.inflation_rate_change,
+            goal_bonded: self.goal_bonded,
+            split_providers: self.split_providers,
+            split_stakers: self.split_stakers,
+            split_treasury: self.split_treasury,
+            treasury_sell: self.treasury_sell,
+            burn_kind: self.burn_kind,
+            burn_fee: self.burn_fee,
+            burn_fraction: self.burn_fraction,
+            buyback_to_stakers: self.buyback_to_stakers,
+            stake_target: self.stake_target,
+            stake_panic: self.stake_panic,
+            stake_relax: self.stake_relax,
+            unstake_sell: self.unstake_sell,
+        }
+    }
+
+    /// The enactment day of change `c` if it was enacted within the horizon.
+    pub fn enacted_day(&self, p: &Params, c: usize) -> Option<u32> {
+        let due = self.gov_due[c];
+        (c < p.n_governance as usize && due < p.steps as f64 * p.step_days).then_some(due as u32)
     }
 
     pub fn price(&self) -> f64 {
@@ -255,8 +373,15 @@ fn supply_era(p: &Params, issued: f64) -> usize {
 /// `reserved` is supply set aside under the cap for vesting not yet unlocked, so emission
 /// plus later unlocks never push `issued` past `max_supply`.
 #[inline]
-pub fn emission_tokens(p: &Params, issued: f64, circulating: f64, day0: f64, reserved: f64) -> f64 {
-    let e = match p.emission_kind {
+pub fn emission_tokens(
+    p: &Params,
+    r: EmissionRule,
+    issued: f64,
+    circulating: f64,
+    day0: f64,
+    reserved: f64,
+) -> f64 {
+    let e = match r.kind {
         emission_kind::HALVING_BY_SUPPLY => {
             let first_era = supply_era(p, issued);
             let mut remaining_days = p.step_days;
@@ -267,7 +392,7 @@ pub fn emission_tokens(p: &Params, issued: f64, circulating: f64, day0: f64, res
                 if remaining_days <= 0.0 {
                     break;
                 }
-                let rate = p.per_day * (-(era as f64)).exp2();
+                let rate = r.per_day * (-(era as f64)).exp2();
                 let next_threshold = p.supply_thresholds[era];
                 let room = next_threshold - at;
                 if rate * remaining_days <= room {
@@ -288,9 +413,9 @@ pub fn emission_tokens(p: &Params, issued: f64, circulating: f64, day0: f64, res
                 if day >= end {
                     break;
                 }
-                let era = (day / p.period_days).floor();
-                let boundary = ((era + 1.0) * p.period_days).min(end);
-                minted += p.per_day * (-era).exp2() * (boundary - day);
+                let era = (day / r.period_days).floor();
+                let boundary = ((era + 1.0) * r.period_days).min(end);
+                minted += r.per_day * (-era).exp2() * (boundary - day);
                 day = boundary;
             }
             minted
@@ -304,10 +429,33 @@ pub fn emission_tokens(p: &Params, issued: f64, circulating: f64, day0: f64, res
             };
             amount / 365.0 * p.step_days
         }
-        emission_kind::INFLATION => p.annual_rate * circulating / 365.0 * p.step_days,
+        emission_kind::INFLATION | emission_kind::BONDED_INFLATION => {
+            r.inflation * circulating / 365.0 * p.step_days
+        }
         _ => 0.0,
     };
     e.min(p.max_supply - issued - reserved).max(0.0)
+}
+
+/// What [`emission_tokens`] needs of a path's governable values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EmissionRule {
+    pub kind: u32,
+    pub per_day: f64,
+    pub period_days: f64,
+    /// The annual inflation of `inflation` and `bonded_inflation`.
+    pub inflation: f64,
+}
+
+impl EmissionRule {
+    pub fn of(q: &Policy, inflation: f64) -> EmissionRule {
+        EmissionRule {
+            kind: q.emission_kind,
+            per_day: q.per_day,
+            period_days: q.period_days,
+            inflation,
+        }
+    }
 }
 
 /// Tokens of all vesting tranches still locked on `day`.
@@ -333,29 +481,152 @@ pub fn vested_by(amount: f64, cliff_days: f64, linear_days: f64, day: f64) -> f6
 }
 
 /// Tokens emitted per lane in the step starting at `day0`: [`emission_tokens`] of each lane.
-/// Except under `inflation`, emission depends only on `issued`, which is then the same on
-/// every path (nothing path-dependent feeds it), so it is computed once for the group.
+/// When every lane has the same rule and issued supply (always, without governance changes,
+/// except for the inflation kinds, whose emission follows the path's circulating supply), it
+/// is computed once for the group.
 #[inline(always)]
 fn emission_lanes<const N: usize>(
     p: &Params,
-    issued: F64s<N>,
+    s: &LaneState<N>,
     circulating: F64s<N>,
     day0: f64,
     reserved: f64,
 ) -> F64s<N> {
-    let path_independent = p.emission_kind != emission_kind::INFLATION || circulating.is_uniform();
-    if path_independent && issued.is_uniform() {
+    // Without governance changes every lane has the base rule (and `inflation` differs
+    // between lanes only under bonded_inflation, through the staked fraction).
+    let same_rule = (p.n_governance == 0
+        && p.policy.emission_kind != emission_kind::BONDED_INFLATION)
+        || (s.emission_kind.is_uniform()
+            && s.per_day.is_uniform()
+            && s.period_days.is_uniform()
+            && s.inflation.is_uniform());
+    let rule_of = |i: usize| EmissionRule {
+        kind: s.emission_kind.0[i] as u32,
+        per_day: s.per_day.0[i],
+        period_days: s.period_days.0[i],
+        inflation: s.inflation.0[i],
+    };
+    let inflationary = matches!(
+        s.emission_kind.0[0] as u32,
+        emission_kind::INFLATION | emission_kind::BONDED_INFLATION
+    );
+    if same_rule && s.issued.is_uniform() && (!inflationary || circulating.is_uniform()) {
         return F64s::splat(emission_tokens(
             p,
-            issued.0[0],
+            rule_of(0),
+            s.issued.0[0],
             circulating.0[0],
             day0,
             reserved,
         ));
     }
     F64s(std::array::from_fn(|i| {
-        emission_tokens(p, issued.0[i], circulating.0[i], day0, reserved)
+        emission_tokens(
+            p,
+            rule_of(i),
+            s.issued.0[i],
+            circulating.0[i],
+            day0,
+            reserved,
+        )
     }))
+}
+
+/// Section 0 at step 0: the day each uncertain change is enacted on, or [`NEVER`], from its
+/// own Philox stream (the change's index as the counter's step), so no other draw moves.
+/// Word 0 enacts it where `word < probability * 2^32`; word 1 picks the day,
+/// `first + (word * span) >> 32`, uniform over the window's `span` days in integers.
+#[inline(never)]
+fn draw_uncertain<const N: usize>(
+    p: &Params,
+    s: &mut LaneState<N>,
+    key: [u32; 2],
+    paths: &[u64; N],
+) {
+    for (c, g) in p.governance[..p.n_governance as usize].iter().enumerate() {
+        if g.rule != rule::UNCERTAIN {
+            continue;
+        }
+        let w = draw_words_lanes(key, paths, c as u32, stream::GOVERNANCE);
+        s.gov_due[c] = F64s(std::array::from_fn(|i| {
+            let offset = (w[1][i] as u64 * g.window_span as u64) >> 32;
+            if (w[0][i] as f64) < g.probability_words {
+                (g.window_first as u64 + offset) as f64
+            } else {
+                NEVER
+            }
+        }));
+    }
+}
+
+/// Section 0: change `g` takes effect on the lanes of `now`, key by key. (Rare: kept out of
+/// line so the step's hot loop stays small.)
+#[inline(never)]
+fn enact<const N: usize>(s: &mut LaneState<N>, g: &GovParams, now: Mask<N>) {
+    let v = &g.policy;
+    macro_rules! set {
+        ($key:literal => $($field:ident),+) => {
+            if g.sets & super::params::key_bit($key) != 0 {
+                $( s.$field = now.select(v.$field.to_lane(), s.$field); )+
+            }
+        };
+    }
+    set!("emission.kind" => emission_kind);
+    set!("emission.per_day" => per_day);
+    set!("emission.period_days" => period_days);
+    set!("emission.annual_rate" => annual_rate);
+    set!("emission.inflation_min" => inflation_min);
+    set!("emission.inflation_max" => inflation_max);
+    set!("emission.inflation_rate_change" => inflation_rate_change);
+    set!("emission.goal_bonded" => goal_bonded);
+    set!("emission.split" => split_providers, split_stakers, split_treasury);
+    set!("emission.treasury_sell" => treasury_sell);
+    set!("burn.kind" => burn_kind);
+    set!("burn.fee" => burn_fee);
+    set!("burn.fraction" => burn_fraction);
+    set!("burn.destination" => buyback_to_stakers);
+    set!("staking.target" => stake_target);
+    set!("staking.panic" => stake_panic);
+    set!("staking.speed" => stake_relax);
+    set!("staking.unstake_sell" => unstake_sell);
+}
+
+/// Section 13: where change `g` (index `c`) is not yet proposed, its condition on the
+/// end-of-step state extends or resets the run of days it has held; once the run reaches
+/// `for_days`, the change is proposed and enacted `delay_days` after `day1`.
+#[inline(always)]
+fn check_trigger<const N: usize>(
+    p: &Params,
+    s: &mut LaneState<N>,
+    c: usize,
+    g: &GovParams,
+    day1: f64,
+) {
+    let pending = s.gov_due[c].ge(NEVER);
+    if !pending.any() {
+        return;
+    }
+    let mut holds = Mask([true; N]);
+    if g.conditions & trigger::PRICE_BELOW != 0 {
+        holds = holds.and(s.ln_price.lt(g.ln_price_below));
+    }
+    if g.conditions & trigger::DRAWDOWN_ABOVE != 0 {
+        let drawdown = 1.0 - s.price / s.running_max_price;
+        holds = holds.and(drawdown.gt(g.drawdown_above));
+    }
+    if g.conditions & trigger::STAKED_FRACTION_BELOW != 0 {
+        holds = holds.and((s.staked / (s.issued - s.burned)).lt(g.staked_fraction_below));
+    }
+    if g.conditions & trigger::ER_RATIO_ABOVE != 0 {
+        holds = holds.and((s.trailing_emission_usd / s.trailing_revenue).gt(g.er_ratio_above));
+    }
+    if g.conditions & trigger::CAPACITY_BELOW != 0 {
+        holds = holds.and(s.ln_capacity.lt(g.ln_capacity_below));
+    }
+    let held = holds.select(s.gov_held[c] + p.step_days, 0.0);
+    s.gov_held[c] = pending.select(held, s.gov_held[c]);
+    let propose = pending.and(holds).and(held.ge(g.for_days));
+    s.gov_due[c] = propose.select(day1 + g.delay_days, s.gov_due[c]);
 }
 
 /// Total log-size of `n` normal jumps of mean `mean` and sd `stdev` (0 where `n` is 0),
@@ -392,6 +663,21 @@ pub fn step<const N: usize>(
     );
     let (e1, e2) = box_muller_lanes(&market_words[0], &market_words[1]);
     let (e3, z_price_jump) = box_muller_lanes(&market_words[2], &market_words[3]);
+
+    // 0. Governance: changes whose enactment day falls in this step take effect, in list
+    // order (so, of changes enacted together, the later listed wins a key both set; of
+    // changes enacted apart, the later enacted). Uncertain changes draw their day at step 0.
+    let governance = &p.governance[..p.n_governance as usize];
+    if step == 0 && !governance.is_empty() {
+        draw_uncertain(p, s, key, paths);
+    }
+    for (c, g) in governance.iter().enumerate() {
+        let due = s.gov_due[c];
+        let now = due.ge(day0).and(due.lt(day1));
+        if now.any() {
+            enact(s, g, now);
+        }
+    }
 
     // 1. Regime: calm switches to stress with p_calm_to_stress, stress to calm with
     // p_stress_to_calm.
@@ -430,12 +716,22 @@ pub fn step<const N: usize>(
     let served_frac = served_per_day / demand;
     let served = served_per_day * p.step_days;
 
-    // 4. Emission, split.
+    // 4. Emission, split. Under bonded_inflation the inflation first moves toward the
+    // bonded-ratio goal (the Cosmos SDK mint rule); under the other kinds it is annual_rate.
     let circulating0 = s.issued - s.burned;
-    let emitted = emission_lanes(p, s.issued, circulating0, day0, locked_vesting(p, day0));
-    let e_providers = emitted * p.split_providers;
-    let e_stakers = emitted * p.split_stakers;
-    let e_treasury = emitted * p.split_treasury;
+    let bonded_kind = s.emission_kind.eq(emission_kind::BONDED_INFLATION as f64);
+    s.inflation = if bonded_kind.any() {
+        let bonded = s.staked / circulating0;
+        let moved = (s.inflation + (1.0 - bonded / s.goal_bonded) * s.inflation_rate_change * p.dt)
+            .clamp(s.inflation_min, s.inflation_max);
+        bonded_kind.select(moved, s.annual_rate)
+    } else {
+        s.annual_rate
+    };
+    let emitted = emission_lanes(p, s, circulating0, day0, locked_vesting(p, day0));
+    let e_providers = emitted * s.split_providers;
+    let e_stakers = emitted * s.split_stakers;
+    let e_treasury = emitted * s.split_treasury;
     s.issued += emitted;
     s.minted += emitted;
 
@@ -450,12 +746,22 @@ pub fn step<const N: usize>(
         vesting_sold += unlocked * tr.sell_fraction;
     }
 
-    // 6. Payments and burns (all in USD this step).
-    let (burn_usd, provider_fee_usd) = match p.burn_kind {
-        burn_kind::BME => (served * (1.0 - p.burn_fee), zero),
-        burn_kind::REVENUE_BURN => (served * p.burn_fraction, served * (1.0 - p.burn_fraction)),
-        _ => (zero, served),
-    };
+    // 6. Payments and burns (all in USD this step). A buyback buys like revenue_burn but
+    // does not burn: the tokens go to the treasury or the stakers.
+    let is_bme = s.burn_kind.eq(burn_kind::BME as f64);
+    let is_buyback = s.burn_kind.eq(burn_kind::BUYBACK as f64);
+    let is_share = s
+        .burn_kind
+        .eq(burn_kind::REVENUE_BURN as f64)
+        .or(is_buyback);
+    let burn_usd = is_bme.select(
+        served * (1.0 - s.burn_fee),
+        is_share.select(served * s.burn_fraction, zero),
+    );
+    let provider_fee_usd = is_bme.select(
+        zero,
+        is_share.select(served * (1.0 - s.burn_fraction), served),
+    );
     // Paying in the token means users buy it; paying in stablecoins, only burns buy it.
     let user_buy_usd = if p.pay_in_token { served } else { burn_usd };
     // Providers paid in tokens sell `fee_sell` of them; paid in stablecoins they sell none.
@@ -466,7 +772,18 @@ pub fn step<const N: usize>(
     };
     // Burns cannot take more than the liquid float, so staked <= circulating always holds.
     let liquid = (s.issued - s.burned - s.staked).max(0.0);
-    s.burned += (burn_usd / price).min(liquid);
+    let bought = (burn_usd / price).min(liquid);
+    s.burned += is_buyback.select(zero, bought);
+    // The treasury resells `treasury_sell` of its buyback one step later (section 9).
+    let treasury_resell_now = s.treasury_resell;
+    if is_buyback.any() {
+        let to_stakers = s.buyback_to_stakers.gt(0.5);
+        let kept = is_buyback.select(bought, zero);
+        s.staked += to_stakers.select(kept, zero);
+        s.treasury_resell = to_stakers.select(zero, kept * s.treasury_sell);
+    } else {
+        s.treasury_resell = zero;
+    }
 
     // 7. Providers: profitability moves capacity; they sell emission to cover costs.
     let emission_value = e_providers * price;
@@ -489,17 +806,21 @@ pub fn step<const N: usize>(
     // 8. Staking: the target falls with the drawdown (panic); stakers' emission is staked.
     s.running_max_price = s.running_max_price.max(price);
     let drawdown = 1.0 - price / s.running_max_price;
-    let target_fraction = p.stake_target * (1.0 - p.stake_panic * drawdown).clamp(0.0, 1.0);
+    let target_fraction = s.stake_target * (1.0 - s.stake_panic * drawdown).clamp(0.0, 1.0);
     let circulating = s.issued - s.burned;
     s.staked += e_stakers;
-    let stake_change = (target_fraction * circulating - s.staked) * p.stake_relax;
+    let stake_change = (target_fraction * circulating - s.staked) * s.stake_relax;
     s.staked += stake_change;
-    let unstake_sell_usd = (-stake_change).max(0.0) * p.unstake_sell * price;
+    let unstake_sell_usd = (-stake_change).max(0.0) * s.unstake_sell * price;
     s.staked = s.staked.clamp(0.0, circulating);
 
     // 9. Market: net flow moves the transient pressure X; F follows the market and usage.
-    let treasury_sell_usd = e_treasury * p.treasury_sell * price;
-    let sell_usd = provider_sell_usd + vesting_sold * price + unstake_sell_usd + treasury_sell_usd;
+    let treasury_sell_usd = e_treasury * s.treasury_sell * price;
+    let sell_usd = provider_sell_usd
+        + vesting_sold * price
+        + unstake_sell_usd
+        + treasury_sell_usd
+        + treasury_resell_now * price;
     let buy_usd = user_buy_usd;
     let depth_usd = p.depth * price * (circulating - s.staked);
     let net_flow = buy_usd - sell_usd;
@@ -601,4 +922,12 @@ pub fn step<const N: usize>(
     s.max_drawdown = s.max_drawdown.max(1.0 - end_price / s.running_max_price);
     s.min_price = s.min_price.min(end_price);
     s.min_ln_capacity = s.min_ln_capacity.min(s.ln_capacity);
+
+    // 13. Governance triggers: conditions on the end-of-step state propose a change, which
+    // section 0 enacts `delay_days` later.
+    for (c, g) in governance.iter().enumerate() {
+        if g.rule == rule::TRIGGERED {
+            check_trigger(p, s, c, g, day1);
+        }
+    }
 }

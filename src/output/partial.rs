@@ -806,6 +806,7 @@ mod tests {
             min_capacity: 1.0,
             final_demand: 1.0,
             breakeven_day: None,
+            enacted: Default::default(),
         };
         acc.add_path(&r);
         acc.add_report(0, &[0.1; N_METRICS]);

@@ -7,6 +7,11 @@
 pub const MAX_SHOCKS: usize = 16;
 pub const MAX_VESTING: usize = 8;
 pub const MAX_SCHEDULE_YEARS: usize = 32;
+/// Most `[[governance]]` changes a scenario may hold (the GPU path state has fixed arrays of
+/// their enactment days).
+pub const MAX_GOVERNANCE: usize = 8;
+/// Longest `governance[].name`, in characters: it names a column of `paths.parquet`.
+pub const MAX_GOVERNANCE_NAME_CHARS: usize = 40;
 /// Most paths a run may have.
 pub const MAX_PATHS: u64 = 4_000_000_000;
 /// Largest horizon accepted (100 years of days).

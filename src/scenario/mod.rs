@@ -10,6 +10,7 @@
 //! ([`library`]), the command-line shock overlays ([`overlay`]), dotted keys ([`keys`]) and
 //! the format's limits ([`limits`]).
 
+pub mod governance;
 pub mod keys;
 pub mod library;
 pub mod limits;

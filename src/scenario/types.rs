@@ -37,6 +37,9 @@ pub struct Scenario {
     pub spiral: Spiral,
     #[serde(default)]
     pub shock: Vec<Shock>,
+    /// Changes of the design during a run (docs/SCENARIO.md `[[governance]]`).
+    #[serde(default)]
+    pub governance: Vec<Governance>,
     #[serde(default)]
     pub risk: Risk,
     #[serde(default)]
@@ -98,7 +101,23 @@ pub enum EmissionKind {
     HalvingByTime,
     Schedule,
     Inflation,
+    /// The Cosmos SDK mint rule: inflation moves toward a bonded-ratio goal.
+    BondedInflation,
     None,
+}
+
+impl EmissionKind {
+    /// The kind as the scenario spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            EmissionKind::HalvingBySupply => "halving_by_supply",
+            EmissionKind::HalvingByTime => "halving_by_time",
+            EmissionKind::Schedule => "schedule",
+            EmissionKind::Inflation => "inflation",
+            EmissionKind::BondedInflation => "bonded_inflation",
+            EmissionKind::None => "none",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -115,6 +134,16 @@ pub struct Emission {
     pub decay: Option<f64>,
     #[serde(default)]
     pub annual_rate: Option<f64>,
+    /// `bonded_inflation`: the floor, the ceiling and the yearly rate of change of inflation,
+    /// and the bonded (staked) ratio it moves toward.
+    #[serde(default)]
+    pub inflation_min: Option<f64>,
+    #[serde(default)]
+    pub inflation_max: Option<f64>,
+    #[serde(default)]
+    pub inflation_rate_change: Option<f64>,
+    #[serde(default)]
+    pub goal_bonded: Option<f64>,
     #[serde(default)]
     pub split: Split,
     #[serde(default)]
@@ -175,6 +204,29 @@ pub enum BurnKind {
     None,
     Bme,
     RevenueBurn,
+    /// Revenue buys the token, which goes to the treasury or the stakers (not burned).
+    Buyback,
+}
+
+impl BurnKind {
+    /// The kind as the scenario spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            BurnKind::None => "none",
+            BurnKind::Bme => "bme",
+            BurnKind::RevenueBurn => "revenue_burn",
+            BurnKind::Buyback => "buyback",
+        }
+    }
+}
+
+/// Where a buyback's tokens go (`burn.destination`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Destination {
+    #[default]
+    Treasury,
+    Stakers,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -186,6 +238,9 @@ pub struct Burn {
     pub fee: Option<f64>,
     #[serde(default)]
     pub fraction: Option<f64>,
+    /// `buyback` only: who receives the bought tokens (default the treasury).
+    #[serde(default)]
+    pub destination: Option<Destination>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -540,6 +595,50 @@ impl ShapeShock {
         }
         shock
     }
+}
+
+/// A change of the design during a run: when it is enacted (one rule: a `day`, a
+/// `probability` within `window_days`, or a `when` condition on the path's state) and the
+/// new values it `set`s (dotted keys, as `[sweep]` spells them).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Governance {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub day: Option<u32>,
+    #[serde(default)]
+    pub probability: Option<f64>,
+    #[serde(default)]
+    pub window_days: Option<Vec<u32>>,
+    #[serde(default)]
+    pub when: Option<Trigger>,
+    #[serde(default)]
+    pub for_days: Option<u32>,
+    #[serde(default)]
+    pub delay_days: Option<u32>,
+    pub set: toml::Table,
+}
+
+/// The conditions of a triggered change (`governance[].when`); all given ones must hold.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trigger {
+    /// Price below this fraction of the day-0 price.
+    #[serde(default)]
+    pub price_below: Option<f64>,
+    /// Drawdown from the running maximum price above this fraction.
+    #[serde(default)]
+    pub drawdown_above: Option<f64>,
+    #[serde(default)]
+    pub staked_fraction_below: Option<f64>,
+    /// Trailing emissions-to-revenue ratio above this.
+    #[serde(default)]
+    pub er_ratio_above: Option<f64>,
+    /// Capacity below this fraction of the day-0 capacity.
+    #[serde(default)]
+    pub capacity_below: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

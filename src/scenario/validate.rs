@@ -212,13 +212,7 @@ pub fn validate(s: &Scenario) -> Vec<(String, String)> {
 
     let e = &s.emission;
     use EmissionKind as K;
-    let kind_name = match e.kind {
-        K::HalvingBySupply => "halving_by_supply",
-        K::HalvingByTime => "halving_by_time",
-        K::Schedule => "schedule",
-        K::Inflation => "inflation",
-        K::None => "none",
-    };
+    let kind_name = e.kind.name();
     let why = format!("with emission.kind = \"{kind_name}\"");
     match e.kind {
         K::HalvingBySupply | K::HalvingByTime => {
@@ -266,12 +260,45 @@ pub fn validate(s: &Scenario) -> Vec<(String, String)> {
         }
         c.unused("emission.decay", &e.decay, &why);
     }
-    if e.kind == K::Inflation {
+    if matches!(e.kind, K::Inflation | K::BondedInflation) {
         if let Some(v) = c.required("emission.annual_rate", e.annual_rate, &why) {
             c.range("emission.annual_rate", v, 0.0, 1.0);
         }
     } else {
         c.unused("emission.annual_rate", &e.annual_rate, &why);
+    }
+    let bonded = [
+        ("emission.inflation_min", e.inflation_min),
+        ("emission.inflation_max", e.inflation_max),
+        ("emission.inflation_rate_change", e.inflation_rate_change),
+        ("emission.goal_bonded", e.goal_bonded),
+    ];
+    if e.kind == K::BondedInflation {
+        for (field, v) in bonded {
+            if let Some(v) = c.required(field, v, &why) {
+                if field == "emission.goal_bonded" {
+                    c.magnitude(field, v, 1.0, false);
+                } else {
+                    c.range(field, v, 0.0, 1.0);
+                }
+            }
+        }
+        if let (Some(lo), Some(hi)) = (e.inflation_min, e.inflation_max) {
+            if lo > hi {
+                c.push(
+                    "emission.inflation_min",
+                    format!(
+                        "value {} is above emission.inflation_max = {}; allowed: inflation_min <= inflation_max",
+                        number(lo),
+                        number(hi)
+                    ),
+                );
+            }
+        }
+    } else {
+        for (field, v) in bonded {
+            c.unused(field, &v, &why);
+        }
     }
     c.range("emission.split.providers", e.split.providers, 0.0, 1.0);
     c.range("emission.split.stakers", e.split.stakers, 0.0, 1.0);
@@ -297,20 +324,24 @@ pub fn validate(s: &Scenario) -> Vec<(String, String)> {
                 "with burn.kind = \"bme\" (use burn.fee)",
             );
         }
-        BurnKind::RevenueBurn => {
-            if let Some(f) = c.required(
-                "burn.fraction",
-                b.fraction,
-                "with burn.kind = \"revenue_burn\"",
-            ) {
+        BurnKind::RevenueBurn | BurnKind::Buyback => {
+            let why = format!("with burn.kind = \"{}\"", b.kind.name());
+            if let Some(f) = c.required("burn.fraction", b.fraction, &why) {
                 c.range("burn.fraction", f, 0.0, 1.0);
             }
-            c.unused("burn.fee", &b.fee, "with burn.kind = \"revenue_burn\"");
+            c.unused("burn.fee", &b.fee, &why);
         }
         BurnKind::None => {
             c.unused("burn.fee", &b.fee, "with burn.kind = \"none\"");
             c.unused("burn.fraction", &b.fraction, "with burn.kind = \"none\"");
         }
+    }
+    if b.kind != BurnKind::Buyback {
+        let why = format!(
+            "with burn.kind = \"{}\" (only buyback has one)",
+            b.kind.name()
+        );
+        c.unused("burn.destination", &b.destination, &why);
     }
 
     let d = &s.demand;
@@ -551,5 +582,21 @@ pub fn validate(s: &Scenario) -> Vec<(String, String)> {
         }
     }
     // `[sweep]` is checked where it is expanded (`workflows::sweep::expand`).
+    c.problems.extend(super::governance::rule_problems(s));
+    // What each change sets is checked on the scenario it produces, once the base is valid
+    // (otherwise every base problem would come back once per change).
+    if c.problems.is_empty() && !s.governance.is_empty() {
+        let all: Vec<(usize, &Governance)> = s.governance.iter().enumerate().collect();
+        for &(i, g) in &all {
+            if let Err(p) = super::governance::apply(s, i, g) {
+                c.problems.extend(p);
+            }
+        }
+        if c.problems.is_empty() && all.len() > 1 {
+            if let Err(p) = super::governance::apply_all(s, &all) {
+                c.problems.extend(p);
+            }
+        }
+    }
     c.problems
 }

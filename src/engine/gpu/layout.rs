@@ -267,9 +267,10 @@ pub fn poisson_thresholds(lambda: f64, exp_neg_lambda: f64) -> [u32; POISSON_MAX
 /// `user_buy_usd - provider_fee_sell_usd` of step.rs section 6 per USD served, in f64: the
 /// kernel multiplies it by `served` instead of subtracting two nearly equal f32 amounts.
 pub fn user_net_buy(p: &Params) -> f64 {
-    let (burn_share, fee_share) = match p.burn_kind {
-        burn_kind::BME => (1.0 - p.burn_fee, 0.0),
-        burn_kind::REVENUE_BURN => (p.burn_fraction, 1.0 - p.burn_fraction),
+    let q = &p.policy;
+    let (burn_share, fee_share) = match q.burn_kind {
+        burn_kind::BME => (1.0 - q.burn_fee, 0.0),
+        burn_kind::REVENUE_BURN | burn_kind::BUYBACK => (q.burn_fraction, 1.0 - q.burn_fraction),
         _ => (0.0, 1.0),
     };
     if p.pay_in_token {
@@ -328,7 +329,7 @@ impl GpuPathState {
 
     /// f32 to f64, so [`PathRecord::from_state`](crate::model::PathRecord::from_state) builds
     /// the GPU's records with the CPU's own code.
-    pub fn to_state(&self) -> PathState {
+    pub fn to_state(&self, init: &PathState) -> PathState {
         PathState {
             regime: self.regime,
             ln_fundamental: self.ln_fundamental as f64,
@@ -362,6 +363,8 @@ impl GpuPathState {
             cum_revenue: self.cum_revenue as f64,
             breakeven_day: self.breakeven_day,
             vested: self.vested as f64,
+            // Not yet on the GPU: the governable values stay the initial ones.
+            ..*init
         }
     }
 }
@@ -387,26 +390,15 @@ impl GpuParams {
             capacity0: _,
             cost0: _,
             max_supply,
-            emission_kind,
-            per_day,
             supply_thresholds: ref thresholds,
-            period_days,
             // Through the `schedule_amount` table.
             ref yearly,
             n_years,
             decay,
-            annual_rate,
-            split_providers,
-            split_stakers,
-            split_treasury,
-            treasury_sell,
             // Through `user_net_buy`, netted on the host in f64.
             pay_in_token: _,
             fee_sell: _,
             quoted_in_token,
-            burn_kind,
-            burn_fee,
-            burn_fraction,
             demand_drift_dt,
             demand_vol_sqrt_dt,
             price_elasticity,
@@ -439,10 +431,6 @@ impl GpuParams {
             sell_to_cover_cost,
             sell_fixed,
             sell_min,
-            stake_target,
-            stake_panic,
-            stake_relax,
-            unstake_sell,
             vesting: ref tranches,
             n_vesting,
             chol,
@@ -454,7 +442,29 @@ impl GpuParams {
             shocks: ref shock_params,
             n_shocks,
             trailing_alpha,
+            policy,
+            // Not yet on the GPU: the lavapipe tests refuse scenarios with governance.
+            governance: _,
+            n_governance: _,
         } = p;
+        let crate::model::params::Policy {
+            emission_kind,
+            per_day,
+            period_days,
+            annual_rate,
+            split_providers,
+            split_stakers,
+            split_treasury,
+            treasury_sell,
+            burn_kind,
+            burn_fee,
+            burn_fraction,
+            stake_target,
+            stake_panic,
+            stake_relax,
+            unstake_sell,
+            ..
+        } = policy;
         let key = seed_key(seed);
         let mut schedule_amount = [[0f32; 4]; SCHEDULE_YEARS / 4];
         if emission_kind == emission_kind::SCHEDULE && n_years > 0 {
