@@ -204,7 +204,7 @@ fn issue12_keys_and_explain_print_the_reference() {
         "unit:     fraction",
         "default:  none",
         "allowed:  [0, 1]",
-        "burn.kind: required with \"revenue_burn\"; refused with \"none\", \"bme\"",
+        "burn.kind: required with \"revenue_burn\", \"buyback\"; refused with \"none\", \"bme\"",
         "example:  [burn]",
         "kind = \"revenue_burn\"",
         "fraction = 0.2",
