@@ -23,8 +23,8 @@ pub mod stream {
     pub const EVENT_UNIFORMS: u32 = 1;
     /// Normals for the GPU-cost jump size (drawn only on steps with a cost jump).
     pub const COST_JUMP_NORMALS: u32 = 2;
-    /// Two words per uncertain governance change, drawn once per path with the change's index
-    /// as the counter's step: word 0 decides whether it is enacted, word 1 its day.
+    /// Two words per uncertain governance change, drawn once per path with a hash of the
+    /// change's name as the counter's step: word 0 decides whether it is enacted, word 1 its day.
     pub const GOVERNANCE: u32 = 3;
 }
 

@@ -1,22 +1,30 @@
 //! `tokenrisk compare A.toml B.toml [C.toml ...]`: every design run with one seed and the
 //! same path ids (common random numbers) into `OUT/<scenario.name>/`, and the paired
 //! comparison of every pair into `OUT/comparison.parquet` (see `workflows::compare`).
+//! `tokenrisk compare A.toml --governance NAME` compares A with its own counterfactual
+//! designs for one governance change (`workflows::counterfactual`).
 
 use super::{print, progress::with_bar, SimArgs};
 use crate::workflows::compare::{self, ComparePlan};
+use crate::workflows::counterfactual;
 use crate::workflows::inputs::{self, Writes};
 use crate::workflows::single::RunPlan;
-use anyhow::Result;
+use anyhow::{bail, Result};
 use clap::Args;
 use std::path::PathBuf;
 use std::time::Instant;
 
 #[derive(Args, Debug)]
 pub struct CompareArgs {
-    /// Designs to compare (two or more scenario files or preset names). They must share
-    /// horizon_days, step_days and paths; all run with the first design's seed (or --seed).
-    #[arg(required = true, num_args = 2.., value_name = "SCENARIO")]
+    /// Designs to compare (two or more scenario files or preset names; one with
+    /// --governance). They must share horizon_days, step_days and paths; all run with the
+    /// first design's seed (or --seed).
+    #[arg(required = true, num_args = 1.., value_name = "SCENARIO")]
     designs: Vec<String>,
+    /// Compare one scenario with its own governance change NAME removed ("never") and, for
+    /// an uncertain change, with probability 1 ("always"): what the change is worth, paired.
+    #[arg(long, value_name = "NAME")]
+    governance: Option<String>,
     /// Output root: each design writes OUT/<scenario.name>/, the comparison
     /// OUT/comparison.parquet.
     #[arg(long, default_value = "out")]
@@ -35,14 +43,27 @@ pub fn cmd_compare(args: CompareArgs) -> Result<i32> {
         root: Some(args.out.clone()),
         own_files: &[compare::COMPARISON_FILE],
     };
-    let designs = inputs::check_all(&args.designs, &overrides, &writes)?
+    match (&args.governance, args.designs.len()) {
+        (Some(_), 1) | (None, 2..) => {}
+        (Some(_), _) => bail!("--governance compares one scenario with its own counterfactuals; give one scenario, not {}", args.designs.len()),
+        (None, _) => bail!("compare needs at least two designs (or one with --governance NAME)"),
+    }
+    let checked = inputs::check_all(&args.designs, &overrides, &writes)?;
+    let scenarios: Vec<(String, crate::scenario::Scenario)> = match &args.governance {
+        Some(change) => counterfactual::designs(&checked[0].scenario, change)?
+            .into_iter()
+            .map(|(label, s)| (format!("{} ({label})", checked[0].arg), s))
+            .collect(),
+        None => checked.into_iter().map(|c| (c.arg, c.scenario)).collect(),
+    };
+    let designs = scenarios
         .into_iter()
-        .map(|c| {
+        .map(|(arg, scenario)| {
             let plan = RunPlan {
-                scenario: c.scenario,
+                scenario,
                 backend: args.sim.backend,
             };
-            (c.arg, plan)
+            (arg, plan)
         })
         .collect();
     let plan = ComparePlan::new(designs)?;

@@ -206,7 +206,26 @@ pub fn review(s: &Scenario, sim: &SimFigures) -> Vec<Check> {
         f64::NAN,
         f64::NAN,
         if none {
-            format!("No burn or buyback: {how}.")
+            // A proposal that would add one is not a mechanism until it passes.
+            let proposed: Vec<String> = s
+                .governance
+                .iter()
+                .filter_map(|g| {
+                    let leaves = crate::scenario::governance::leaves(&g.set);
+                    let kind = leaves.iter().find(|(k, _)| k == "burn.kind")?;
+                    let kind = kind.1.as_str().filter(|k| *k != "none")?;
+                    Some(format!("\"{}\" would set burn.kind = \"{kind}\"", g.name))
+                })
+                .collect();
+            let later = if proposed.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " Governance change {} if enacted; see the governance section for how likely and when.",
+                    proposed.join(", ")
+                )
+            };
+            format!("No burn or buyback: {how}.{later}")
         } else {
             let what = match s.burn.kind {
                 BurnKind::Buyback => "bought back",

@@ -91,6 +91,8 @@ pub struct GovParams {
     pub probability_words: f64,
     pub window_first: u32,
     pub window_span: u32,
+    /// The counter word of its draws (`scenario::governance::draw_id` of its name).
+    pub draw_id: u32,
     /// `rule::TRIGGERED`: which conditions apply (bits `TRIGGER_*`) and their thresholds.
     pub conditions: u32,
     pub ln_price_below: f64,
@@ -323,6 +325,7 @@ impl GovParams {
             probability_words: g.probability.unwrap_or(0.0) * 4_294_967_296.0,
             window_first: window[0],
             window_span: window[1] - window[0] + 1,
+            draw_id: crate::scenario::governance::draw_id(&g.name),
             conditions,
             ln_price_below: (price_below.unwrap_or(1.0) * s.token.price).ln(),
             drawdown_above: drawdown_above.unwrap_or(0.0),

@@ -533,7 +533,8 @@ fn emission_lanes<const N: usize>(
 }
 
 /// Section 0 at step 0: the day each uncertain change is enacted on, or [`NEVER`], from its
-/// own Philox stream (the change's index as the counter's step), so no other draw moves.
+/// own Philox stream (its `draw_id`, a hash of its name, as the counter's step), so no other
+/// draw moves, and it keeps its days when other changes are added or reordered.
 /// Word 0 enacts it where `word < probability * 2^32`; word 1 picks the day,
 /// `first + (word * span) >> 32`, uniform over the window's `span` days in integers.
 #[inline(never)]
@@ -547,7 +548,7 @@ fn draw_uncertain<const N: usize>(
         if g.rule != rule::UNCERTAIN {
             continue;
         }
-        let w = draw_words_lanes(key, paths, c as u32, stream::GOVERNANCE);
+        let w = draw_words_lanes(key, paths, g.draw_id, stream::GOVERNANCE);
         s.gov_due[c] = F64s(std::array::from_fn(|i| {
             let offset = (w[1][i] as u64 * g.window_span as u64) >> 32;
             if (w[0][i] as f64) < g.probability_words {

@@ -45,6 +45,15 @@ const EMISSION_KIND_KEYS: [&str; 9] = [
     "goal_bonded",
 ];
 
+/// The counter word of an uncertain change's draws (`rng::stream::GOVERNANCE`): FNV-1a of its
+/// name, so a change keeps its draws, and its days, when other changes are added, removed or
+/// reordered.
+pub fn draw_id(name: &str) -> u32 {
+    name.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ b as u32).wrapping_mul(0x0100_0193)
+    })
+}
+
 /// The governable key a leaf key of `set` belongs to (`emission.split.providers` ->
 /// `emission.split`), if any.
 pub fn governable(key: &str) -> Option<&'static str> {

@@ -366,12 +366,30 @@ const FALLBACK_EXAMPLES: &[(&str, &str)] = &[
     ("shock[].demand", "-0.3"),
     ("shock[].gpu_cost", "0.5"),
     ("shock[].capacity", "-0.1"),
-    // The bundled governance changes are uncertain (icp_revenue_burn) and triggered by a
-    // drawdown (emergency_burn); the other rules and conditions have no bundled example.
+    ("burn.fraction", "0.2"),
+    ("burn.destination", r#""stakers""#),
+    ("emission.inflation_min", "0.07"),
+    ("emission.inflation_max", "0.20"),
+    ("emission.inflation_rate_change", "0.13"),
+    ("emission.goal_bonded", "0.67"),
+    ("governance[].name", r#""mission_70""#),
+    (
+        "governance[].description",
+        r#""burn 20% of revenue if the proposal passes""#,
+    ),
     ("governance[].day", "180"),
+    ("governance[].probability", "0.6"),
+    ("governance[].window_days", "[60, 240]"),
+    ("governance[].for_days", "14"),
+    ("governance[].delay_days", "30"),
+    (
+        "governance[].set",
+        r#"{ "burn.kind" = "revenue_burn", "burn.fraction" = 0.2 }"#,
+    ),
     ("governance[].when.price_below", "0.5"),
+    ("governance[].when.drawdown_above", "0.5"),
     ("governance[].when.staked_fraction_below", "0.2"),
-    ("governance[].when.er_ratio_above", "30.0"),
+    ("governance[].when.er_ratio_above", "30"),
     ("governance[].when.capacity_below", "0.5"),
 ];
 

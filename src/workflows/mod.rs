@@ -8,6 +8,7 @@ pub mod backtest;
 pub mod calibrate;
 pub mod compare;
 pub mod convergence;
+pub mod counterfactual;
 pub mod inputs;
 pub mod nightly;
 pub mod preflight;
