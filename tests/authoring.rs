@@ -204,13 +204,21 @@ fn issue12_keys_and_explain_print_the_reference() {
         "unit:     fraction",
         "default:  none",
         "allowed:  [0, 1]",
-        "burn.kind: required with \"revenue_burn\"; refused with \"none\", \"bme\"",
+        "burn.kind: required with \"revenue_burn\", \"buyback\"; refused with \"none\", \"bme\"",
         "example:  [burn]",
         "kind = \"revenue_burn\"",
         "fraction = 0.2",
     ] {
         assert!(t.contains(want), "explain lacks {want:?}:\n{t}");
     }
+    // A key of the sub-table of an array's entry: the entry's header, then the sub-table's.
+    let o = in_dir(d, &["explain", "governance[0].when.drawdown_above"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let t = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        t.contains("example:  [[governance]]\n            [governance.when]\n            drawdown_above = 0.5"),
+        "{t}"
+    );
     // Indices as validation messages write them.
     let o = in_dir(d, &["explain", "vesting[1].cliff_days"]);
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("vesting[].cliff_days\n"));

@@ -37,10 +37,14 @@ fn run(args: &[&str]) {
 fn issue12_finding_02_burn_sweep_medians_differ_as_the_paths_do() {
     let dir = tempfile::tempdir().unwrap();
     let preset = tokenrisk::scenario::preset("icp_revenue_burn").unwrap();
-    let text = preset.toml.replace(
-        "# [sweep]\n# \"burn.fraction\"",
-        "[sweep]\n\"burn.fraction\"",
-    );
+    // The base has no burn (Mission 70 is a governance entry), so the sweep also sets the kind.
+    let text = preset
+        .toml
+        .replace(
+            "# [sweep]\n# \"burn.fraction\"",
+            "[sweep]\n\"burn.fraction\"",
+        )
+        .replace("# \"burn.kind\" = [", "\"burn.kind\" = [");
     assert_ne!(text, preset.toml, "the preset's sweep comment moved");
     let file = dir.path().join("icp_sweep.toml");
     std::fs::write(&file, text).unwrap();

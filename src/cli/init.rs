@@ -221,7 +221,9 @@ impl Writer {
     }
 
     /// A table and its sub-tables. `value` is what the scenario holds (None: not set, so
-    /// every line is commented out); `commented` when an enclosing table is not set.
+    /// every line is commented out); `commented` when an enclosing table is not set. `path`
+    /// is the reference's key (`governance[].when` for the sub-table of an array's entry,
+    /// whose header, `[governance.when]`, belongs to the entry above it).
     fn table(
         &mut self,
         path: &str,
@@ -242,8 +244,9 @@ impl Writer {
             })
             .unwrap_or_default();
         self.comment(&format!("{path}: {about}"), "");
+        let header = path.replace("[]", "");
         self.out
-            .push_str(&format!("{}[{path}]\n", if off { "# " } else { "" }));
+            .push_str(&format!("{}[{header}]\n", if off { "# " } else { "" }));
         self.leaves(path, fields, value, off);
         for f in fields {
             if let Shape::Table(sub) = &f.shape {
@@ -295,6 +298,7 @@ impl Writer {
         if entries.is_empty() {
             self.out.push_str(&format!("# [[{name}]]\n"));
             self.leaves(&format!("{name}[]"), fields, None, true);
+            self.entry_tables(name, fields, None, true);
         }
         for (i, t) in entries.iter().enumerate() {
             if i > 0 {
@@ -302,6 +306,24 @@ impl Writer {
             }
             self.out.push_str(&format!("[[{name}]]\n"));
             self.leaves(&format!("{name}[]"), fields, Some(t), false);
+            self.entry_tables(name, fields, Some(t), false);
+        }
+    }
+
+    /// The sub-tables of one entry of an array of tables (`governance[].when`), after its
+    /// value keys: a `[governance.when]` header there applies to that entry.
+    fn entry_tables(
+        &mut self,
+        name: &str,
+        fields: &[Field],
+        entry: Option<&toml::Table>,
+        off: bool,
+    ) {
+        for f in fields {
+            if let Shape::Table(sub) = &f.shape {
+                let v = entry.and_then(|t| t.get(f.name)).and_then(|v| v.as_table());
+                self.table(&format!("{name}[].{}", f.name), sub, v, off);
+            }
         }
     }
 

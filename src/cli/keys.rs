@@ -96,6 +96,15 @@ fn kind_lines(e: &Entry) -> Vec<String> {
         .collect()
 }
 
+/// The TOML headers that open table `t`: `[burn]`; for the sub-table of an array's entry
+/// (`governance[].when`), the entry's `[[governance]]` and then `[governance.when]`.
+fn table_headers(t: &str) -> Vec<String> {
+    match t.split_once("[].") {
+        Some((array, _)) => vec![format!("[[{array}]]"), format!("[{}]", t.replace("[]", ""))],
+        None => vec![format!("[{t}]")],
+    }
+}
+
 /// The example lines of a key: its table header, the kind it needs, `key = value`.
 pub fn example_lines(e: &Entry) -> Vec<String> {
     let key = &e.key;
@@ -109,12 +118,11 @@ pub fn example_lines(e: &Entry) -> Vec<String> {
         .iter()
         .find(|u| u.role == Role::Requires || u.role == Role::Allows);
     if e.is_table() {
-        let header = if e.unit == "array of tables" {
-            format!("[[{key}]]")
+        if e.unit == "array of tables" {
+            out.push(format!("[[{key}]]"));
         } else {
-            format!("[{key}]")
-        };
-        out.push(header);
+            out.extend(table_headers(key));
+        }
         let example = match reference::example(key) {
             Some(toml::Value::Array(a)) => a.into_iter().next(),
             v => v,
@@ -136,7 +144,7 @@ pub fn example_lines(e: &Entry) -> Vec<String> {
     }
     match table {
         Some(t) if t.ends_with("[]") => out.push(format!("[[{}]]", t.trim_end_matches("[]"))),
-        Some(t) => out.push(format!("[{t}]")),
+        Some(t) => out.extend(table_headers(t)),
         None => {}
     }
     if let Some(u) = needs_kind {

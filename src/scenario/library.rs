@@ -41,6 +41,7 @@ pub const PRESETS: &[Embedded] = &[
     embed!("scenarios", "fetch_inflation.toml"),
     embed!("scenarios", "icp_revenue_burn.toml"),
     embed!("scenarios", "death_spiral_stress.toml"),
+    embed!("scenarios", "emergency_burn.toml"),
     // The design-comparison pair: `tokenrisk compare compare/halving compare/bme`.
     embed!("scenarios", "compare/halving.toml"),
     embed!("scenarios", "compare/bme.toml"),
