@@ -56,7 +56,7 @@ fn a_change_scheduled_at_or_after_the_horizon_changes_nothing() {
         let g = format!("[[governance]]\nname = \"late\"\nday = {day}\n{BURN_HALF}");
         let late = run(&with(&base(), &g));
         assert_same_model(&plain, &late);
-        assert!(late.records.iter().all(|r| r.enacted[0].is_none()));
+        assert!(late.records.iter().all(|r| r.enacted.get(0).is_none()));
     }
 }
 
@@ -71,7 +71,7 @@ set = { "burn.kind" = "bme", "burn.fee" = 0.1, "emission.split" = { providers = 
     let plain = run(&base());
     let same = run(&with(&base(), g));
     assert_same_model(&plain, &same);
-    assert!(same.records.iter().all(|r| r.enacted[0] == Some(50)));
+    assert!(same.records.iter().all(|r| r.enacted.get(0) == Some(50)));
 }
 
 #[test]
@@ -112,7 +112,11 @@ set = { "burn.kind" = "buyback", "burn.fraction" = 0.3, "burn.destination" = "st
 #[test]
 fn an_uncertain_change_enacts_on_its_share_of_paths_uniformly_in_its_window() {
     let out = run_cpu(&parse(&with(&base(), UNCERTAIN)), 4000);
-    let days: Vec<u32> = out.records.iter().filter_map(|r| r.enacted[0]).collect();
+    let days: Vec<u32> = out
+        .records
+        .iter()
+        .filter_map(|r| r.enacted.get(0))
+        .collect();
     let n = out.records.len() as f64;
     let p = days.len() as f64 / n;
     let se = (0.25 / n).sqrt();
@@ -156,7 +160,7 @@ fn governance_draws_leave_every_other_draw_alone() {
     // Paths where the change is never enacted are the plain paths exactly.
     let mut never = 0;
     for (a, b) in plain.records.iter().zip(&governed.records) {
-        if b.enacted[0].is_none() {
+        if b.enacted.get(0).is_none() {
             never += 1;
             assert_eq!(
                 *a,
@@ -171,8 +175,12 @@ fn governance_draws_leave_every_other_draw_alone() {
     // Another change listed before it leaves its days alone (its stream is keyed by name).
     let other = "[[governance]]\nname = \"other\"\nprobability = 0.3\nwindow_days = [0, 100]\nset = { \"staking.panic\" = 0.5 }\n";
     let both = run(&with(&with(&base(), other), UNCERTAIN));
-    let days =
-        |o: &EngineOutput, c: usize| o.records.iter().map(|r| r.enacted[c]).collect::<Vec<_>>();
+    let days = |o: &EngineOutput, c: usize| {
+        o.records
+            .iter()
+            .map(|r| r.enacted.get(c))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(days(&governed, 0), days(&both, 1));
     assert_ne!(days(&both, 0), days(&both, 1));
 }
@@ -216,7 +224,7 @@ set = { "burn.kind" = "revenue_burn", "burn.fraction" = 0.5 }
                 break;
             }
         }
-        assert_eq!(r.enacted[0], expected, "path {}", r.path);
+        assert_eq!(r.enacted.get(0), expected, "path {}", r.path);
         enacted += expected.is_some() as u32;
     }
     assert!(enacted > 10 && enacted < 190, "{enacted} of 200 enacted");

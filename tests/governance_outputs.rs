@@ -68,7 +68,7 @@ fn lib_run(
 }
 
 fn enacted_days(records: &[PathRecord], c: usize) -> Vec<u32> {
-    let mut d: Vec<u32> = records.iter().filter_map(|r| r.enacted[c]).collect();
+    let mut d: Vec<u32> = records.iter().filter_map(|r| r.enacted.get(c)).collect();
     d.sort_unstable();
     d
 }
@@ -171,8 +171,8 @@ fn run_folder_holds_the_columns_rows_and_governance_table() {
     assert_eq!(schema.field(n - 3).name(), "breakeven_day");
     let back = pq::read_paths(std::fs::File::open(dir.join("paths.parquet")).unwrap()).unwrap();
     assert_eq!(back, lib.records);
-    assert!(back.iter().any(|r| r.enacted[0].is_some()));
-    assert!(back.iter().any(|r| r.enacted[0].is_none()));
+    assert!(back.iter().any(|r| r.enacted.get(0).is_some()));
+    assert!(back.iter().any(|r| r.enacted.get(0).is_none()));
 
     // summary.parquet: governance.<name>.* columns equal to the library's figures.
     let sum = read_parquet(&dir.join("summary.parquet"));

@@ -281,7 +281,7 @@ impl Accumulator {
             pp.breakeven_day.add(d as f64);
         }
         for (c, day) in r.enacted.iter().enumerate() {
-            if let Some(d) = *day {
+            if let Some(d) = day {
                 *self.enacted_mut(c).entry(d).or_insert(0) += 1;
             }
         }

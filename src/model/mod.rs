@@ -8,5 +8,5 @@ pub mod record;
 pub mod step;
 
 pub use params::Params;
-pub use record::{simulate_path, PathRecord};
+pub use record::{simulate_path, EnactedDays, PathRecord};
 pub use step::{emission_tokens, step, LaneState, PathState, METRICS, N_METRICS};

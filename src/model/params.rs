@@ -6,7 +6,7 @@
 //! same numbers into its `repr(C)` f32 twin (`engine::gpu`), so this struct is the single
 //! place where scenario semantics become numbers.
 
-use crate::scenario::governance::{apply, keys_set, GOVERNABLE};
+use crate::scenario::governance::{apply, keys_set, no_check, GOVERNABLE};
 use crate::scenario::limits::{MAX_GOVERNANCE, MAX_SCHEDULE_YEARS, MAX_SHOCKS, MAX_VESTING};
 use crate::scenario::{
     BurnKind, Currency, Destination, EmissionKind, QuotedIn, Scenario, SellFraction, Trigger,
@@ -290,7 +290,7 @@ impl Policy {
 impl GovParams {
     /// Change `index` of a validated scenario. Panics only on changes `validate` rejects.
     pub fn compile(s: &Scenario, index: usize, g: &crate::scenario::Governance) -> GovParams {
-        let changed = apply(s, index, g).expect("validated governance change");
+        let changed = apply(s, index, g, no_check).expect("validated governance change");
         let sets = keys_set(g).iter().fold(0, |bits, k| bits | key_bit(k));
         let w = g.when.clone().unwrap_or_default();
         let Trigger {

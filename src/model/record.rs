@@ -3,7 +3,7 @@
 //! one-lane reference the CPU engine's lane groups must reproduce bit for bit.
 
 use super::{step, LaneState, Params, PathState, N_METRICS};
-use crate::scenario::limits::MAX_GOVERNANCE;
+use crate::scenario::limits::{MAX_GOVERNANCE, MAX_HORIZON_DAYS};
 
 /// One path's results: the columns of `paths.parquet` (ARCHITECTURE.md output contract).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -38,7 +38,62 @@ pub struct PathRecord {
     pub breakeven_day: Option<u32>,
     /// Per `[[governance]]` change (in file order): the day it was enacted, if it was
     /// within the horizon. Entries past the scenario's count are `None`.
-    pub enacted: [Option<u32>; MAX_GOVERNANCE],
+    pub enacted: EnactedDays,
+}
+
+/// The enactment day of each governance change, or none: days as u16 (every horizon is at
+/// most `MAX_HORIZON_DAYS` = 36,500 days), so the eight of them add 16 bytes to a record
+/// (records of every path are held in memory until `paths.parquet` is written).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnactedDays([u16; MAX_GOVERNANCE]);
+
+impl EnactedDays {
+    const NONE: u16 = u16::MAX;
+
+    /// The enactment day of change `c`, if any.
+    pub fn get(&self, c: usize) -> Option<u32> {
+        self.0
+            .get(c)
+            .copied()
+            .filter(|&d| d != Self::NONE)
+            .map(u32::from)
+    }
+
+    /// Sets change `c`'s day; false (and nothing set) for a day or index it cannot hold.
+    pub fn set(&mut self, c: usize, day: Option<u32>) -> bool {
+        let v = match day {
+            None => Self::NONE,
+            Some(d) if d <= MAX_HORIZON_DAYS => d as u16,
+            Some(_) => return false,
+        };
+        match self.0.get_mut(c) {
+            Some(slot) => {
+                *slot = v;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The day of every change slot, in order.
+    pub fn iter(&self) -> impl Iterator<Item = Option<u32>> + '_ {
+        (0..MAX_GOVERNANCE).map(|c| self.get(c))
+    }
+
+    /// Days from `f(c)` (each within the horizon limit).
+    pub fn from_fn(f: impl Fn(usize) -> Option<u32>) -> EnactedDays {
+        let mut out = EnactedDays::default();
+        for c in 0..MAX_GOVERNANCE {
+            out.set(c, f(c));
+        }
+        out
+    }
+}
+
+impl Default for EnactedDays {
+    fn default() -> Self {
+        EnactedDays([Self::NONE; MAX_GOVERNANCE])
+    }
 }
 
 impl PathRecord {
@@ -67,7 +122,7 @@ impl PathRecord {
             min_capacity: s.min_ln_capacity.exp(),
             final_demand: s.ln_demand.exp(),
             breakeven_day: (s.breakeven_day >= 0).then_some(s.breakeven_day as u32),
-            enacted: std::array::from_fn(|c| s.enacted_day(p, c)),
+            enacted: EnactedDays::from_fn(|c| s.enacted_day(p, c)),
         }
     }
 }

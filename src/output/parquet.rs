@@ -573,7 +573,7 @@ pub fn paths_batch(
     }
     for c in 0..governance {
         arrays.push(Arc::new(UInt32Array::from_iter(
-            records.iter().map(|r| r.enacted[c]),
+            records.iter().map(|r| r.enacted.get(c)),
         )));
     }
     RecordBatch::try_new(schema.clone(), arrays).context("building a paths.parquet batch")
@@ -776,7 +776,15 @@ pub fn read_paths_with(
                         );
                     }
                 }
-                r.enacted[c] = day;
+                if !r.enacted.set(c, day) {
+                    bail!(
+                        "column {} of path {} is day {}, beyond any horizon (at most {} days)",
+                        enacted[c],
+                        r.path,
+                        day.unwrap_or(0),
+                        crate::scenario::limits::MAX_HORIZON_DAYS
+                    );
+                }
             }
             out.push(r);
         }

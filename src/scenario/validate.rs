@@ -588,12 +588,12 @@ pub fn validate(s: &Scenario) -> Vec<(String, String)> {
     if c.problems.is_empty() && !s.governance.is_empty() {
         let all: Vec<(usize, &Governance)> = s.governance.iter().enumerate().collect();
         for &(i, g) in &all {
-            if let Err(p) = super::governance::apply(s, i, g) {
+            if let Err(p) = super::governance::apply(s, i, g, validate) {
                 c.problems.extend(p);
             }
         }
         if c.problems.is_empty() && all.len() > 1 {
-            if let Err(p) = super::governance::apply_all(s, &all) {
+            if let Err(p) = super::governance::apply_all(s, &all, validate) {
                 c.problems.extend(p);
             }
         }

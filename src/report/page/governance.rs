@@ -20,7 +20,10 @@ fn rule(g: &Governance) -> String {
         return format!("scheduled on day {}", fmt_int(d as f64));
     }
     if let (Some(p), Some(w)) = (g.probability, g.window_days.as_deref()) {
-        let (a, b) = (w.first().copied().unwrap_or(0), w.last().copied().unwrap_or(0));
+        let (a, b) = (
+            w.first().copied().unwrap_or(0),
+            w.last().copied().unwrap_or(0),
+        );
         return format!(
             "uncertain: passes with probability {}, on a day drawn uniformly in days {}–{}",
             fmt_pct(p),
@@ -68,9 +71,22 @@ fn sets(g: &Governance) -> String {
 /// P(enacted) and the median day of change `name` from the summary.
 fn figures(summary: &Table, name: &str) -> (Option<[f64; 4]>, Option<[f64; 3]>) {
     let at = |what: &str| summary.f64_at(&format!("governance.{name}.{what}"), 0);
-    let p = (|| Some([at("p_enacted")?, at("p_enacted_se")?, at("p_enacted_lo")?, at("p_enacted_hi")?]))();
-    let d = (|| Some([at("median_day")?, at("median_day_lo")?, at("median_day_hi")?]))()
-        .filter(|d| d[0].is_finite());
+    let p = (|| {
+        Some([
+            at("p_enacted")?,
+            at("p_enacted_se")?,
+            at("p_enacted_lo")?,
+            at("p_enacted_hi")?,
+        ])
+    })();
+    let d = (|| {
+        Some([
+            at("median_day")?,
+            at("median_day_lo")?,
+            at("median_day_hi")?,
+        ])
+    })()
+    .filter(|d| d[0].is_finite());
     (p, d)
 }
 
