@@ -91,23 +91,24 @@ fn supply_era(issued: f32) -> u32 {
 
 // floor(day / period_days) of step.rs `halving_by_time`. GPU division is not correctly
 // rounded (2.5 ulp), so a day exactly on a period boundary is corrected with exact products.
-fn time_era(day: f32) -> f32 {
-    var era = floor(day / params.period_days);
-    if ((era + 1.0) * params.period_days <= day) {
+fn time_era(day: f32, period_days: f32) -> f32 {
+    var era = floor(day / period_days);
+    if ((era + 1.0) * period_days <= day) {
         era += 1.0;
     }
-    if (era > 0.0 && era * params.period_days > day) {
+    if (era > 0.0 && era * period_days > day) {
         era -= 1.0;
     }
     return era;
 }
 
-// step.rs `emission_tokens`: tokens emitted in the step starting at `day0`, before the split.
+// step.rs `emission_tokens`: tokens emitted in the step starting at `day0`, before the split,
+// under the path's rule (`EmissionRule`: s.emission_kind, s.per_day, s.period_days, s.inflation).
 // `day0_int` is the same day as an integer (schedule years are counted without f32 division).
 // `reserved` is supply kept under the cap for vesting still locked (step.rs `locked_vesting`).
 fn emission_tokens(issued: f32, circulating: f32, day0: f32, day0_int: u32, reserved: f32) -> f32 {
     var e = 0.0;
-    switch (params.emission_kind) {
+    switch (s.emission_kind) {
         case EMISSION_HALVING_BY_SUPPLY: {
             let first_era = supply_era(issued);
             var remaining_days = params.step_days;
@@ -118,7 +119,7 @@ fn emission_tokens(issued: f32, circulating: f32, day0: f32, day0_int: u32, rese
                 if (remaining_days <= 0.0) {
                     break;
                 }
-                let rate = params.per_day * pow2_neg(era);
+                let rate = s.per_day * pow2_neg(era);
                 let next_threshold = supply_threshold(era);
                 let room = next_threshold - at;
                 if (rate * remaining_days <= room) {
@@ -139,9 +140,9 @@ fn emission_tokens(issued: f32, circulating: f32, day0: f32, day0_int: u32, rese
                 if (day >= end) {
                     break;
                 }
-                let era = time_era(day);
-                let boundary = min((era + 1.0) * params.period_days, end);
-                minted += ldexp(params.per_day, -i32(min(era, 1000.0))) * (boundary - day);
+                let era = time_era(day, s.period_days);
+                let boundary = min((era + 1.0) * s.period_days, end);
+                minted += ldexp(s.per_day, -i32(min(era, 1000.0))) * (boundary - day);
                 day = boundary;
             }
             e = minted;
@@ -152,14 +153,136 @@ fn emission_tokens(issued: f32, circulating: f32, day0: f32, day0_int: u32, rese
             let amount = params.schedule_amount[year / 4u][year % 4u];
             e = amount / 365.0 * params.step_days;
         }
-        case EMISSION_INFLATION: {
-            e = params.annual_rate * circulating / 365.0 * params.step_days;
+        case EMISSION_INFLATION, EMISSION_BONDED_INFLATION: {
+            e = s.inflation * circulating / 365.0 * params.step_days;
         }
         default: {
             e = 0.0;
         }
     }
     return max(min(e, params.max_supply - issued - reserved), 0.0);
+}
+
+// PathState::gov_due[c] / gov_held[c]. The state's arrays are indexed with constants only and
+// the lane picked by a select: a dynamic index into `s` made llvmpipe keep the whole state in
+// memory instead of registers (every step ~40% slower, governance or not).
+fn gov_lane(v: array<vec4<f32>, MAX_GOVERNANCE / 4u>, c: u32) -> f32 {
+    return select(v[0], v[1], c >= 4u)[c % 4u];
+}
+fn gov_set_lane(v: array<vec4<f32>, MAX_GOVERNANCE / 4u>, c: u32, x: f32) -> array<vec4<f32>, MAX_GOVERNANCE / 4u> {
+    let lane = vec4<u32>(0u, 1u, 2u, 3u) == vec4<u32>(c % 4u);
+    let lo = lane & vec4<bool>(c < 4u);
+    let hi = lane & vec4<bool>(c >= 4u);
+    return array<vec4<f32>, MAX_GOVERNANCE / 4u>(select(v[0], vec4<f32>(x), lo), select(v[1], vec4<f32>(x), hi));
+}
+fn gov_due(c: u32) -> f32 {
+    return gov_lane(s.gov_due, c);
+}
+fn gov_held(c: u32) -> f32 {
+    return gov_lane(s.gov_held, c);
+}
+
+// step.rs `draw_uncertain` (section 0 at step 0): the day each uncertain change is enacted
+// on, or NEVER, from its own Philox stream (the change's index as the counter's step).
+// Word 0 enacts it where word <= enact_at_most (the CPU's word < probability * 2^32, exact);
+// word 1 picks the day, first + (word * span) >> 32: the high word of the 64-bit product.
+fn draw_uncertain(key: vec2<u32>, path_lo: u32, path_hi: u32) {
+    for (var c = 0u; c < params.n_governance; c++) {
+        if (params.governance[c].rule != RULE_UNCERTAIN) {
+            continue;
+        }
+        let w = draw_words(key, path_lo, path_hi, c, STREAM_GOVERNANCE);
+        var due = NEVER;
+        if (w.x <= params.governance[c].enact_at_most) {
+            let offset = mulhilo(w.y, params.governance[c].window_span).x;
+            due = f32(params.governance[c].window_first + offset);
+        }
+        s.gov_due = gov_set_lane(s.gov_due, c, due);
+    }
+}
+
+// step.rs `enact` (section 0): change c takes effect on this path, key by key.
+fn enact(c: u32) {
+    let sets = params.governance[c].sets;
+    let v = params.governance[c].policy;
+    if ((sets & KEY_EMISSION_KIND) != 0u) { s.emission_kind = v.emission_kind; }
+    if ((sets & KEY_EMISSION_PER_DAY) != 0u) { s.per_day = v.per_day; }
+    if ((sets & KEY_EMISSION_PERIOD_DAYS) != 0u) { s.period_days = v.period_days; }
+    if ((sets & KEY_EMISSION_ANNUAL_RATE) != 0u) { s.annual_rate = v.annual_rate; }
+    if ((sets & KEY_EMISSION_INFLATION_MIN) != 0u) { s.inflation_min = v.inflation_min; }
+    if ((sets & KEY_EMISSION_INFLATION_MAX) != 0u) { s.inflation_max = v.inflation_max; }
+    if ((sets & KEY_EMISSION_INFLATION_RATE_CHANGE) != 0u) { s.inflation_rate_change = v.inflation_rate_change; }
+    if ((sets & KEY_EMISSION_GOAL_BONDED) != 0u) { s.goal_bonded = v.goal_bonded; }
+    if ((sets & KEY_EMISSION_SPLIT) != 0u) {
+        s.split_providers = v.split_providers;
+        s.split_stakers = v.split_stakers;
+        s.split_treasury = v.split_treasury;
+    }
+    if ((sets & KEY_EMISSION_TREASURY_SELL) != 0u) { s.treasury_sell = v.treasury_sell; }
+    if ((sets & KEY_BURN_KIND) != 0u) { s.burn_kind = v.burn_kind; }
+    if ((sets & KEY_BURN_FEE) != 0u) { s.burn_fee = v.burn_fee; }
+    if ((sets & KEY_BURN_FRACTION) != 0u) { s.burn_fraction = v.burn_fraction; }
+    if ((sets & KEY_BURN_DESTINATION) != 0u) { s.buyback_to_stakers = v.buyback_to_stakers; }
+    if ((sets & KEY_STAKING_TARGET) != 0u) { s.stake_target = v.stake_target; }
+    if ((sets & KEY_STAKING_PANIC) != 0u) { s.stake_panic = v.stake_panic; }
+    if ((sets & KEY_STAKING_SPEED) != 0u) { s.stake_relax = v.stake_relax; }
+    if ((sets & KEY_STAKING_UNSTAKE_SELL) != 0u) { s.unstake_sell = v.unstake_sell; }
+}
+
+// layout.rs `user_net_buy` of the path's policy in f32 (after a change is enacted; the
+// initial state carries the host's f64 value). A coefficient of `served`, not a difference of
+// two ~served amounts.
+fn user_net_buy_of_policy() -> f32 {
+    var burn_share = 0.0;
+    var fee_share = 1.0;
+    if (s.burn_kind == BURN_BME) {
+        burn_share = 1.0 - s.burn_fee;
+        fee_share = 0.0;
+    } else if (s.burn_kind == BURN_REVENUE_BURN || s.burn_kind == BURN_BUYBACK) {
+        burn_share = s.burn_fraction;
+        fee_share = 1.0 - s.burn_fraction;
+    }
+    if (params.pay_in_token == 1u) {
+        return 1.0 - fee_share * params.fee_sell;
+    }
+    return burn_share;
+}
+
+// step.rs `check_trigger` (section 13): where change c is not yet proposed, its condition on
+// the end-of-step state extends or resets the run of days it has held; once the run reaches
+// for_days, the change is proposed and enacted delay_days after day1. The thresholds are the
+// CPU's (ln of price and capacity levels), compared in f32: a path whose value lies within
+// f32 rounding of a threshold can be proposed a step apart on the two engines.
+fn check_trigger(c: u32, day1: f32) {
+    if (gov_due(c) < NEVER) {
+        return;
+    }
+    let conditions = params.governance[c].conditions;
+    var holds = true;
+    if ((conditions & TRIGGER_PRICE_BELOW) != 0u) {
+        holds = holds && s.ln_price < params.governance[c].ln_price_below;
+    }
+    if ((conditions & TRIGGER_DRAWDOWN_ABOVE) != 0u) {
+        let drawdown = 1.0 - s.price / s.running_max_price;
+        holds = holds && drawdown > params.governance[c].drawdown_above;
+    }
+    if ((conditions & TRIGGER_STAKED_FRACTION_BELOW) != 0u) {
+        holds = holds && s.staked / (s.issued - s.burned) < params.governance[c].staked_fraction_below;
+    }
+    if ((conditions & TRIGGER_ER_RATIO_ABOVE) != 0u) {
+        holds = holds && s.trailing_emission_usd / s.trailing_revenue > params.governance[c].er_ratio_above;
+    }
+    if ((conditions & TRIGGER_CAPACITY_BELOW) != 0u) {
+        holds = holds && s.ln_capacity < params.governance[c].ln_capacity_below;
+    }
+    var held = 0.0;
+    if (holds) {
+        held = gov_held(c) + params.step_days;
+    }
+    s.gov_held = gov_set_lane(s.gov_held, c, held);
+    if (holds && held >= params.governance[c].for_days) {
+        s.gov_due = gov_set_lane(s.gov_due, c, day1 + params.governance[c].delay_days);
+    }
 }
 
 // step.rs `vested_by`: tokens a tranche has unlocked by `day`.
@@ -243,6 +366,26 @@ fn step(key: vec2<u32>, path_lo: u32, path_hi: u32, step: u32) {
     let z_price_jump = e3j.y;
     let event_words = draw_words(key, path_lo, path_hi, step, STREAM_EVENT_UNIFORMS);
 
+    // 0. Governance: changes whose enactment day falls in this step take effect, in list
+    // order (so, of changes enacted together, the later listed wins a key both set; of
+    // changes enacted apart, the later enacted). Uncertain changes draw their day at step 0.
+    if (params.n_governance > 0u) {
+        if (step == 0u) {
+            draw_uncertain(key, path_lo, path_hi);
+        }
+        var enacted = false;
+        for (var c = 0u; c < params.n_governance; c++) {
+            let due = gov_due(c);
+            if (due >= day0 && due < day1) {
+                enact(c);
+                enacted = true;
+            }
+        }
+        if (enacted) {
+            s.user_net_buy = user_net_buy_of_policy();
+        }
+    }
+
     // 1. Regime. `u_regime < p` of the CPU is `word < threshold` here (exact, see Params).
     let u_regime_word = event_words.x;
     if (s.regime == 0u) {
@@ -282,12 +425,20 @@ fn step(key: vec2<u32>, path_lo: u32, path_hi: u32, step: u32) {
     let served_frac = served_per_day / demand;
     let served = served_per_day * params.step_days;
 
-    // 4. Emission, split.
+    // 4. Emission, split. Under bonded_inflation the inflation first moves toward the
+    // bonded-ratio goal (the Cosmos SDK mint rule); under the other kinds it is annual_rate.
     let circulating0 = s.issued - s.burned;
+    if (s.emission_kind == EMISSION_BONDED_INFLATION) {
+        let bonded = s.staked / circulating0;
+        s.inflation = clamp(s.inflation + (1.0 - bonded / s.goal_bonded) * s.inflation_rate_change * params.dt,
+            s.inflation_min, s.inflation_max);
+    } else {
+        s.inflation = s.annual_rate;
+    }
     let emitted = emission_tokens(s.issued, circulating0, day0, day0_int, locked_vesting(day0));
-    let e_providers = emitted * params.split_providers;
-    let e_stakers = emitted * params.split_stakers;
-    let e_treasury = emitted * params.split_treasury;
+    let e_providers = emitted * s.split_providers;
+    let e_stakers = emitted * s.split_stakers;
+    let e_treasury = emitted * s.split_treasury;
     s.issued += emitted;
     s.minted += emitted;
 
@@ -302,26 +453,41 @@ fn step(key: vec2<u32>, path_lo: u32, path_hi: u32, step: u32) {
         vesting_sold += unlocked * tr.sell_fraction;
     }
 
-    // 6. Payments and burns (all in USD this step).
+    // 6. Payments and burns (all in USD this step). A buyback buys like revenue_burn but
+    // does not burn: the tokens go to the treasury or the stakers.
+    let is_buyback = s.burn_kind == BURN_BUYBACK;
     var burn_usd = 0.0;
     var provider_fee_usd = served;
-    if (params.burn_kind == BURN_BME) {
-        burn_usd = served * (1.0 - params.burn_fee);
+    if (s.burn_kind == BURN_BME) {
+        burn_usd = served * (1.0 - s.burn_fee);
         provider_fee_usd = 0.0;
-    } else if (params.burn_kind == BURN_REVENUE_BURN) {
-        burn_usd = served * params.burn_fraction;
-        provider_fee_usd = served * (1.0 - params.burn_fraction);
+    } else if (s.burn_kind == BURN_REVENUE_BURN || is_buyback) {
+        burn_usd = served * s.burn_fraction;
+        provider_fee_usd = served * (1.0 - s.burn_fraction);
     }
     // Paying in the token means users buy it; paying in stablecoins, only burns buy it.
     // Providers paid in tokens sell `fee_sell` of them; paid in stablecoins they sell none.
     // The GPU nets the two on the host: user_buy_usd - provider_fee_sell_usd =
     // served * user_net_buy. They are equal when providers sell all their fees, and in f32 two
     // ~served terms cancel only to ~1e-7 of served, which against a thin order book (depth
-    // far below served, after a crash) moved the price by up to 1%.
-    let user_net_buy_usd = served * params.user_net_buy;
+    // far below served, after a crash) moved the price by up to 1%. The coefficient is the
+    // path's (its policy's burn kind, fee and fraction), kept in the state (section 0).
+    let user_net_buy_usd = served * s.user_net_buy;
     // Burns cannot take more than the liquid float, so staked <= circulating always holds.
     let liquid = max(s.issued - s.burned - s.staked, 0.0);
-    s.burned += min(burn_usd / price, liquid);
+    let bought = min(burn_usd / price, liquid);
+    // The treasury resells `treasury_sell` of its buyback one step later (section 9).
+    let treasury_resell_now = s.treasury_resell;
+    s.treasury_resell = 0.0;
+    if (is_buyback) {
+        if (s.buyback_to_stakers == 1u) {
+            s.staked += bought;
+        } else {
+            s.treasury_resell = bought * s.treasury_sell;
+        }
+    } else {
+        s.burned += bought;
+    }
 
     // 7. Providers: profitability moves capacity; they sell emission to cover costs.
     let emission_value = e_providers * price;
@@ -353,17 +519,18 @@ fn step(key: vec2<u32>, path_lo: u32, path_hi: u32, step: u32) {
     // 8. Staking: the target falls with the drawdown (panic); stakers' emission is staked.
     s.running_max_price = max(s.running_max_price, price);
     let drawdown = 1.0 - price / s.running_max_price;
-    let target_fraction = params.stake_target * clamp(1.0 - params.stake_panic * drawdown, 0.0, 1.0);
+    let target_fraction = s.stake_target * clamp(1.0 - s.stake_panic * drawdown, 0.0, 1.0);
     let circulating = s.issued - s.burned;
     s.staked += e_stakers;
-    let stake_change = (target_fraction * circulating - s.staked) * params.stake_relax;
+    let stake_change = (target_fraction * circulating - s.staked) * s.stake_relax;
     s.staked += stake_change;
-    let unstake_sell_usd = max(-stake_change, 0.0) * params.unstake_sell * price;
+    let unstake_sell_usd = max(-stake_change, 0.0) * s.unstake_sell * price;
     s.staked = clamp(s.staked, 0.0, circulating);
 
     // 9. Market: net flow moves the transient pressure X; F follows the market and usage.
-    let treasury_sell_usd = e_treasury * params.treasury_sell * price;
-    let sell_usd = provider_sell_usd + vesting_sold * price + unstake_sell_usd + treasury_sell_usd;
+    let treasury_sell_usd = e_treasury * s.treasury_sell * price;
+    let sell_usd = provider_sell_usd + vesting_sold * price + unstake_sell_usd + treasury_sell_usd
+        + treasury_resell_now * price;
     let buy_usd = user_net_buy_usd;
     let depth_usd = params.depth * price * (circulating - s.staked);
     let net_flow = buy_usd - sell_usd;
@@ -450,6 +617,14 @@ fn step(key: vec2<u32>, path_lo: u32, path_hi: u32, step: u32) {
     s.min_price_retained = min(s.min_price_retained, end_price / s.running_max_price);
     s.min_price = min(s.min_price, end_price);
     s.min_ln_capacity = min(s.min_ln_capacity, s.ln_capacity);
+
+    // 13. Governance triggers: conditions on the end-of-step state propose a change, which
+    // section 0 enacts `delay_days` later.
+    for (var c = 0u; c < params.n_governance; c++) {
+        if (params.governance[c].rule == RULE_TRIGGERED) {
+            check_trigger(c, day1);
+        }
+    }
 }
 
 // PathState::observe: the values of step.rs METRICS now.

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 use tokenrisk::engine::gpu::layout::{
-    GpuDispatch, GpuParams, GpuPartial, GpuPathState, GpuShock, GpuTranche,
+    GpuDispatch, GpuGov, GpuParams, GpuPartial, GpuPathState, GpuPolicy, GpuShock, GpuTranche,
 };
 use tokenrisk::engine::gpu::shaders;
 
@@ -117,7 +117,7 @@ fn wgsl_layout(module: &naga::Module, name: &str) -> (Vec<(String, usize)>, usiz
 fn wgsl_structs_match_rust_twins() {
     let module = parse("simulate", shaders::SIMULATE);
     type Twin = (&'static str, Vec<(&'static str, usize)>, usize);
-    let twins: [Twin; 6] = [
+    let twins: [Twin; 8] = [
         (
             "Params",
             GpuParams::layout(),
@@ -129,6 +129,12 @@ fn wgsl_structs_match_rust_twins() {
             std::mem::size_of::<GpuPathState>(),
         ),
         ("Shock", GpuShock::layout(), std::mem::size_of::<GpuShock>()),
+        ("Gov", GpuGov::layout(), std::mem::size_of::<GpuGov>()),
+        (
+            "Policy",
+            GpuPolicy::layout(),
+            std::mem::size_of::<GpuPolicy>(),
+        ),
         (
             "Tranche",
             GpuTranche::layout(),

@@ -16,10 +16,46 @@ const EMISSION_HALVING_BY_SUPPLY: u32 = 1u;
 const EMISSION_HALVING_BY_TIME: u32 = 2u;
 const EMISSION_SCHEDULE: u32 = 3u;
 const EMISSION_INFLATION: u32 = 4u;
+const EMISSION_BONDED_INFLATION: u32 = 5u;
 
 const BURN_NONE: u32 = 0u;
 const BURN_BME: u32 = 1u;
 const BURN_REVENUE_BURN: u32 = 2u;
+const BURN_BUYBACK: u32 = 3u;
+
+// Rules of a governance change (`model::params::rule`) and the bits of `Gov::conditions`
+// (`model::params::trigger`).
+const RULE_SCHEDULED: u32 = 0u;
+const RULE_UNCERTAIN: u32 = 1u;
+const RULE_TRIGGERED: u32 = 2u;
+const TRIGGER_PRICE_BELOW: u32 = 1u;
+const TRIGGER_DRAWDOWN_ABOVE: u32 = 2u;
+const TRIGGER_STAKED_FRACTION_BELOW: u32 = 4u;
+const TRIGGER_ER_RATIO_ABOVE: u32 = 8u;
+const TRIGGER_CAPACITY_BELOW: u32 = 16u;
+
+// Bits of `Gov::sets`: `model::params::key_bit` of each key of `scenario::governance::GOVERNABLE`.
+const KEY_EMISSION_KIND: u32 = 1u;
+const KEY_EMISSION_PER_DAY: u32 = 2u;
+const KEY_EMISSION_PERIOD_DAYS: u32 = 4u;
+const KEY_EMISSION_ANNUAL_RATE: u32 = 8u;
+const KEY_EMISSION_INFLATION_MIN: u32 = 16u;
+const KEY_EMISSION_INFLATION_MAX: u32 = 32u;
+const KEY_EMISSION_INFLATION_RATE_CHANGE: u32 = 64u;
+const KEY_EMISSION_GOAL_BONDED: u32 = 128u;
+const KEY_EMISSION_SPLIT: u32 = 256u;
+const KEY_EMISSION_TREASURY_SELL: u32 = 512u;
+const KEY_BURN_KIND: u32 = 1024u;
+const KEY_BURN_FEE: u32 = 2048u;
+const KEY_BURN_FRACTION: u32 = 4096u;
+const KEY_BURN_DESTINATION: u32 = 8192u;
+const KEY_STAKING_TARGET: u32 = 16384u;
+const KEY_STAKING_PANIC: u32 = 32768u;
+const KEY_STAKING_SPEED: u32 = 65536u;
+const KEY_STAKING_UNSTAKE_SELL: u32 = 131072u;
+
+// The enactment day of a change not (yet) enacted on a path (model::params::NEVER in f32).
+const NEVER: f32 = 1e30;
 
 // Halvings tracked by `halving_by_supply` (model::params::MAX_HALVINGS).
 const MAX_HALVINGS: u32 = 64u;
@@ -31,10 +67,13 @@ const POISSON_MAX: u32 = 16u;
 // horizon: engine::gpu::layout::SCHEDULE_YEARS).
 const MAX_SHOCKS: u32 = 16u;
 const MAX_VESTING: u32 = 8u;
+const MAX_GOVERNANCE: u32 = 8u;
 const SCHEDULE_YEARS: u32 = 100u;
 
-// Rust twin: `GpuPathState`. `model::PathState` in f32 (bools as u32), padded to 128 bytes;
-// max_drawdown is kept as its complement min_price_retained.
+// Rust twin: `GpuPathState`. `model::PathState` in f32 (bools as u32), padded to 288 bytes;
+// max_drawdown is kept as its complement min_price_retained. The governable values (from
+// emission_kind to unstake_sell, `model::Policy`) are the path's own, overwritten by each
+// change it enacts (simulate.wgsl section 0).
 struct PathState {
     regime: u32,
     ln_fundamental: f32,
@@ -69,6 +108,89 @@ struct PathState {
     cum_revenue: f32,
     breakeven_day: i32,
     vested: f32,
+    emission_kind: u32,
+    per_day: f32,
+    period_days: f32,
+    annual_rate: f32,
+    inflation_min: f32,
+    inflation_max: f32,
+    inflation_rate_change: f32,
+    goal_bonded: f32,
+    split_providers: f32,
+    split_stakers: f32,
+    split_treasury: f32,
+    treasury_sell: f32,
+    burn_kind: u32,
+    burn_fee: f32,
+    burn_fraction: f32,
+    buyback_to_stakers: u32,
+    stake_target: f32,
+    stake_panic: f32,
+    stake_relax: f32,
+    unstake_sell: f32,
+    inflation: f32,
+    treasury_resell: f32,
+    // user_buy_usd - provider_fee_sell_usd per USD served (step 6) under this path's policy:
+    // netted on the host in f64 for the base policy, recomputed in f32 when a change is
+    // enacted (section 0), so the kernel never subtracts two ~served amounts.
+    user_net_buy: f32,
+    _pad0: f32,
+    // Per governance change c: its enactment day (NEVER until known) and the days its trigger
+    // has held in a row, [c / 4][c % 4].
+    gov_due: array<vec4<f32>, MAX_GOVERNANCE / 4u>,
+    gov_held: array<vec4<f32>, MAX_GOVERNANCE / 4u>,
+}
+
+// Rust twin: `GpuPolicy` (`model::Policy`): the values a governance change sets.
+struct Policy {
+    emission_kind: u32,
+    per_day: f32,
+    period_days: f32,
+    annual_rate: f32,
+    inflation_min: f32,
+    inflation_max: f32,
+    inflation_rate_change: f32,
+    goal_bonded: f32,
+    split_providers: f32,
+    split_stakers: f32,
+    split_treasury: f32,
+    treasury_sell: f32,
+    burn_kind: u32,
+    burn_fee: f32,
+    burn_fraction: f32,
+    buyback_to_stakers: u32,
+    stake_target: f32,
+    stake_panic: f32,
+    stake_relax: f32,
+    unstake_sell: f32,
+}
+
+// Rust twin: `GpuGov` (`model::params::GovParams`): one `[[governance]]` change.
+struct Gov {
+    rule: u32,
+    // Bits KEY_*: the keys it sets.
+    sets: u32,
+    // RULE_UNCERTAIN: enacted where governance word 0 <= this (the CPU's word <
+    // probability * 2^32, as an integer on the host: exact), on day window_first +
+    // mulhi(word 1, window_span).
+    enact_at_most: u32,
+    window_first: u32,
+    window_span: u32,
+    // RULE_TRIGGERED: bits TRIGGER_* and their thresholds.
+    conditions: u32,
+    _pad0: u32,
+    _pad1: u32,
+    // RULE_SCHEDULED: the enactment day.
+    day: f32,
+    ln_price_below: f32,
+    drawdown_above: f32,
+    staked_fraction_below: f32,
+    er_ratio_above: f32,
+    ln_capacity_below: f32,
+    for_days: f32,
+    delay_days: f32,
+    // The changed scenario's values of the keys it sets.
+    policy: Policy,
 }
 
 // Rust twin: `GpuShock` (`model::params::ShockParams`).
@@ -99,8 +221,8 @@ struct Params {
     step_days_int: u32,
     seed_lo: u32,
     seed_hi: u32,
-    emission_kind: u32,
-    burn_kind: u32,
+    pay_in_token: u32,
+    n_governance: u32,
     quoted_in_token: u32,
     sell_to_cover_cost: u32,
     n_shocks: u32,
@@ -115,15 +237,9 @@ struct Params {
     step_days: f32,
     dt: f32,
     max_supply: f32,
-    per_day: f32,
-    period_days: f32,
-    annual_rate: f32,
-    split_providers: f32,
-    split_stakers: f32,
-    split_treasury: f32,
-    treasury_sell: f32,
-    burn_fee: f32,
-    burn_fraction: f32,
+    // Providers paid in tokens sell this share of their fees (with pay_in_token; the
+    // kernel uses it only to net user_net_buy when a change is enacted).
+    fee_sell: f32,
     demand_drift_dt: f32,
     demand_vol_sqrt_dt: f32,
     price_elasticity: f32,
@@ -153,10 +269,6 @@ struct Params {
     exit_speed: f32,
     sell_fixed: f32,
     sell_min: f32,
-    stake_target: f32,
-    stake_panic: f32,
-    stake_relax: f32,
-    unstake_sell: f32,
     chol_l11: f32,
     chol_l21: f32,
     chol_l22: f32,
@@ -169,8 +281,7 @@ struct Params {
     spiral_alpha: f32,
     spiral_persist_days: f32,
     trailing_alpha: f32,
-    // user_buy_usd - provider_fee_sell_usd per USD served (step 6), netted in f64.
-    user_net_buy: f32,
+    _pad3: f32,
 
     // PathState::initial, computed on the host in f64.
     state0: PathState,
@@ -186,6 +297,8 @@ struct Params {
     cost_jump_above: array<vec4<u32>, POISSON_MAX / 4u>,
     shocks: array<Shock, MAX_SHOCKS>,
     vesting: array<Tranche, MAX_VESTING>,
+    // Changes 0..n_governance in list order.
+    governance: array<Gov, MAX_GOVERNANCE>,
 }
 
 // `Dispatch::report_row` of a dispatch that ends between report rows.

@@ -7,10 +7,12 @@
 //! the WGSL member names; `tests/shaders_validate.rs` compares every offset from
 //! [`GpuParams::layout`] (and friends) with naga's layout of the WGSL struct.
 
-use crate::model::params::{burn_kind, emission_kind, Params, MAX_HALVINGS};
+use crate::model::params::{
+    burn_kind, emission_kind, GovParams, Params, Policy, MAX_HALVINGS, NEVER,
+};
 use crate::model::PathState;
 use crate::rng::{seed_key, POISSON_MAX};
-use crate::scenario::limits::{MAX_HORIZON_DAYS, MAX_SHOCKS, MAX_VESTING};
+use crate::scenario::limits::{MAX_GOVERNANCE, MAX_HORIZON_DAYS, MAX_SHOCKS, MAX_VESTING};
 
 /// Defines a `#[repr(C)]` Pod struct and a `layout()` listing (field name, byte offset).
 macro_rules! gpu_struct {
@@ -32,7 +34,8 @@ macro_rules! gpu_struct {
 
 gpu_struct! {
     /// WGSL twin: `PathState` in shaders/common/params.wgsl. [`PathState`] in f32, bools as
-    /// u32, padded to 128 bytes (one per path in the `states` buffer).
+    /// u32, padded to 288 bytes (one per path in the `states` buffer), with the path's
+    /// `user_net_buy` coefficient (see [`user_net_buy`]).
     pub struct GpuPathState {
         pub regime: u32,
         pub ln_fundamental: f32,
@@ -67,9 +70,91 @@ gpu_struct! {
         pub cum_revenue: f32,
         pub breakeven_day: i32,
         pub vested: f32,
+        pub emission_kind: u32,
+        pub per_day: f32,
+        pub period_days: f32,
+        pub annual_rate: f32,
+        pub inflation_min: f32,
+        pub inflation_max: f32,
+        pub inflation_rate_change: f32,
+        pub goal_bonded: f32,
+        pub split_providers: f32,
+        pub split_stakers: f32,
+        pub split_treasury: f32,
+        pub treasury_sell: f32,
+        pub burn_kind: u32,
+        pub burn_fee: f32,
+        pub burn_fraction: f32,
+        pub buyback_to_stakers: u32,
+        pub stake_target: f32,
+        pub stake_panic: f32,
+        pub stake_relax: f32,
+        pub unstake_sell: f32,
+        pub inflation: f32,
+        pub treasury_resell: f32,
+        /// [`user_net_buy`] of the path's policy: the host's f64 value for the base policy,
+        /// the kernel's f32 one after a change.
+        pub user_net_buy: f32,
+        pub _pad0: f32,
+        /// `PathState::gov_due` (NEVER as f32), `[c / 4][c % 4]`.
+        pub gov_due: [[f32; 4]; MAX_GOVERNANCE / 4],
+        pub gov_held: [[f32; 4]; MAX_GOVERNANCE / 4],
     }
 }
-const _: () = assert!(std::mem::size_of::<GpuPathState>() == 128);
+const _: () = assert!(std::mem::size_of::<GpuPathState>() == 288);
+
+gpu_struct! {
+    /// WGSL twin: `Policy` ([`Policy`]).
+    pub struct GpuPolicy {
+        pub emission_kind: u32,
+        pub per_day: f32,
+        pub period_days: f32,
+        pub annual_rate: f32,
+        pub inflation_min: f32,
+        pub inflation_max: f32,
+        pub inflation_rate_change: f32,
+        pub goal_bonded: f32,
+        pub split_providers: f32,
+        pub split_stakers: f32,
+        pub split_treasury: f32,
+        pub treasury_sell: f32,
+        pub burn_kind: u32,
+        pub burn_fee: f32,
+        pub burn_fraction: f32,
+        pub buyback_to_stakers: u32,
+        pub stake_target: f32,
+        pub stake_panic: f32,
+        pub stake_relax: f32,
+        pub unstake_sell: f32,
+    }
+}
+const _: () = assert!(std::mem::size_of::<GpuPolicy>() == 80);
+
+gpu_struct! {
+    /// WGSL twin: `Gov` ([`GovParams`]).
+    pub struct GpuGov {
+        pub rule: u32,
+        pub sets: u32,
+        /// `probability_words` as an integer: word 0 <= this exactly when the CPU's
+        /// `word < probability * 2^32` ([`enact_at_most`]).
+        pub enact_at_most: u32,
+        pub window_first: u32,
+        pub window_span: u32,
+        pub conditions: u32,
+        pub _pad0: u32,
+        pub _pad1: u32,
+        pub day: f32,
+        pub ln_price_below: f32,
+        pub drawdown_above: f32,
+        pub staked_fraction_below: f32,
+        pub er_ratio_above: f32,
+        pub ln_capacity_below: f32,
+        pub for_days: f32,
+        pub delay_days: f32,
+        pub policy: GpuPolicy,
+    }
+}
+const _: () = assert!(std::mem::size_of::<GpuGov>() == 144);
 
 gpu_struct! {
     /// WGSL twin: `Shock` ([`ShockParams`](crate::model::params::ShockParams)).
@@ -108,8 +193,8 @@ gpu_struct! {
         pub step_days_int: u32,
         pub seed_lo: u32,
         pub seed_hi: u32,
-        pub emission_kind: u32,
-        pub burn_kind: u32,
+        pub pay_in_token: u32,
+        pub n_governance: u32,
         pub quoted_in_token: u32,
         pub sell_to_cover_cost: u32,
         pub n_shocks: u32,
@@ -123,15 +208,7 @@ gpu_struct! {
         pub step_days: f32,
         pub dt: f32,
         pub max_supply: f32,
-        pub per_day: f32,
-        pub period_days: f32,
-        pub annual_rate: f32,
-        pub split_providers: f32,
-        pub split_stakers: f32,
-        pub split_treasury: f32,
-        pub treasury_sell: f32,
-        pub burn_fee: f32,
-        pub burn_fraction: f32,
+        pub fee_sell: f32,
         pub demand_drift_dt: f32,
         pub demand_vol_sqrt_dt: f32,
         pub price_elasticity: f32,
@@ -161,10 +238,6 @@ gpu_struct! {
         pub exit_speed: f32,
         pub sell_fixed: f32,
         pub sell_min: f32,
-        pub stake_target: f32,
-        pub stake_panic: f32,
-        pub stake_relax: f32,
-        pub unstake_sell: f32,
         pub chol_l11: f32,
         pub chol_l21: f32,
         pub chol_l22: f32,
@@ -177,7 +250,7 @@ gpu_struct! {
         pub spiral_alpha: f32,
         pub spiral_persist_days: f32,
         pub trailing_alpha: f32,
-        pub user_net_buy: f32,
+        pub _pad3: f32,
 
         pub state0: GpuPathState,
         pub supply_thresholds: [[f32; 4]; MAX_HALVINGS / 4],
@@ -186,9 +259,10 @@ gpu_struct! {
         pub cost_jump_above: [[u32; 4]; 4],
         pub shocks: [GpuShock; MAX_SHOCKS],
         pub vesting: [GpuTranche; MAX_VESTING],
+        pub governance: [GpuGov; MAX_GOVERNANCE],
     }
 }
-const _: () = assert!(std::mem::size_of::<GpuParams>() == 1904);
+const _: () = assert!(std::mem::size_of::<GpuParams>() == 3168);
 const _: () = assert!(std::mem::offset_of!(GpuParams, state0) % 16 == 0);
 
 gpu_struct! {
@@ -264,10 +338,11 @@ pub fn poisson_thresholds(lambda: f64, exp_neg_lambda: f64) -> [u32; POISSON_MAX
     out
 }
 
-/// `user_buy_usd - provider_fee_sell_usd` of step.rs section 6 per USD served, in f64: the
-/// kernel multiplies it by `served` instead of subtracting two nearly equal f32 amounts.
-pub fn user_net_buy(p: &Params) -> f64 {
-    let q = &p.policy;
+/// `user_buy_usd - provider_fee_sell_usd` of step.rs section 6 per USD served under policy
+/// `q`, in f64: the kernel multiplies it by `served` instead of subtracting two nearly equal
+/// f32 amounts. (simulate.wgsl `user_net_buy_of_policy` is the same formula in f32, for the
+/// policies a path reaches through governance changes.)
+pub fn user_net_buy(p: &Params, q: &Policy) -> f64 {
     let (burn_share, fee_share) = match q.burn_kind {
         burn_kind::BME => (1.0 - q.burn_fee, 0.0),
         burn_kind::REVENUE_BURN | burn_kind::BUYBACK => (q.burn_fraction, 1.0 - q.burn_fraction),
@@ -280,6 +355,132 @@ pub fn user_net_buy(p: &Params) -> f64 {
     }
 }
 
+/// The largest word `w` with `(w as f64) < probability_words` (the CPU's uncertain draw),
+/// so that `w <= enact_at_most(..)` takes exactly its branch for every word. Validation keeps
+/// probability in (0, 1], so `probability_words` is in (0, 2^32] and the result in range
+/// (p = 1 gives `u32::MAX`: every word enacts, as on the CPU).
+pub fn enact_at_most(probability_words: f64) -> u32 {
+    // probability * 2^32 is exact in f64; w < x for an integer w <=> w <= ceil(x) - 1.
+    saturating_word(probability_words.ceil() - 1.0)
+}
+
+impl GpuPolicy {
+    pub fn from_policy(q: &Policy) -> GpuPolicy {
+        let &Policy {
+            emission_kind,
+            per_day,
+            period_days,
+            annual_rate,
+            inflation_min,
+            inflation_max,
+            inflation_rate_change,
+            goal_bonded,
+            split_providers,
+            split_stakers,
+            split_treasury,
+            treasury_sell,
+            burn_kind,
+            burn_fee,
+            burn_fraction,
+            buyback_to_stakers,
+            stake_target,
+            stake_panic,
+            stake_relax,
+            unstake_sell,
+        } = q;
+        GpuPolicy {
+            emission_kind,
+            per_day: per_day as f32,
+            period_days: period_days as f32,
+            annual_rate: annual_rate as f32,
+            inflation_min: inflation_min as f32,
+            inflation_max: inflation_max as f32,
+            inflation_rate_change: inflation_rate_change as f32,
+            goal_bonded: goal_bonded as f32,
+            split_providers: split_providers as f32,
+            split_stakers: split_stakers as f32,
+            split_treasury: split_treasury as f32,
+            treasury_sell: treasury_sell as f32,
+            burn_kind,
+            burn_fee: burn_fee as f32,
+            burn_fraction: burn_fraction as f32,
+            buyback_to_stakers: buyback_to_stakers as u32,
+            stake_target: stake_target as f32,
+            stake_panic: stake_panic as f32,
+            stake_relax: stake_relax as f32,
+            unstake_sell: unstake_sell as f32,
+        }
+    }
+}
+
+impl GpuGov {
+    pub fn from_gov(g: &GovParams) -> GpuGov {
+        let &GovParams {
+            rule,
+            day,
+            probability_words,
+            window_first,
+            window_span,
+            conditions,
+            ln_price_below,
+            drawdown_above,
+            staked_fraction_below,
+            er_ratio_above,
+            ln_capacity_below,
+            for_days,
+            delay_days,
+            sets,
+            ref policy,
+        } = g;
+        GpuGov {
+            rule,
+            sets,
+            enact_at_most: if rule == crate::model::params::rule::UNCERTAIN {
+                enact_at_most(probability_words)
+            } else {
+                0
+            },
+            window_first,
+            window_span,
+            conditions,
+            _pad0: 0,
+            _pad1: 0,
+            // NEVER (no day) becomes f32's 1e30, which the kernel's NEVER equals.
+            day: day as f32,
+            ln_price_below: ln_price_below as f32,
+            drawdown_above: drawdown_above as f32,
+            staked_fraction_below: staked_fraction_below as f32,
+            er_ratio_above: er_ratio_above as f32,
+            ln_capacity_below: ln_capacity_below as f32,
+            for_days: for_days as f32,
+            delay_days: delay_days as f32,
+            policy: GpuPolicy::from_policy(policy),
+        }
+    }
+}
+
+/// A per-change f64 array as vec4s of f32, `[c / 4][c % 4]`.
+fn gov_vec4s(x: &[f64; MAX_GOVERNANCE]) -> [[f32; 4]; MAX_GOVERNANCE / 4] {
+    let mut out = [[0f32; 4]; MAX_GOVERNANCE / 4];
+    for (c, &v) in x.iter().enumerate() {
+        out[c / 4][c % 4] = v as f32;
+    }
+    out
+}
+
+/// Back to f64; the enactment days are integers (exact) or NEVER, which f32 holds only
+/// approximately and which comes back as NEVER itself.
+fn gov_f64s(x: &[[f32; 4]; MAX_GOVERNANCE / 4]) -> [f64; MAX_GOVERNANCE] {
+    std::array::from_fn(|c| {
+        let v = x[c / 4][c % 4];
+        if v >= NEVER as f32 {
+            NEVER
+        } else {
+            v as f64
+        }
+    })
+}
+
 fn vec4s<const N: usize>(flat: &[u32; 16]) -> [[u32; 4]; N] {
     let mut out = [[0u32; 4]; N];
     for (k, &w) in flat.iter().enumerate().take(4 * N) {
@@ -289,47 +490,134 @@ fn vec4s<const N: usize>(flat: &[u32; 16]) -> [[u32; 4]; N] {
 }
 
 impl GpuPathState {
-    /// f64 to f32.
-    pub fn from_state(s: &PathState) -> GpuPathState {
+    /// f64 to f32. `PathState` is destructured with no `..`: a field added to the model fails
+    /// to compile here until the GPU state carries it. `p` gives the payment terms of the
+    /// path's `user_net_buy`.
+    pub fn from_state(s: &PathState, p: &Params) -> GpuPathState {
+        let &PathState {
+            regime,
+            ln_fundamental,
+            flow_pressure,
+            ln_price,
+            price,
+            ln_demand,
+            ln_cost,
+            ln_capacity,
+            issued,
+            burned,
+            staked,
+            ln_served_prev,
+            running_max_price,
+            ema_ln_price,
+            ema_ln_capacity,
+            ema_ln_demand,
+            spiral_run_days,
+            in_spiral,
+            ever_spiraled,
+            spiral_day,
+            served_per_day,
+            emission_usd_per_day,
+            trailing_emission_usd,
+            trailing_revenue,
+            min_price,
+            max_drawdown,
+            min_ln_capacity,
+            minted,
+            vested,
+            cum_emission_usd,
+            cum_revenue,
+            breakeven_day,
+            emission_kind,
+            per_day,
+            period_days,
+            annual_rate,
+            inflation_min,
+            inflation_max,
+            inflation_rate_change,
+            goal_bonded,
+            split_providers,
+            split_stakers,
+            split_treasury,
+            treasury_sell,
+            burn_kind,
+            burn_fee,
+            burn_fraction,
+            buyback_to_stakers,
+            stake_target,
+            stake_panic,
+            stake_relax,
+            unstake_sell,
+            inflation,
+            treasury_resell,
+            ref gov_due,
+            ref gov_held,
+        } = s;
         GpuPathState {
-            regime: s.regime,
-            ln_fundamental: s.ln_fundamental as f32,
-            flow_pressure: s.flow_pressure as f32,
-            ln_price: s.ln_price as f32,
-            price: s.price as f32,
-            ln_demand: s.ln_demand as f32,
-            ln_cost: s.ln_cost as f32,
-            ln_capacity: s.ln_capacity as f32,
-            issued: s.issued as f32,
-            burned: s.burned as f32,
-            staked: s.staked as f32,
-            ln_served_prev: s.ln_served_prev as f32,
-            running_max_price: s.running_max_price as f32,
-            ema_ln_price: s.ema_ln_price as f32,
-            ema_ln_capacity: s.ema_ln_capacity as f32,
-            ema_ln_demand: s.ema_ln_demand as f32,
-            spiral_run_days: s.spiral_run_days as f32,
-            in_spiral: s.in_spiral as u32,
-            ever_spiraled: s.ever_spiraled as u32,
-            spiral_day: s.spiral_day,
-            served_per_day: s.served_per_day as f32,
-            emission_usd_per_day: s.emission_usd_per_day as f32,
-            trailing_emission_usd: s.trailing_emission_usd as f32,
-            trailing_revenue: s.trailing_revenue as f32,
-            min_price: s.min_price as f32,
-            min_price_retained: (1.0 - s.max_drawdown) as f32,
-            min_ln_capacity: s.min_ln_capacity as f32,
-            minted: s.minted as f32,
-            cum_emission_usd: s.cum_emission_usd as f32,
-            cum_revenue: s.cum_revenue as f32,
-            breakeven_day: s.breakeven_day,
-            vested: s.vested as f32,
+            regime,
+            ln_fundamental: ln_fundamental as f32,
+            flow_pressure: flow_pressure as f32,
+            ln_price: ln_price as f32,
+            price: price as f32,
+            ln_demand: ln_demand as f32,
+            ln_cost: ln_cost as f32,
+            ln_capacity: ln_capacity as f32,
+            issued: issued as f32,
+            burned: burned as f32,
+            staked: staked as f32,
+            ln_served_prev: ln_served_prev as f32,
+            running_max_price: running_max_price as f32,
+            ema_ln_price: ema_ln_price as f32,
+            ema_ln_capacity: ema_ln_capacity as f32,
+            ema_ln_demand: ema_ln_demand as f32,
+            spiral_run_days: spiral_run_days as f32,
+            in_spiral: in_spiral as u32,
+            ever_spiraled: ever_spiraled as u32,
+            spiral_day,
+            served_per_day: served_per_day as f32,
+            emission_usd_per_day: emission_usd_per_day as f32,
+            trailing_emission_usd: trailing_emission_usd as f32,
+            trailing_revenue: trailing_revenue as f32,
+            min_price: min_price as f32,
+            min_price_retained: (1.0 - max_drawdown) as f32,
+            min_ln_capacity: min_ln_capacity as f32,
+            minted: minted as f32,
+            vested: vested as f32,
+            cum_emission_usd: cum_emission_usd as f32,
+            cum_revenue: cum_revenue as f32,
+            breakeven_day,
+            emission_kind,
+            per_day: per_day as f32,
+            period_days: period_days as f32,
+            annual_rate: annual_rate as f32,
+            inflation_min: inflation_min as f32,
+            inflation_max: inflation_max as f32,
+            inflation_rate_change: inflation_rate_change as f32,
+            goal_bonded: goal_bonded as f32,
+            split_providers: split_providers as f32,
+            split_stakers: split_stakers as f32,
+            split_treasury: split_treasury as f32,
+            treasury_sell: treasury_sell as f32,
+            burn_kind,
+            burn_fee: burn_fee as f32,
+            burn_fraction: burn_fraction as f32,
+            buyback_to_stakers: buyback_to_stakers as u32,
+            stake_target: stake_target as f32,
+            stake_panic: stake_panic as f32,
+            stake_relax: stake_relax as f32,
+            unstake_sell: unstake_sell as f32,
+            inflation: inflation as f32,
+            treasury_resell: treasury_resell as f32,
+            user_net_buy: user_net_buy(p, &s.policy()) as f32,
+            _pad0: 0.0,
+            gov_due: gov_vec4s(gov_due),
+            gov_held: gov_vec4s(gov_held),
         }
     }
 
     /// f32 to f64, so [`PathRecord::from_state`](crate::model::PathRecord::from_state) builds
-    /// the GPU's records with the CPU's own code.
-    pub fn to_state(&self, init: &PathState) -> PathState {
+    /// the GPU's records with the CPU's own code (the enactment days included). Every field
+    /// comes from the GPU (`user_net_buy` is the kernel's own and has no CPU twin).
+    pub fn to_state(&self) -> PathState {
         PathState {
             regime: self.regime,
             ln_fundamental: self.ln_fundamental as f64,
@@ -359,12 +647,34 @@ impl GpuPathState {
             max_drawdown: 1.0 - self.min_price_retained as f64,
             min_ln_capacity: self.min_ln_capacity as f64,
             minted: self.minted as f64,
+            vested: self.vested as f64,
             cum_emission_usd: self.cum_emission_usd as f64,
             cum_revenue: self.cum_revenue as f64,
             breakeven_day: self.breakeven_day,
-            vested: self.vested as f64,
-            // Not yet on the GPU: the governable values stay the initial ones.
-            ..*init
+            emission_kind: self.emission_kind,
+            per_day: self.per_day as f64,
+            period_days: self.period_days as f64,
+            annual_rate: self.annual_rate as f64,
+            inflation_min: self.inflation_min as f64,
+            inflation_max: self.inflation_max as f64,
+            inflation_rate_change: self.inflation_rate_change as f64,
+            goal_bonded: self.goal_bonded as f64,
+            split_providers: self.split_providers as f64,
+            split_stakers: self.split_stakers as f64,
+            split_treasury: self.split_treasury as f64,
+            treasury_sell: self.treasury_sell as f64,
+            burn_kind: self.burn_kind,
+            burn_fee: self.burn_fee as f64,
+            burn_fraction: self.burn_fraction as f64,
+            buyback_to_stakers: self.buyback_to_stakers != 0,
+            stake_target: self.stake_target as f64,
+            stake_panic: self.stake_panic as f64,
+            stake_relax: self.stake_relax as f64,
+            unstake_sell: self.unstake_sell as f64,
+            inflation: self.inflation as f64,
+            treasury_resell: self.treasury_resell as f64,
+            gov_due: gov_f64s(&self.gov_due),
+            gov_held: gov_f64s(&self.gov_held),
         }
     }
 }
@@ -395,9 +705,10 @@ impl GpuParams {
             ref yearly,
             n_years,
             decay,
-            // Through `user_net_buy`, netted on the host in f64.
-            pay_in_token: _,
-            fee_sell: _,
+            // `user_net_buy` of the initial state is netted on the host in f64; the kernel
+            // nets it in f32 for the policies governance changes give.
+            pay_in_token,
+            fee_sell,
             quoted_in_token,
             demand_drift_dt,
             demand_vol_sqrt_dt,
@@ -442,29 +753,13 @@ impl GpuParams {
             shocks: ref shock_params,
             n_shocks,
             trailing_alpha,
-            policy,
-            // Not yet on the GPU: the lavapipe tests refuse scenarios with governance.
-            governance: _,
-            n_governance: _,
+            // Through the initial state (each path's policy fields), except the emission
+            // kind's `schedule` table (a kind no change can enact mid-run).
+            ref policy,
+            governance: ref changes,
+            n_governance,
         } = p;
-        let crate::model::params::Policy {
-            emission_kind,
-            per_day,
-            period_days,
-            annual_rate,
-            split_providers,
-            split_stakers,
-            split_treasury,
-            treasury_sell,
-            burn_kind,
-            burn_fee,
-            burn_fraction,
-            stake_target,
-            stake_panic,
-            stake_relax,
-            unstake_sell,
-            ..
-        } = policy;
+        let emission_kind = policy.emission_kind;
         let key = seed_key(seed);
         let mut schedule_amount = [[0f32; 4]; SCHEDULE_YEARS / 4];
         if emission_kind == emission_kind::SCHEDULE && n_years > 0 {
@@ -517,13 +812,17 @@ impl GpuParams {
                 sell_fraction: tr.sell_fraction as f32,
             };
         }
+        let mut governance = [GpuGov::zeroed(); MAX_GOVERNANCE];
+        for (g, c) in governance.iter_mut().zip(&changes[..n_governance as usize]) {
+            *g = GpuGov::from_gov(c);
+        }
         let [l11, l21, l22, l31, l32, l33] = chol.map(|x| x as f32);
         GpuParams {
             step_days_int: step_days as u32,
             seed_lo: key[0],
             seed_hi: key[1],
-            emission_kind,
-            burn_kind,
+            pay_in_token: pay_in_token as u32,
+            n_governance,
             quoted_in_token: quoted_in_token as u32,
             sell_to_cover_cost: sell_to_cover_cost as u32,
             n_shocks,
@@ -536,15 +835,7 @@ impl GpuParams {
             step_days: step_days as f32,
             dt: dt as f32,
             max_supply: max_supply as f32,
-            per_day: per_day as f32,
-            period_days: period_days as f32,
-            annual_rate: annual_rate as f32,
-            split_providers: split_providers as f32,
-            split_stakers: split_stakers as f32,
-            split_treasury: split_treasury as f32,
-            treasury_sell: treasury_sell as f32,
-            burn_fee: burn_fee as f32,
-            burn_fraction: burn_fraction as f32,
+            fee_sell: fee_sell as f32,
             demand_drift_dt: demand_drift_dt as f32,
             demand_vol_sqrt_dt: demand_vol_sqrt_dt as f32,
             price_elasticity: price_elasticity as f32,
@@ -574,10 +865,6 @@ impl GpuParams {
             exit_speed: exit_speed as f32,
             sell_fixed: sell_fixed as f32,
             sell_min: sell_min as f32,
-            stake_target: stake_target as f32,
-            stake_panic: stake_panic as f32,
-            stake_relax: stake_relax as f32,
-            unstake_sell: unstake_sell as f32,
             chol_l11: l11,
             chol_l21: l21,
             chol_l22: l22,
@@ -590,14 +877,15 @@ impl GpuParams {
             spiral_alpha: spiral_alpha as f32,
             spiral_persist_days: spiral_persist_days as f32,
             trailing_alpha: trailing_alpha as f32,
-            user_net_buy: user_net_buy(p) as f32,
-            state0: GpuPathState::from_state(&PathState::initial(p)),
+            _pad3: 0.0,
+            state0: GpuPathState::from_state(&PathState::initial(p), p),
             supply_thresholds,
             schedule_amount,
             price_jump_above,
             cost_jump_above,
             shocks,
             vesting,
+            governance,
         }
     }
 }
@@ -608,6 +896,42 @@ use bytemuck::Zeroable;
 mod tests {
     use super::*;
     use crate::rng::{poisson_inversion, uniform_open};
+
+    /// `w <= enact_at_most` is the CPU's uncertain-change decision `(w as f64) <
+    /// probability * 2^32` for words on and around the threshold, p = 1 included.
+    #[test]
+    fn enact_threshold_matches_cpu_decision() {
+        for p in [1e-12, 2.3283064365386963e-10, 0.25, 0.6, 0.999_999_999, 1.0] {
+            let words = p * 4_294_967_296.0;
+            let t = enact_at_most(words);
+            for w in [0, 1, t.saturating_sub(1), t, t.saturating_add(1), u32::MAX] {
+                assert_eq!(w <= t, (w as f64) < words, "p {p} w {w} t {t}");
+            }
+        }
+    }
+
+    /// A state survives f64 -> f32 -> f64 (to f32 precision), NEVER and the policy included.
+    #[test]
+    fn state_round_trip_keeps_every_field() {
+        let preset = crate::scenario::preset("bittensor_halving").unwrap();
+        let s = crate::scenario::parse(preset.toml, preset.file).unwrap();
+        let p = Params::compile(&s);
+        let mut st = PathState::initial(&p);
+        st.gov_due[1] = 180.0;
+        st.gov_held[2] = 14.0;
+        st.buyback_to_stakers = true;
+        st.treasury_resell = 12.5;
+        let back = GpuPathState::from_state(&st, &p).to_state();
+        assert_eq!(back.gov_due[0], NEVER);
+        assert_eq!(back.gov_due[1], 180.0);
+        assert_eq!(back.gov_held[2], 14.0);
+        assert_eq!(back.policy().emission_kind, st.policy().emission_kind);
+        assert!(back.buyback_to_stakers);
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 * a.abs().max(b.abs());
+        assert!(close(back.treasury_resell, 12.5));
+        assert!(close(back.price, st.price) && close(back.staked, st.staked));
+        assert!(close(back.stake_relax, st.stake_relax) && close(back.inflation, st.inflation));
+    }
 
     /// The word thresholds take the CPU's branch for words on and around every threshold.
     #[test]

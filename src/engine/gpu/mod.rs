@@ -29,8 +29,10 @@ use std::time::Duration;
 
 pub use run::Plan;
 
-/// Bytes of the per-path `states` buffer of one pass.
-pub const STATE_BUDGET: u64 = 256 << 20;
+/// Bytes of the per-path `states` buffer of one pass: 2^21 resident paths (576 MiB since the
+/// state carries the governable values; it was 256 MiB at 128 bytes a path), so a hardware
+/// GPU keeps its dispatches of a million paths and more.
+pub const STATE_BUDGET: u64 = (1 << 21) * std::mem::size_of::<layout::GpuPathState>() as u64;
 /// Bytes of the histogram buffer of one row block.
 pub const HIST_BUDGET: u64 = 128 << 20;
 /// Bytes of the per-dispatch workgroup-partials buffer.
@@ -44,7 +46,7 @@ pub const DISPATCH_PATH_STEPS_SOFTWARE: u64 = 1 << 25;
 /// the adapter's buffer limits).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Budgets {
-    /// `states` buffer: 128 bytes per resident path.
+    /// `states` buffer: 288 bytes per resident path (`GpuPathState`).
     pub state_bytes: u64,
     /// `hist` buffer: 663,504 bytes per resident report row.
     pub hist_bytes: u64,

@@ -473,11 +473,7 @@ pub fn run(
             |states| {
                 for (i, st) in states.iter().enumerate() {
                     let path = range.start + pass_start + i as u64;
-                    let record = PathRecord::from_state(
-                        params,
-                        path,
-                        &st.to_state(&PathState::initial(params)),
-                    );
+                    let record = PathRecord::from_state(params, path, &st.to_state());
                     acc.add_path(&record);
                     records.push(record);
                 }

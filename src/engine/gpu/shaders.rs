@@ -73,14 +73,51 @@ pub enum Value {
 /// must hold it). `tests/shaders_validate.rs` evaluates each WGSL constant with naga and
 /// compares, and refuses a WGSL constant that is in neither this list nor [`SHADER_ONLY`].
 pub fn shared_constants() -> Vec<(&'static str, Value)> {
-    use crate::model::params::{burn_kind, emission_kind, MAX_HALVINGS};
+    use crate::model::params::{
+        burn_kind, emission_kind, key_bit, rule, trigger, MAX_HALVINGS, NEVER,
+    };
     use crate::model::step::{N_METRICS, REVENUE_FLOOR};
     use crate::rng::{self, stream, POISSON_MAX};
-    use crate::scenario::limits::{MAX_SHOCKS, MAX_VESTING};
+    use crate::scenario::governance::GOVERNABLE;
+    use crate::scenario::limits::{MAX_GOVERNANCE, MAX_SHOCKS, MAX_VESTING};
     use crate::stats::histogram::{INV_LN_GAMMA, MAX_INDEX, MAX_TRACKED, MIN_INDEX, MIN_TRACKED};
     use Value::{F32, I32, U32};
     let u = |x: usize| U32(u32::try_from(x).expect("fits a u32"));
-    vec![
+    // KEY_EMISSION_KIND for "emission.kind", ...: the bit of each governable key.
+    let key_names: &'static [&'static str] = &[
+        "KEY_EMISSION_KIND",
+        "KEY_EMISSION_PER_DAY",
+        "KEY_EMISSION_PERIOD_DAYS",
+        "KEY_EMISSION_ANNUAL_RATE",
+        "KEY_EMISSION_INFLATION_MIN",
+        "KEY_EMISSION_INFLATION_MAX",
+        "KEY_EMISSION_INFLATION_RATE_CHANGE",
+        "KEY_EMISSION_GOAL_BONDED",
+        "KEY_EMISSION_SPLIT",
+        "KEY_EMISSION_TREASURY_SELL",
+        "KEY_BURN_KIND",
+        "KEY_BURN_FEE",
+        "KEY_BURN_FRACTION",
+        "KEY_BURN_DESTINATION",
+        "KEY_STAKING_TARGET",
+        "KEY_STAKING_PANIC",
+        "KEY_STAKING_SPEED",
+        "KEY_STAKING_UNSTAKE_SELL",
+    ];
+    assert_eq!(
+        key_names.len(),
+        GOVERNABLE.len(),
+        "a KEY_ constant per governable key"
+    );
+    let keys = key_names.iter().zip(GOVERNABLE).map(|(name, key)| {
+        assert_eq!(
+            name.strip_prefix("KEY_").unwrap(),
+            key.replace('.', "_").to_uppercase(),
+            "KEY_ constants in GOVERNABLE order"
+        );
+        (*name, U32(key_bit(key)))
+    });
+    let mut out = vec![
         ("EMISSION_NONE", U32(emission_kind::NONE)),
         (
             "EMISSION_HALVING_BY_SUPPLY",
@@ -92,9 +129,28 @@ pub fn shared_constants() -> Vec<(&'static str, Value)> {
         ),
         ("EMISSION_SCHEDULE", U32(emission_kind::SCHEDULE)),
         ("EMISSION_INFLATION", U32(emission_kind::INFLATION)),
+        (
+            "EMISSION_BONDED_INFLATION",
+            U32(emission_kind::BONDED_INFLATION),
+        ),
         ("BURN_NONE", U32(burn_kind::NONE)),
         ("BURN_BME", U32(burn_kind::BME)),
         ("BURN_REVENUE_BURN", U32(burn_kind::REVENUE_BURN)),
+        ("BURN_BUYBACK", U32(burn_kind::BUYBACK)),
+        ("RULE_SCHEDULED", U32(rule::SCHEDULED)),
+        ("RULE_UNCERTAIN", U32(rule::UNCERTAIN)),
+        ("RULE_TRIGGERED", U32(rule::TRIGGERED)),
+        ("TRIGGER_PRICE_BELOW", U32(trigger::PRICE_BELOW)),
+        ("TRIGGER_DRAWDOWN_ABOVE", U32(trigger::DRAWDOWN_ABOVE)),
+        (
+            "TRIGGER_STAKED_FRACTION_BELOW",
+            U32(trigger::STAKED_FRACTION_BELOW),
+        ),
+        ("TRIGGER_ER_RATIO_ABOVE", U32(trigger::ER_RATIO_ABOVE)),
+        ("TRIGGER_CAPACITY_BELOW", U32(trigger::CAPACITY_BELOW)),
+        ("NEVER", F32(NEVER as f32)),
+        ("MAX_GOVERNANCE", u(MAX_GOVERNANCE)),
+        ("STREAM_GOVERNANCE", U32(stream::GOVERNANCE)),
         ("MAX_HALVINGS", u(MAX_HALVINGS)),
         ("POISSON_MAX", U32(POISSON_MAX)),
         ("MAX_SHOCKS", u(MAX_SHOCKS)),
@@ -121,7 +177,9 @@ pub fn shared_constants() -> Vec<(&'static str, Value)> {
         ("MAX_TRACKED", F32(MAX_TRACKED as f32)),
         ("INV_LN_GAMMA", F32(INV_LN_GAMMA as f32)),
         ("LN_REVENUE_FLOOR", F32(REVENUE_FLOOR.ln() as f32)),
-    ]
+    ];
+    out.extend(keys);
+    out
 }
 
 /// WGSL constants with no Rust twin, and why.
