@@ -183,7 +183,8 @@ fn gov_held(c: u32) -> f32 {
 }
 
 // step.rs `draw_uncertain` (section 0 at step 0): the day each uncertain change is enacted
-// on, or NEVER, from its own Philox stream (the change's index as the counter's step).
+// on, or NEVER, from its own Philox stream (its draw_id, a hash of its name, as the
+// counter's step).
 // Word 0 enacts it where word <= enact_at_most (the CPU's word < probability * 2^32, exact);
 // word 1 picks the day, first + (word * span) >> 32: the high word of the 64-bit product.
 fn draw_uncertain(key: vec2<u32>, path_lo: u32, path_hi: u32) {
@@ -191,7 +192,7 @@ fn draw_uncertain(key: vec2<u32>, path_lo: u32, path_hi: u32) {
         if (params.governance[c].rule != RULE_UNCERTAIN) {
             continue;
         }
-        let w = draw_words(key, path_lo, path_hi, c, STREAM_GOVERNANCE);
+        let w = draw_words(key, path_lo, path_hi, params.governance[c].draw_id, STREAM_GOVERNANCE);
         var due = NEVER;
         if (w.x <= params.governance[c].enact_at_most) {
             let offset = mulhilo(w.y, params.governance[c].window_span).x;
@@ -205,7 +206,13 @@ fn draw_uncertain(key: vec2<u32>, path_lo: u32, path_hi: u32) {
 fn enact(c: u32) {
     let sets = params.governance[c].sets;
     let v = params.governance[c].policy;
-    if ((sets & KEY_EMISSION_KIND) != 0u) { s.emission_kind = v.emission_kind; }
+    // A switch to bonded_inflation starts its inflation at the change's annual_rate.
+    if ((sets & KEY_EMISSION_KIND) != 0u) {
+        if (v.emission_kind == EMISSION_BONDED_INFLATION && s.emission_kind != EMISSION_BONDED_INFLATION) {
+            s.inflation = v.annual_rate;
+        }
+        s.emission_kind = v.emission_kind;
+    }
     if ((sets & KEY_EMISSION_PER_DAY) != 0u) { s.per_day = v.per_day; }
     if ((sets & KEY_EMISSION_PERIOD_DAYS) != 0u) { s.period_days = v.period_days; }
     if ((sets & KEY_EMISSION_ANNUAL_RATE) != 0u) { s.annual_rate = v.annual_rate; }

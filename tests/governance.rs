@@ -266,6 +266,22 @@ fn bonded_inflation_with_a_fixed_staked_fraction_mints_the_closed_form_total() {
                 r.minted
             );
         }
+        // The same rule switched on by a change on day 0 (from kind none, whose rate is 0):
+        // it starts at the change's annual_rate, so it mints the same closed form.
+        let switched = scenario_text(&[
+            ("scenario.horizon_days", "730"),
+            ("token.staked_fraction", &f.to_string()),
+        ]);
+        let switched = format!(
+            "{switched}\n[staking]\ntarget = {f}\nspeed = 5.0\n\n[[governance]]\nname = \"bonded\"\nday = 0\nset = {{ \"emission.kind\" = \"bonded_inflation\", \"emission.annual_rate\" = 0.10, \"emission.inflation_min\" = 0.07, \"emission.inflation_max\" = 0.20, \"emission.inflation_rate_change\" = 0.13, \"emission.goal_bonded\" = 0.67, \"emission.split\" = {split} }}\n"
+        );
+        for r in &run_cpu(&parse(&switched), 20).records {
+            assert!(
+                (r.minted - minted).abs() <= 1e-10 * minted,
+                "f = {f}, switched on day 0: minted {} vs closed form {minted}",
+                r.minted
+            );
+        }
         // Sanity of the closed form itself: at 0 and 1 the rate ends at a bound.
         if f == 0.0 {
             assert_eq!(inflation, 0.20);

@@ -178,7 +178,8 @@ struct Gov {
     window_span: u32,
     // RULE_TRIGGERED: bits TRIGGER_* and their thresholds.
     conditions: u32,
-    _pad0: u32,
+    // The counter word of its governance draws (a hash of its name, `GovParams::draw_id`).
+    draw_id: u32,
     _pad1: u32,
     // RULE_SCHEDULED: the enactment day.
     day: f32,

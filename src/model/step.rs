@@ -565,6 +565,13 @@ fn draw_uncertain<const N: usize>(
 #[inline(never)]
 fn enact<const N: usize>(s: &mut LaneState<N>, g: &GovParams, now: Mask<N>) {
     let v = &g.policy;
+    // A switch to bonded_inflation starts its inflation at the change's annual_rate (a path
+    // already under it keeps its current inflation: governance sets the mint parameters).
+    let bonded = emission_kind::BONDED_INFLATION as f64;
+    if g.sets & super::params::key_bit("emission.kind") != 0 && v.emission_kind as f64 == bonded {
+        let switched = now.and(s.emission_kind.ne(bonded));
+        s.inflation = switched.select(v.annual_rate, s.inflation);
+    }
     macro_rules! set {
         ($key:literal => $($field:ident),+) => {
             if g.sets & super::params::key_bit($key) != 0 {

@@ -141,7 +141,8 @@ gpu_struct! {
         pub window_first: u32,
         pub window_span: u32,
         pub conditions: u32,
-        pub _pad0: u32,
+        /// The counter word of its governance draws (`GovParams::draw_id`).
+        pub draw_id: u32,
         pub _pad1: u32,
         pub day: f32,
         pub ln_price_below: f32,
@@ -421,6 +422,7 @@ impl GpuGov {
             probability_words,
             window_first,
             window_span,
+            draw_id,
             conditions,
             ln_price_below,
             drawdown_above,
@@ -443,7 +445,7 @@ impl GpuGov {
             window_first,
             window_span,
             conditions,
-            _pad0: 0,
+            draw_id,
             _pad1: 0,
             // NEVER (no day) becomes f32's 1e30, which the kernel's NEVER equals.
             day: day as f32,
