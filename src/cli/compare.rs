@@ -9,7 +9,7 @@ use crate::workflows::compare::{self, ComparePlan};
 use crate::workflows::counterfactual;
 use crate::workflows::inputs::{self, Writes};
 use crate::workflows::single::RunPlan;
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -43,10 +43,20 @@ pub fn cmd_compare(args: CompareArgs) -> Result<i32> {
         root: Some(args.out.clone()),
         own_files: &[compare::COMPARISON_FILE],
     };
+    // A wrong count of designs is a usage error (exit 2), as clap reports the others.
+    let usage = |msg: String| -> ! {
+        clap::Error::raw(
+            clap::error::ErrorKind::WrongNumberOfValues,
+            format!("{msg}\n"),
+        )
+        .exit()
+    };
     match (&args.governance, args.designs.len()) {
         (Some(_), 1) | (None, 2..) => {}
-        (Some(_), _) => bail!("--governance compares one scenario with its own counterfactuals; give one scenario, not {}", args.designs.len()),
-        (None, _) => bail!("compare needs at least two designs (or one with --governance NAME)"),
+        (Some(_), n) => usage(format!(
+            "--governance compares one scenario with its own counterfactuals; give one scenario, not {n}"
+        )),
+        (None, _) => usage("compare needs at least two designs (or one with --governance NAME)".into()),
     }
     let checked = inputs::check_all(&args.designs, &overrides, &writes)?;
     let scenarios: Vec<(String, crate::scenario::Scenario)> = match &args.governance {

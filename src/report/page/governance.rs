@@ -6,13 +6,18 @@
 
 use super::super::charts::{line_chart_marked, LineSpec, Mark, MarkKind, Series};
 use super::super::data::{RunData, Table};
-use super::super::format::{esc, fmt_int, fmt_pct};
+use super::super::format::{esc, fmt_int, fmt_pct, fmt_value};
 use super::super::svg::TickFormat;
 use super::{figure, section};
 use crate::output::GOVERNANCE_FILE;
 use crate::scenario::governance::leaves;
 use crate::scenario::{Governance, Scenario};
 use std::fmt::Write;
+
+/// A fraction the user wrote, as a percentage without invented digits (0.6 is "60%").
+fn input_pct(v: f64) -> String {
+    format!("{}%", fmt_value((100.0 * v * 1e9).round() / 1e9))
+}
 
 /// A change's rule in words.
 fn rule(g: &Governance) -> String {
@@ -26,7 +31,7 @@ fn rule(g: &Governance) -> String {
         );
         return format!(
             "uncertain: passes with probability {}, on a day drawn uniformly in days {}–{}",
-            fmt_pct(p),
+            input_pct(p),
             fmt_int(a as f64),
             fmt_int(b as f64)
         );
@@ -35,7 +40,7 @@ fn rule(g: &Governance) -> String {
         return "no rule".into();
     };
     let mut conditions = Vec::new();
-    let pct = |v: f64| fmt_pct(v);
+    let pct = input_pct;
     if let Some(v) = w.price_below {
         conditions.push(format!("price below {} of day 0", pct(v)));
     }
@@ -60,12 +65,16 @@ fn rule(g: &Governance) -> String {
 }
 
 /// What a change sets, `key = value` each.
-fn sets(g: &Governance) -> String {
+fn set_list(g: &Governance) -> Vec<String> {
     leaves(&g.set)
         .iter()
         .map(|(k, v)| format!("{k} = {v}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+        .collect()
+}
+
+/// [`set_list`] on one line.
+fn sets(g: &Governance) -> String {
+    set_list(g).join(", ")
 }
 
 /// P(enacted) and the median day of change `name` from the summary.
@@ -155,7 +164,7 @@ pub(super) fn governance(out: &mut String, run: &RunData, s: Option<&Scenario>) 
     };
     section(out, "governance", "Governance changes");
     out.push_str(r#"<p class="note">Changes of the design during the run (<code>[[governance]]</code>, docs/SCENARIO.md): each path enacts a change at most once and keeps it to the horizon. P(enacted) counts the paths that enact it within the horizon (exact, with its Wilson 95% interval and binomial SE); the median day is that of the enacting paths (exact order statistic, with its 95% interval). Blue dashed lines on the charts below mark each change: a scheduled one at its day, the others at their median day.</p>"#);
-    out.push_str(r#"<div class="scroll"><table class="data cmp"><thead><tr><th>change</th><th>rule</th><th>sets</th><th>P(enacted)</th><th>median enactment day</th></tr></thead><tbody>"#);
+    out.push_str(r#"<div class="scroll"><table class="data cmp gov"><thead><tr><th>change</th><th>rule</th><th>sets</th><th>P(enacted)</th><th>median enactment day</th></tr></thead><tbody>"#);
     for g in &s.governance {
         let (p, d) = figures(&run.summary, &g.name);
         let p = p.map_or("–".into(), |p| {
@@ -178,14 +187,18 @@ pub(super) fn governance(out: &mut String, run: &RunData, s: Option<&Scenario>) 
         let description = if g.description.is_empty() {
             String::new()
         } else {
-            format!(r#"<div class="nz">{}</div>"#, esc(&g.description))
+            format!(r#"<div class="sub desc">{}</div>"#, esc(&g.description))
         };
+        let keys: Vec<String> = set_list(g)
+            .iter()
+            .map(|k| format!("<code>{}</code>", esc(k)))
+            .collect();
         let _ = write!(
             out,
-            r#"<tr><td><code>{}</code>{description}</td><td>{}</td><td><code>{}</code></td><td>{p}</td><td>{d}</td></tr>"#,
+            r#"<tr><td><code>{}</code>{description}</td><td class="prose">{}</td><td>{}</td><td>{p}</td><td>{d}</td></tr>"#,
             esc(&g.name),
             esc(&rule(g)),
-            esc(&sets(g)),
+            keys.join("<br>"),
         );
     }
     out.push_str("</tbody></table></div>");
