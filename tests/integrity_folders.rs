@@ -358,7 +358,7 @@ fn finding_08_an_address_space_limit_is_refused_up_front_with_no_folder() {
     assert!(!out.join(NAME).exists(), "an empty run folder was left");
 
     // With the preflight switched off, the per-path records that cannot be had are an
-    // error too (20 million paths need 3.0 GiB), not an abort.
+    // error too (20 million paths need 3.3 GiB), not an abort.
     let cmd = format!(
         "ulimit -v 2000000 && exec '{}' run {PRESET} --paths 20000000 --backend cpu -q --out '{}'",
         env!("CARGO_BIN_EXE_tokenrisk"),
@@ -371,7 +371,7 @@ fn finding_08_an_address_space_limit_is_refused_up_front_with_no_folder() {
         .unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
-        text(&o).contains("cannot allocate 3.0 GiB for the per-path records of 20000000 paths"),
+        text(&o).contains("cannot allocate 3.3 GiB for the per-path records of 20000000 paths"),
         "{}",
         text(&o)
     );

@@ -169,7 +169,7 @@ pub(super) fn governance(out: &mut String, run: &RunData, s: Option<&Scenario>) 
         let (p, d) = figures(&run.summary, &g.name);
         let p = p.map_or("–".into(), |p| {
             format!(
-                r#"{}<div class="nz">95% CI {} to {}, SE {}; exact</div>"#,
+                r#"{}<div class="nz">95% CI {} to {}</div><div class="nz">SE {}, exact</div>"#,
                 fmt_pct(p[0]),
                 fmt_pct(p[2]),
                 fmt_pct(p[3]),
@@ -178,7 +178,7 @@ pub(super) fn governance(out: &mut String, run: &RunData, s: Option<&Scenario>) 
         });
         let d = d.map_or("no path enacts it".into(), |d| {
             format!(
-                r#"day {}<div class="nz">95% CI {} to {}; exact</div>"#,
+                r#"day {}<div class="nz">95% CI {} to {}</div><div class="nz">exact</div>"#,
                 fmt_int(d[0]),
                 fmt_int(d[1]),
                 fmt_int(d[2])
