@@ -493,3 +493,52 @@ fn compare_with_governance_runs_the_counterfactual_designs_paired() {
         text(&o)
     );
 }
+
+#[test]
+fn the_run_report_shows_each_change_and_marks_its_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("g.toml");
+    let scheduled =
+        "[[governance]]\nname = \"panic_cut\"\nday = 120\nset = { \"staking.panic\" = 0.0 }\n";
+    std::fs::write(
+        &file,
+        with(&with(&scenario_text(&[]), UNCERTAIN), scheduled),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let o = tokenrisk(&[
+        "run",
+        path_arg(&file),
+        "--paths",
+        "2000",
+        "--out",
+        path_arg(&out),
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = tokenrisk(&["report", path_arg(&out.join("gbm"))]);
+    assert!(o.status.success(), "{}", text(&o));
+    let html = std::fs::read_to_string(out.join("gbm").join("report.html")).unwrap();
+    assert!(html.contains(r#"id="governance""#));
+    // The summary's P(enacted) of the uncertain change is the one on the page.
+    let summary = read_parquet(&out.join("gbm").join("summary.parquet"));
+    let p = summary
+        .column_by_name("governance.buyback.p_enacted")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow::array::Float64Array>()
+        .unwrap()
+        .value(0);
+    assert!(
+        html.contains(&format!("{:.2}%", 100.0 * p)),
+        "P(enacted) {p} not on the page"
+    );
+    // Blue marks: the scheduled change at its day, the uncertain one at its median day.
+    assert!(
+        html.contains(r#"class="gov" data-day="120""#),
+        "scheduled mark"
+    );
+    assert!(html.contains("buyback ~d"), "median-day mark");
+    // governance.parquet is shown as the section, not again as a raw table.
+    assert!(!html.contains("Table governance.parquet"));
+}
