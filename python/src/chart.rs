@@ -10,7 +10,7 @@ use crate::run::PyRun;
 use arrow::array::{Array, Float64Array, StringArray, UInt32Array};
 use pyo3::prelude::*;
 use std::collections::BTreeMap;
-use tokenrisk::report::charts::{fan_chart_marked, FanData, FanSpec, Mark};
+use tokenrisk::report::charts::{fan_chart_marked, FanData, FanSpec, Mark, MarkKind};
 use tokenrisk::report::format::fmt_change_pct;
 use tokenrisk::report::svg::TickFormat;
 
@@ -49,6 +49,7 @@ fn marks(s: &tokenrisk::scenario::Scenario) -> Vec<Mark> {
             } else {
                 ch.join(", ")
             },
+            kind: MarkKind::Shock,
         })
         .collect()
 }
