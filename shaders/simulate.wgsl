@@ -103,12 +103,12 @@ fn time_era(day: f32, period_days: f32) -> f32 {
 }
 
 // step.rs `emission_tokens`: tokens emitted in the step starting at `day0`, before the split,
-// under the path's rule (`EmissionRule`: s.emission_kind, s.per_day, s.period_days, s.inflation).
+// under the path's rule (`EmissionRule`: s.policy.emission_kind, s.policy.per_day, s.policy.period_days, s.inflation).
 // `day0_int` is the same day as an integer (schedule years are counted without f32 division).
 // `reserved` is supply kept under the cap for vesting still locked (step.rs `locked_vesting`).
 fn emission_tokens(issued: f32, circulating: f32, day0: f32, day0_int: u32, reserved: f32) -> f32 {
     var e = 0.0;
-    switch (s.emission_kind) {
+    switch (s.policy.emission_kind) {
         case EMISSION_HALVING_BY_SUPPLY: {
             let first_era = supply_era(issued);
             var remaining_days = params.step_days;
@@ -119,7 +119,7 @@ fn emission_tokens(issued: f32, circulating: f32, day0: f32, day0_int: u32, rese
                 if (remaining_days <= 0.0) {
                     break;
                 }
-                let rate = s.per_day * pow2_neg(era);
+                let rate = s.policy.per_day * pow2_neg(era);
                 let next_threshold = supply_threshold(era);
                 let room = next_threshold - at;
                 if (rate * remaining_days <= room) {
@@ -140,9 +140,9 @@ fn emission_tokens(issued: f32, circulating: f32, day0: f32, day0_int: u32, rese
                 if (day >= end) {
                     break;
                 }
-                let era = time_era(day, s.period_days);
-                let boundary = min((era + 1.0) * s.period_days, end);
-                minted += ldexp(s.per_day, -i32(min(era, 1000.0))) * (boundary - day);
+                let era = time_era(day, s.policy.period_days);
+                let boundary = min((era + 1.0) * s.policy.period_days, end);
+                minted += ldexp(s.policy.per_day, -i32(min(era, 1000.0))) * (boundary - day);
                 day = boundary;
             }
             e = minted;
@@ -208,32 +208,32 @@ fn enact(c: u32) {
     let v = params.governance[c].policy;
     // A switch to bonded_inflation starts its inflation at the change's annual_rate.
     if ((sets & KEY_EMISSION_KIND) != 0u) {
-        if (v.emission_kind == EMISSION_BONDED_INFLATION && s.emission_kind != EMISSION_BONDED_INFLATION) {
+        if (v.emission_kind == EMISSION_BONDED_INFLATION && s.policy.emission_kind != EMISSION_BONDED_INFLATION) {
             s.inflation = v.annual_rate;
         }
-        s.emission_kind = v.emission_kind;
+        s.policy.emission_kind = v.emission_kind;
     }
-    if ((sets & KEY_EMISSION_PER_DAY) != 0u) { s.per_day = v.per_day; }
-    if ((sets & KEY_EMISSION_PERIOD_DAYS) != 0u) { s.period_days = v.period_days; }
-    if ((sets & KEY_EMISSION_ANNUAL_RATE) != 0u) { s.annual_rate = v.annual_rate; }
-    if ((sets & KEY_EMISSION_INFLATION_MIN) != 0u) { s.inflation_min = v.inflation_min; }
-    if ((sets & KEY_EMISSION_INFLATION_MAX) != 0u) { s.inflation_max = v.inflation_max; }
-    if ((sets & KEY_EMISSION_INFLATION_RATE_CHANGE) != 0u) { s.inflation_rate_change = v.inflation_rate_change; }
-    if ((sets & KEY_EMISSION_GOAL_BONDED) != 0u) { s.goal_bonded = v.goal_bonded; }
+    if ((sets & KEY_EMISSION_PER_DAY) != 0u) { s.policy.per_day = v.per_day; }
+    if ((sets & KEY_EMISSION_PERIOD_DAYS) != 0u) { s.policy.period_days = v.period_days; }
+    if ((sets & KEY_EMISSION_ANNUAL_RATE) != 0u) { s.policy.annual_rate = v.annual_rate; }
+    if ((sets & KEY_EMISSION_INFLATION_MIN) != 0u) { s.policy.inflation_min = v.inflation_min; }
+    if ((sets & KEY_EMISSION_INFLATION_MAX) != 0u) { s.policy.inflation_max = v.inflation_max; }
+    if ((sets & KEY_EMISSION_INFLATION_RATE_CHANGE) != 0u) { s.policy.inflation_rate_change = v.inflation_rate_change; }
+    if ((sets & KEY_EMISSION_GOAL_BONDED) != 0u) { s.policy.goal_bonded = v.goal_bonded; }
     if ((sets & KEY_EMISSION_SPLIT) != 0u) {
-        s.split_providers = v.split_providers;
-        s.split_stakers = v.split_stakers;
-        s.split_treasury = v.split_treasury;
+        s.policy.split_providers = v.split_providers;
+        s.policy.split_stakers = v.split_stakers;
+        s.policy.split_treasury = v.split_treasury;
     }
-    if ((sets & KEY_EMISSION_TREASURY_SELL) != 0u) { s.treasury_sell = v.treasury_sell; }
-    if ((sets & KEY_BURN_KIND) != 0u) { s.burn_kind = v.burn_kind; }
-    if ((sets & KEY_BURN_FEE) != 0u) { s.burn_fee = v.burn_fee; }
-    if ((sets & KEY_BURN_FRACTION) != 0u) { s.burn_fraction = v.burn_fraction; }
-    if ((sets & KEY_BURN_DESTINATION) != 0u) { s.buyback_to_stakers = v.buyback_to_stakers; }
-    if ((sets & KEY_STAKING_TARGET) != 0u) { s.stake_target = v.stake_target; }
-    if ((sets & KEY_STAKING_PANIC) != 0u) { s.stake_panic = v.stake_panic; }
-    if ((sets & KEY_STAKING_SPEED) != 0u) { s.stake_relax = v.stake_relax; }
-    if ((sets & KEY_STAKING_UNSTAKE_SELL) != 0u) { s.unstake_sell = v.unstake_sell; }
+    if ((sets & KEY_EMISSION_TREASURY_SELL) != 0u) { s.policy.treasury_sell = v.treasury_sell; }
+    if ((sets & KEY_BURN_KIND) != 0u) { s.policy.burn_kind = v.burn_kind; }
+    if ((sets & KEY_BURN_FEE) != 0u) { s.policy.burn_fee = v.burn_fee; }
+    if ((sets & KEY_BURN_FRACTION) != 0u) { s.policy.burn_fraction = v.burn_fraction; }
+    if ((sets & KEY_BURN_DESTINATION) != 0u) { s.policy.buyback_to_stakers = v.buyback_to_stakers; }
+    if ((sets & KEY_STAKING_TARGET) != 0u) { s.policy.stake_target = v.stake_target; }
+    if ((sets & KEY_STAKING_PANIC) != 0u) { s.policy.stake_panic = v.stake_panic; }
+    if ((sets & KEY_STAKING_SPEED) != 0u) { s.policy.stake_relax = v.stake_relax; }
+    if ((sets & KEY_STAKING_UNSTAKE_SELL) != 0u) { s.policy.unstake_sell = v.unstake_sell; }
 }
 
 // layout.rs `user_net_buy` of the path's policy in f32 (after a change is enacted; the
@@ -242,12 +242,12 @@ fn enact(c: u32) {
 fn user_net_buy_of_policy() -> f32 {
     var burn_share = 0.0;
     var fee_share = 1.0;
-    if (s.burn_kind == BURN_BME) {
-        burn_share = 1.0 - s.burn_fee;
+    if (s.policy.burn_kind == BURN_BME) {
+        burn_share = 1.0 - s.policy.burn_fee;
         fee_share = 0.0;
-    } else if (s.burn_kind == BURN_REVENUE_BURN || s.burn_kind == BURN_BUYBACK) {
-        burn_share = s.burn_fraction;
-        fee_share = 1.0 - s.burn_fraction;
+    } else if (s.policy.burn_kind == BURN_REVENUE_BURN || s.policy.burn_kind == BURN_BUYBACK) {
+        burn_share = s.policy.burn_fraction;
+        fee_share = 1.0 - s.policy.burn_fraction;
     }
     if (params.pay_in_token == 1u) {
         return 1.0 - fee_share * params.fee_sell;
@@ -435,17 +435,17 @@ fn step(key: vec2<u32>, path_lo: u32, path_hi: u32, step: u32) {
     // 4. Emission, split. Under bonded_inflation the inflation first moves toward the
     // bonded-ratio goal (the Cosmos SDK mint rule); under the other kinds it is annual_rate.
     let circulating0 = s.issued - s.burned;
-    if (s.emission_kind == EMISSION_BONDED_INFLATION) {
+    if (s.policy.emission_kind == EMISSION_BONDED_INFLATION) {
         let bonded = s.staked / circulating0;
-        s.inflation = clamp(s.inflation + (1.0 - bonded / s.goal_bonded) * s.inflation_rate_change * params.dt,
-            s.inflation_min, s.inflation_max);
+        s.inflation = clamp(s.inflation + (1.0 - bonded / s.policy.goal_bonded) * s.policy.inflation_rate_change * params.dt,
+            s.policy.inflation_min, s.policy.inflation_max);
     } else {
-        s.inflation = s.annual_rate;
+        s.inflation = s.policy.annual_rate;
     }
     let emitted = emission_tokens(s.issued, circulating0, day0, day0_int, locked_vesting(day0));
-    let e_providers = emitted * s.split_providers;
-    let e_stakers = emitted * s.split_stakers;
-    let e_treasury = emitted * s.split_treasury;
+    let e_providers = emitted * s.policy.split_providers;
+    let e_stakers = emitted * s.policy.split_stakers;
+    let e_treasury = emitted * s.policy.split_treasury;
     s.issued += emitted;
     s.minted += emitted;
 
@@ -462,15 +462,15 @@ fn step(key: vec2<u32>, path_lo: u32, path_hi: u32, step: u32) {
 
     // 6. Payments and burns (all in USD this step). A buyback buys like revenue_burn but
     // does not burn: the tokens go to the treasury or the stakers.
-    let is_buyback = s.burn_kind == BURN_BUYBACK;
+    let is_buyback = s.policy.burn_kind == BURN_BUYBACK;
     var burn_usd = 0.0;
     var provider_fee_usd = served;
-    if (s.burn_kind == BURN_BME) {
-        burn_usd = served * (1.0 - s.burn_fee);
+    if (s.policy.burn_kind == BURN_BME) {
+        burn_usd = served * (1.0 - s.policy.burn_fee);
         provider_fee_usd = 0.0;
-    } else if (s.burn_kind == BURN_REVENUE_BURN || is_buyback) {
-        burn_usd = served * s.burn_fraction;
-        provider_fee_usd = served * (1.0 - s.burn_fraction);
+    } else if (s.policy.burn_kind == BURN_REVENUE_BURN || is_buyback) {
+        burn_usd = served * s.policy.burn_fraction;
+        provider_fee_usd = served * (1.0 - s.policy.burn_fraction);
     }
     // Paying in the token means users buy it; paying in stablecoins, only burns buy it.
     // Providers paid in tokens sell `fee_sell` of them; paid in stablecoins they sell none.
@@ -487,10 +487,10 @@ fn step(key: vec2<u32>, path_lo: u32, path_hi: u32, step: u32) {
     let treasury_resell_now = s.treasury_resell;
     s.treasury_resell = 0.0;
     if (is_buyback) {
-        if (s.buyback_to_stakers == 1u) {
+        if (s.policy.buyback_to_stakers == 1u) {
             s.staked += bought;
         } else {
-            s.treasury_resell = bought * s.treasury_sell;
+            s.treasury_resell = bought * s.policy.treasury_sell;
         }
     } else {
         s.burned += bought;
@@ -526,16 +526,16 @@ fn step(key: vec2<u32>, path_lo: u32, path_hi: u32, step: u32) {
     // 8. Staking: the target falls with the drawdown (panic); stakers' emission is staked.
     s.running_max_price = max(s.running_max_price, price);
     let drawdown = 1.0 - price / s.running_max_price;
-    let target_fraction = s.stake_target * clamp(1.0 - s.stake_panic * drawdown, 0.0, 1.0);
+    let target_fraction = s.policy.stake_target * clamp(1.0 - s.policy.stake_panic * drawdown, 0.0, 1.0);
     let circulating = s.issued - s.burned;
     s.staked += e_stakers;
-    let stake_change = (target_fraction * circulating - s.staked) * s.stake_relax;
+    let stake_change = (target_fraction * circulating - s.staked) * s.policy.stake_relax;
     s.staked += stake_change;
-    let unstake_sell_usd = max(-stake_change, 0.0) * s.unstake_sell * price;
+    let unstake_sell_usd = max(-stake_change, 0.0) * s.policy.unstake_sell * price;
     s.staked = clamp(s.staked, 0.0, circulating);
 
     // 9. Market: net flow moves the transient pressure X; F follows the market and usage.
-    let treasury_sell_usd = e_treasury * s.treasury_sell * price;
+    let treasury_sell_usd = e_treasury * s.policy.treasury_sell * price;
     let sell_usd = provider_sell_usd + vesting_sold * price + unstake_sell_usd + treasury_sell_usd
         + treasury_resell_now * price;
     let buy_usd = user_net_buy_usd;

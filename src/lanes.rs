@@ -26,6 +26,45 @@
 
 use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
 
+/// How a `u32`, `bool` or `i32` field of a per-path state is held as f64 in a lane
+/// (exactly: all are small integers).
+pub trait LaneValue: Copy {
+    fn to_lane(self) -> f64;
+    fn from_lane(x: f64) -> Self;
+}
+impl LaneValue for f64 {
+    fn to_lane(self) -> f64 {
+        self
+    }
+    fn from_lane(x: f64) -> f64 {
+        x
+    }
+}
+impl LaneValue for u32 {
+    fn to_lane(self) -> f64 {
+        self as f64
+    }
+    fn from_lane(x: f64) -> u32 {
+        x as u32
+    }
+}
+impl LaneValue for i32 {
+    fn to_lane(self) -> f64 {
+        self as f64
+    }
+    fn from_lane(x: f64) -> i32 {
+        x as i32
+    }
+}
+impl LaneValue for bool {
+    fn to_lane(self) -> f64 {
+        self as u32 as f64
+    }
+    fn from_lane(x: f64) -> bool {
+        x != 0.0
+    }
+}
+
 /// One value per path of a lane group.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[repr(transparent)]

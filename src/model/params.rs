@@ -6,6 +6,7 @@
 //! same numbers into its `repr(C)` f32 twin (`engine::gpu`), so this struct is the single
 //! place where scenario semantics become numbers.
 
+use crate::lanes::{F64s, LaneValue};
 use crate::scenario::governance::{apply, keys_set, no_check, GOVERNABLE};
 use crate::scenario::limits::{MAX_GOVERNANCE, MAX_SCHEDULE_YEARS, MAX_SHOCKS, MAX_VESTING};
 use crate::scenario::{
@@ -42,33 +43,62 @@ pub mod rule {
 /// exact in f32.
 pub const NEVER: f64 = 1e30;
 
-/// The values a governance change may set (`scenario::governance::GOVERNABLE`), as the step
-/// uses them. The path state carries its own copy, which starts as the base scenario's and is
-/// overwritten, key by key, by each change the path enacts (MODEL.md section 0).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Policy {
-    pub emission_kind: u32,
-    pub per_day: f64,
-    pub period_days: f64,
-    pub annual_rate: f64,
-    pub inflation_min: f64,
-    pub inflation_max: f64,
-    pub inflation_rate_change: f64,
-    pub goal_bonded: f64,
-    pub split_providers: f64,
-    pub split_stakers: f64,
-    pub split_treasury: f64,
-    pub treasury_sell: f64,
-    pub burn_kind: u32,
-    pub burn_fee: f64,
-    pub burn_fraction: f64,
+/// Defines [`Policy`] (one path's values, natural types) and [`LanePolicy`] (the same fields
+/// for `N` paths, as lanes) from one field list, with the conversions: the path state of the
+/// CPU engine holds a `LanePolicy` (`step::LaneState::policy`).
+macro_rules! policy {
+    ($( $(#[$doc:meta])* $name:ident : $ty:ty, )*) => {
+        /// The values a governance change may set (`scenario::governance::GOVERNABLE`), as
+        /// the step uses them. The path state carries its own copy, which starts as the base
+        /// scenario's and is overwritten, key by key, by each change the path enacts
+        /// (MODEL.md section 0).
+        #[derive(Debug, Clone, Copy, Default, PartialEq)]
+        pub struct Policy {
+            $( $(#[$doc])* pub $name: $ty, )*
+        }
+
+        /// [`Policy`] of `N` paths: field `x` of path `i` is `x.0[i]`.
+        #[derive(Debug, Clone, Copy)]
+        pub struct LanePolicy<const N: usize> {
+            $( pub $name: F64s<N>, )*
+        }
+
+        impl<const N: usize> LanePolicy<N> {
+            /// Every lane has policy `q`.
+            pub fn splat(q: &Policy) -> Self {
+                LanePolicy { $( $name: F64s::splat(q.$name.to_lane()), )* }
+            }
+            /// The policy of lane `i`.
+            pub fn lane(&self, i: usize) -> Policy {
+                Policy { $( $name: <$ty as LaneValue>::from_lane(self.$name.0[i]), )* }
+            }
+        }
+    };
+}
+
+policy! {
+    emission_kind: u32,
+    per_day: f64,
+    period_days: f64,
+    annual_rate: f64,
+    inflation_min: f64,
+    inflation_max: f64,
+    inflation_rate_change: f64,
+    goal_bonded: f64,
+    split_providers: f64,
+    split_stakers: f64,
+    split_treasury: f64,
+    treasury_sell: f64,
+    burn_kind: u32,
+    burn_fee: f64,
+    burn_fraction: f64,
     /// `buyback` only: the bought tokens go to the stakers (else to the treasury).
-    pub buyback_to_stakers: bool,
-    pub stake_target: f64,
-    pub stake_panic: f64,
+    buyback_to_stakers: bool,
+    stake_target: f64,
+    stake_panic: f64,
     /// 1 - exp(-speed * dt): share of the gap to the target closed per step.
-    pub stake_relax: f64,
-    pub unstake_sell: f64,
+    stake_relax: f64,
+    unstake_sell: f64,
 }
 
 /// The bit of each key of `GOVERNABLE` in [`GovParams::sets`] is its index there.

@@ -9,9 +9,10 @@
 //! additive in logs; levels are exponentiated once per step where flows need them.
 
 use super::params::{
-    burn_kind, emission_kind, rule, trigger, GovParams, Params, Policy, MAX_HALVINGS, NEVER,
+    burn_kind, emission_kind, rule, trigger, GovParams, LanePolicy, Params, Policy, MAX_HALVINGS,
+    NEVER,
 };
-use crate::lanes::{F64s, Mask};
+use crate::lanes::{F64s, LaneValue, Mask};
 use crate::rng::{
     box_muller_lanes, draw_two_streams_lanes, draw_words_lanes, poisson_inversion_lanes, stream,
     uniform_open_lanes,
@@ -39,45 +40,6 @@ pub const N_METRICS: usize = METRICS.len();
 /// speed, not an error).
 pub const REVENUE_FLOOR: f64 = 1e-300;
 
-/// How a `u32`, `bool` or `i32` field of [`PathState`] is held as f64 in [`LaneState`]
-/// (exactly: all are small integers).
-pub trait LaneValue: Copy {
-    fn to_lane(self) -> f64;
-    fn from_lane(x: f64) -> Self;
-}
-impl LaneValue for f64 {
-    fn to_lane(self) -> f64 {
-        self
-    }
-    fn from_lane(x: f64) -> f64 {
-        x
-    }
-}
-impl LaneValue for u32 {
-    fn to_lane(self) -> f64 {
-        self as f64
-    }
-    fn from_lane(x: f64) -> u32 {
-        x as u32
-    }
-}
-impl LaneValue for i32 {
-    fn to_lane(self) -> f64 {
-        self as f64
-    }
-    fn from_lane(x: f64) -> i32 {
-        x as i32
-    }
-}
-impl LaneValue for bool {
-    fn to_lane(self) -> f64 {
-        self as u32 as f64
-    }
-    fn from_lane(x: f64) -> bool {
-        x != 0.0
-    }
-}
-
 /// Defines [`PathState`] (one path, natural types) and [`LaneState`] (the same fields for
 /// `N` paths, structure of arrays, all f64) from one field list, with the conversions.
 macro_rules! path_state {
@@ -86,6 +48,9 @@ macro_rules! path_state {
         #[derive(Debug, Clone, Copy)]
         pub struct PathState {
             $( $(#[$doc])* pub $name: $ty, )*
+            /// The governable values: the base scenario's, overwritten by each change the
+            /// path enacts (section 0).
+            pub policy: Policy,
             /// Per governance change: its enactment day ([`NEVER`] until it is known).
             pub gov_due: [f64; MAX_GOVERNANCE],
             /// Per triggered change: days its condition has held in a row.
@@ -96,6 +61,7 @@ macro_rules! path_state {
         #[derive(Debug, Clone, Copy)]
         pub struct LaneState<const N: usize> {
             $( pub $name: F64s<N>, )*
+            pub policy: LanePolicy<N>,
             pub gov_due: [F64s<N>; MAX_GOVERNANCE],
             pub gov_held: [F64s<N>; MAX_GOVERNANCE],
         }
@@ -105,6 +71,7 @@ macro_rules! path_state {
             pub fn splat(s: &PathState) -> Self {
                 LaneState {
                     $( $name: F64s::splat(s.$name.to_lane()), )*
+                    policy: LanePolicy::splat(&s.policy),
                     gov_due: s.gov_due.map(F64s::splat),
                     gov_held: s.gov_held.map(F64s::splat),
                 }
@@ -113,6 +80,7 @@ macro_rules! path_state {
             pub fn lane(&self, i: usize) -> PathState {
                 PathState {
                     $( $name: <$ty as LaneValue>::from_lane(self.$name.0[i]), )*
+                    policy: self.policy.lane(i),
                     gov_due: self.gov_due.map(|d| d.0[i]),
                     gov_held: self.gov_held.map(|d| d.0[i]),
                 }
@@ -166,28 +134,6 @@ path_state! {
     cum_revenue: f64,
     /// First day trailing revenue covered trailing emission USD; -1 if never.
     breakeven_day: i32,
-    // The governable values ([`Policy`]): the base scenario's, overwritten by each change
-    // the path enacts (section 0).
-    emission_kind: u32,
-    per_day: f64,
-    period_days: f64,
-    annual_rate: f64,
-    inflation_min: f64,
-    inflation_max: f64,
-    inflation_rate_change: f64,
-    goal_bonded: f64,
-    split_providers: f64,
-    split_stakers: f64,
-    split_treasury: f64,
-    treasury_sell: f64,
-    burn_kind: u32,
-    burn_fee: f64,
-    burn_fraction: f64,
-    buyback_to_stakers: bool,
-    stake_target: f64,
-    stake_panic: f64,
-    stake_relax: f64,
-    unstake_sell: f64,
     /// The annual inflation minted on circulating supply: moved by the bonded-ratio rule under
     /// `bonded_inflation`, equal to `annual_rate` under every other kind.
     inflation: f64,
@@ -250,26 +196,7 @@ impl PathState {
             } else {
                 -1
             },
-            emission_kind: q.emission_kind,
-            per_day: q.per_day,
-            period_days: q.period_days,
-            annual_rate: q.annual_rate,
-            inflation_min: q.inflation_min,
-            inflation_max: q.inflation_max,
-            inflation_rate_change: q.inflation_rate_change,
-            goal_bonded: q.goal_bonded,
-            split_providers: q.split_providers,
-            split_stakers: q.split_stakers,
-            split_treasury: q.split_treasury,
-            treasury_sell: q.treasury_sell,
-            burn_kind: q.burn_kind,
-            burn_fee: q.burn_fee,
-            burn_fraction: q.burn_fraction,
-            buyback_to_stakers: q.buyback_to_stakers,
-            stake_target: q.stake_target,
-            stake_panic: q.stake_panic,
-            stake_relax: q.stake_relax,
-            unstake_sell: q.unstake_sell,
+            policy: *q,
             inflation: q.annual_rate,
             treasury_resell: 0.0,
             // Scheduled changes know their day; uncertain ones draw it in step 0, triggered
@@ -283,32 +210,6 @@ impl PathState {
                 }
             }),
             gov_held: [0.0; MAX_GOVERNANCE],
-        }
-    }
-
-    /// The governable values this path has now.
-    pub fn policy(&self) -> Policy {
-        Policy {
-            emission_kind: self.emission_kind,
-            per_day: self.per_day,
-            period_days: self.period_days,
-            annual_rate: self.annual_rate,
-            inflation_min: self.inflation_min,
-            inflation_max: self.inflation_max,
-            inflation_rate_change: self.inflation_rate_change,
-            goal_bonded: self.goal_bonded,
-            split_providers: self.split_providers,
-            split_stakers: self.split_stakers,
-            split_treasury: self.split_treasury,
-            treasury_sell: self.treasury_sell,
-            burn_kind: self.burn_kind,
-            burn_fee: self.burn_fee,
-            burn_fraction: self.burn_fraction,
-            buyback_to_stakers: self.buyback_to_stakers,
-            stake_target: self.stake_target,
-            stake_panic: self.stake_panic,
-            stake_relax: self.stake_relax,
-            unstake_sell: self.unstake_sell,
         }
     }
 
@@ -496,18 +397,18 @@ fn emission_lanes<const N: usize>(
     // between lanes only under bonded_inflation, through the staked fraction).
     let same_rule = (p.n_governance == 0
         && p.policy.emission_kind != emission_kind::BONDED_INFLATION)
-        || (s.emission_kind.is_uniform()
-            && s.per_day.is_uniform()
-            && s.period_days.is_uniform()
+        || (s.policy.emission_kind.is_uniform()
+            && s.policy.per_day.is_uniform()
+            && s.policy.period_days.is_uniform()
             && s.inflation.is_uniform());
     let rule_of = |i: usize| EmissionRule {
-        kind: s.emission_kind.0[i] as u32,
-        per_day: s.per_day.0[i],
-        period_days: s.period_days.0[i],
+        kind: s.policy.emission_kind.0[i] as u32,
+        per_day: s.policy.per_day.0[i],
+        period_days: s.policy.period_days.0[i],
         inflation: s.inflation.0[i],
     };
     let inflationary = matches!(
-        s.emission_kind.0[0] as u32,
+        s.policy.emission_kind.0[0] as u32,
         emission_kind::INFLATION | emission_kind::BONDED_INFLATION
     );
     if same_rule && s.issued.is_uniform() && (!inflationary || circulating.is_uniform()) {
@@ -569,13 +470,13 @@ fn enact<const N: usize>(s: &mut LaneState<N>, g: &GovParams, now: Mask<N>) {
     // already under it keeps its current inflation: governance sets the mint parameters).
     let bonded = emission_kind::BONDED_INFLATION as f64;
     if g.sets & super::params::key_bit("emission.kind") != 0 && v.emission_kind as f64 == bonded {
-        let switched = now.and(s.emission_kind.ne(bonded));
+        let switched = now.and(s.policy.emission_kind.ne(bonded));
         s.inflation = switched.select(v.annual_rate, s.inflation);
     }
     macro_rules! set {
         ($key:literal => $($field:ident),+) => {
             if g.sets & super::params::key_bit($key) != 0 {
-                $( s.$field = now.select(v.$field.to_lane(), s.$field); )+
+                $( s.policy.$field = now.select(v.$field.to_lane(), s.policy.$field); )+
             }
         };
     }
@@ -727,19 +628,23 @@ pub fn step<const N: usize>(
     // 4. Emission, split. Under bonded_inflation the inflation first moves toward the
     // bonded-ratio goal (the Cosmos SDK mint rule); under the other kinds it is annual_rate.
     let circulating0 = s.issued - s.burned;
-    let bonded_kind = s.emission_kind.eq(emission_kind::BONDED_INFLATION as f64);
+    let bonded_kind = s
+        .policy
+        .emission_kind
+        .eq(emission_kind::BONDED_INFLATION as f64);
     s.inflation = if bonded_kind.any() {
         let bonded = s.staked / circulating0;
-        let moved = (s.inflation + (1.0 - bonded / s.goal_bonded) * s.inflation_rate_change * p.dt)
-            .clamp(s.inflation_min, s.inflation_max);
-        bonded_kind.select(moved, s.annual_rate)
+        let moved = (s.inflation
+            + (1.0 - bonded / s.policy.goal_bonded) * s.policy.inflation_rate_change * p.dt)
+            .clamp(s.policy.inflation_min, s.policy.inflation_max);
+        bonded_kind.select(moved, s.policy.annual_rate)
     } else {
-        s.annual_rate
+        s.policy.annual_rate
     };
     let emitted = emission_lanes(p, s, circulating0, day0, locked_vesting(p, day0));
-    let e_providers = emitted * s.split_providers;
-    let e_stakers = emitted * s.split_stakers;
-    let e_treasury = emitted * s.split_treasury;
+    let e_providers = emitted * s.policy.split_providers;
+    let e_stakers = emitted * s.policy.split_stakers;
+    let e_treasury = emitted * s.policy.split_treasury;
     s.issued += emitted;
     s.minted += emitted;
 
@@ -756,19 +661,20 @@ pub fn step<const N: usize>(
 
     // 6. Payments and burns (all in USD this step). A buyback buys like revenue_burn but
     // does not burn: the tokens go to the treasury or the stakers.
-    let is_bme = s.burn_kind.eq(burn_kind::BME as f64);
-    let is_buyback = s.burn_kind.eq(burn_kind::BUYBACK as f64);
+    let is_bme = s.policy.burn_kind.eq(burn_kind::BME as f64);
+    let is_buyback = s.policy.burn_kind.eq(burn_kind::BUYBACK as f64);
     let is_share = s
+        .policy
         .burn_kind
         .eq(burn_kind::REVENUE_BURN as f64)
         .or(is_buyback);
     let burn_usd = is_bme.select(
-        served * (1.0 - s.burn_fee),
-        is_share.select(served * s.burn_fraction, zero),
+        served * (1.0 - s.policy.burn_fee),
+        is_share.select(served * s.policy.burn_fraction, zero),
     );
     let provider_fee_usd = is_bme.select(
         zero,
-        is_share.select(served * (1.0 - s.burn_fraction), served),
+        is_share.select(served * (1.0 - s.policy.burn_fraction), served),
     );
     // Paying in the token means users buy it; paying in stablecoins, only burns buy it.
     let user_buy_usd = if p.pay_in_token { served } else { burn_usd };
@@ -785,10 +691,10 @@ pub fn step<const N: usize>(
     // The treasury resells `treasury_sell` of its buyback one step later (section 9).
     let treasury_resell_now = s.treasury_resell;
     if is_buyback.any() {
-        let to_stakers = s.buyback_to_stakers.gt(0.5);
+        let to_stakers = s.policy.buyback_to_stakers.gt(0.5);
         let kept = is_buyback.select(bought, zero);
         s.staked += to_stakers.select(kept, zero);
-        s.treasury_resell = to_stakers.select(zero, kept * s.treasury_sell);
+        s.treasury_resell = to_stakers.select(zero, kept * s.policy.treasury_sell);
     } else {
         s.treasury_resell = zero;
     }
@@ -814,16 +720,17 @@ pub fn step<const N: usize>(
     // 8. Staking: the target falls with the drawdown (panic); stakers' emission is staked.
     s.running_max_price = s.running_max_price.max(price);
     let drawdown = 1.0 - price / s.running_max_price;
-    let target_fraction = s.stake_target * (1.0 - s.stake_panic * drawdown).clamp(0.0, 1.0);
+    let target_fraction =
+        s.policy.stake_target * (1.0 - s.policy.stake_panic * drawdown).clamp(0.0, 1.0);
     let circulating = s.issued - s.burned;
     s.staked += e_stakers;
-    let stake_change = (target_fraction * circulating - s.staked) * s.stake_relax;
+    let stake_change = (target_fraction * circulating - s.staked) * s.policy.stake_relax;
     s.staked += stake_change;
-    let unstake_sell_usd = (-stake_change).max(0.0) * s.unstake_sell * price;
+    let unstake_sell_usd = (-stake_change).max(0.0) * s.policy.unstake_sell * price;
     s.staked = s.staked.clamp(0.0, circulating);
 
     // 9. Market: net flow moves the transient pressure X; F follows the market and usage.
-    let treasury_sell_usd = e_treasury * s.treasury_sell * price;
+    let treasury_sell_usd = e_treasury * s.policy.treasury_sell * price;
     let sell_usd = provider_sell_usd
         + vesting_sold * price
         + unstake_sell_usd

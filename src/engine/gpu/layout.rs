@@ -70,26 +70,8 @@ gpu_struct! {
         pub cum_revenue: f32,
         pub breakeven_day: i32,
         pub vested: f32,
-        pub emission_kind: u32,
-        pub per_day: f32,
-        pub period_days: f32,
-        pub annual_rate: f32,
-        pub inflation_min: f32,
-        pub inflation_max: f32,
-        pub inflation_rate_change: f32,
-        pub goal_bonded: f32,
-        pub split_providers: f32,
-        pub split_stakers: f32,
-        pub split_treasury: f32,
-        pub treasury_sell: f32,
-        pub burn_kind: u32,
-        pub burn_fee: f32,
-        pub burn_fraction: f32,
-        pub buyback_to_stakers: u32,
-        pub stake_target: f32,
-        pub stake_panic: f32,
-        pub stake_relax: f32,
-        pub unstake_sell: f32,
+        /// The path's governable values ([`GpuPolicy`]).
+        pub policy: GpuPolicy,
         pub inflation: f32,
         pub treasury_resell: f32,
         /// [`user_net_buy`] of the path's policy: the host's f64 value for the base policy,
@@ -412,6 +394,32 @@ impl GpuPolicy {
             unstake_sell: unstake_sell as f32,
         }
     }
+
+    /// f32 to f64: the inverse of [`GpuPolicy::from_policy`] (to f32 precision).
+    pub fn to_policy(&self) -> Policy {
+        Policy {
+            emission_kind: self.emission_kind,
+            per_day: self.per_day as f64,
+            period_days: self.period_days as f64,
+            annual_rate: self.annual_rate as f64,
+            inflation_min: self.inflation_min as f64,
+            inflation_max: self.inflation_max as f64,
+            inflation_rate_change: self.inflation_rate_change as f64,
+            goal_bonded: self.goal_bonded as f64,
+            split_providers: self.split_providers as f64,
+            split_stakers: self.split_stakers as f64,
+            split_treasury: self.split_treasury as f64,
+            treasury_sell: self.treasury_sell as f64,
+            burn_kind: self.burn_kind,
+            burn_fee: self.burn_fee as f64,
+            burn_fraction: self.burn_fraction as f64,
+            buyback_to_stakers: self.buyback_to_stakers != 0,
+            stake_target: self.stake_target as f64,
+            stake_panic: self.stake_panic as f64,
+            stake_relax: self.stake_relax as f64,
+            unstake_sell: self.unstake_sell as f64,
+        }
+    }
 }
 
 impl GpuGov {
@@ -529,26 +537,7 @@ impl GpuPathState {
             cum_emission_usd,
             cum_revenue,
             breakeven_day,
-            emission_kind,
-            per_day,
-            period_days,
-            annual_rate,
-            inflation_min,
-            inflation_max,
-            inflation_rate_change,
-            goal_bonded,
-            split_providers,
-            split_stakers,
-            split_treasury,
-            treasury_sell,
-            burn_kind,
-            burn_fee,
-            burn_fraction,
-            buyback_to_stakers,
-            stake_target,
-            stake_panic,
-            stake_relax,
-            unstake_sell,
+            ref policy,
             inflation,
             treasury_resell,
             ref gov_due,
@@ -587,29 +576,10 @@ impl GpuPathState {
             cum_emission_usd: cum_emission_usd as f32,
             cum_revenue: cum_revenue as f32,
             breakeven_day,
-            emission_kind,
-            per_day: per_day as f32,
-            period_days: period_days as f32,
-            annual_rate: annual_rate as f32,
-            inflation_min: inflation_min as f32,
-            inflation_max: inflation_max as f32,
-            inflation_rate_change: inflation_rate_change as f32,
-            goal_bonded: goal_bonded as f32,
-            split_providers: split_providers as f32,
-            split_stakers: split_stakers as f32,
-            split_treasury: split_treasury as f32,
-            treasury_sell: treasury_sell as f32,
-            burn_kind,
-            burn_fee: burn_fee as f32,
-            burn_fraction: burn_fraction as f32,
-            buyback_to_stakers: buyback_to_stakers as u32,
-            stake_target: stake_target as f32,
-            stake_panic: stake_panic as f32,
-            stake_relax: stake_relax as f32,
-            unstake_sell: unstake_sell as f32,
+            policy: GpuPolicy::from_policy(policy),
             inflation: inflation as f32,
             treasury_resell: treasury_resell as f32,
-            user_net_buy: user_net_buy(p, &s.policy()) as f32,
+            user_net_buy: user_net_buy(p, policy) as f32,
             _pad0: 0.0,
             gov_due: gov_vec4s(gov_due),
             gov_held: gov_vec4s(gov_held),
@@ -653,26 +623,7 @@ impl GpuPathState {
             cum_emission_usd: self.cum_emission_usd as f64,
             cum_revenue: self.cum_revenue as f64,
             breakeven_day: self.breakeven_day,
-            emission_kind: self.emission_kind,
-            per_day: self.per_day as f64,
-            period_days: self.period_days as f64,
-            annual_rate: self.annual_rate as f64,
-            inflation_min: self.inflation_min as f64,
-            inflation_max: self.inflation_max as f64,
-            inflation_rate_change: self.inflation_rate_change as f64,
-            goal_bonded: self.goal_bonded as f64,
-            split_providers: self.split_providers as f64,
-            split_stakers: self.split_stakers as f64,
-            split_treasury: self.split_treasury as f64,
-            treasury_sell: self.treasury_sell as f64,
-            burn_kind: self.burn_kind,
-            burn_fee: self.burn_fee as f64,
-            burn_fraction: self.burn_fraction as f64,
-            buyback_to_stakers: self.buyback_to_stakers != 0,
-            stake_target: self.stake_target as f64,
-            stake_panic: self.stake_panic as f64,
-            stake_relax: self.stake_relax as f64,
-            unstake_sell: self.unstake_sell as f64,
+            policy: self.policy.to_policy(),
             inflation: self.inflation as f64,
             treasury_resell: self.treasury_resell as f64,
             gov_due: gov_f64s(&self.gov_due),
@@ -921,18 +872,21 @@ mod tests {
         let mut st = PathState::initial(&p);
         st.gov_due[1] = 180.0;
         st.gov_held[2] = 14.0;
-        st.buyback_to_stakers = true;
+        st.policy.buyback_to_stakers = true;
         st.treasury_resell = 12.5;
         let back = GpuPathState::from_state(&st, &p).to_state();
         assert_eq!(back.gov_due[0], NEVER);
         assert_eq!(back.gov_due[1], 180.0);
         assert_eq!(back.gov_held[2], 14.0);
-        assert_eq!(back.policy().emission_kind, st.policy().emission_kind);
-        assert!(back.buyback_to_stakers);
+        assert_eq!(back.policy.emission_kind, st.policy.emission_kind);
+        assert!(back.policy.buyback_to_stakers);
         let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 * a.abs().max(b.abs());
         assert!(close(back.treasury_resell, 12.5));
         assert!(close(back.price, st.price) && close(back.staked, st.staked));
-        assert!(close(back.stake_relax, st.stake_relax) && close(back.inflation, st.inflation));
+        assert!(
+            close(back.policy.stake_relax, st.policy.stake_relax)
+                && close(back.inflation, st.inflation)
+        );
     }
 
     /// The word thresholds take the CPU's branch for words on and around every threshold.
