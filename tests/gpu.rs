@@ -71,22 +71,7 @@ fn lock() -> std::sync::MutexGuard<'static, ()> {
 
 /// True when a GPU adapter is usable; otherwise prints the SKIPPED line.
 fn have_gpu(test: &str) -> bool {
-    match gpu::context(Selection::Any) {
-        Ok(Some(ctx)) => {
-            eprintln!("{test}: GPU adapter {}", ctx.description());
-            true
-        }
-        Ok(None) => unreachable!("Selection::Any"),
-        Err(GpuError::NoAdapter(why)) => {
-            common::skip(
-                test,
-                &format!("no GPU adapter, install mesa-vulkan-drivers: {why}"),
-                "TOKENRISK_REQUIRE_GPU",
-            );
-            false
-        }
-        Err(e) => panic!("{test}: GPU adapter present but unusable: {e}"),
-    }
+    common::have_gpu(test)
 }
 
 fn range(start: u64, count: u64) -> PathRange {
@@ -822,6 +807,7 @@ fn progress_is_monotone_and_complete() {
         &Control {
             progress: Some(&|done, total| seen.lock().unwrap().push((done, total))),
             cancel: None,
+            ..Control::none()
         },
         Some(small),
     )

@@ -134,6 +134,7 @@ fn progress_is_reported_and_a_run_can_be_cancelled() {
     let ctl = Control {
         progress: None,
         cancel: Some(&stop),
+        ..Control::none()
     };
     let e = single::run(&plan, &ctl).err().expect("cancelled");
     assert!(e.chain().any(|c| c.is::<Cancelled>()), "{e:#}");
@@ -150,6 +151,7 @@ fn progress_is_reported_and_a_run_can_be_cancelled() {
     let ctl = Control {
         progress: Some(&on_progress),
         cancel: Some(&stop),
+        ..Control::none()
     };
     let e = single::run(&plan, &ctl).err().expect("cancelled");
     assert!(e.chain().any(|c| c.is::<Cancelled>()), "{e:#}");
@@ -165,6 +167,7 @@ fn progress_is_reported_and_a_run_can_be_cancelled() {
     let ctl = Control {
         progress: Some(&record),
         cancel: None,
+        ..Control::none()
     };
     let mut small = plan.clone();
     small.scenario.scenario.paths = 5000;
@@ -199,6 +202,7 @@ fn a_cancelled_night_writes_nothing_and_keeps_the_last_one() {
     let ctl = Control {
         progress: None,
         cancel: Some(&stop),
+        ..Control::none()
     };
     let mut seen = 0;
     let e = nightly::run(&plan, &reports, &ctl, &mut |_| seen += 1)

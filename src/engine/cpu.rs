@@ -299,6 +299,7 @@ pub fn run_with_isa(
         // The processor, not the thread count: outputs must not depend on threads.
         device: cpu_model(),
         simulate_time: t0.elapsed(),
+        phases: Vec::new(),
     })
 }
 

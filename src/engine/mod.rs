@@ -40,6 +40,9 @@ pub struct EngineOutput {
     pub device: String,
     /// Wall time of the simulation and aggregation alone.
     pub simulate_time: Duration,
+    /// Where that time went, where the engine measures it (the GPU engine: GPU work,
+    /// read-back, host reduction, per-path records; summed over devices); empty otherwise.
+    pub phases: Vec<(&'static str, Duration)>,
 }
 
 impl EngineOutput {
@@ -51,6 +54,7 @@ impl EngineOutput {
             engine,
             device,
             simulate_time: Duration::ZERO,
+            phases: Vec::new(),
         }
     }
 }
@@ -61,12 +65,14 @@ impl EngineOutput {
 pub struct Cancelled;
 
 /// How a caller follows and stops a run: `progress` gets (paths done, paths total) after
-/// every batch of chunks (CPU) or submission (GPU), and `cancel`, when set, stops the run
-/// before the next one with [`Cancelled`]. Neither changes any result.
+/// every batch of chunks (CPU) or submission (GPU), `cancel`, when set, stops the run
+/// before the next one with [`Cancelled`], and `warn` gets what the user must be told
+/// (`--backend auto` running the CPU engine after a GPU failed). None changes any result.
 #[derive(Clone, Copy, Default)]
 pub struct Control<'a> {
     pub progress: Option<&'a (dyn Fn(u64, u64) + Sync)>,
     pub cancel: Option<&'a AtomicBool>,
+    pub warn: Option<&'a (dyn Fn(&str) + Sync)>,
 }
 
 impl<'a> Control<'a> {
@@ -79,6 +85,13 @@ impl<'a> Control<'a> {
     pub fn report(&self, done: u64, total: u64) {
         if let Some(p) = self.progress {
             p(done, total);
+        }
+    }
+
+    /// Passes a warning on, if anyone listens.
+    pub fn warn(&self, message: &str) {
+        if let Some(w) = self.warn {
+            w(message);
         }
     }
 
@@ -99,13 +112,15 @@ impl<'a> Control<'a> {
         Control {
             progress: Some(progress),
             cancel: self.cancel,
+            warn: self.warn,
         }
     }
 }
 
 /// Runs the chosen backend. `auto` runs the GPU engine on a hardware GPU when one is present
-/// (never on a software adapter such as llvmpipe) and the CPU engine otherwise; `gpu` runs the
-/// GPU engine on any adapter, software included, and fails when there is none.
+/// (never on a software adapter such as llvmpipe) and the CPU engine otherwise, or when the
+/// GPU fails ([`auto`]); `gpu` runs the GPU engine on any adapter, software included, and
+/// fails when there is none or when it fails.
 pub fn run(
     backend: Backend,
     params: &Params,
@@ -113,19 +128,45 @@ pub fn run(
     range: PathRange,
     ctl: &Control,
 ) -> anyhow::Result<EngineOutput> {
-    let on_gpu = |sel| gpu::run(sel, params, seed, range, ctl).map_err(gpu::GpuError::into_anyhow);
     // The engines allocate their own records; the same reservation, released, tells first
     // whether they can.
     reserve_records(&mut Vec::new(), range.count)?;
     Ok(match backend {
         Backend::Cpu => cpu::run(params, seed, range, ctl)?,
-        Backend::Auto => match on_gpu(gpu::Selection::Auto)? {
-            Some(out) => out,
-            None => cpu::run(params, seed, range, ctl)?,
-        },
-        Backend::Gpu => on_gpu(gpu::Selection::Any)?
+        Backend::Auto => auto(gpu::Selection::Auto, params, seed, range, ctl)?,
+        Backend::Gpu => gpu::run(gpu::Selection::Any, params, seed, range, ctl)
+            .map_err(gpu::GpuError::into_anyhow)?
             .expect("Selection::Any returns an engine output or an error"),
     })
+}
+
+/// `--backend auto` over the adapters `sel` accepts (tests pass [`gpu::Selection::Any`] to
+/// run it on lavapipe): the GPU engine when there is a GPU; the CPU engine when there is none,
+/// or when the GPU fails, with a warning through [`Control::warn`] that says so and why. A
+/// GPU run returns nothing until it is whole, so the fallback reruns every path of `range` on
+/// the CPU and never mixes engines. Bad settings and cancellation are not GPU failures: they
+/// are returned as they are.
+pub fn auto(
+    sel: gpu::Selection,
+    params: &Params,
+    seed: u64,
+    range: PathRange,
+    ctl: &Control,
+) -> anyhow::Result<EngineOutput> {
+    match gpu::run(sel, params, seed, range, ctl) {
+        Ok(Some(out)) => Ok(out),
+        Ok(None) => Ok(cpu::run(params, seed, range, ctl)?),
+        Err(e) if e.is_device_failure() => {
+            ctl.warn(&format!(
+                "the GPU engine failed before producing results, so all {} paths run on the \
+                 CPU engine instead (same random numbers; results within the GPU engine's \
+                 stated tolerances, and the outputs say engine = cpu): {e}",
+                range.count
+            ));
+            Ok(cpu::run(params, seed, range, ctl)?)
+        }
+        Err(e) => Err(e.into_anyhow()),
+    }
 }
 
 /// Reserves room for `more` per-path records in `records` with `try_reserve_exact`, so that
@@ -173,7 +214,19 @@ pub fn extend(
             cpu::Isa::selected(),
         )?;
     } else {
-        let more = run(backend, params, seed, range, ctl)?;
+        // The run began on the GPU: it goes on there or fails, never on another engine.
+        let sel = match backend {
+            Backend::Auto => gpu::Selection::Auto,
+            _ => gpu::Selection::Any,
+        };
+        let more = gpu::run(sel, params, seed, range, ctl)
+            .map_err(gpu::GpuError::into_anyhow)?
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "the run began on the GPU engine but no GPU is available now; its paths \
+                     are not mixed with the CPU engine's: rerun it whole with --backend cpu"
+                )
+            })?;
         out.acc.merge(&more.acc);
         out.records.extend(more.records);
         out.device = more.device;

@@ -385,6 +385,7 @@ pub fn merge(checked: &Checked) -> Result<EngineOutput> {
         engine,
         device: devices.join("; "),
         simulate_time: Duration::from_secs_f64(simulate.max(0.0)),
+        phases: Vec::new(),
     })
 }
 

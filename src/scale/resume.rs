@@ -312,6 +312,7 @@ pub fn run(
             &Control {
                 progress: None,
                 cancel: ctl.cancel,
+                warn: ctl.warn,
             },
         )
         .with_context(|| {

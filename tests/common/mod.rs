@@ -281,3 +281,25 @@ capacity = -0.2
 "#
     )
 }
+
+/// True when a GPU adapter of any kind (lavapipe in CI) can run the GPU engine; otherwise
+/// prints the SKIPPED line (or fails under `TOKENRISK_REQUIRE_GPU=1`, as in CI).
+pub fn have_gpu(test: &str) -> bool {
+    use tokenrisk::engine::gpu::{self, GpuError, Selection};
+    match gpu::context(Selection::Any) {
+        Ok(Some(ctx)) => {
+            eprintln!("{test}: GPU adapter {}", ctx.description());
+            true
+        }
+        Ok(None) => unreachable!("Selection::Any"),
+        Err(GpuError::NoAdapter(why)) => {
+            skip(
+                test,
+                &format!("no GPU adapter, install mesa-vulkan-drivers: {why}"),
+                "TOKENRISK_REQUIRE_GPU",
+            );
+            false
+        }
+        Err(e) => panic!("{test}: GPU adapter present but unusable: {e}"),
+    }
+}

@@ -18,8 +18,10 @@
 //! - Failure: every wait has a timeout ([`timeout`]), device loss and validation errors are
 //!   caught; all become [`GpuError`]s, never hangs or panics.
 
+mod devices;
 pub mod layout;
 mod run;
+pub mod settings;
 pub mod shaders;
 
 use super::{Cancelled, Control, EngineOutput, PathRange};
@@ -27,7 +29,9 @@ use crate::model::Params;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+pub use devices::{run_on, Devices};
 pub use run::Plan;
+pub use settings::{Fault, FaultKind, Settings};
 
 /// Bytes of the per-path `states` buffer of one pass: 2^21 resident paths (576 MiB since the
 /// state carries the governable values; it was 256 MiB at 128 bytes a path), so a hardware
@@ -70,26 +74,55 @@ impl Budgets {
         }
     }
 }
-/// Default limit on one wait for the GPU.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// Errors of the GPU engine.
+/// Errors of the GPU engine. Those met while running name the adapter, where in the run
+/// (`at`: the submission or read-back, its pass, paths and steps) and what to try (`hint`).
 #[derive(Debug, thiserror::Error)]
 pub enum GpuError {
     #[error("no GPU adapter found ({0}); install a Vulkan driver (for a software one: apt-get install mesa-vulkan-drivers libvulkan1) or use --backend cpu")]
     NoAdapter(String),
-    #[error("could not open GPU device {adapter}: {message}")]
+    #[error("could not open GPU device {adapter}: {message}; use --backend cpu")]
     RequestDevice { adapter: String, message: String },
-    #[error("GPU validation error on {adapter}: {message}")]
-    Validation { adapter: String, message: String },
-    #[error("GPU timed out on {adapter}: a submission did not finish within {timeout:?} (set TOKENRISK_GPU_TIMEOUT_S to wait longer)")]
-    Timeout { adapter: String, timeout: Duration },
-    #[error("GPU device lost on {adapter}: {message}")]
-    DeviceLost { adapter: String, message: String },
-    #[error("reading results back from GPU {adapter} failed: {message}")]
-    Map { adapter: String, message: String },
-    #[error("run does not fit GPU {adapter}: {message}")]
+    #[error("GPU validation error on {adapter} at {at}: {message}; {hint}")]
+    Validation {
+        adapter: String,
+        at: String,
+        message: String,
+        hint: String,
+    },
+    #[error("GPU out of memory on {adapter} at {at}: {message}; {hint}")]
+    OutOfMemory {
+        adapter: String,
+        at: String,
+        message: String,
+        hint: String,
+    },
+    #[error(
+        "GPU timed out on {adapter} at {at}: the work did not finish within {timeout:?}; {hint}"
+    )]
+    Timeout {
+        adapter: String,
+        at: String,
+        timeout: Duration,
+        hint: String,
+    },
+    #[error("GPU device lost on {adapter} at {at}: {message}; {hint}")]
+    DeviceLost {
+        adapter: String,
+        at: String,
+        message: String,
+        hint: String,
+    },
+    #[error("reading results back from GPU {adapter} failed at {at}: {message}; {hint}")]
+    Map {
+        adapter: String,
+        at: String,
+        message: String,
+        hint: String,
+    },
+    #[error("run does not fit GPU {adapter}: {message}; use --backend cpu")]
     Limits { adapter: String, message: String },
+    #[error("GPU settings: {0}")]
+    Config(String),
     /// The caller stopped the run ([`Control::cancel`]).
     #[error("the run was cancelled")]
     Cancelled,
@@ -109,6 +142,12 @@ impl GpuError {
             e => anyhow::Error::new(e),
         }
     }
+
+    /// True for failures of the device or its driver, after which `--backend auto` may run the
+    /// CPU engine instead; false for a cancelled run and for bad settings (the user's to fix).
+    pub fn is_device_failure(&self) -> bool {
+        !matches!(self, GpuError::Cancelled | GpuError::Config(_))
+    }
 }
 
 /// Which adapters may run the engine.
@@ -118,17 +157,6 @@ pub enum Selection {
     Auto,
     /// Any adapter, software rasterisers included: `--backend gpu`.
     Any,
-}
-
-/// The limit on one wait for the GPU: `TOKENRISK_GPU_TIMEOUT_S` seconds, else
-/// [`DEFAULT_TIMEOUT`].
-pub fn timeout() -> Duration {
-    std::env::var("TOKENRISK_GPU_TIMEOUT_S")
-        .ok()
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|s| *s > 0.0 && s.is_finite())
-        .map(Duration::from_secs_f64)
-        .unwrap_or(DEFAULT_TIMEOUT)
 }
 
 /// An open device with the simulation pipeline compiled.
@@ -142,8 +170,8 @@ pub struct GpuContext {
     simulate_layout: wgpu::BindGroupLayout,
     /// Set by the device-lost callback.
     lost: Arc<Mutex<Option<String>>>,
-    /// Errors caught by the uncaptured-error handler.
-    errors: Arc<Mutex<Vec<String>>>,
+    /// Errors caught by the uncaptured-error handler: (out of memory, message).
+    errors: Arc<Mutex<Vec<(bool, String)>>>,
 }
 
 impl GpuContext {
@@ -159,51 +187,98 @@ impl GpuContext {
         )
     }
 
-    /// Turns a lost device or a captured error into a [`GpuError`].
-    fn check(&self) -> Result<(), GpuError> {
-        if let Some(message) = self.lost.lock().unwrap().clone() {
+    /// Turns a lost device or a captured error into a [`GpuError`] located at `at`.
+    fn check(&self, at: &str, settings: &Settings) -> Result<(), GpuError> {
+        let adapter = self.description();
+        if let Some(message) = self.lost.lock().unwrap_or_else(|p| p.into_inner()).clone() {
             return Err(GpuError::DeviceLost {
-                adapter: self.description(),
+                adapter,
+                at: at.to_string(),
                 message,
+                hint: settings.hint(),
             });
         }
-        let errors = std::mem::take(&mut *self.errors.lock().unwrap());
-        if !errors.is_empty() {
-            return Err(GpuError::Validation {
-                adapter: self.description(),
-                message: errors.join("; "),
-            });
+        let errors = std::mem::take(&mut *self.errors.lock().unwrap_or_else(|p| p.into_inner()));
+        if errors.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        let oom = errors.iter().any(|(oom, _)| *oom);
+        let message = errors
+            .into_iter()
+            .map(|(_, m)| m)
+            .collect::<Vec<_>>()
+            .join("; ");
+        let (at, hint) = (at.to_string(), settings.hint());
+        Err(if oom {
+            GpuError::OutOfMemory {
+                adapter,
+                at,
+                message,
+                hint,
+            }
+        } else {
+            GpuError::Validation {
+                adapter,
+                at,
+                message,
+                hint,
+            }
+        })
     }
 
-    /// Waits for `index` with the [`timeout`].
-    fn wait(&self, index: wgpu::SubmissionIndex) -> Result<(), GpuError> {
-        let limit = timeout();
-        let polled = self.device.poll(wgpu::PollType::Wait {
-            submission_index: Some(index),
-            timeout: Some(limit),
-        });
-        self.check()?;
+    /// Waits for `index` at most `settings.timeout` (`stall`: the fault injection's GPU that
+    /// never finishes).
+    fn wait(
+        &self,
+        index: wgpu::SubmissionIndex,
+        at: &str,
+        settings: &Settings,
+        stall: bool,
+    ) -> Result<(), GpuError> {
+        let limit = settings.timeout;
+        let polled = if stall {
+            // The injected stall: the work is treated as never finishing, so the wait runs
+            // out as it would on a hung GPU (the real timeout path is wgpu's, below).
+            std::thread::sleep(limit);
+            Err(wgpu::PollError::Timeout)
+        } else {
+            self.device.poll(wgpu::PollType::Wait {
+                submission_index: Some(index),
+                timeout: Some(limit),
+            })
+        };
+        if polled.is_err() {
+            // Let a device-lost callback run, so the error says why the device went.
+            let _ = self.device.poll(wgpu::PollType::Poll);
+        }
+        self.check(at, settings)?;
         match polled {
             Ok(_) => Ok(()),
             Err(wgpu::PollError::Timeout) => Err(GpuError::Timeout {
                 adapter: self.description(),
+                at: at.to_string(),
                 timeout: limit,
+                hint: settings.hint(),
             }),
             Err(e) => Err(GpuError::DeviceLost {
                 adapter: self.description(),
+                at: at.to_string(),
                 message: e.to_string(),
+                hint: settings.hint(),
             }),
         }
     }
 
-    /// Copies `size` bytes of `src` into `staging` (MAP_READ), waits and returns them.
+    /// Copies `size` bytes of `src` into `staging` (MAP_READ), waits and returns them. `fail`:
+    /// the fault injection's failed map (the staging buffer is destroyed before it is mapped).
     fn read_back(
         &self,
         src: &wgpu::Buffer,
         staging: &wgpu::Buffer,
         size: u64,
+        at: &str,
+        settings: &Settings,
+        fail: bool,
     ) -> Result<Vec<u8>, GpuError> {
         if size == 0 {
             return Ok(Vec::new());
@@ -211,25 +286,31 @@ impl GpuContext {
         let mut enc = self.device.create_command_encoder(&Default::default());
         enc.copy_buffer_to_buffer(src, 0, staging, 0, size);
         let index = self.queue.submit([enc.finish()]);
+        if fail {
+            staging.destroy();
+        }
         let mapped: Arc<Mutex<Option<Result<(), String>>>> = Arc::new(Mutex::new(None));
         let slot = mapped.clone();
         staging.map_async(wgpu::MapMode::Read, 0..size, move |r| {
-            *slot.lock().unwrap() = Some(r.map_err(|e| e.to_string()));
+            *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(r.map_err(|e| e.to_string()));
         });
-        self.wait(index)?;
+        let waited = self.wait(index, at, settings, false);
         // The map callback runs inside a poll; make sure one has run after the copy finished.
-        if mapped.lock().unwrap().is_none() {
+        if mapped.lock().unwrap_or_else(|p| p.into_inner()).is_none() {
             let _ = self.device.poll(wgpu::PollType::Poll);
         }
-        let outcome = mapped.lock().unwrap().take();
+        let outcome = mapped.lock().unwrap_or_else(|p| p.into_inner()).take();
         let map_err = |message: String| GpuError::Map {
             adapter: self.description(),
+            at: at.to_string(),
             message,
+            hint: settings.hint(),
         };
-        match outcome {
-            Some(Ok(())) => {}
-            Some(Err(e)) => return Err(map_err(e)),
-            None => {
+        match (outcome, waited) {
+            (Some(Err(e)), _) => return Err(map_err(e)),
+            (_, Err(e)) => return Err(e),
+            (Some(Ok(())), Ok(())) => {}
+            (None, Ok(())) => {
                 return Err(map_err(
                     "the buffer was not mapped after the copy finished".into(),
                 ))
@@ -285,7 +366,9 @@ fn compile(
     if let Some(e) = pollster::block_on(scope.pop()) {
         return Err(GpuError::Validation {
             adapter: describe(info),
+            at: format!("compiling the {label} kernel"),
             message: e.to_string(),
+            hint: "use --backend cpu".into(),
         });
     }
     Ok(pipeline)
@@ -340,9 +423,10 @@ fn rank(t: wgpu::DeviceType, sel: Selection) -> Option<u8> {
     }
 }
 
-/// Picks an adapter: `WGPU_BACKEND` and `WGPU_ADAPTER_NAME` filter, [`rank`] orders. `Ok(None)`
-/// when none qualifies (the error text lists what was seen).
-fn pick_adapter(sel: Selection) -> Result<wgpu::Adapter, String> {
+/// The adapters `sel` accepts, best first ([`rank`], then enumeration order): `WGPU_BACKEND`
+/// and `WGPU_ADAPTER_NAME` filter. `Err` when none qualifies (the text lists what was seen).
+/// Index `i` of this list is adapter `i` of `--devices`.
+fn eligible_adapters(sel: Selection) -> Result<Vec<wgpu::Adapter>, String> {
     let desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
     let backends = desc.backends;
     let instance = wgpu::Instance::new(desc);
@@ -352,7 +436,7 @@ fn pick_adapter(sel: Selection) -> Result<wgpu::Adapter, String> {
         .map(|n| n.to_lowercase())
         .filter(|n| !n.is_empty());
     let mut seen = Vec::new();
-    let mut best: Option<(u8, wgpu::Adapter)> = None;
+    let mut ranked: Vec<(u8, wgpu::Adapter)> = Vec::new();
     for adapter in adapters {
         let info = adapter.get_info();
         seen.push(describe(&info));
@@ -361,44 +445,48 @@ fn pick_adapter(sel: Selection) -> Result<wgpu::Adapter, String> {
                 continue;
             }
         }
-        let Some(r) = rank(info.device_type, sel) else {
-            continue;
-        };
-        if best.as_ref().is_none_or(|(b, _)| r < *b) {
-            best = Some((r, adapter));
+        if let Some(r) = rank(info.device_type, sel) {
+            ranked.push((r, adapter));
         }
     }
-    match best {
-        Some((_, a)) => Ok(a),
-        None => {
-            let mut why = if seen.is_empty() {
-                format!("no adapters on backends {backends:?}")
-            } else {
-                format!("adapters seen: {}", seen.join(", "))
-            };
-            if let Some(n) = wanted_name {
-                why.push_str(&format!("; WGPU_ADAPTER_NAME={n}"));
-            }
-            if sel == Selection::Auto {
-                why.push_str("; software adapters are only used with --backend gpu");
-            }
-            Err(why)
-        }
+    ranked.sort_by_key(|(r, _)| *r);
+    if !ranked.is_empty() {
+        return Ok(ranked.into_iter().map(|(_, a)| a).collect());
     }
+    let mut why = if seen.is_empty() {
+        format!("no adapters on backends {backends:?}")
+    } else {
+        format!("adapters seen: {}", seen.join(", "))
+    };
+    if let Some(n) = wanted_name {
+        why.push_str(&format!("; WGPU_ADAPTER_NAME={n}"));
+    }
+    if sel == Selection::Auto {
+        why.push_str("; software adapters are only used with --backend gpu");
+    }
+    Err(why)
 }
 
-fn open(sel: Selection) -> Result<Option<Arc<GpuContext>>, GpuError> {
-    let adapter = match pick_adapter(sel) {
-        Ok(a) => a,
-        Err(why) => {
-            return match sel {
-                Selection::Auto => Ok(None),
-                Selection::Any => Err(GpuError::NoAdapter(why)),
-            }
-        }
-    };
+/// The adapters `sel` accepts, as `--devices` numbers them: "0: NAME (BACKEND, TYPE)".
+pub fn list_adapters(sel: Selection) -> Vec<String> {
+    eligible_adapters(sel)
+        .map(|v| {
+            v.iter()
+                .enumerate()
+                .map(|(i, a)| format!("{i}: {}", describe(&a.get_info())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Opens a device on `adapter`, with `limits` (default: all the adapter allows; lower ones
+/// make the engine cut its runs as on a smaller card), and compiles the pipelines.
+fn open_adapter(
+    adapter: &wgpu::Adapter,
+    limits: Option<wgpu::Limits>,
+) -> Result<Arc<GpuContext>, GpuError> {
     let info = adapter.get_info();
-    let limits = adapter.limits();
+    let limits = limits.unwrap_or_else(|| adapter.limits());
     let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
         label: Some("tokenrisk"),
         required_limits: limits.clone(),
@@ -411,12 +499,17 @@ fn open(sel: Selection) -> Result<Option<Arc<GpuContext>>, GpuError> {
     let lost = Arc::new(Mutex::new(None));
     let lost_slot = lost.clone();
     device.set_device_lost_callback(move |reason, message| {
-        *lost_slot.lock().unwrap() = Some(format!("{reason:?}: {message}"));
+        *lost_slot.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(format!("{reason:?}: {message}"));
     });
     let errors = Arc::new(Mutex::new(Vec::new()));
     let error_slot = errors.clone();
     device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
-        error_slot.lock().unwrap().push(e.to_string());
+        let oom = matches!(e, wgpu::Error::OutOfMemory { .. });
+        error_slot
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((oom, e.to_string()));
     }));
     let simulate_layout = simulate_bind_group_layout(&device);
     let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
@@ -440,7 +533,7 @@ fn open(sel: Selection) -> Result<Option<Arc<GpuContext>>, GpuError> {
         shaders::FOLD_ENTRY,
         Some(&pipeline_layout),
     )?;
-    Ok(Some(Arc::new(GpuContext {
+    Ok(Arc::new(GpuContext {
         device,
         queue,
         info,
@@ -450,39 +543,90 @@ fn open(sel: Selection) -> Result<Option<Arc<GpuContext>>, GpuError> {
         simulate_layout,
         lost,
         errors,
-    })))
+    }))
 }
 
-/// Open devices, one per selection, reused across runs (shader compilation is slow on
-/// software adapters). A context that failed is removed.
-static CONTEXTS: Mutex<[Option<Arc<GpuContext>>; 2]> = Mutex::new([None, None]);
-
-fn slot(sel: Selection) -> usize {
-    match sel {
-        Selection::Auto => 0,
-        Selection::Any => 1,
-    }
+/// Opens a new (uncached) device on adapter `index` of [`list_adapters`], with `limits` if
+/// given. Tests open several devices on one adapter, or one with low limits, this way.
+pub fn open_device(
+    sel: Selection,
+    index: usize,
+    limits: Option<wgpu::Limits>,
+) -> Result<Arc<GpuContext>, GpuError> {
+    let adapters = eligible_adapters(sel).map_err(GpuError::NoAdapter)?;
+    let adapter = adapters.get(index).ok_or_else(|| {
+        GpuError::Config(format!(
+            "no GPU adapter {index}; there are {} ({})",
+            adapters.len(),
+            list_adapters(sel).join(", ")
+        ))
+    })?;
+    open_adapter(adapter, limits)
 }
 
-/// The (cached) context for `sel`: `Ok(None)` only for [`Selection::Auto`] without a hardware
-/// GPU.
-pub fn context(sel: Selection) -> Result<Option<Arc<GpuContext>>, GpuError> {
+/// Open devices, reused across runs (shader compilation is slow on software adapters): per
+/// selection, the devices of the [`Devices`] they were opened for. A failed run drops them.
+type Opened = (Selection, Devices, Vec<Arc<GpuContext>>);
+static CONTEXTS: Mutex<Vec<Opened>> = Mutex::new(Vec::new());
+/// The devices runs use (`--devices`), process-wide like the device cache.
+static DEVICES: Mutex<Devices> = Mutex::new(Devices::Best);
+
+/// Sets the devices later runs use (the CLI's `--devices`).
+pub fn set_devices(devices: Devices) {
+    *DEVICES.lock().unwrap_or_else(|p| p.into_inner()) = devices;
+}
+
+/// The devices later runs use.
+pub fn devices() -> Devices {
+    DEVICES.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+/// The (cached) devices for `sel` and the current [`devices`]: `Ok(None)` only for
+/// [`Selection::Auto`] without a hardware GPU.
+pub fn contexts(sel: Selection) -> Result<Option<Vec<Arc<GpuContext>>>, GpuError> {
+    let want = devices();
     let mut cache = CONTEXTS.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(c) = &cache[slot(sel)] {
+    if let Some((_, _, c)) = cache.iter().find(|(s, d, _)| *s == sel && *d == want) {
         return Ok(Some(c.clone()));
     }
-    let c = open(sel)?;
-    cache[slot(sel)] = c.clone();
-    Ok(c)
+    let adapters = match eligible_adapters(sel) {
+        Ok(a) => a,
+        Err(why) => {
+            return match sel {
+                Selection::Auto => Ok(None),
+                Selection::Any => Err(GpuError::NoAdapter(why)),
+            }
+        }
+    };
+    let infos: Vec<devices::Listed> = adapters
+        .iter()
+        .map(|a| {
+            let i = a.get_info();
+            (describe(&i), i.device_type, i.backend)
+        })
+        .collect();
+    let indices = want.resolve(&infos).map_err(GpuError::Config)?;
+    let mut opened = Vec::with_capacity(indices.len());
+    for i in indices {
+        opened.push(open_adapter(&adapters[i], None)?);
+    }
+    cache.retain(|(s, _, _)| *s != sel);
+    cache.push((sel, want, opened.clone()));
+    Ok(Some(opened))
+}
+
+/// The first device of [`contexts`] (the one a single-device run uses).
+pub fn context(sel: Selection) -> Result<Option<Arc<GpuContext>>, GpuError> {
+    Ok(contexts(sel)?.map(|mut v| v.swap_remove(0)))
 }
 
 fn forget(sel: Selection) {
     let mut cache = CONTEXTS.lock().unwrap_or_else(|p| p.into_inner());
-    cache[slot(sel)] = None;
+    cache.retain(|(s, _, _)| *s != sel);
 }
 
-/// Runs the paths of `range` on the GPU chosen by `sel`. `Ok(None)`: [`Selection::Auto`] found
-/// no hardware GPU.
+/// Runs the paths of `range` on the GPU(s) chosen by `sel` and [`devices`]. `Ok(None)`:
+/// [`Selection::Auto`] found no hardware GPU.
 pub fn run(
     sel: Selection,
     params: &Params,
@@ -504,12 +648,12 @@ pub fn run_with(
     ctl: &Control,
     budgets: Option<Budgets>,
 ) -> Result<Option<EngineOutput>, GpuError> {
-    let Some(ctx) = context(sel)? else {
+    let settings = Settings::from_env()?;
+    let Some(ctxs) = contexts(sel)? else {
         return Ok(None);
     };
-    let budgets = budgets.unwrap_or_else(|| Budgets::for_adapter(ctx.is_software()));
-    let out = run::run(&ctx, params, seed, range, ctl, &budgets);
-    if matches!(&out, Err(e) if !matches!(e, GpuError::Cancelled)) {
+    let out = run_on(&ctxs, params, seed, range, ctl, budgets, &settings);
+    if matches!(&out, Err(e) if e.is_device_failure()) {
         forget(sel);
     }
     out.map(Some)
@@ -526,7 +670,9 @@ pub fn rng_check(counters: &[[u32; 4]], key: [u32; 2]) -> Result<RngCheck, GpuEr
     run::rng_check(&ctx, counters, key)
 }
 
-/// Description of the adapter `sel` would use, if any (no device is kept open).
+/// Description of the adapter `sel` would use first, if any (no device is kept open).
 pub fn adapter_description(sel: Selection) -> Option<String> {
-    pick_adapter(sel).ok().map(|a| describe(&a.get_info()))
+    eligible_adapters(sel)
+        .ok()
+        .and_then(|v| v.first().map(|a| describe(&a.get_info())))
 }

@@ -2,13 +2,14 @@
 //! and the reduction of what comes back into the [`Accumulator`].
 
 use super::layout::{GpuDispatch, GpuParams, GpuPartial, GpuPathState};
+use super::settings::{FaultKind, Settings};
 use super::{Budgets, GpuContext, GpuError};
 use crate::engine::{Control, EngineOutput, PathRange};
 use crate::measure::{Accumulator, MetricAcc};
 use crate::model::{Params, PathRecord, PathState, N_METRICS};
 use crate::stats::histogram::{MAX_INDEX, MAX_TRACKED, MIN_INDEX, MIN_TRACKED};
 use crate::stats::{bucket_index, Moments};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use wgpu::util::DeviceExt;
 
 /// Invocations per workgroup (`WG_SIZE` in simulate.wgsl); also the lanes per (row, metric)
@@ -327,21 +328,61 @@ fn buffers(ctx: &GpuContext, gp: &GpuParams, plan: &Plan) -> Buffers {
     }
 }
 
-/// Reads `size` bytes of `src` back and hands them to `f` as `T`s.
+/// Where a run stands, for its error messages and the fault injection: submissions and
+/// read-backs counted from 0, and how long the host waited for each kind of work.
+struct Progress<'a> {
+    settings: &'a Settings,
+    submissions: u64,
+    read_backs: u64,
+    gpu_wait: Duration,
+    read_back: Duration,
+    host_reduce: Duration,
+    records: Duration,
+}
+
+impl<'a> Progress<'a> {
+    fn new(settings: &'a Settings) -> Progress<'a> {
+        Progress {
+            settings,
+            submissions: 0,
+            read_backs: 0,
+            gpu_wait: Duration::ZERO,
+            read_back: Duration::ZERO,
+            host_reduce: Duration::ZERO,
+            records: Duration::ZERO,
+        }
+    }
+
+    fn due(&self, kind: FaultKind) -> bool {
+        let n = match kind {
+            FaultKind::Map => self.read_backs,
+            _ => self.submissions,
+        };
+        self.settings.fault.is_some_and(|f| f.due(kind, n))
+    }
+}
+
+/// Reads `size` bytes of `src` back (read-back `at`) and hands them to `f` as `T`s.
 fn read_as<T: bytemuck::Pod, R>(
     ctx: &GpuContext,
-    src: &wgpu::Buffer,
-    staging: &wgpu::Buffer,
-    size: u64,
+    pr: &mut Progress,
+    at: &str,
+    (src, staging, size): (&wgpu::Buffer, &wgpu::Buffer, u64),
     f: impl FnOnce(&[T]) -> R,
 ) -> Result<R, GpuError> {
-    let bytes = ctx.read_back(src, staging, size)?;
+    let t = Instant::now();
+    let at = format!("read-back {} ({at})", pr.read_backs);
+    let fail = pr.due(FaultKind::Map);
+    pr.read_backs += 1;
+    let bytes = ctx.read_back(src, staging, size, &at, pr.settings, fail)?;
+    pr.read_back += t.elapsed();
     match bytemuck::try_cast_slice::<u8, T>(&bytes) {
         Ok(v) => Ok(f(v)),
         Err(_) => Ok(f(&bytemuck::pod_collect_to_vec::<u8, T>(&bytes))),
     }
 }
 
+/// Runs the paths of `range` on `ctx`, cut by `budgets` (and `settings.batch_paths`).
 pub fn run(
     ctx: &GpuContext,
     params: &Params,
@@ -349,12 +390,14 @@ pub fn run(
     range: PathRange,
     ctl: &Control,
     budgets: &Budgets,
+    settings: &Settings,
 ) -> Result<EngineOutput, GpuError> {
     let t0 = Instant::now();
     let report_days = params.report_days();
     let n_rows = report_days.len() as u32;
     let mut acc = Accumulator::new(report_days);
     let mut records = Vec::with_capacity(range.count as usize);
+    let mut pr = Progress::new(settings);
 
     // Row 0 (day 0): the initial state, the same for every path, in f64.
     let initial = PathState::initial(params).observe();
@@ -362,7 +405,11 @@ pub fn run(
         add_copies(&mut acc.series[m], x, range.count);
     }
 
-    let plan = Plan::new(&ctx.limits, budgets, range.count, params.steps, n_rows - 1).map_err(
+    let mut budgets = *budgets;
+    if let Some(n) = settings.batch_paths {
+        budgets.state_bytes = budgets.state_bytes.min(n.saturating_mul(STATE_BYTES));
+    }
+    let plan = Plan::new(&ctx.limits, &budgets, range.count, params.steps, n_rows - 1).map_err(
         |message| GpuError::Limits {
             adapter: ctx.description(),
             message,
@@ -370,15 +417,24 @@ pub fn run(
     )?;
     let gp = GpuParams::from_params(params, seed);
     let b = buffers(ctx, &gp, &plan);
+    ctx.check(
+        &format!(
+            "allocating {:.1} MiB of buffers",
+            plan.device_bytes() as f64 / (1 << 20) as f64
+        ),
+        settings,
+    )?;
     let stride = dispatch_stride(ctx);
     let max_dim = ctx.limits.max_compute_workgroups_per_dimension.max(1) as u64;
     let budget = budgets.dispatch_path_steps.max(1);
     let total_work = range.count as u128 * params.steps as u128;
     let mut work_done: u128 = 0;
+    let passes = range.count.div_ceil(plan.pass_paths);
 
     let mut pass_start = 0u64;
     while pass_start < range.count {
         let pass_n = plan.pass_paths.min(range.count - pass_start);
+        let pass_no = pass_start / plan.pass_paths + 1;
         let mut row_start = 1u32;
         while row_start < n_rows {
             let row_end = (row_start + plan.rows_per_block).min(n_rows);
@@ -390,12 +446,13 @@ pub fn run(
                 let wgs = chunk_n.div_ceil(WG_SIZE);
                 let gx = wgs.min(max_dim);
                 let gy = wgs.div_ceil(gx);
+                let first_path = range.start + pass_start + chunk_start;
                 let dispatches = chunk_dispatches(
                     params,
                     n_rows,
                     row_start,
                     row_end,
-                    range.start + pass_start + chunk_start,
+                    first_path,
                     chunk_n,
                     chunk_start,
                     plan.steps_per_dispatch,
@@ -410,6 +467,14 @@ pub fn run(
                         work += chunk_n * (d.step_end - d.step_begin) as u64;
                         end += 1;
                     }
+                    let at = format!(
+                        "submission {} (pass {pass_no} of {passes}: paths {}..{}, steps {}..{})",
+                        pr.submissions,
+                        first_path,
+                        first_path + chunk_n,
+                        dispatches[k].step_begin,
+                        dispatches[end - 1].step_end
+                    );
                     let mut bytes = vec![0u8; (end - k) * stride as usize];
                     for (slot, d) in dispatches[k..end].iter().enumerate() {
                         let at = slot * stride as usize;
@@ -417,6 +482,9 @@ pub fn run(
                             .copy_from_slice(bytemuck::bytes_of(d));
                     }
                     ctx.queue.write_buffer(&b.dispatch, 0, &bytes);
+                    // Fault injection: an offset off the uniform alignment is a validation
+                    // error of the submission.
+                    let skew = if pr.due(FaultKind::Validation) { 4 } else { 0 };
                     let mut enc = ctx.device.create_command_encoder(&Default::default());
                     if clear {
                         enc.clear_buffer(&b.hist, 0, None);
@@ -426,7 +494,7 @@ pub fn run(
                     {
                         let mut pass = enc.begin_compute_pass(&Default::default());
                         for (slot, d) in dispatches[k..end].iter().enumerate() {
-                            let offset = (slot as u64 * stride) as u32;
+                            let offset = (slot as u64 * stride) as u32 + skew;
                             pass.set_pipeline(&ctx.simulate);
                             pass.set_bind_group(0, &b.bind_group, &[offset]);
                             pass.dispatch_workgroups(gx as u32, gy as u32, 1);
@@ -437,8 +505,15 @@ pub fn run(
                             }
                         }
                     }
+                    if pr.due(FaultKind::Lose) {
+                        ctx.device.destroy();
+                    }
+                    let stall = pr.due(FaultKind::Stall);
+                    pr.submissions += 1;
+                    let t = Instant::now();
                     let index = ctx.queue.submit([enc.finish()]);
-                    ctx.wait(index)?;
+                    ctx.wait(index, &at, settings, stall)?;
+                    pr.gpu_wait += t.elapsed();
                     work_done += work as u128;
                     let paths_equiv = (work_done * range.count as u128 / total_work.max(1)) as u64;
                     ctl.report(paths_equiv.min(range.count), range.count);
@@ -448,40 +523,54 @@ pub fn run(
                 chunk_start += chunk_n;
             }
             // The block's folded moments and histograms.
+            let at = format!("pass {pass_no} of {passes}, report rows {row_start}..{row_end}");
             let moments = read_as::<GpuPartial, _>(
                 ctx,
-                &b.block_moments,
-                &b.moments_staging,
-                rows_in_block as u64 * MOMENTS_ROW_BYTES,
+                &mut pr,
+                &at,
+                (
+                    &b.block_moments,
+                    &b.moments_staging,
+                    rows_in_block as u64 * MOMENTS_ROW_BYTES,
+                ),
                 |v| v.to_vec(),
             )?;
-            read_as::<u32, _>(
+            let hist = read_as::<u32, _>(
                 ctx,
-                &b.hist,
-                &b.hist_staging,
-                rows_in_block as u64 * HIST_ROW_BYTES,
-                |h| reduce_block(&mut acc, &moments, h, row_start, rows_in_block),
+                &mut pr,
+                &at,
+                (
+                    &b.hist,
+                    &b.hist_staging,
+                    rows_in_block as u64 * HIST_ROW_BYTES,
+                ),
+                |h| h.to_vec(),
             )?;
+            let t = Instant::now();
+            reduce_block(&mut acc, &moments, &hist, row_start, rows_in_block);
+            pr.host_reduce += t.elapsed();
             row_start = row_end;
         }
         // Final states: the per-path records, built by the CPU's own code.
-        read_as::<GpuPathState, _>(
+        let at = format!("pass {pass_no} of {passes}, final states");
+        let states = read_as::<GpuPathState, _>(
             ctx,
-            &b.states,
-            &b.states_staging,
-            pass_n * STATE_BYTES,
-            |states| {
-                for (i, st) in states.iter().enumerate() {
-                    let path = range.start + pass_start + i as u64;
-                    let record = PathRecord::from_state(params, path, &st.to_state());
-                    acc.add_path(&record);
-                    records.push(record);
-                }
-            },
+            &mut pr,
+            &at,
+            (&b.states, &b.states_staging, pass_n * STATE_BYTES),
+            |states| states.to_vec(),
         )?;
+        let t = Instant::now();
+        for (i, st) in states.iter().enumerate() {
+            let path = range.start + pass_start + i as u64;
+            let record = PathRecord::from_state(params, path, &st.to_state());
+            acc.add_path(&record);
+            records.push(record);
+        }
+        pr.records += t.elapsed();
         pass_start += pass_n;
     }
-    ctx.check()?;
+    ctx.check("the end of the run", settings)?;
     ctl.report(range.count, range.count);
     Ok(EngineOutput {
         acc,
@@ -489,6 +578,12 @@ pub fn run(
         engine: "gpu",
         device: ctx.description(),
         simulate_time: t0.elapsed(),
+        phases: vec![
+            ("GPU work (simulation and histograms)", pr.gpu_wait),
+            ("read-back", pr.read_back),
+            ("host reduction", pr.host_reduce),
+            ("per-path records", pr.records),
+        ],
     })
 }
 
@@ -565,10 +660,17 @@ pub fn rng_check(
         pass.set_bind_group(0, &bind_group, &[]);
         pass.dispatch_workgroups((n as u32).div_ceil(64).max(1), 1, 1);
     }
+    let settings = Settings::from_env()?;
     let index = ctx.queue.submit([enc.finish()]);
-    ctx.wait(index)?;
-    let w = read_as::<[u32; 4], _>(ctx, &words, &staging, size, |v| v[..n].to_vec())?;
-    let z = read_as::<[f32; 4], _>(ctx, &normals, &staging, size, |v| v[..n].to_vec())?;
+    ctx.wait(index, "the random-number check", &settings, false)?;
+    let mut pr = Progress::new(&settings);
+    let at = "the random-number check";
+    let w = read_as::<[u32; 4], _>(ctx, &mut pr, at, (&words, &staging, size), |v| {
+        v[..n].to_vec()
+    })?;
+    let z = read_as::<[f32; 4], _>(ctx, &mut pr, at, (&normals, &staging, size), |v| {
+        v[..n].to_vec()
+    })?;
     Ok((w, z))
 }
 
