@@ -184,9 +184,19 @@ pub fn simulate<T: Send>(
         done.store(d, Ordering::Relaxed);
         total.store(t, Ordering::Relaxed);
     };
+    // Warnings (`backend="auto"` running the CPU engine after a GPU failed) are raised as
+    // Python `RuntimeWarning`s when the work returns.
+    let warnings = std::sync::Mutex::new(Vec::<String>::new());
+    let warn = |m: &str| {
+        warnings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(m.to_string())
+    };
     let ctl = Control {
         progress: Some(&report),
         cancel: Some(&cancel),
+        warn: Some(&warn),
     };
     let (outcome, interrupted) = py.allow_threads(|| {
         std::thread::scope(|s| {
@@ -230,6 +240,11 @@ pub fn simulate<T: Send>(
     });
     if let Some(e) = interrupted {
         return Err(e);
+    }
+    for m in warnings.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        let category = py.get_type::<pyo3::exceptions::PyRuntimeWarning>();
+        let text = std::ffi::CString::new(m.replace('\0', " ")).expect("no NUL left");
+        PyErr::warn(py, &category, &text, 1)?;
     }
     let result = match outcome {
         Ok(r) => r.map_err(engine_error)?,

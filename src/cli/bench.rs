@@ -26,6 +26,7 @@ pub fn cmd_bench(args: BenchArgs) -> Result<i32> {
     let mut sim_rates = Vec::new();
     let mut full_rates = Vec::new();
     let mut device = String::new();
+    let mut phases: Vec<(&'static str, f64)> = Vec::new();
     for _ in 0..args.reps.max(1) {
         let t0 = Instant::now();
         let plan = RunPlan {
@@ -37,6 +38,11 @@ pub fn cmd_bench(args: BenchArgs) -> Result<i32> {
         sim_rates.push(args.paths as f64 * steps / out.simulate_time.as_secs_f64());
         full_rates.push(args.paths as f64 * steps / total);
         device = format!("{} [{}]", out.engine, out.device);
+        phases = out
+            .phases
+            .iter()
+            .map(|(name, d)| (*name, d.as_secs_f64()))
+            .collect();
         if out.engine == "cpu" {
             // Which compiled kernel ran (results are identical on all of them).
             let isa = crate::engine::cpu::Isa::selected().name();
@@ -65,5 +71,38 @@ pub fn cmd_bench(args: BenchArgs) -> Result<i32> {
         "  with outputs:      {:.3e} path-steps/s",
         median(&mut full_rates)
     );
+    if !phases.is_empty() {
+        // Of the last repetition; host time spent waiting for each kind of work.
+        let total: f64 = phases.iter().map(|(_, s)| s).sum();
+        let parts: Vec<String> = phases
+            .iter()
+            .map(|(name, s)| format!("{name} {s:.3} s ({:.0}%)", 100.0 * s / total.max(1e-12)))
+            .collect();
+        println!("  gpu phases:        {}", parts.join(", "));
+    }
+    Ok(0)
+}
+
+/// `tokenrisk devices`: the adapters, numbered as `--devices` takes them.
+pub fn cmd_devices() -> Result<i32> {
+    use crate::engine::gpu::{self, Selection};
+    let any = gpu::list_adapters(Selection::Any);
+    if any.is_empty() {
+        println!("no GPU adapter (install a Vulkan driver; software: mesa-vulkan-drivers)");
+    } else {
+        println!("--backend gpu, --devices numbers:");
+        for a in &any {
+            println!("  {a}");
+        }
+    }
+    let hw = gpu::list_adapters(Selection::Auto);
+    if hw.is_empty() {
+        println!("--backend auto: the CPU engine (no hardware GPU)");
+    } else {
+        println!("--backend auto, --devices numbers:");
+        for a in &hw {
+            println!("  {a}");
+        }
+    }
     Ok(0)
 }

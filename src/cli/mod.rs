@@ -44,6 +44,11 @@ struct Cli {
     /// finish instead of failing at once.
     #[arg(long, global = true)]
     wait: bool,
+    /// GPUs a simulating command uses: best (default), all (every GPU of the best one's
+    /// kind), or adapter numbers such as 0,2 (`tokenrisk devices` lists them). Path ids are
+    /// split across them and merged in order, as shards are.
+    #[arg(long, global = true, value_name = "best|all|0,2", value_parser = crate::engine::gpu::Devices::parse)]
+    devices: Option<crate::engine::gpu::Devices>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -77,6 +82,9 @@ enum Command {
     Review(review::ReviewArgs),
     /// Measure throughput in path-steps per second (simulation alone, and with outputs).
     Bench(BenchArgs),
+    /// List the GPU adapters, numbered as --devices takes them, and which --backend auto
+    /// and --backend gpu would use.
+    Devices,
     /// Compare designs with common random numbers: each design's tables, plus
     /// OUT/comparison.parquet with paired differences of every pair.
     Compare(compare::CompareArgs),
@@ -243,6 +251,9 @@ pub fn main() -> Result<i32> {
         eprintln!("warning: {why}");
     }
     crate::output::folder::set_wait(cli.wait);
+    if let Some(d) = cli.devices.clone() {
+        crate::engine::gpu::set_devices(d);
+    }
     if simulates && !matches!(cli.command, Command::Bench(_)) {
         interrupt::install().context("cannot install the Ctrl-C handler")?;
     }
@@ -255,6 +266,7 @@ pub fn main() -> Result<i32> {
         Command::Explain { key } => keys::cmd_explain(&key),
         Command::Review(args) => review::cmd_review(args),
         Command::Bench(args) => bench::cmd_bench(args),
+        Command::Devices => bench::cmd_devices(),
         Command::Compare(args) => compare::cmd_compare(args),
         Command::Sensitivity(args) => sensitivity::cmd_sensitivity(args),
         Command::Report { dir, out } => report::cmd_report(&dir, out.as_deref()),

@@ -109,9 +109,12 @@ pub fn with_bar<T>(enabled: bool, label: &str, f: impl FnOnce(&Control, &Bar) ->
             ));
         }
     };
+    // Warnings are printed even with --quiet: they say something about the results.
+    let warn = |message: &str| bar.print(|| eprintln!("warning: {message}"));
     let ctl = Control {
         progress: Some(&report),
         cancel: Some(super::interrupt::flag()),
+        warn: Some(&warn),
     };
     let out = f(&ctl, &bar);
     if let Some(b) = &bar.0 {
