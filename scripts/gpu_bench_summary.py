@@ -191,7 +191,8 @@ def main() -> None:
             p(f"{what} with every output: {full['wall']:.2f} s wall (no start-up figure){own}")
     else:
         p(f"run with every output: {full['status'] if full else 'not run'}")
-    best = max((b["sim"] for k, b in benches.items() if b and not k.startswith("bench.cpu")), default=None)
+    best = max((b["sim"] for k, b in benches.items()
+                if b and k.startswith("bench.") and not k.startswith("bench.cpu")), default=None)
     if floor and best:
         p(f"floor (estimate: {sms} SMs x {FP32_LANES_PER_SM} lanes x {clock_mhz:.0f} MHz / "
           f"{LANE_INSTR_PER_PATH_STEP} lane-instructions per path-step) {sci(floor)}: best {sci(best)} = "
@@ -208,7 +209,7 @@ def main() -> None:
         sim_s, full_s = work / d["sim"], work / d["full"]
         p(f"simulation alone (kernels, histograms, read-back, host reduce): {sim_s:.3f} s")
         p(f"outputs (Parquet, summary: with outputs - simulation): {full_s - sim_s:.3f} s")
-        p(f"gpu phases: {d['phases'] if d.get('phases') else 'not available in this binary'}")
+        p(d["phases"] if d.get("phases") else "gpu phases: not available in this binary")
     hw, h1 = benches.get(f"hist.weekly.{d['paths']}") if d else None, benches.get(f"hist.one_row.{d['paths']}") if d else None
     if hw and h1:
         work = hw["paths"] * hw["steps"]
