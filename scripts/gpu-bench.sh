@@ -139,7 +139,7 @@ fi
 tests_dir=/tmp/gpu-bench-tests
 [ -n "$dry" ] || { rm -rf "$tests_dir" && mkdir -p "$tests_dir"; }
 found=
-for t in gpu gpu_kernel gpu_faults gpu_devices; do
+for t in gpu gpu_kernel gpu_faults gpu_sizing; do
   exe=$tests_dir/test-$t
   if [ -n "$dry" ]; then
     :

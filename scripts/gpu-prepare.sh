@@ -4,7 +4,7 @@
 #   .gl/       the Vulkan loader debs (the device README's headless-rendering prefix unpacks them)
 #   .gpu-bin/  tokenrisk (release, stripped) and the GPU test binaries, as test-NAME.gz
 #              (stripped, gzipped) for each of tests/gpu.rs, gpu_kernel.rs, gpu_faults.rs,
-#              gpu_devices.rs that exists
+#              gpu_sizing.rs that exists
 # checks that what one device call carries (the working tree plus these folders) is under
 # the 64 MiB limit, failing loudly if not, and prints the exact `run` call to make.
 set -euo pipefail
@@ -20,7 +20,7 @@ fi
 ls .gl/libvulkan1_*.deb >/dev/null || { echo "error: no .gl/libvulkan1_*.deb (apt-get download failed)" >&2; exit 1; }
 
 tests=()
-for t in gpu gpu_kernel gpu_faults gpu_devices; do
+for t in gpu gpu_kernel gpu_faults gpu_sizing; do
   [ -f "tests/$t.rs" ] && tests+=("$t")
 done
 cargo build --release -q
