@@ -2,7 +2,7 @@
 //! and the reduction of what comes back into the [`Accumulator`].
 
 use super::layout::{GpuDispatch, GpuParams, GpuPartial, GpuPathState};
-use super::{Budgets, GpuContext, GpuError};
+use super::{shaders, Budgets, GpuContext, GpuError};
 use crate::engine::{Control, EngineOutput, PathRange};
 use crate::measure::{Accumulator, MetricAcc};
 use crate::model::{Params, PathRecord, PathState, N_METRICS};
@@ -47,8 +47,12 @@ pub struct Plan {
     pub rows_per_block: u32,
     /// Paths per dispatch (a multiple of 64).
     pub dispatch_paths: u64,
-    /// Most steps per dispatch (a dispatch also ends at every report row).
+    /// Most steps per dispatch (the split kernel's dispatches also end at every report row).
     pub steps_per_dispatch: u32,
+    /// Most report rows per dispatch: 1 for the split kernel; for the fused one
+    /// [`Budgets::rows_per_dispatch`] cut so that `partials` holds that many rows of the
+    /// dispatch's workgroups within `partial_bytes`, and to what `steps_per_dispatch` can reach.
+    pub rows_per_dispatch: u32,
     /// Bytes of the GPU buffers (each has a host-visible staging twin of the same size, except
     /// `partial_bytes`, which never leaves the GPU).
     pub state_bytes: u64,
@@ -58,13 +62,15 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// `rows` is the number of report rows simulated on the GPU (all but row 0).
+    /// `rows` is the number of report rows simulated on the GPU (all but row 0), one every
+    /// `report_every` steps (and one after the last step).
     pub fn new(
         limits: &wgpu::Limits,
         budgets: &Budgets,
         paths: u64,
         steps: u32,
         rows: u32,
+        report_every: u32,
     ) -> Result<Plan, String> {
         let cap = |budget: u64| {
             budget
@@ -88,15 +94,32 @@ impl Plan {
             .min((budget / WG_SIZE).max(1))
             * WG_SIZE;
         let steps_per_dispatch = (budget / dispatch_paths).clamp(1, steps.max(1) as u64) as u32;
+        let dispatch_wgs = dispatch_paths / WG_SIZE;
+        let rows_per_dispatch = if budgets.rows_per_dispatch <= 1 {
+            1
+        } else {
+            // Steps t+1 ..= t+S hold at most ceil(S / every) multiples of `every`, plus the
+            // last step's row.
+            let reachable = (steps_per_dispatch as u64).div_ceil(report_every.max(1) as u64) + 1;
+            (budgets.rows_per_dispatch as u64)
+                .min(rows_per_block as u64)
+                .min(reachable)
+                .min(cap(budgets.partial_bytes) / (dispatch_wgs * N_METRICS as u64 * PARTIAL_BYTES))
+                .max(1) as u32
+        };
         Ok(Plan {
             pass_paths,
             rows_per_block,
             dispatch_paths,
             steps_per_dispatch,
+            rows_per_dispatch,
             state_bytes: pass_paths * STATE_BYTES,
             hist_bytes: rows_per_block as u64 * HIST_ROW_BYTES,
             moments_bytes: rows_per_block as u64 * MOMENTS_ROW_BYTES,
-            partial_bytes: dispatch_paths / WG_SIZE * N_METRICS as u64 * PARTIAL_BYTES,
+            partial_bytes: dispatch_wgs
+                * rows_per_dispatch as u64
+                * N_METRICS as u64
+                * PARTIAL_BYTES,
         })
     }
 
@@ -234,14 +257,117 @@ fn chunk_dispatches(
                     NO_REPORT
                 },
                 init: (t == 0) as u32,
-                _pad0: 0,
-                _pad1: 0,
-                _pad2: 0,
+                n_reports: (t1 == end) as u32,
+                report_every: params.report_every_steps,
+                steps_total: params.steps,
             });
             t = t1;
         }
     }
     out
+}
+
+/// The dispatches of the fused kernel covering report rows `row_start..row_end` for one chunk
+/// of paths: each ends after `max_steps` steps, at its `max_reports`-th report row or at the
+/// end of the block, whichever comes first (so it may end between rows, and report none);
+/// its `n_reports` rows start at slot `report_row` of the block.
+#[allow(clippy::too_many_arguments)]
+fn fused_dispatches(
+    params: &Params,
+    n_rows: u32,
+    row_start: u32,
+    row_end: u32,
+    path: u64,
+    chunk_n: u64,
+    state_offset: u64,
+    max_steps: u32,
+    max_reports: u32,
+) -> Vec<GpuDispatch> {
+    let mut out = Vec::new();
+    let mut t = steps_at_row(params, n_rows, row_start - 1);
+    let end = steps_at_row(params, n_rows, row_end - 1);
+    let mut row = row_start;
+    while t < end {
+        let mut t1 = (t + max_steps).min(end);
+        let first_row = row;
+        while row < row_end
+            && row - first_row < max_reports.max(1)
+            && steps_at_row(params, n_rows, row) <= t1
+        {
+            row += 1;
+        }
+        if row < row_end && steps_at_row(params, n_rows, row) <= t1 {
+            // Another row is within reach: end at the last one reported.
+            t1 = steps_at_row(params, n_rows, row - 1);
+        }
+        let n_reports = row - first_row;
+        out.push(GpuDispatch {
+            path_lo: path as u32,
+            path_hi: (path >> 32) as u32,
+            n_paths: chunk_n as u32,
+            state_offset: state_offset as u32,
+            step_begin: t,
+            step_end: t1,
+            rows_in_block: row_end - row_start,
+            report_row: if n_reports > 0 {
+                first_row - row_start
+            } else {
+                NO_REPORT
+            },
+            init: (t == 0) as u32,
+            n_reports,
+            report_every: params.report_every_steps.max(1),
+            steps_total: params.steps,
+        });
+        t = t1;
+    }
+    out
+}
+
+/// The pipelines of one run's kernel (`Budgets::rows_per_dispatch`, `hist_preaggregate`).
+struct Kernel {
+    simulate: wgpu::ComputePipeline,
+    fold: wgpu::ComputePipeline,
+    fused: bool,
+}
+
+/// Slot `slot` of `GpuContext::variants`, compiling entry point `entry` of simulate.wgsl on
+/// first use.
+fn variant(ctx: &GpuContext, slot: usize, entry: &str) -> Result<wgpu::ComputePipeline, GpuError> {
+    let mut variants = ctx.variants.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(p) = &variants[slot] {
+        return Ok(p.clone());
+    }
+    let p = super::compile(
+        &ctx.device,
+        &ctx.info,
+        entry,
+        shaders::SIMULATE,
+        entry,
+        Some(&ctx.pipeline_layout),
+    )?;
+    variants[slot] = Some(p.clone());
+    Ok(p)
+}
+
+fn kernel(ctx: &GpuContext, budgets: &Budgets) -> Result<Kernel, GpuError> {
+    let fused = budgets.rows_per_dispatch > 1;
+    let simulate = match (fused, budgets.hist_preaggregate) {
+        (false, false) => ctx.simulate.clone(),
+        (false, true) => variant(ctx, 0, shaders::SIMULATE_PREAGG_ENTRY)?,
+        (true, false) => variant(ctx, 1, shaders::SIMULATE_FUSED_ENTRY)?,
+        (true, true) => variant(ctx, 2, shaders::SIMULATE_FUSED_PREAGG_ENTRY)?,
+    };
+    let fold = if fused {
+        variant(ctx, 3, shaders::FOLD_ROWS_ENTRY)?
+    } else {
+        ctx.fold.clone()
+    };
+    Ok(Kernel {
+        simulate,
+        fold,
+        fused,
+    })
 }
 
 struct Buffers {
@@ -362,12 +488,19 @@ pub fn run(
         add_copies(&mut acc.series[m], x, range.count);
     }
 
-    let plan = Plan::new(&ctx.limits, budgets, range.count, params.steps, n_rows - 1).map_err(
-        |message| GpuError::Limits {
-            adapter: ctx.description(),
-            message,
-        },
-    )?;
+    let plan = Plan::new(
+        &ctx.limits,
+        budgets,
+        range.count,
+        params.steps,
+        n_rows - 1,
+        params.report_every_steps,
+    )
+    .map_err(|message| GpuError::Limits {
+        adapter: ctx.description(),
+        message,
+    })?;
+    let kernel = kernel(ctx, budgets)?;
     let gp = GpuParams::from_params(params, seed);
     let b = buffers(ctx, &gp, &plan);
     let stride = dispatch_stride(ctx);
@@ -390,16 +523,31 @@ pub fn run(
                 let wgs = chunk_n.div_ceil(WG_SIZE);
                 let gx = wgs.min(max_dim);
                 let gy = wgs.div_ceil(gx);
-                let dispatches = chunk_dispatches(
-                    params,
-                    n_rows,
-                    row_start,
-                    row_end,
-                    range.start + pass_start + chunk_start,
-                    chunk_n,
-                    chunk_start,
-                    plan.steps_per_dispatch,
-                );
+                let path = range.start + pass_start + chunk_start;
+                let dispatches = if kernel.fused {
+                    fused_dispatches(
+                        params,
+                        n_rows,
+                        row_start,
+                        row_end,
+                        path,
+                        chunk_n,
+                        chunk_start,
+                        plan.steps_per_dispatch,
+                        plan.rows_per_dispatch,
+                    )
+                } else {
+                    chunk_dispatches(
+                        params,
+                        n_rows,
+                        row_start,
+                        row_end,
+                        path,
+                        chunk_n,
+                        chunk_start,
+                        plan.steps_per_dispatch,
+                    )
+                };
                 // Submissions of up to MAX_BATCH dispatches and about `budget` path-steps.
                 let mut k = 0;
                 while k < dispatches.len() {
@@ -427,13 +575,13 @@ pub fn run(
                         let mut pass = enc.begin_compute_pass(&Default::default());
                         for (slot, d) in dispatches[k..end].iter().enumerate() {
                             let offset = (slot as u64 * stride) as u32;
-                            pass.set_pipeline(&ctx.simulate);
+                            pass.set_pipeline(&kernel.simulate);
                             pass.set_bind_group(0, &b.bind_group, &[offset]);
                             pass.dispatch_workgroups(gx as u32, gy as u32, 1);
                             if d.report_row != NO_REPORT {
-                                pass.set_pipeline(&ctx.fold);
+                                pass.set_pipeline(&kernel.fold);
                                 pass.set_bind_group(0, &b.bind_group, &[offset]);
-                                pass.dispatch_workgroups(N_METRICS as u32, 1, 1);
+                                pass.dispatch_workgroups(N_METRICS as u32, d.n_reports, 1);
                             }
                         }
                     }
@@ -597,8 +745,8 @@ mod tests {
             (limits(u32::MAX as u64, 1 << 40), false),
             (wgpu::Limits::default(), false),
         ] {
-            let budgets = Budgets::for_adapter(software);
-            let plan = Plan::new(&l, &budgets, paths, steps, rows).unwrap();
+            let budgets = Budgets::for_adapter(software).unwrap();
+            let plan = Plan::new(&l, &budgets, paths, steps, rows, 7).unwrap();
             let binding = l.max_storage_buffer_binding_size.min(l.max_buffer_size);
             for bytes in [
                 plan.state_bytes,
@@ -636,10 +784,11 @@ mod tests {
         // A hardware GPU gets large dispatches (hundreds of thousands of paths).
         let big = Plan::new(
             &limits(u32::MAX as u64, 1 << 40),
-            &Budgets::for_adapter(false),
+            &Budgets::for_adapter(false).unwrap(),
             paths,
             steps,
             rows,
+            7,
         )
         .unwrap();
         assert!(big.dispatch_paths >= 1 << 20, "{big:?}");
