@@ -12,6 +12,13 @@
 // barriers as coroutines and spills whatever lives across one); after the loop only the 12
 // observed values cross it.
 //
+// Behind TOKENRISK_GPU_KERNEL (off by default; docs/ARCHITECTURE.md, "The GPU engine"), other
+// entry points of this module: `simulate_preagg` (the split kernel with one histogram atomic
+// per distinct bucket of a workgroup instead of one per path), `simulate_fused` and
+// `simulate_fused_preagg` (a dispatch holds several report rows, reported inside the step
+// loop, so the path state is loaded and stored once per dispatch rather than once per row;
+// `fold_rows` in fold.wgsl folds their partials). The default `simulate` is unchanged by them.
+//
 // Outputs, for the report row at the end of the dispatch (row 0, the initial state, is added
 // by the host: it is the same for every path):
 // - `partials`: per (workgroup, metric) count / mean / M2 / min / max of the finite values,

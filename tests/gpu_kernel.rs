@@ -283,3 +283,113 @@ fn kernel_switch() {
     assert!(matches!(bad, Err(GpuError::Config(_))));
     assert_eq!(off.unwrap(), default_budgets());
 }
+
+/// The histogram slot of `x` as `hist_slot` of simulate.wgsl routes it (in f64 here: a value
+/// within f32 rounding of a bucket boundary may sit one slot apart on the GPU).
+fn host_slot(x: f64) -> i64 {
+    use tokenrisk::stats::histogram::{MAX_INDEX, MAX_TRACKED, MIN_TRACKED};
+    if !x.is_finite() {
+        return i64::MAX;
+    }
+    let m = x.abs();
+    if m < MIN_TRACKED {
+        return if m > 0.0 { i64::MAX - 1 } else { 0 };
+    }
+    let index = if m > MAX_TRACKED {
+        MAX_INDEX as i64 + 1
+    } else {
+        tokenrisk::stats::bucket_index(m) as i64
+    };
+    // Disjoint from the zero slot (0) for either sign.
+    if x < 0.0 {
+        -(index + 10_000)
+    } else {
+        index + 10_000
+    }
+}
+
+/// The figure of benches/RESULTS.md (2026-12-02): global histogram atomics per path and report
+/// row (all 12 metrics) that each kernel issues on `bittensor_halving` (1,460 days, weekly
+/// rows), computed on the host from the CPU engine's observed values in workgroups of 64
+/// consecutive paths: the default kernel issues one atomic per workgroup and metric when all
+/// 64 paths share a slot, else 64; preagg one per distinct slot. (The fused kernel issues
+/// the same atomics as the split one.) Run with
+/// `TOKENRISK_ATOMICS_PATHS=1048576 cargo test --release --test gpu_kernel -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement (about a minute per million paths on 2 cores), not a check"]
+fn histogram_atomics_per_path_row() {
+    use rayon::prelude::*;
+    use tokenrisk::model::{step, LaneState, PathState, N_METRICS};
+    let paths: u64 = std::env::var("TOKENRISK_ATOMICS_PATHS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(65_536);
+    let groups = paths.div_ceil(64);
+    let p = tokenrisk::scenario::preset("bittensor_halving").unwrap();
+    let s = parse(p.toml);
+    let params = Params::compile(&s);
+    let key = tokenrisk::rng::seed_key(s.scenario.seed);
+    let initial = PathState::initial(&params);
+    // Per group: (default atomics, preagg atomics, report rows) per metric.
+    let per_group: Vec<([u64; N_METRICS], [u64; N_METRICS], u64)> = (0..groups)
+        .into_par_iter()
+        .map(|g| {
+            let mut lanes: Vec<LaneState<8>> = (0..8).map(|_| LaneState::splat(&initial)).collect();
+            let (mut plain, mut pre, mut rows) = ([0u64; N_METRICS], [0u64; N_METRICS], 0u64);
+            for t in 0..params.steps {
+                for (j, st) in lanes.iter_mut().enumerate() {
+                    let ids: [u64; 8] = std::array::from_fn(|i| g * 64 + (j * 8 + i) as u64);
+                    step(&params, st, key, &ids, t);
+                }
+                if !params.is_report_step(t + 1) {
+                    continue;
+                }
+                rows += 1;
+                let obs: Vec<[tokenrisk::lanes::F64s<8>; N_METRICS]> =
+                    lanes.iter().map(|st| st.observe()).collect();
+                for m in 0..N_METRICS {
+                    let mut slots: Vec<i64> = obs
+                        .iter()
+                        .flat_map(|o| o[m].0.map(host_slot))
+                        .take((paths - g * 64).min(64) as usize)
+                        .collect();
+                    slots.sort_unstable();
+                    slots.dedup();
+                    let n = (paths - g * 64).min(64);
+                    plain[m] += if slots.len() == 1 { 1 } else { n };
+                    pre[m] += slots.len() as u64;
+                }
+            }
+            (plain, pre, rows)
+        })
+        .collect();
+    let rows = per_group[0].2;
+    let mut plain = [0u64; N_METRICS];
+    let mut pre = [0u64; N_METRICS];
+    for (a, b, r) in &per_group {
+        assert_eq!(*r, rows);
+        for m in 0..N_METRICS {
+            plain[m] += a[m];
+            pre[m] += b[m];
+        }
+    }
+    let per = |x: u64| x as f64 / (paths * rows) as f64;
+    for m in 0..N_METRICS {
+        // A distinct slot costs one atomic in both kernels, so preagg never issues more.
+        assert!(pre[m] <= plain[m], "metric {m}");
+        assert!(pre[m] >= groups * rows, "metric {m}");
+        eprintln!(
+            "{:>22}: default {:.4}, preagg {:.4} atomics per path and row",
+            tokenrisk::model::METRICS[m],
+            per(plain[m]),
+            per(pre[m])
+        );
+    }
+    let (tp, tq): (u64, u64) = (plain.iter().sum(), pre.iter().sum());
+    eprintln!(
+        "bittensor_halving, {paths} paths x {rows} report rows, all {N_METRICS} metrics: default {:.3}, preagg {:.3} global atomics per path and row ({:.1}x fewer)",
+        per(tp),
+        per(tq),
+        tp as f64 / tq as f64
+    );
+}

@@ -1,5 +1,11 @@
 //! The host side of a GPU run: the plan (passes, row blocks, dispatches), the dispatch loop,
 //! and the reduction of what comes back into the [`Accumulator`].
+//!
+//! The kernel is chosen by [`Budgets::rows_per_dispatch`] and [`Budgets::hist_preaggregate`]
+//! (`TOKENRISK_GPU_KERNEL`, off by default): the split kernel's dispatches end at every report
+//! row ([`chunk_dispatches`]); the fused kernel's hold up to [`Plan::rows_per_dispatch`] rows
+//! and may end between rows ([`fused_dispatches`]). The non-default pipelines are compiled on
+//! first use ([`kernel`]).
 
 use super::layout::{GpuDispatch, GpuParams, GpuPartial, GpuPathState};
 use super::{shaders, Budgets, GpuContext, GpuError};
@@ -823,5 +829,134 @@ mod tests {
                 assert_eq!(reported, (row_start..row_end).collect::<Vec<_>>());
             }
         }
+    }
+
+    /// Fused dispatches cover every step once, in order, within `max_steps`; each holds at
+    /// most `max_reports` rows, exactly the report steps it covers, numbered on from the
+    /// previous dispatch's; every row of the block is reported once.
+    #[test]
+    fn fused_dispatches_cover_steps_and_rows() {
+        let preset = crate::scenario::preset("bittensor_halving").unwrap();
+        let mut s = crate::scenario::parse(preset.toml, preset.file).unwrap();
+        s.scenario.horizon_days = 100;
+        s.scenario.report_every = 7;
+        let p = Params::compile(&s);
+        let n_rows = p.report_days().len() as u32;
+        let mut saw_mid_row = false;
+        let mut saw_many = false;
+        for max_steps in [1, 3, 7, 11, 1000] {
+            for max_reports in [1, 2, 3, 64] {
+                for (row_start, row_end) in [(1, n_rows), (1, 4), (4, n_rows)] {
+                    let ds = fused_dispatches(
+                        &p,
+                        n_rows,
+                        row_start,
+                        row_end,
+                        5,
+                        64,
+                        0,
+                        max_steps,
+                        max_reports,
+                    );
+                    let mut t = steps_at_row(&p, n_rows, row_start - 1);
+                    let mut reported = Vec::new();
+                    for d in &ds {
+                        assert_eq!(d.step_begin, t);
+                        assert!(
+                            d.step_end > d.step_begin && d.step_end - d.step_begin <= max_steps
+                        );
+                        assert_eq!(d.init, (d.step_begin == 0) as u32);
+                        assert_eq!(
+                            (d.report_every, d.steps_total),
+                            (p.report_every_steps, p.steps)
+                        );
+                        let due: Vec<u32> = (d.step_begin + 1..=d.step_end)
+                            .filter(|&done| p.is_report_step(done))
+                            .collect();
+                        assert_eq!(due.len() as u32, d.n_reports);
+                        assert!(d.n_reports <= max_reports);
+                        if d.n_reports == 0 {
+                            assert_eq!(d.report_row, NO_REPORT);
+                        } else {
+                            assert_eq!(d.report_row + row_start, reported.len() as u32 + row_start);
+                            for (k, done) in due.iter().enumerate() {
+                                let row = d.report_row + row_start + k as u32;
+                                assert_eq!(steps_at_row(&p, n_rows, row), *done);
+                                reported.push(row);
+                            }
+                        }
+                        saw_mid_row |= !p.is_report_step(d.step_end);
+                        saw_many |= d.n_reports > 1;
+                        t = d.step_end;
+                    }
+                    assert_eq!(t, steps_at_row(&p, n_rows, row_end - 1));
+                    assert_eq!(reported, (row_start..row_end).collect::<Vec<_>>());
+                }
+            }
+        }
+        assert!(saw_mid_row && saw_many);
+    }
+
+    /// The fused kernel's rows per dispatch: the requested number, cut by the row block, by
+    /// the rows a dispatch's steps can reach and by the partials budget; 1 for the split.
+    #[test]
+    fn plan_cuts_rows_per_dispatch() {
+        let l = limits(128 << 20, 2 << 30);
+        let base = Budgets {
+            rows_per_dispatch: 64,
+            ..Budgets::for_adapter(true).unwrap()
+        };
+        // 20,000 paths, 1,460 daily steps, weekly rows: the whole run in one dispatch.
+        let plan = Plan::new(&l, &base, 20_000, 1460, 209, 7).unwrap();
+        assert_eq!(plan.rows_per_dispatch, 64, "{plan:?}");
+        assert_eq!(
+            plan.partial_bytes,
+            plan.dispatch_paths / WG_SIZE * 64 * 12 * 20
+        );
+        let split = Budgets {
+            rows_per_dispatch: 1,
+            ..base
+        };
+        assert_eq!(
+            Plan::new(&l, &split, 20_000, 1460, 209, 7)
+                .unwrap()
+                .rows_per_dispatch,
+            1
+        );
+        // Row blocks of 5 rows.
+        let b = Budgets {
+            hist_bytes: 5 * HIST_ROW_BYTES,
+            ..base
+        };
+        assert_eq!(
+            Plan::new(&l, &b, 20_000, 1460, 209, 7)
+                .unwrap()
+                .rows_per_dispatch,
+            5
+        );
+        // 20 steps a dispatch reach at most ceil(20 / 7) + 1 rows.
+        let b = Budgets {
+            dispatch_path_steps: 20_032 * 20,
+            ..base
+        };
+        let plan = Plan::new(&l, &b, 20_000, 1460, 209, 7).unwrap();
+        assert_eq!(
+            (plan.steps_per_dispatch, plan.rows_per_dispatch),
+            (20, 4),
+            "{plan:?}"
+        );
+        // Partials for 10 rows of the dispatch's workgroups.
+        let wgs = 20_032 / WG_SIZE;
+        let b = Budgets {
+            partial_bytes: 10 * wgs * 12 * 20 + 100,
+            ..base
+        };
+        let plan = Plan::new(&l, &b, 20_000, 1460, 209, 7).unwrap();
+        assert_eq!(
+            (plan.dispatch_paths, plan.rows_per_dispatch),
+            (20_032, 10),
+            "{plan:?}"
+        );
+        assert!(plan.partial_bytes <= b.partial_bytes);
     }
 }
