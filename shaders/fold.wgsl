@@ -46,3 +46,25 @@ fn fold(
     }
     block_moments[slot] = acc;
 }
+
+// The same for a dispatch of the fused kernel: workgroup (m, k) folds metric m of the
+// dispatch's k-th report (row dp.report_row + k of the block), whose partials start at
+// k * (workgroups of the dispatch) * N_METRICS.
+@compute @workgroup_size(WG_SIZE)
+fn fold_rows(
+    @builtin(local_invocation_index) lane: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+) {
+    let m = wid.x;
+    let k = wid.y;
+    if (dp.report_row == NO_REPORT || m >= N_METRICS || k >= dp.n_reports) {
+        return;
+    }
+    let n_wgs = (dp.n_paths + WG_SIZE - 1u) / WG_SIZE;
+    let slot = ((dp.report_row + k) * N_METRICS + m) * WG_SIZE + lane;
+    var acc = block_moments[slot];
+    for (var w = lane; w < n_wgs; w += WG_SIZE) {
+        acc = merge_partial(acc, partials[(k * n_wgs + w) * N_METRICS + m]);
+    }
+    block_moments[slot] = acc;
+}

@@ -12,6 +12,13 @@
 // barriers as coroutines and spills whatever lives across one); after the loop only the 12
 // observed values cross it.
 //
+// Behind TOKENRISK_GPU_KERNEL (off by default; docs/ARCHITECTURE.md, "The GPU engine"), other
+// entry points of this module: `simulate_preagg` (the split kernel with one histogram atomic
+// per distinct bucket of a workgroup instead of one per path), `simulate_fused` and
+// `simulate_fused_preagg` (a dispatch holds several report rows, reported inside the step
+// loop, so the path state is loaded and stored once per dispatch rather than once per row;
+// `fold_rows` in fold.wgsl folds their partials). The default `simulate` is unchanged by them.
+//
 // Outputs, for the report row at the end of the dispatch (row 0, the initial state, is added
 // by the host: it is the same for every path):
 // - `partials`: per (workgroup, metric) count / mean / M2 / min / max of the finite values,
@@ -679,9 +686,13 @@ fn hist_slot(x: f32) -> u32 {
 }
 
 // Adds this workgroup's values of every metric on report row `row_local` (of the block) to
-// `partials` and `hist`. Called once per dispatch by every invocation of the workgroup (it has
-// barriers); inactive invocations contribute nothing.
-fn report(lid: u32, is_active: bool, n_active: u32, wg: u32, row_local: u32) {
+// `partials` (the N_METRICS entries from `partial_base`) and `hist`. Called by every
+// invocation of the workgroup (it has barriers): once per dispatch, after the step loop, by
+// the split kernel; at each report step inside the loop by the fused one (which then needs a
+// barrier before the next call). Inactive invocations contribute nothing. `preagg`: one
+// histogram atomic per distinct slot of the workgroup (the lowest lane holding the slot adds
+// their count) instead of one per active path; the counts are the same.
+fn report(lid: u32, is_active: bool, n_active: u32, partial_base: u32, row_local: u32, preagg: bool) {
     var v = array<f32, N_METRICS>();
     if (is_active) {
         v = observe();
@@ -736,7 +747,7 @@ fn report(lid: u32, is_active: bool, n_active: u32, wg: u32, row_local: u32) {
         let n = u32(red_out[N_METRICS + m]);
         let mean = red_out[m] / max(red_out[N_METRICS + m], 1.0);
         // Always written (n may be 0): `fold` reads this dispatch's partials only.
-        partials[wg * N_METRICS + m] = Partial(n, mean, m2, lo, hi);
+        partials[partial_base + m] = Partial(n, mean, m2, lo, hi);
         // Every path of the workgroup in one bucket: one atomic for all of them.
         if (red_out[2u * N_METRICS + m] == red_out[3u * N_METRICS + m]) {
             atomicAdd(&hist[hist_base + m * HIST_STRIDE + u32(red_out[2u * N_METRICS + m])], n_active);
@@ -745,19 +756,32 @@ fn report(lid: u32, is_active: bool, n_active: u32, wg: u32, row_local: u32) {
     if (is_active) {
         for (var m = 0u; m < N_METRICS; m++) {
             if (red_out[2u * N_METRICS + m] != red_out[3u * N_METRICS + m]) {
-                atomicAdd(&hist[hist_base + m * HIST_STRIDE + slots[m]], 1u);
+                if (preagg) {
+                    // Column 3 * N_METRICS + m still holds every lane's slot (-1 for inactive
+                    // lanes): the second phase above reused only the first 3 * N_METRICS.
+                    let column = (3u * N_METRICS + m) * WG_SIZE;
+                    let mine = red_in[column + lid];
+                    var count = 0u;
+                    var lowest = true;
+                    for (var j = 0u; j < WG_SIZE; j++) {
+                        let same = red_in[column + j] == mine;
+                        count += select(0u, 1u, same);
+                        lowest = lowest && !(same && j < lid);
+                    }
+                    if (lowest) {
+                        atomicAdd(&hist[hist_base + m * HIST_STRIDE + slots[m]], count);
+                    }
+                } else {
+                    atomicAdd(&hist[hist_base + m * HIST_STRIDE + slots[m]], 1u);
+                }
             }
         }
     }
-    // No trailing barrier: a dispatch reports once, at its end.
+    // No trailing barrier: the split kernel reports once, at the end of the dispatch.
 }
 
-@compute @workgroup_size(WG_SIZE)
-fn simulate(
-    @builtin(local_invocation_index) lid: u32,
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-) {
+// The split kernel (default): the steps of one dispatch, then at most one report.
+fn split(lid: u32, wid: vec3<u32>, nwg: vec3<u32>, preagg: bool) {
     // 2-D grids linearise to a workgroup index; whole workgroups past the end leave together.
     let wg = wid.x + wid.y * nwg.x;
     let first = wg * WG_SIZE;
@@ -784,6 +808,87 @@ fn simulate(
         states[dp.state_offset + i] = s;
     }
     if (dp.report_row != NO_REPORT) {
-        report(lid, is_active, n_active, wg, dp.report_row);
+        report(lid, is_active, n_active, wg * N_METRICS, dp.report_row, preagg);
     }
+}
+
+// The fused kernel (TOKENRISK_GPU_KERNEL=fused): the state is loaded and stored once per
+// dispatch, and every report step inside the dispatch (up to dp.n_reports of them) reports
+// from inside the step loop. The loop and the report condition depend on `dp` only, so the
+// barriers stay in uniform control flow; inactive invocations skip the steps but join every
+// report. The k-th report of the dispatch writes row dp.report_row + k of the block and the
+// partials from (k * workgroups of the dispatch + wg) * N_METRICS (`fold_rows` folds them).
+fn fused(lid: u32, wid: vec3<u32>, nwg: vec3<u32>, preagg: bool) {
+    let wg = wid.x + wid.y * nwg.x;
+    let first = wg * WG_SIZE;
+    if (first >= dp.n_paths) {
+        return;
+    }
+    let n_wgs = (dp.n_paths + WG_SIZE - 1u) / WG_SIZE;
+    let n_active = min(WG_SIZE, dp.n_paths - first);
+    let i = first + lid;
+    let is_active = lid < n_active;
+    let path_lo = dp.path_lo + i;
+    let path_hi = dp.path_hi + select(0u, 1u, path_lo < dp.path_lo);
+    let key = vec2<u32>(params.seed_lo, params.seed_hi);
+    if (is_active) {
+        if (dp.init == 1u) {
+            s = params.state0;
+        } else {
+            s = states[dp.state_offset + i];
+        }
+    }
+    var k = 0u;
+    for (var t = dp.step_begin; t < dp.step_end; t++) {
+        if (is_active) {
+            step(key, path_lo, path_hi, t);
+        }
+        // Params::is_report_step(t + 1).
+        let done = t + 1u;
+        if (k < dp.n_reports && (done % dp.report_every == 0u || done == dp.steps_total)) {
+            report(lid, is_active, n_active, (k * n_wgs + wg) * N_METRICS, dp.report_row + k, preagg);
+            // The next report reuses red_in / red_out.
+            workgroupBarrier();
+            k += 1u;
+        }
+    }
+    if (is_active) {
+        states[dp.state_offset + i] = s;
+    }
+}
+
+@compute @workgroup_size(WG_SIZE)
+fn simulate(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    split(lid, wid, nwg, false);
+}
+
+@compute @workgroup_size(WG_SIZE)
+fn simulate_preagg(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    split(lid, wid, nwg, true);
+}
+
+@compute @workgroup_size(WG_SIZE)
+fn simulate_fused(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    fused(lid, wid, nwg, false);
+}
+
+@compute @workgroup_size(WG_SIZE)
+fn simulate_fused_preagg(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    fused(lid, wid, nwg, true);
 }

@@ -766,6 +766,8 @@ fn cut_does_not_change_results() {
         hist_bytes: 3 * 663_504,      // row blocks of 3 rows
         partial_bytes: 2 * 12 * 20,   // dispatches of 128 paths
         dispatch_path_steps: 128 * 5, // slices of 5 steps
+        rows_per_dispatch: 1,         // the split kernel
+        hist_preaggregate: false,
     };
     let cut = run_gpu(&params, s.scenario.seed, r, Some(tiny));
     assert_eq!(whole.records, cut.records, "records depend on the cut");
@@ -797,7 +799,7 @@ fn progress_is_monotone_and_complete() {
     let seen = Mutex::new(Vec::new());
     let small = Budgets {
         dispatch_path_steps: 500 * 40,
-        ..Budgets::for_adapter(true)
+        ..Budgets::for_adapter(true).unwrap()
     };
     gpu::run_with(
         Selection::Any,

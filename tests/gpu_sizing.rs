@@ -99,8 +99,16 @@ fn low_limits_give_the_outputs_of_the_default_sizing() {
     let small = gpu::open_device(Selection::Any, 0, Some(limits.clone())).unwrap();
     assert_eq!(small.limits.max_storage_buffer_binding_size, 2 << 20);
     let rows = params.report_days().len() as u32 - 1;
-    let budgets = Budgets::for_adapter(true);
-    let plan = Plan::new(&small.limits, &budgets, r.count, params.steps, rows).unwrap();
+    let budgets = Budgets::for_adapter(true).unwrap();
+    let plan = Plan::new(
+        &small.limits,
+        &budgets,
+        r.count,
+        params.steps,
+        rows,
+        params.report_every_steps,
+    )
+    .unwrap();
     eprintln!("low-limit plan: {plan:?}");
     assert!(
         plan.pass_paths < r.count,

@@ -289,7 +289,9 @@ const NO_REPORT: u32 = 0xffffffffu;
 
 // Rust twin: `GpuDispatch`. What one dispatch of `simulate` covers: a range of steps that ends
 // at most at the next report row, so the row's workgroup reduction (which needs barriers)
-// runs once after the step loop rather than inside it.
+// runs once after the step loop rather than inside it; for the fused kernel
+// (`simulate_fused*`), a range of steps holding up to n_reports report rows, reported inside
+// the loop.
 struct Dispatch {
     // Path id of invocation 0 (64-bit, split).
     path_lo: u32,
@@ -307,9 +309,12 @@ struct Dispatch {
     report_row: u32,
     // 1: start from params.state0 instead of loading `states`.
     init: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
+    // Report rows in this dispatch (the fused kernel reports rows report_row ..
+    // report_row + n_reports - 1; the split kernel at most one, at its end).
+    n_reports: u32,
+    // Params::report_every_steps and Params::steps (the fused kernel's report condition).
+    report_every: u32,
+    steps_total: u32,
 }
 
 // Rust twin: `GpuPartial`. Count, mean, M2 (sum of squared deviations), minimum and maximum of

@@ -260,9 +260,9 @@ gpu_struct! {
         pub rows_in_block: u32,
         pub report_row: u32,
         pub init: u32,
-        pub _pad0: u32,
-        pub _pad1: u32,
-        pub _pad2: u32,
+        pub n_reports: u32,
+        pub report_every: u32,
+        pub steps_total: u32,
     }
 }
 const _: () = assert!(std::mem::size_of::<GpuDispatch>() == 48);

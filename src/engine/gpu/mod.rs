@@ -58,11 +58,27 @@ pub struct Budgets {
     pub partial_bytes: u64,
     /// Paths x steps of one dispatch and, roughly, of one submission (one timed wait).
     pub dispatch_path_steps: u64,
+    /// Most report rows of one dispatch: 1 is the split kernel (a dispatch ends at every report
+    /// row), more the fused one (`TOKENRISK_GPU_KERNEL=fused`: up to this many rows reported
+    /// inside the step loop, further cut by `partial_bytes` and `dispatch_path_steps`).
+    pub rows_per_dispatch: u32,
+    /// One histogram atomic per distinct bucket of a workgroup instead of one per path
+    /// (`TOKENRISK_GPU_KERNEL=preagg`).
+    pub hist_preaggregate: bool,
 }
 
+/// The environment variable that picks the kernel ([`Budgets::for_adapter`]).
+pub const KERNEL_VAR: &str = "TOKENRISK_GPU_KERNEL";
+/// [`Budgets::rows_per_dispatch`] of `TOKENRISK_GPU_KERNEL=fused`.
+pub const FUSED_ROWS_PER_DISPATCH: u32 = 64;
+
 impl Budgets {
-    pub fn for_adapter(software: bool) -> Budgets {
-        Budgets {
+    /// The budgets for a hardware or software adapter, with the kernel chosen by
+    /// `TOKENRISK_GPU_KERNEL` ([`Budgets::kernel_from`]).
+    pub fn for_adapter(software: bool) -> Result<Budgets, GpuError> {
+        let (rows_per_dispatch, hist_preaggregate) =
+            Budgets::kernel_from(std::env::var(KERNEL_VAR).ok().as_deref())?;
+        Ok(Budgets {
             state_bytes: STATE_BUDGET,
             hist_bytes: HIST_BUDGET,
             partial_bytes: PARTIAL_BUDGET,
@@ -71,7 +87,37 @@ impl Budgets {
             } else {
                 DISPATCH_PATH_STEPS
             },
+            rows_per_dispatch,
+            hist_preaggregate,
+        })
+    }
+
+    /// (`rows_per_dispatch`, `hist_preaggregate`) of a `TOKENRISK_GPU_KERNEL` value: a
+    /// comma-separated set of `preagg` and `fused`; unset, empty or `split` is the default
+    /// kernel (split, plain atomics).
+    pub fn kernel_from(value: Option<&str>) -> Result<(u32, bool), GpuError> {
+        let (mut split, mut fused, mut preagg) = (false, false, false);
+        for item in value.unwrap_or("").split(',').map(str::trim) {
+            match item {
+                "" => {}
+                "split" => split = true,
+                "fused" => fused = true,
+                "preagg" => preagg = true,
+                _ => {
+                    return Err(GpuError::Config(format!(
+                        "{KERNEL_VAR}={:?}: unknown kernel option {item:?}; allowed: a comma-separated set of \"preagg\" and \"fused\", or \"split\" (the default)",
+                        value.unwrap_or("")
+                    )))
+                }
+            }
         }
+        if split && fused {
+            return Err(GpuError::Config(format!(
+                "{KERNEL_VAR}={:?}: \"split\" and \"fused\" exclude each other",
+                value.unwrap_or("")
+            )));
+        }
+        Ok((if fused { FUSED_ROWS_PER_DISPATCH } else { 1 }, preagg))
     }
 }
 /// Errors of the GPU engine. Those met while running name the adapter, where in the run
@@ -168,6 +214,11 @@ pub struct GpuContext {
     simulate: wgpu::ComputePipeline,
     fold: wgpu::ComputePipeline,
     simulate_layout: wgpu::BindGroupLayout,
+    /// The layout of every pipeline of `simulate.wgsl`, for the kernels compiled on first use.
+    pipeline_layout: wgpu::PipelineLayout,
+    /// The kernels of `TOKENRISK_GPU_KERNEL`, compiled on first use (`run::kernel`):
+    /// [split + preagg, fused, fused + preagg, fold_rows].
+    variants: Mutex<[Option<wgpu::ComputePipeline>; 4]>,
     /// Set by the device-lost callback.
     lost: Arc<Mutex<Option<String>>>,
     /// Errors caught by the uncaptured-error handler: (out of memory, message).
@@ -541,6 +592,8 @@ fn open_adapter(
         simulate,
         fold,
         simulate_layout,
+        pipeline_layout,
+        variants: Mutex::new([None, None, None, None]),
         lost,
         errors,
     }))

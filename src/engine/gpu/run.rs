@@ -1,9 +1,15 @@
 //! The host side of a GPU run: the plan (passes, row blocks, dispatches), the dispatch loop,
 //! and the reduction of what comes back into the [`Accumulator`].
+//!
+//! The kernel is chosen by [`Budgets::rows_per_dispatch`] and [`Budgets::hist_preaggregate`]
+//! (`TOKENRISK_GPU_KERNEL`, off by default): the split kernel's dispatches end at every report
+//! row ([`chunk_dispatches`]); the fused kernel's hold up to [`Plan::rows_per_dispatch`] rows
+//! and may end between rows ([`fused_dispatches`]). The non-default pipelines are compiled on
+//! first use ([`kernel`]).
 
 use super::layout::{GpuDispatch, GpuParams, GpuPartial, GpuPathState};
 use super::settings::{FaultKind, Settings};
-use super::{Budgets, GpuContext, GpuError};
+use super::{shaders, Budgets, GpuContext, GpuError};
 use crate::engine::{Control, EngineOutput, PathRange};
 use crate::measure::{Accumulator, MetricAcc};
 use crate::model::{Params, PathRecord, PathState, N_METRICS};
@@ -48,8 +54,12 @@ pub struct Plan {
     pub rows_per_block: u32,
     /// Paths per dispatch (a multiple of 64).
     pub dispatch_paths: u64,
-    /// Most steps per dispatch (a dispatch also ends at every report row).
+    /// Most steps per dispatch (the split kernel's dispatches also end at every report row).
     pub steps_per_dispatch: u32,
+    /// Most report rows per dispatch: 1 for the split kernel; for the fused one
+    /// [`Budgets::rows_per_dispatch`] cut so that `partials` holds that many rows of the
+    /// dispatch's workgroups within `partial_bytes`, and to what `steps_per_dispatch` can reach.
+    pub rows_per_dispatch: u32,
     /// Bytes of the GPU buffers (each has a host-visible staging twin of the same size, except
     /// `partial_bytes`, which never leaves the GPU).
     pub state_bytes: u64,
@@ -59,13 +69,15 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// `rows` is the number of report rows simulated on the GPU (all but row 0).
+    /// `rows` is the number of report rows simulated on the GPU (all but row 0), one every
+    /// `report_every` steps (and one after the last step).
     pub fn new(
         limits: &wgpu::Limits,
         budgets: &Budgets,
         paths: u64,
         steps: u32,
         rows: u32,
+        report_every: u32,
     ) -> Result<Plan, String> {
         let cap = |budget: u64| {
             budget
@@ -89,15 +101,32 @@ impl Plan {
             .min((budget / WG_SIZE).max(1))
             * WG_SIZE;
         let steps_per_dispatch = (budget / dispatch_paths).clamp(1, steps.max(1) as u64) as u32;
+        let dispatch_wgs = dispatch_paths / WG_SIZE;
+        let rows_per_dispatch = if budgets.rows_per_dispatch <= 1 {
+            1
+        } else {
+            // Steps t+1 ..= t+S hold at most ceil(S / every) multiples of `every`, plus the
+            // last step's row.
+            let reachable = (steps_per_dispatch as u64).div_ceil(report_every.max(1) as u64) + 1;
+            (budgets.rows_per_dispatch as u64)
+                .min(rows_per_block as u64)
+                .min(reachable)
+                .min(cap(budgets.partial_bytes) / (dispatch_wgs * N_METRICS as u64 * PARTIAL_BYTES))
+                .max(1) as u32
+        };
         Ok(Plan {
             pass_paths,
             rows_per_block,
             dispatch_paths,
             steps_per_dispatch,
+            rows_per_dispatch,
             state_bytes: pass_paths * STATE_BYTES,
             hist_bytes: rows_per_block as u64 * HIST_ROW_BYTES,
             moments_bytes: rows_per_block as u64 * MOMENTS_ROW_BYTES,
-            partial_bytes: dispatch_paths / WG_SIZE * N_METRICS as u64 * PARTIAL_BYTES,
+            partial_bytes: dispatch_wgs
+                * rows_per_dispatch as u64
+                * N_METRICS as u64
+                * PARTIAL_BYTES,
         })
     }
 
@@ -235,14 +264,117 @@ fn chunk_dispatches(
                     NO_REPORT
                 },
                 init: (t == 0) as u32,
-                _pad0: 0,
-                _pad1: 0,
-                _pad2: 0,
+                n_reports: (t1 == end) as u32,
+                report_every: params.report_every_steps,
+                steps_total: params.steps,
             });
             t = t1;
         }
     }
     out
+}
+
+/// The dispatches of the fused kernel covering report rows `row_start..row_end` for one chunk
+/// of paths: each ends after `max_steps` steps, at its `max_reports`-th report row or at the
+/// end of the block, whichever comes first (so it may end between rows, and report none);
+/// its `n_reports` rows start at slot `report_row` of the block.
+#[allow(clippy::too_many_arguments)]
+fn fused_dispatches(
+    params: &Params,
+    n_rows: u32,
+    row_start: u32,
+    row_end: u32,
+    path: u64,
+    chunk_n: u64,
+    state_offset: u64,
+    max_steps: u32,
+    max_reports: u32,
+) -> Vec<GpuDispatch> {
+    let mut out = Vec::new();
+    let mut t = steps_at_row(params, n_rows, row_start - 1);
+    let end = steps_at_row(params, n_rows, row_end - 1);
+    let mut row = row_start;
+    while t < end {
+        let mut t1 = (t + max_steps).min(end);
+        let first_row = row;
+        while row < row_end
+            && row - first_row < max_reports.max(1)
+            && steps_at_row(params, n_rows, row) <= t1
+        {
+            row += 1;
+        }
+        if row < row_end && steps_at_row(params, n_rows, row) <= t1 {
+            // Another row is within reach: end at the last one reported.
+            t1 = steps_at_row(params, n_rows, row - 1);
+        }
+        let n_reports = row - first_row;
+        out.push(GpuDispatch {
+            path_lo: path as u32,
+            path_hi: (path >> 32) as u32,
+            n_paths: chunk_n as u32,
+            state_offset: state_offset as u32,
+            step_begin: t,
+            step_end: t1,
+            rows_in_block: row_end - row_start,
+            report_row: if n_reports > 0 {
+                first_row - row_start
+            } else {
+                NO_REPORT
+            },
+            init: (t == 0) as u32,
+            n_reports,
+            report_every: params.report_every_steps.max(1),
+            steps_total: params.steps,
+        });
+        t = t1;
+    }
+    out
+}
+
+/// The pipelines of one run's kernel (`Budgets::rows_per_dispatch`, `hist_preaggregate`).
+struct Kernel {
+    simulate: wgpu::ComputePipeline,
+    fold: wgpu::ComputePipeline,
+    fused: bool,
+}
+
+/// Slot `slot` of `GpuContext::variants`, compiling entry point `entry` of simulate.wgsl on
+/// first use.
+fn variant(ctx: &GpuContext, slot: usize, entry: &str) -> Result<wgpu::ComputePipeline, GpuError> {
+    let mut variants = ctx.variants.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(p) = &variants[slot] {
+        return Ok(p.clone());
+    }
+    let p = super::compile(
+        &ctx.device,
+        &ctx.info,
+        entry,
+        shaders::SIMULATE,
+        entry,
+        Some(&ctx.pipeline_layout),
+    )?;
+    variants[slot] = Some(p.clone());
+    Ok(p)
+}
+
+fn kernel(ctx: &GpuContext, budgets: &Budgets) -> Result<Kernel, GpuError> {
+    let fused = budgets.rows_per_dispatch > 1;
+    let simulate = match (fused, budgets.hist_preaggregate) {
+        (false, false) => ctx.simulate.clone(),
+        (false, true) => variant(ctx, 0, shaders::SIMULATE_PREAGG_ENTRY)?,
+        (true, false) => variant(ctx, 1, shaders::SIMULATE_FUSED_ENTRY)?,
+        (true, true) => variant(ctx, 2, shaders::SIMULATE_FUSED_PREAGG_ENTRY)?,
+    };
+    let fold = if fused {
+        variant(ctx, 3, shaders::FOLD_ROWS_ENTRY)?
+    } else {
+        ctx.fold.clone()
+    };
+    Ok(Kernel {
+        simulate,
+        fold,
+        fused,
+    })
 }
 
 struct Buffers {
@@ -409,12 +541,20 @@ pub fn run(
     if let Some(n) = settings.batch_paths {
         budgets.state_bytes = budgets.state_bytes.min(n.saturating_mul(STATE_BYTES));
     }
-    let plan = Plan::new(&ctx.limits, &budgets, range.count, params.steps, n_rows - 1).map_err(
-        |message| GpuError::Limits {
-            adapter: ctx.description(),
-            message,
-        },
-    )?;
+    let budgets = &budgets;
+    let plan = Plan::new(
+        &ctx.limits,
+        budgets,
+        range.count,
+        params.steps,
+        n_rows - 1,
+        params.report_every_steps,
+    )
+    .map_err(|message| GpuError::Limits {
+        adapter: ctx.description(),
+        message,
+    })?;
+    let kernel = kernel(ctx, budgets)?;
     let gp = GpuParams::from_params(params, seed);
     let b = buffers(ctx, &gp, &plan);
     ctx.check(
@@ -447,16 +587,30 @@ pub fn run(
                 let gx = wgs.min(max_dim);
                 let gy = wgs.div_ceil(gx);
                 let first_path = range.start + pass_start + chunk_start;
-                let dispatches = chunk_dispatches(
-                    params,
-                    n_rows,
-                    row_start,
-                    row_end,
-                    first_path,
-                    chunk_n,
-                    chunk_start,
-                    plan.steps_per_dispatch,
-                );
+                let dispatches = if kernel.fused {
+                    fused_dispatches(
+                        params,
+                        n_rows,
+                        row_start,
+                        row_end,
+                        first_path,
+                        chunk_n,
+                        chunk_start,
+                        plan.steps_per_dispatch,
+                        plan.rows_per_dispatch,
+                    )
+                } else {
+                    chunk_dispatches(
+                        params,
+                        n_rows,
+                        row_start,
+                        row_end,
+                        first_path,
+                        chunk_n,
+                        chunk_start,
+                        plan.steps_per_dispatch,
+                    )
+                };
                 // Submissions of up to MAX_BATCH dispatches and about `budget` path-steps.
                 let mut k = 0;
                 while k < dispatches.len() {
@@ -495,13 +649,13 @@ pub fn run(
                         let mut pass = enc.begin_compute_pass(&Default::default());
                         for (slot, d) in dispatches[k..end].iter().enumerate() {
                             let offset = (slot as u64 * stride) as u32 + skew;
-                            pass.set_pipeline(&ctx.simulate);
+                            pass.set_pipeline(&kernel.simulate);
                             pass.set_bind_group(0, &b.bind_group, &[offset]);
                             pass.dispatch_workgroups(gx as u32, gy as u32, 1);
                             if d.report_row != NO_REPORT {
-                                pass.set_pipeline(&ctx.fold);
+                                pass.set_pipeline(&kernel.fold);
                                 pass.set_bind_group(0, &b.bind_group, &[offset]);
-                                pass.dispatch_workgroups(N_METRICS as u32, 1, 1);
+                                pass.dispatch_workgroups(N_METRICS as u32, d.n_reports, 1);
                             }
                         }
                     }
@@ -699,8 +853,8 @@ mod tests {
             (limits(u32::MAX as u64, 1 << 40), false),
             (wgpu::Limits::default(), false),
         ] {
-            let budgets = Budgets::for_adapter(software);
-            let plan = Plan::new(&l, &budgets, paths, steps, rows).unwrap();
+            let budgets = Budgets::for_adapter(software).unwrap();
+            let plan = Plan::new(&l, &budgets, paths, steps, rows, 7).unwrap();
             let binding = l.max_storage_buffer_binding_size.min(l.max_buffer_size);
             for bytes in [
                 plan.state_bytes,
@@ -738,10 +892,11 @@ mod tests {
         // A hardware GPU gets large dispatches (hundreds of thousands of paths).
         let big = Plan::new(
             &limits(u32::MAX as u64, 1 << 40),
-            &Budgets::for_adapter(false),
+            &Budgets::for_adapter(false).unwrap(),
             paths,
             steps,
             rows,
+            7,
         )
         .unwrap();
         assert!(big.dispatch_paths >= 1 << 20, "{big:?}");
@@ -776,5 +931,134 @@ mod tests {
                 assert_eq!(reported, (row_start..row_end).collect::<Vec<_>>());
             }
         }
+    }
+
+    /// Fused dispatches cover every step once, in order, within `max_steps`; each holds at
+    /// most `max_reports` rows, exactly the report steps it covers, numbered on from the
+    /// previous dispatch's; every row of the block is reported once.
+    #[test]
+    fn fused_dispatches_cover_steps_and_rows() {
+        let preset = crate::scenario::preset("bittensor_halving").unwrap();
+        let mut s = crate::scenario::parse(preset.toml, preset.file).unwrap();
+        s.scenario.horizon_days = 100;
+        s.scenario.report_every = 7;
+        let p = Params::compile(&s);
+        let n_rows = p.report_days().len() as u32;
+        let mut saw_mid_row = false;
+        let mut saw_many = false;
+        for max_steps in [1, 3, 7, 11, 1000] {
+            for max_reports in [1, 2, 3, 64] {
+                for (row_start, row_end) in [(1, n_rows), (1, 4), (4, n_rows)] {
+                    let ds = fused_dispatches(
+                        &p,
+                        n_rows,
+                        row_start,
+                        row_end,
+                        5,
+                        64,
+                        0,
+                        max_steps,
+                        max_reports,
+                    );
+                    let mut t = steps_at_row(&p, n_rows, row_start - 1);
+                    let mut reported = Vec::new();
+                    for d in &ds {
+                        assert_eq!(d.step_begin, t);
+                        assert!(
+                            d.step_end > d.step_begin && d.step_end - d.step_begin <= max_steps
+                        );
+                        assert_eq!(d.init, (d.step_begin == 0) as u32);
+                        assert_eq!(
+                            (d.report_every, d.steps_total),
+                            (p.report_every_steps, p.steps)
+                        );
+                        let due: Vec<u32> = (d.step_begin + 1..=d.step_end)
+                            .filter(|&done| p.is_report_step(done))
+                            .collect();
+                        assert_eq!(due.len() as u32, d.n_reports);
+                        assert!(d.n_reports <= max_reports);
+                        if d.n_reports == 0 {
+                            assert_eq!(d.report_row, NO_REPORT);
+                        } else {
+                            assert_eq!(d.report_row + row_start, reported.len() as u32 + row_start);
+                            for (k, done) in due.iter().enumerate() {
+                                let row = d.report_row + row_start + k as u32;
+                                assert_eq!(steps_at_row(&p, n_rows, row), *done);
+                                reported.push(row);
+                            }
+                        }
+                        saw_mid_row |= !p.is_report_step(d.step_end);
+                        saw_many |= d.n_reports > 1;
+                        t = d.step_end;
+                    }
+                    assert_eq!(t, steps_at_row(&p, n_rows, row_end - 1));
+                    assert_eq!(reported, (row_start..row_end).collect::<Vec<_>>());
+                }
+            }
+        }
+        assert!(saw_mid_row && saw_many);
+    }
+
+    /// The fused kernel's rows per dispatch: the requested number, cut by the row block, by
+    /// the rows a dispatch's steps can reach and by the partials budget; 1 for the split.
+    #[test]
+    fn plan_cuts_rows_per_dispatch() {
+        let l = limits(128 << 20, 2 << 30);
+        let base = Budgets {
+            rows_per_dispatch: 64,
+            ..Budgets::for_adapter(true).unwrap()
+        };
+        // 20,000 paths, 1,460 daily steps, weekly rows: the whole run in one dispatch.
+        let plan = Plan::new(&l, &base, 20_000, 1460, 209, 7).unwrap();
+        assert_eq!(plan.rows_per_dispatch, 64, "{plan:?}");
+        assert_eq!(
+            plan.partial_bytes,
+            plan.dispatch_paths / WG_SIZE * 64 * 12 * 20
+        );
+        let split = Budgets {
+            rows_per_dispatch: 1,
+            ..base
+        };
+        assert_eq!(
+            Plan::new(&l, &split, 20_000, 1460, 209, 7)
+                .unwrap()
+                .rows_per_dispatch,
+            1
+        );
+        // Row blocks of 5 rows.
+        let b = Budgets {
+            hist_bytes: 5 * HIST_ROW_BYTES,
+            ..base
+        };
+        assert_eq!(
+            Plan::new(&l, &b, 20_000, 1460, 209, 7)
+                .unwrap()
+                .rows_per_dispatch,
+            5
+        );
+        // 20 steps a dispatch reach at most ceil(20 / 7) + 1 rows.
+        let b = Budgets {
+            dispatch_path_steps: 20_032 * 20,
+            ..base
+        };
+        let plan = Plan::new(&l, &b, 20_000, 1460, 209, 7).unwrap();
+        assert_eq!(
+            (plan.steps_per_dispatch, plan.rows_per_dispatch),
+            (20, 4),
+            "{plan:?}"
+        );
+        // Partials for 10 rows of the dispatch's workgroups.
+        let wgs = 20_032 / WG_SIZE;
+        let b = Budgets {
+            partial_bytes: 10 * wgs * 12 * 20 + 100,
+            ..base
+        };
+        let plan = Plan::new(&l, &b, 20_000, 1460, 209, 7).unwrap();
+        assert_eq!(
+            (plan.dispatch_paths, plan.rows_per_dispatch),
+            (20_032, 10),
+            "{plan:?}"
+        );
+        assert!(plan.partial_bytes <= b.partial_bytes);
     }
 }

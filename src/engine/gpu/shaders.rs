@@ -11,8 +11,8 @@ pub const COMMON_PARAMS: &str = include_str!("../../../shaders/common/params.wgs
 /// shaders/common/philox.wgsl: Philox4x32-10, uniforms, Box-Muller.
 pub const COMMON_PHILOX: &str = include_str!("../../../shaders/common/philox.wgsl");
 
-/// The simulation kernel (entry points [`SIMULATE_ENTRY`] and [`FOLD_ENTRY`]): params +
-/// philox + simulate.wgsl + fold.wgsl.
+/// The simulation kernel (entry points [`SIMULATE_ENTRY`] and [`FOLD_ENTRY`], and the
+/// variants below): params + philox + simulate.wgsl + fold.wgsl.
 pub const SIMULATE: &str = concat!(
     include_str!("../../../shaders/common/params.wgsl"),
     "\n",
@@ -25,6 +25,13 @@ pub const SIMULATE: &str = concat!(
 pub const SIMULATE_ENTRY: &str = "simulate";
 /// Folds one reporting dispatch's workgroup partials into the row block's moments.
 pub const FOLD_ENTRY: &str = "fold";
+/// The kernels of `TOKENRISK_GPU_KERNEL` (`Budgets::for_adapter`): the split kernel with
+/// pre-aggregated histogram atomics; the fused kernel (several report rows per dispatch)
+/// without and with them; the fold of a fused dispatch's rows.
+pub const SIMULATE_PREAGG_ENTRY: &str = "simulate_preagg";
+pub const SIMULATE_FUSED_ENTRY: &str = "simulate_fused";
+pub const SIMULATE_FUSED_PREAGG_ENTRY: &str = "simulate_fused_preagg";
+pub const FOLD_ROWS_ENTRY: &str = "fold_rows";
 
 /// The random-number check kernel (entry point [`RNG_CHECK_ENTRY`]): philox + rng_check.wgsl.
 pub const RNG_CHECK: &str = concat!(
@@ -45,7 +52,14 @@ pub const ALL: &[Module] = &[
     (
         "simulate",
         SIMULATE,
-        &[SIMULATE_ENTRY, FOLD_ENTRY],
+        &[
+            SIMULATE_ENTRY,
+            FOLD_ENTRY,
+            SIMULATE_PREAGG_ENTRY,
+            SIMULATE_FUSED_ENTRY,
+            SIMULATE_FUSED_PREAGG_ENTRY,
+            FOLD_ROWS_ENTRY,
+        ],
         &[
             "common/params.wgsl",
             "common/philox.wgsl",
