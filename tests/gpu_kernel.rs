@@ -27,24 +27,9 @@ fn lock() -> std::sync::MutexGuard<'static, ()> {
     GPU_LOCK.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// True when a GPU adapter is usable; otherwise prints the SKIPPED line (tests/gpu.rs).
+/// True when a GPU adapter is usable; otherwise prints the SKIPPED line.
 fn have_gpu(test: &str) -> bool {
-    match gpu::context(Selection::Any) {
-        Ok(Some(ctx)) => {
-            eprintln!("{test}: GPU adapter {}", ctx.description());
-            true
-        }
-        Ok(None) => unreachable!("Selection::Any"),
-        Err(GpuError::NoAdapter(why)) => {
-            common::skip(
-                test,
-                &format!("no GPU adapter, install mesa-vulkan-drivers: {why}"),
-                "TOKENRISK_REQUIRE_GPU",
-            );
-            false
-        }
-        Err(e) => panic!("{test}: GPU adapter present but unusable: {e}"),
-    }
+    common::have_gpu(test)
 }
 
 /// The full-model scenario of tests/gpu.rs (`full_model()` there).
