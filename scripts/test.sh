@@ -68,7 +68,9 @@ if [ -z "${TOKENRISK_NO_PYTHON:-}" ]; then
     { [ -x "$venv/bin/python" ] || python3 -m venv "$venv"; } &&
     { "$venv/bin/python" -c "import maturin, pytest, pyarrow, pandas, polars, tqdm, nbclient, ipykernel, nbformat" 2>/dev/null ||
       "$venv/bin/python" -m pip install --quiet --disable-pip-version-check maturin pytest pyarrow pandas polars tqdm nbclient ipykernel nbformat; } &&
-    CARGO_TARGET_DIR="$PWD/target" "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    # The venv's bin on PATH: maturin's build backend (1.16 and later) runs `maturin` by name,
+    # which --no-build-isolation does not put on PATH by itself.
+    PATH="$PWD/$venv/bin:$PATH" CARGO_TARGET_DIR="$PWD/target" "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
       --no-build-isolation --force-reinstall --no-deps ./python
   } >&2 || pystatus=$?
   if [ "$pystatus" -ne 0 ]; then
