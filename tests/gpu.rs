@@ -45,7 +45,7 @@
 mod common;
 use common::parse;
 use std::sync::Mutex;
-use tokenrisk::engine::gpu::{self, Budgets, GpuError, Selection};
+use tokenrisk::engine::gpu::{self, Budgets, GpuError, Selection, Settings};
 use tokenrisk::engine::Control;
 use tokenrisk::engine::{cpu, Backend, EngineOutput, PathRange};
 use tokenrisk::measure::summary::{Distribution, Summary};
@@ -799,7 +799,7 @@ fn progress_is_monotone_and_complete() {
     let seen = Mutex::new(Vec::new());
     let small = Budgets {
         dispatch_path_steps: 500 * 40,
-        ..Budgets::for_adapter(true).unwrap()
+        ..Budgets::for_adapter(true, &Settings::default())
     };
     gpu::run_with(
         Selection::Any,

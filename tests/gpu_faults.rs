@@ -39,7 +39,7 @@ fn small_budgets() -> Budgets {
         state_bytes: 128 * std::mem::size_of::<gpu::layout::GpuPathState>() as u64,
         hist_bytes: 2 * 663_504,
         dispatch_path_steps: 64 * 7,
-        ..Budgets::for_adapter(true).unwrap()
+        ..Budgets::for_adapter(true, &Settings::default())
     }
 }
 

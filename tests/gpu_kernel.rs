@@ -14,7 +14,7 @@ mod common;
 use common::parse;
 use std::sync::Mutex;
 use std::time::Instant;
-use tokenrisk::engine::gpu::{self, Budgets, GpuError, Plan, Selection};
+use tokenrisk::engine::gpu::{self, Budgets, GpuError, Plan, Selection, Settings};
 use tokenrisk::engine::{Control, EngineOutput, PathRange};
 use tokenrisk::model::Params;
 
@@ -234,11 +234,11 @@ fn kernel_switch() {
         (Some("fused,preagg"), (fused, true)),
         (Some(" preagg , fused "), (fused, true)),
     ] {
-        assert_eq!(Budgets::kernel_from(value).unwrap(), want, "{value:?}");
+        assert_eq!(Settings::kernel_from(value).unwrap(), want, "{value:?}");
     }
     assert!(fused > 1);
     for bad in ["fast", "fused,presgg", "split,fused", "FUSED"] {
-        match Budgets::kernel_from(Some(bad)) {
+        match Settings::kernel_from(Some(bad)) {
             Err(e @ GpuError::Config(_)) => {
                 let text = e.to_string();
                 assert!(text.starts_with("GPU settings: "), "{text}");
@@ -251,15 +251,15 @@ fn kernel_switch() {
             other => panic!("{bad}: expected a Config error, got {other:?}"),
         }
     }
-    // Budgets::for_adapter reads the variable.
+    // Settings::from_env reads the variable; Budgets::for_adapter takes its kernel.
     let _g = lock();
     let old = std::env::var_os(gpu::KERNEL_VAR);
     std::env::set_var(gpu::KERNEL_VAR, "fused,preagg");
-    let on = Budgets::for_adapter(true);
+    let on = Settings::from_env().map(|s| Budgets::for_adapter(true, &s));
     std::env::set_var(gpu::KERNEL_VAR, "nope");
-    let bad = Budgets::for_adapter(false);
+    let bad = Settings::from_env().map(|s| Budgets::for_adapter(false, &s));
     std::env::remove_var(gpu::KERNEL_VAR);
-    let off = Budgets::for_adapter(true);
+    let off = Settings::from_env().map(|s| Budgets::for_adapter(true, &s));
     if let Some(v) = old {
         std::env::set_var(gpu::KERNEL_VAR, v);
     }

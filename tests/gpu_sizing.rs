@@ -99,7 +99,7 @@ fn low_limits_give_the_outputs_of_the_default_sizing() {
     let small = gpu::open_device(Selection::Any, 0, Some(limits.clone())).unwrap();
     assert_eq!(small.limits.max_storage_buffer_binding_size, 2 << 20);
     let rows = params.report_days().len() as u32 - 1;
-    let budgets = Budgets::for_adapter(true).unwrap();
+    let budgets = Budgets::for_adapter(true, &Settings::default());
     let plan = Plan::new(
         &small.limits,
         &budgets,

@@ -86,23 +86,25 @@ pub fn cmd_bench(args: BenchArgs) -> Result<i32> {
 /// `tokenrisk devices`: the adapters, numbered as `--devices` takes them.
 pub fn cmd_devices() -> Result<i32> {
     use crate::engine::gpu::{self, Selection};
-    let any = gpu::list_adapters(Selection::Any);
-    if any.is_empty() {
-        println!("no GPU adapter (install a Vulkan driver; software: mesa-vulkan-drivers)");
-    } else {
-        println!("--backend gpu, --devices numbers:");
-        for a in &any {
-            println!("  {a}");
+    let show = |backend: &str, adapters: Vec<String>, none: &str| {
+        if adapters.is_empty() {
+            println!("--backend {backend}: {none}");
+        } else {
+            println!("--backend {backend}, --devices numbers:");
+            for a in &adapters {
+                println!("  {a}");
+            }
         }
-    }
-    let hw = gpu::list_adapters(Selection::Auto);
-    if hw.is_empty() {
-        println!("--backend auto: the CPU engine (no hardware GPU)");
-    } else {
-        println!("--backend auto, --devices numbers:");
-        for a in &hw {
-            println!("  {a}");
-        }
-    }
+    };
+    show(
+        "gpu",
+        gpu::list_adapters(Selection::Any),
+        "no GPU adapter (install a Vulkan driver; software: mesa-vulkan-drivers)",
+    );
+    show(
+        "auto",
+        gpu::list_adapters(Selection::Auto),
+        "the CPU engine (no hardware GPU)",
+    );
     Ok(0)
 }

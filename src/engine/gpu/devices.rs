@@ -149,10 +149,8 @@ pub fn run_on(
 ) -> Result<EngineOutput, GpuError> {
     assert!(!ctxs.is_empty(), "run_on needs a device");
     let t0 = Instant::now();
-    let budgets_of = |c: &GpuContext| match budgets {
-        Some(b) => Ok(b),
-        None => Budgets::for_adapter(c.is_software()),
-    };
+    let budgets_of =
+        |c: &GpuContext| budgets.unwrap_or_else(|| Budgets::for_adapter(c.is_software(), settings));
     let parts = split(range, ctxs.len());
     if parts.len() <= 1 {
         let mut out = run::run(
@@ -161,7 +159,7 @@ pub fn run_on(
             seed,
             range,
             ctl,
-            &budgets_of(&ctxs[0])?,
+            &budgets_of(&ctxs[0]),
             settings,
         )?;
         out.device = describe_all(&[&ctxs[0]]);
@@ -185,7 +183,7 @@ pub fn run_on(
                 scope.spawn(move || {
                     let progress = move |d: u64, _t: u64| report(i, d);
                     let part_ctl = ctl.with_progress(&progress);
-                    run::run(ctx, params, seed, part, &part_ctl, &budgets?, settings)
+                    run::run(ctx, params, seed, part, &part_ctl, &budgets, settings)
                 })
             })
             .collect();

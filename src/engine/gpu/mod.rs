@@ -31,7 +31,7 @@ use std::time::Duration;
 
 pub use devices::{run_on, Devices};
 pub use run::Plan;
-pub use settings::{Fault, FaultKind, Settings};
+pub use settings::{Fault, FaultKind, Settings, KERNEL_VAR};
 
 /// Bytes of the per-path `states` buffer of one pass: 2^21 resident paths (576 MiB since the
 /// state carries the governable values; it was 256 MiB at 128 bytes a path), so a hardware
@@ -67,18 +67,15 @@ pub struct Budgets {
     pub hist_preaggregate: bool,
 }
 
-/// The environment variable that picks the kernel ([`Budgets::for_adapter`]).
-pub const KERNEL_VAR: &str = "TOKENRISK_GPU_KERNEL";
 /// [`Budgets::rows_per_dispatch`] of `TOKENRISK_GPU_KERNEL=fused`.
 pub const FUSED_ROWS_PER_DISPATCH: u32 = 64;
 
 impl Budgets {
-    /// The budgets for a hardware or software adapter, with the kernel chosen by
-    /// `TOKENRISK_GPU_KERNEL` ([`Budgets::kernel_from`]).
-    pub fn for_adapter(software: bool) -> Result<Budgets, GpuError> {
-        let (rows_per_dispatch, hist_preaggregate) =
-            Budgets::kernel_from(std::env::var(KERNEL_VAR).ok().as_deref())?;
-        Ok(Budgets {
+    /// The budgets for a hardware or software adapter, with the kernel `settings` chose
+    /// (`TOKENRISK_GPU_KERNEL`, [`Settings::kernel_from`]).
+    pub fn for_adapter(software: bool, settings: &Settings) -> Budgets {
+        let (rows_per_dispatch, hist_preaggregate) = settings.kernel;
+        Budgets {
             state_bytes: STATE_BUDGET,
             hist_bytes: HIST_BUDGET,
             partial_bytes: PARTIAL_BUDGET,
@@ -89,37 +86,10 @@ impl Budgets {
             },
             rows_per_dispatch,
             hist_preaggregate,
-        })
-    }
-
-    /// (`rows_per_dispatch`, `hist_preaggregate`) of a `TOKENRISK_GPU_KERNEL` value: a
-    /// comma-separated set of `preagg` and `fused`; unset, empty or `split` is the default
-    /// kernel (split, plain atomics).
-    pub fn kernel_from(value: Option<&str>) -> Result<(u32, bool), GpuError> {
-        let (mut split, mut fused, mut preagg) = (false, false, false);
-        for item in value.unwrap_or("").split(',').map(str::trim) {
-            match item {
-                "" => {}
-                "split" => split = true,
-                "fused" => fused = true,
-                "preagg" => preagg = true,
-                _ => {
-                    return Err(GpuError::Config(format!(
-                        "{KERNEL_VAR}={:?}: unknown kernel option {item:?}; allowed: a comma-separated set of \"preagg\" and \"fused\", or \"split\" (the default)",
-                        value.unwrap_or("")
-                    )))
-                }
-            }
         }
-        if split && fused {
-            return Err(GpuError::Config(format!(
-                "{KERNEL_VAR}={:?}: \"split\" and \"fused\" exclude each other",
-                value.unwrap_or("")
-            )));
-        }
-        Ok((if fused { FUSED_ROWS_PER_DISPATCH } else { 1 }, preagg))
     }
 }
+
 /// Errors of the GPU engine. Those met while running name the adapter, where in the run
 /// (`at`: the submission or read-back, its pass, paths and steps) and what to try (`hint`).
 #[derive(Debug, thiserror::Error)]

@@ -231,6 +231,32 @@ fn dispatch_stride(ctx: &GpuContext) -> u64 {
         .next_multiple_of(ctx.limits.min_uniform_buffer_offset_alignment.max(1) as u64)
 }
 
+/// One dispatch: `chunk_n` paths from path id `path` (their states from slot `state_offset`),
+/// steps `t..t1`, in a block of `rows_in_block` rows, reporting `n_reports` rows from slot
+/// `first_slot` of the block (none: `report_row` is `NO_REPORT`).
+fn dispatch(
+    params: &Params,
+    (path, chunk_n, state_offset): (u64, u64, u64),
+    (t, t1): (u32, u32),
+    rows_in_block: u32,
+    (first_slot, n_reports): (u32, u32),
+) -> GpuDispatch {
+    GpuDispatch {
+        path_lo: path as u32,
+        path_hi: (path >> 32) as u32,
+        n_paths: chunk_n as u32,
+        state_offset: state_offset as u32,
+        step_begin: t,
+        step_end: t1,
+        rows_in_block,
+        report_row: if n_reports > 0 { first_slot } else { NO_REPORT },
+        init: (t == 0) as u32,
+        n_reports,
+        report_every: params.report_every_steps.max(1),
+        steps_total: params.steps,
+    }
+}
+
 /// The dispatches covering report rows `row_start..row_end` for one chunk of paths: each ends
 /// at a report row (then `report_row` is its slot in the block) or after `max_steps` steps.
 #[allow(clippy::too_many_arguments)]
@@ -250,24 +276,14 @@ fn chunk_dispatches(
         let end = steps_at_row(params, n_rows, row);
         while t < end {
             let t1 = (t + max_steps).min(end);
-            out.push(GpuDispatch {
-                path_lo: path as u32,
-                path_hi: (path >> 32) as u32,
-                n_paths: chunk_n as u32,
-                state_offset: state_offset as u32,
-                step_begin: t,
-                step_end: t1,
-                rows_in_block: row_end - row_start,
-                report_row: if t1 == end {
-                    row - row_start
-                } else {
-                    NO_REPORT
-                },
-                init: (t == 0) as u32,
-                n_reports: (t1 == end) as u32,
-                report_every: params.report_every_steps,
-                steps_total: params.steps,
-            });
+            let n_reports = (t1 == end) as u32;
+            out.push(dispatch(
+                params,
+                (path, chunk_n, state_offset),
+                (t, t1),
+                row_end - row_start,
+                (row - row_start, n_reports),
+            ));
             t = t1;
         }
     }
@@ -308,24 +324,13 @@ fn fused_dispatches(
             t1 = steps_at_row(params, n_rows, row - 1);
         }
         let n_reports = row - first_row;
-        out.push(GpuDispatch {
-            path_lo: path as u32,
-            path_hi: (path >> 32) as u32,
-            n_paths: chunk_n as u32,
-            state_offset: state_offset as u32,
-            step_begin: t,
-            step_end: t1,
-            rows_in_block: row_end - row_start,
-            report_row: if n_reports > 0 {
-                first_row - row_start
-            } else {
-                NO_REPORT
-            },
-            init: (t == 0) as u32,
-            n_reports,
-            report_every: params.report_every_steps.max(1),
-            steps_total: params.steps,
-        });
+        out.push(dispatch(
+            params,
+            (path, chunk_n, state_offset),
+            (t, t1),
+            row_end - row_start,
+            (first_row - row_start, n_reports),
+        ));
         t = t1;
     }
     out
@@ -853,7 +858,7 @@ mod tests {
             (limits(u32::MAX as u64, 1 << 40), false),
             (wgpu::Limits::default(), false),
         ] {
-            let budgets = Budgets::for_adapter(software).unwrap();
+            let budgets = Budgets::for_adapter(software, &Settings::default());
             let plan = Plan::new(&l, &budgets, paths, steps, rows, 7).unwrap();
             let binding = l.max_storage_buffer_binding_size.min(l.max_buffer_size);
             for bytes in [
@@ -892,7 +897,7 @@ mod tests {
         // A hardware GPU gets large dispatches (hundreds of thousands of paths).
         let big = Plan::new(
             &limits(u32::MAX as u64, 1 << 40),
-            &Budgets::for_adapter(false).unwrap(),
+            &Budgets::for_adapter(false, &Settings::default()),
             paths,
             steps,
             rows,
@@ -1006,7 +1011,7 @@ mod tests {
         let l = limits(128 << 20, 2 << 30);
         let base = Budgets {
             rows_per_dispatch: 64,
-            ..Budgets::for_adapter(true).unwrap()
+            ..Budgets::for_adapter(true, &Settings::default())
         };
         // 20,000 paths, 1,460 daily steps, weekly rows: the whole run in one dispatch.
         let plan = Plan::new(&l, &base, 20_000, 1460, 209, 7).unwrap();

@@ -1,5 +1,5 @@
 //! The GPU engine's knobs that are not part of a scenario: how long one wait may take, how
-//! many paths one batch may hold, and the fault to inject (tests), read from the environment
+//! many paths one batch may hold, the kernel, and the fault to inject (tests), read from the environment
 //! once per run so that a bad value is an error naming the variable, the value and what is
 //! allowed (all problems at once), never silently ignored.
 //!
@@ -11,7 +11,7 @@
 //! tested by `tests/gpu.rs`). What the engine makes of each is what a user sees on a failing
 //! card.
 
-use super::GpuError;
+use super::{GpuError, FUSED_ROWS_PER_DISPATCH};
 use std::time::Duration;
 
 /// Default limit on one wait for the GPU.
@@ -23,6 +23,8 @@ pub const TIMEOUT_VAR: &str = "TOKENRISK_GPU_TIMEOUT_S";
 pub const BATCH_VAR: &str = "TOKENRISK_GPU_BATCH_PATHS";
 /// `TOKENRISK_GPU_FAULT`: `KIND@K`, a fault injected into the run (tests).
 pub const FAULT_VAR: &str = "TOKENRISK_GPU_FAULT";
+/// `TOKENRISK_GPU_KERNEL`: the kernel ([`Settings::kernel_from`]).
+pub const KERNEL_VAR: &str = "TOKENRISK_GPU_KERNEL";
 
 /// How a run's device fails on purpose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +98,8 @@ pub struct Settings {
     /// At most this many paths resident on a device at once (`None`: as many as the budgets
     /// and the adapter's limits allow).
     pub batch_paths: Option<u64>,
+    /// (`Budgets::rows_per_dispatch`, `Budgets::hist_preaggregate`) of the kernel.
+    pub kernel: (u32, bool),
     pub fault: Option<Fault>,
 }
 
@@ -104,13 +108,15 @@ impl Default for Settings {
         Settings {
             timeout: DEFAULT_TIMEOUT,
             batch_paths: None,
+            kernel: (1, false),
             fault: None,
         }
     }
 }
 
 impl Settings {
-    /// From `TOKENRISK_GPU_TIMEOUT_S`, `TOKENRISK_GPU_BATCH_PATHS` and `TOKENRISK_GPU_FAULT`.
+    /// From `TOKENRISK_GPU_TIMEOUT_S`, `TOKENRISK_GPU_BATCH_PATHS`, `TOKENRISK_GPU_KERNEL` and
+    /// `TOKENRISK_GPU_FAULT`.
     pub fn from_env() -> Result<Settings, GpuError> {
         Settings::from_lookup(|name| std::env::var(name).ok())
     }
@@ -138,6 +144,11 @@ impl Settings {
                 )),
             }
         }
+        match Settings::kernel_from(get(KERNEL_VAR).as_deref()) {
+            Ok(k) => out.kernel = k,
+            Err(GpuError::Config(problem)) => problems.push(problem),
+            Err(e) => problems.push(e.to_string()),
+        }
         if let Some(v) = set(FAULT_VAR) {
             match Fault::parse(&v) {
                 Ok(f) => out.fault = Some(f),
@@ -149,6 +160,34 @@ impl Settings {
         } else {
             Err(GpuError::Config(problems.join("; ")))
         }
+    }
+
+    /// (`rows_per_dispatch`, `hist_preaggregate`) of a `TOKENRISK_GPU_KERNEL` value: a
+    /// comma-separated set of `preagg` and `fused`; unset, empty or `split` is the default
+    /// kernel (split, plain atomics).
+    pub fn kernel_from(value: Option<&str>) -> Result<(u32, bool), GpuError> {
+        let (mut split, mut fused, mut preagg) = (false, false, false);
+        for item in value.unwrap_or("").split(',').map(str::trim) {
+            match item {
+                "" => {}
+                "split" => split = true,
+                "fused" => fused = true,
+                "preagg" => preagg = true,
+                _ => {
+                    return Err(GpuError::Config(format!(
+                        "{KERNEL_VAR}={:?}: unknown kernel option {item:?}; allowed: a comma-separated set of \"preagg\" and \"fused\", or \"split\" (the default)",
+                        value.unwrap_or("")
+                    )))
+                }
+            }
+        }
+        if split && fused {
+            return Err(GpuError::Config(format!(
+                "{KERNEL_VAR}={:?}: \"split\" and \"fused\" exclude each other",
+                value.unwrap_or("")
+            )));
+        }
+        Ok((if fused { FUSED_ROWS_PER_DISPATCH } else { 1 }, preagg))
     }
 
     /// What a user can try after a failure on the device.
@@ -193,9 +232,11 @@ mod tests {
         let s = from(&[
             (TIMEOUT_VAR, "2.5"),
             (BATCH_VAR, "4096"),
+            (KERNEL_VAR, "fused,preagg"),
             (FAULT_VAR, "stall@3"),
         ])
         .unwrap();
+        assert_eq!(s.kernel, (FUSED_ROWS_PER_DISPATCH, true));
         assert_eq!(s.timeout, Duration::from_millis(2500));
         assert_eq!(s.batch_paths, Some(4096));
         assert_eq!(
@@ -213,14 +254,20 @@ mod tests {
     /// Every bad value is named, with its variable and what is allowed, in one error.
     #[test]
     fn bad_values_are_all_named() {
-        let e = from(&[(TIMEOUT_VAR, "-1"), (BATCH_VAR, "0"), (FAULT_VAR, "melt@2")])
-            .unwrap_err()
-            .to_string();
+        let e = from(&[
+            (TIMEOUT_VAR, "-1"),
+            (BATCH_VAR, "0"),
+            (KERNEL_VAR, "fast"),
+            (FAULT_VAR, "melt@2"),
+        ])
+        .unwrap_err()
+        .to_string();
         for want in [
             "TOKENRISK_GPU_TIMEOUT_S=\"-1\"",
             "above 0",
             "TOKENRISK_GPU_BATCH_PATHS=\"0\"",
             "at least 1",
+            "TOKENRISK_GPU_KERNEL=\"fast\"",
             "TOKENRISK_GPU_FAULT=\"melt@2\"",
             "lose, validation, stall, map",
         ] {

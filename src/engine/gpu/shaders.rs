@@ -25,7 +25,7 @@ pub const SIMULATE: &str = concat!(
 pub const SIMULATE_ENTRY: &str = "simulate";
 /// Folds one reporting dispatch's workgroup partials into the row block's moments.
 pub const FOLD_ENTRY: &str = "fold";
-/// The kernels of `TOKENRISK_GPU_KERNEL` (`Budgets::for_adapter`): the split kernel with
+/// The kernels of `TOKENRISK_GPU_KERNEL` (`Settings::kernel_from`, `Budgets::for_adapter`): the split kernel with
 /// pre-aggregated histogram atomics; the fused kernel (several report rows per dispatch)
 /// without and with them; the fold of a fused dispatch's rows.
 pub const SIMULATE_PREAGG_ENTRY: &str = "simulate_preagg";
